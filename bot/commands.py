@@ -1,0 +1,186 @@
+"""The ``/prof`` subcommands.
+
+Each handler acknowledges first (Slack's 3-second deadline) and hands anything that touches
+Redis or a runner to :class:`~bot.tasks.BackgroundTasks`, so an ``ack`` never waits on I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import messages
+from bot.tasks import BackgroundTasks
+from handlers.findings import Finding, Report, Severity
+from handlers.health import HealthParams
+from handlers.registry import ProcedureContext, ProcedureRegistry
+from profbot.bus import JobBus
+from profbot.errors import NoRunner, RedisUnavailable
+from profbot.settings import NAME_PATTERN
+
+log = structlog.get_logger("profbot.commands")
+
+# Slack errors that mean "not this channel": the user still gets the answer, privately.
+CHANNEL_ERRORS = {"channel_not_found", "not_in_channel", "is_archived", "restricted_action"}
+
+
+@dataclass(frozen=True)
+class BotDeps:
+    bus: JobBus
+    client: AsyncWebClient
+    tasks: BackgroundTasks
+    runbook: ProcedureRegistry
+    command: str
+    job_timeout: float
+
+
+@dataclass(frozen=True)
+class Invocation:
+    deps: BotDeps
+    user_id: str
+    channel_id: str
+    args: list[str]
+    ack: AsyncAck
+    respond: AsyncRespond
+
+
+Handler = Callable[[Invocation], Awaitable[None]]
+
+
+class SubcommandTable:
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, name: str) -> Callable[[Handler], Handler]:
+        if name not in messages.COMMAND_HELP:
+            raise ValueError(f"subcommand {name!r} has no help line in bot/messages.py")
+
+        def decorate(fn: Handler) -> Handler:
+            self._handlers[name] = fn
+            return fn
+
+        return decorate
+
+    def check_complete(self) -> None:
+        missing = sorted(set(messages.COMMAND_HELP) - set(self._handlers))
+        if missing:
+            raise RuntimeError(f"help lists subcommands with no handler: {', '.join(missing)}")
+
+    async def dispatch(self, inv: Invocation, name: str) -> None:
+        handler = self._handlers.get(name)
+        if handler is None:
+            await inv.ack(**messages.unknown_command(inv.deps.command, name).as_kwargs())
+            return
+        await handler(inv)
+
+
+SUBCOMMANDS = SubcommandTable()
+
+
+@SUBCOMMANDS.register("help")
+async def help_command(inv: Invocation) -> None:
+    await inv.ack(**messages.help_message(inv.deps.command).as_kwargs())
+
+
+@SUBCOMMANDS.register("health")
+async def health_command(inv: Invocation) -> None:
+    host = inv.args[0] if inv.args else None
+    if host is not None and not re.match(NAME_PATTERN, host):
+        await inv.ack(text=messages.not_a_host(host))
+        return
+    await inv.ack(text=messages.health_ack())
+    inv.deps.tasks.spawn(run_health(inv, host), name=f"health-{inv.channel_id}")
+
+
+@SUBCOMMANDS.register("runners")
+async def runners_command(inv: Invocation) -> None:
+    await inv.ack()
+
+    async def answer() -> None:
+        try:
+            runners = await inv.deps.bus.runners()
+            alive = await inv.deps.bus.alive_hosts([r.host for r in runners])
+            message = messages.runners_message(runners, alive)
+        except RedisUnavailable as exc:
+            message = messages.bus_unavailable(str(exc))
+        await inv.respond(response_type="ephemeral", **message.as_kwargs())
+
+    inv.deps.tasks.spawn(answer(), name="runners")
+
+
+SUBCOMMANDS.check_complete()
+
+
+# ---------------------------------------------------------------------------- health
+
+
+async def health_reports(deps: BotDeps, host: str | None) -> list[Report] | messages.Message:
+    """One health report per host (or for ``host``), or the message saying why there are none."""
+    try:
+        if host is not None:
+            hosts = [host]
+        else:
+            hosts = [r.host for r in await deps.bus.runners()]
+            if not hosts:
+                return messages.no_runner_registered()
+    except RedisUnavailable as exc:
+        return messages.bus_unavailable(str(exc))
+    procedure = deps.runbook.get("HEALTH")
+    assert procedure is not None
+
+    async def one(h: str) -> Report:
+        try:
+            await deps.bus.ensure_runner(h)
+        except NoRunner as exc:
+            return Report(
+                procedure="HEALTH",
+                title="Pyroscope health",
+                host=h,
+                findings=[Finding(check="runner", severity=Severity.CRITICAL, detail=str(exc))],
+                finished_at=datetime.now(UTC),
+            )
+        return await procedure(ProcedureContext(deps.bus, h, deps.job_timeout), HealthParams())
+
+    try:
+        return list(await asyncio.gather(*(one(h) for h in hosts)))
+    except RedisUnavailable as exc:
+        return messages.bus_unavailable(str(exc))
+
+
+async def run_health(inv: Invocation, host: str | None) -> None:
+    outcome = await health_reports(inv.deps, host)
+    if isinstance(outcome, messages.Message):
+        message = outcome
+    else:
+        message = messages.health_message(outcome, inv.user_id)
+        log.info(
+            "health_reported",
+            hosts=[r.host for r in outcome],
+            verdicts=[r.verdict.value for r in outcome],
+            user=inv.user_id,
+        )
+    await post_in_channel(inv, message)
+
+
+async def post_in_channel(inv: Invocation, message: messages.Message) -> None:
+    """Post where the command was typed; if Slack refuses the channel, answer the user privately."""
+    try:
+        await inv.deps.client.chat_postMessage(channel=inv.channel_id, **message.as_kwargs())
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "unknown_error"))
+        log.warning("post_failed", channel=inv.channel_id, error=error)
+        if error in CHANNEL_ERRORS:
+            note = messages.cannot_post_here(error)
+            private = messages.Message(f"{note}\n{message.text}", [messages.section(note), *message.blocks])
+            await inv.respond(response_type="ephemeral", **private.as_kwargs())
+        else:
+            await inv.respond(response_type="ephemeral", text=f"{messages.internal_error()} (`{error}`)")

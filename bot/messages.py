@@ -1,0 +1,184 @@
+"""Every text a Slack user sees, and the Block Kit that carries it.
+
+Built with slack_sdk's model classes. slack_sdk does not check every Block Kit limit in
+``to_dict()`` (not the 50-block or the 3000-character section limit, see
+``../shared/reference/slack-platform.md``), so :class:`Message` enforces them itself: an over-long
+text is cut and the cut is said, never refused by Slack as ``invalid_blocks``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from handlers.findings import Report, Severity
+from profbot.bus import RunnerInfo
+
+# Block Kit limits (Slack's docs, "Block Kit" reference; slack-platform.md).
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_MESSAGE_TEXT = 40_000
+
+ICON = {
+    Severity.OK: ":white_check_mark:",
+    Severity.INFO: ":information_source:",
+    Severity.WARNING: ":warning:",
+    Severity.CRITICAL: ":red_circle:",
+}
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut ``text`` to ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    # The suffix is sized for the largest count it could show, so the result always fits.
+    keep = limit - len(f"… ({len(text)} more characters cut)")
+    return f"{text[:keep]}… ({len(text) - keep} more characters cut)"
+
+
+def section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SECTION_TEXT)))
+
+
+def header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=clip(text, MAX_HEADER_TEXT))
+
+
+def context(*texts: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(t, 2000)) for t in texts[:MAX_CONTEXT_ELEMENTS]])
+
+
+@dataclass
+class Message:
+    text: str  # the notification and screen-reader text; also what clients without blocks show
+    blocks: list[Block] = field(default_factory=list)
+
+    def as_kwargs(self) -> dict[str, Any]:
+        blocks = list(self.blocks)
+        if len(blocks) > MAX_BLOCKS:
+            dropped = len(blocks) - (MAX_BLOCKS - 1)
+            blocks = [*blocks[: MAX_BLOCKS - 1], context(f"_{dropped} more blocks not shown_")]
+        return {"text": clip(self.text, MAX_MESSAGE_TEXT), "blocks": [b.to_dict() for b in blocks]}
+
+
+def _utc(ts: datetime) -> str:
+    return f"{ts.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+# ---------------------------------------------------------------------------- help
+
+# (usage, what it does). The dispatcher in commands.py refuses to start if a subcommand has no line.
+COMMAND_HELP: dict[str, tuple[str, str]] = {
+    "help": ("help", "show this list"),
+    "health": (
+        "health [HOST]",
+        "Pyroscope readiness and the `pyroscope` container's state and health, on every host or on HOST",
+    ),
+    "runners": ("runners", "the host-side runners, their last heartbeat and podman version"),
+}
+
+
+def help_message(command: str) -> Message:
+    lines = [f"`{command} {usage}`: {what}" for usage, what in COMMAND_HELP.values()]
+    return Message(
+        text=f"{command} commands: " + ", ".join(COMMAND_HELP),
+        blocks=[section("*profbot commands*\n" + "\n".join(lines))],
+    )
+
+
+def unknown_command(command: str, given: str) -> Message:
+    shown = clip(given, 100)
+    base = help_message(command)
+    return Message(
+        text=f"Unknown command `{shown}`. {base.text}",
+        blocks=[section(f":grey_question: Unknown command `{shown}`."), *base.blocks],
+    )
+
+
+# ---------------------------------------------------------------------------- health
+
+
+def health_ack() -> str:
+    return ":hourglass_flowing_sand: Checking Pyroscope health; the answer will appear in this channel."
+
+
+def not_a_host(given: str) -> str:
+    return f":x: `{clip(given, 100)}` is not a host name (letters, digits, `.`, `_` and `-` only)."
+
+
+def no_runner_registered() -> Message:
+    text = (
+        ":red_circle: No runner registered: no host has ever answered. Start `profbot runner` on the "
+        "podman host (see deploy/ in the profbot repository)."
+    )
+    return Message(text="Pyroscope health: no runner registered", blocks=[section(text)])
+
+
+def bus_unavailable(error: str) -> Message:
+    text = f":red_circle: profbot cannot reach its Redis job bus, so no runner could be asked: {error}"
+    return Message(text="profbot cannot reach Redis", blocks=[section(text)])
+
+
+def report_lines(report: Report) -> str:
+    return "\n".join(f"{ICON[f.severity]} *{f.check}*: {f.detail}" for f in report.ranked())
+
+
+def health_message(reports: list[Report], requested_by: str | None) -> Message:
+    failing = [f for r in reports for f in r.findings if f.severity.rank >= Severity.WARNING.rank]
+    hosts = len(reports)
+    if failing:
+        headline = f"Pyroscope health: {len(failing)} failing check{'s' if len(failing) > 1 else ''}"
+    else:
+        headline = "Pyroscope health: all checks pass"
+    blocks: list[Block] = [header(headline)]
+    for report in reports:
+        blocks.append(section(f"{ICON[report.verdict]} *host {report.host}*\n{report_lines(report)}"))
+    who = f"requested by <@{requested_by}> · " if requested_by else ""
+    blocks.append(context(f"{who}{hosts} host{'s' if hosts != 1 else ''} · {_utc(datetime.now(UTC))}"))
+    text_lines = [headline] + [
+        f"{r.host}: {f.check} {f.severity.value}: {f.detail}" for r in reports for f in r.ranked()
+    ]
+    return Message(text="\n".join(text_lines), blocks=blocks)
+
+
+def cannot_post_here(error: str) -> str:
+    return (
+        f":warning: I could not post in this channel (`{error}`). Invite me with `/invite @profbot`, "
+        "or use a channel I am in. Here is the answer, visible only to you:"
+    )
+
+
+# ---------------------------------------------------------------------------- runners
+
+
+def runners_message(runners: list[RunnerInfo], alive: set[str]) -> Message:
+    if not runners:
+        return no_runner_registered()
+    lines = []
+    for r in runners:
+        state = ":large_green_circle: up" if r.host in alive else ":red_circle: not heartbeating"
+        podman = f"podman {r.podman_version}" if r.podman_version else f"podman unreachable ({r.podman_error})"
+        lines.append(
+            f"{state} *{r.host}*: last seen {_utc(r.last_seen_at)}, runner {r.version}, {podman}, "
+            f"Pyroscope at {r.pyroscope_url}"
+        )
+    return Message(
+        text=f"{len(alive)} of {len(runners)} runners up",
+        blocks=[section("*Runners*\n" + "\n".join(lines))],
+    )
+
+
+def internal_error() -> str:
+    return ":boom: Something went wrong inside profbot; the error is in its log."

@@ -1,0 +1,109 @@
+"""``profbot serve``: wire settings, Redis, the Slack client and the HTTP server together."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+from aiohttp import web
+from redis.exceptions import RedisError
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot.app import CachedAuthorize, build_app
+from bot.commands import BotDeps
+from bot.http import build_web_app
+from bot.tasks import BackgroundTasks
+from profbot import bus as job_bus
+from profbot.errors import ConfigError, RedisUnavailable
+from profbot.settings import ServeSettings
+
+log = structlog.get_logger("profbot.serve")
+
+DRAIN_SECONDS = 20.0
+
+
+def slack_client(settings: ServeSettings) -> AsyncWebClient:
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=str(settings.slack_api_url), timeout=10
+    )
+    # Retries sleep (429 Retry-After, 5xx, connection errors) only in background work: every
+    # listener has already acked before it posts anything.
+    client.retry_handlers.extend(
+        [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        ]
+    )
+    return client
+
+
+async def serve(settings: ServeSettings) -> None:
+    redis = job_bus.connect(settings.redis_url)
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        raise RedisUnavailable(f"cannot reach Redis at {settings.redis_url}: {exc}") from None
+
+    client = slack_client(settings)
+    token = settings.slack_bot_token.get_secret_value()
+    authorize = CachedAuthorize(client, token)
+    try:
+        identity = await authorize.warm()
+        log.info("slack_identity", team=identity.team_id, bot_user=identity.bot_user_id)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked"):
+            raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack ({error})") from None
+        log.warning("slack_auth_test_failed", error=str(error))
+    except Exception as exc:  # Slack briefly unreachable must not keep the bot down; retried on use
+        log.warning("slack_unreachable_at_start", error=str(exc))
+
+    bus = job_bus.JobBus(redis, settings.redis_prefix)
+    bus.waiter.start()
+    tasks = BackgroundTasks()
+    deps = BotDeps(
+        bus=bus,
+        client=client,
+        tasks=tasks,
+        runbook=handlers.RUNBOOK,
+        command=settings.command,
+        job_timeout=settings.job_timeout_seconds,
+    )
+    bolt = build_app(deps, authorize)
+
+    async def health() -> dict[str, str]:
+        try:
+            await redis.ping()
+            redis_state = "ok"
+        except (RedisError, OSError) as exc:
+            redis_state = f"unreachable: {exc}"
+        return {"status": "ok", "redis": redis_state, "background_tasks": str(len(tasks))}
+
+    web_app = build_web_app(bolt, settings.slack_signing_secret.get_secret_value(), health)
+    runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+    await runner.setup()
+    host, _, port = settings.listen.rpartition(":")
+    await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+    log.info("serving", listen=settings.listen, command=settings.command)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    log.info("shutting_down")
+    await runner.shutdown()
+    await tasks.drain(DRAIN_SECONDS)
+    await runner.cleanup()
+    await bus.waiter.stop()
+    await redis.aclose()

@@ -1,0 +1,12 @@
+"""The runbook as code (``../shared/reference/profiling-operations-runbook.md``).
+
+Each runbook procedure is a typed function registered on :data:`handlers.catalog.RUNBOOK`. It asks
+runners for operations through a :class:`~handlers.registry.ProcedureContext` and returns a
+:class:`~handlers.findings.Report` of findings; analysis is kept in pure functions so it can be
+tested on recorded outputs.
+"""
+
+from handlers import health  # registers the procedures on RUNBOOK
+from handlers.registry import RUNBOOK
+
+__all__ = ["RUNBOOK", "health"]

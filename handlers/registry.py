@@ -1,0 +1,103 @@
+"""The procedure registry: runbook procedures as typed, registered functions.
+
+A procedure is ``async def fn(ctx: ProcedureContext, params: SomeParams) -> Report`` registered
+with ``@registry.procedure(...)``. Registration checks the signature at import time, so a
+procedure with a wrong shape stops the process before it can be offered in Slack.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from handlers.findings import Report
+from profbot.bus import JobBus
+from profbot.errors import ProfbotError
+from profbot.ops import Operation, OpResult
+
+R = TypeVar("R", bound=OpResult)
+P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[R]):
+    """An operation's result, or the error that stood in its way. Exactly one is set."""
+
+    value: R | None = None
+    error: ProfbotError | None = None
+
+
+class ProcedureContext:
+    """What a procedure can do: run operations on its host, with one deadline for each."""
+
+    def __init__(self, bus: JobBus, host: str, timeout: float) -> None:
+        self.bus = bus
+        self.host = host
+        self.timeout = timeout
+
+    async def run(self, operation: Operation, result_type: type[R]) -> Outcome[R]:
+        try:
+            value = await self.bus.call(self.host, operation, timeout=self.timeout)
+        except ProfbotError as exc:
+            return Outcome(error=exc)
+        if not isinstance(value, result_type):
+            raise TypeError(f"{operation.name} answered {type(value).__name__}, not {result_type.__name__}")
+        return Outcome(value=value)
+
+
+ProcedureFn = Callable[[ProcedureContext, Any], Awaitable[Report]]
+
+
+@dataclass(frozen=True)
+class Procedure:
+    id: str  # the runbook's id, e.g. INC-PROF-001, or a name for the unnumbered sections
+    title: str
+    runbook_section: str
+    params_type: type[BaseModel]
+    fn: ProcedureFn
+
+    async def __call__(self, ctx: ProcedureContext, params: BaseModel) -> Report:
+        return await self.fn(ctx, self.params_type.model_validate(params.model_dump()))
+
+
+class ProcedureRegistry:
+    def __init__(self) -> None:
+        self._procedures: dict[str, Procedure] = {}
+
+    def procedure(
+        self, id: str, *, title: str, runbook_section: str
+    ) -> Callable[[Callable[[ProcedureContext, P], Awaitable[Report]]], Procedure]:
+        def decorate(fn: Callable[[ProcedureContext, P], Awaitable[Report]]) -> Procedure:
+            if id in self._procedures:
+                raise ValueError(f"procedure {id!r} registered twice")
+            if not inspect.iscoroutinefunction(fn):
+                raise TypeError(f"procedure {id}: {fn.__name__} must be async")
+            hints = typing.get_type_hints(fn)
+            names = list(inspect.signature(fn).parameters)
+            if len(names) != 2 or hints.get(names[0]) is not ProcedureContext:
+                raise TypeError(f"procedure {id}: signature must be (ctx: ProcedureContext, params: Model)")
+            params_type = hints.get(names[1])
+            if not (isinstance(params_type, type) and issubclass(params_type, BaseModel)):
+                raise TypeError(f"procedure {id}: params must be annotated with a pydantic model")
+            if hints.get("return") is not Report:
+                raise TypeError(f"procedure {id}: must return Report")
+            proc = Procedure(id, title, runbook_section, params_type, fn)
+            self._procedures[id] = proc
+            return proc
+
+        return decorate
+
+    def get(self, id: str) -> Procedure | None:
+        return self._procedures.get(id)
+
+    def __iter__(self) -> Iterator[Procedure]:
+        return iter(self._procedures.values())
+
+
+# The runbook's procedures register here when ``handlers`` is imported.
+RUNBOOK = ProcedureRegistry()

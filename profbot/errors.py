@@ -1,0 +1,109 @@
+"""Every exception profbot raises on purpose, in one tree.
+
+::
+
+    ProfbotError
+    ├── ConfigError                 a setting is missing or invalid (the CLI exits 2 on it)
+    ├── BusError                    the job bus between bot and runners failed
+    │   ├── RedisUnavailable        Redis did not answer
+    │   ├── NoRunner                no runner is registered, or the host's runner stopped heartbeating
+    │   └── JobTimeout              a runner took the job but no result came back in time
+    └── OperationError              an operation failed on the runner (carried back as ``code``)
+        ├── InvalidArgument         an argument broke the operation's rules (nothing ran)
+        ├── NotAllowed              the target is outside what this runner manages (nothing ran)
+        ├── TargetNotFound          the container, volume or file does not exist
+        ├── PodmanUnavailable       the runner cannot reach the podman socket
+        ├── OperationTimeout        the operation hit its deadline and was cut off
+        └── OutcomeUnknown          the runner stopped while running it; it was not re-run
+
+An ``OperationError`` raised on a runner travels to the bot as ``JobResult.error_code`` and
+``JobResult.error``; :func:`operation_error_from_code` turns it back into the same class.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class ProfbotError(Exception):
+    """Base class of every profbot error."""
+
+
+class ConfigError(ProfbotError):
+    """A setting is missing or invalid."""
+
+
+class BusError(ProfbotError):
+    """The job bus between bot and runners failed."""
+
+
+class RedisUnavailable(BusError):
+    """Redis did not answer."""
+
+
+class NoRunner(BusError):
+    """No runner can take a job for a host."""
+
+    def __init__(self, host: str | None, last_seen: datetime | None = None) -> None:
+        self.host = host
+        self.last_seen = last_seen
+        if host is None:
+            msg = "no runner registered"
+        elif last_seen is None:
+            msg = f"no runner registered for host {host}"
+        else:
+            msg = f"no runner for host {host} seen since {last_seen:%Y-%m-%d %H:%M:%S} UTC"
+        super().__init__(msg)
+
+
+class JobTimeout(BusError):
+    """A job was submitted but its result did not arrive before the deadline."""
+
+
+class OperationError(ProfbotError):
+    """An operation failed on the runner. ``code`` names the failure across the bus."""
+
+    code = "operation_failed"
+
+
+class InvalidArgument(OperationError):
+    code = "invalid_argument"
+
+
+class NotAllowed(OperationError):
+    code = "not_allowed"
+
+
+class TargetNotFound(OperationError):
+    code = "not_found"
+
+
+class PodmanUnavailable(OperationError):
+    code = "podman_unreachable"
+
+
+class OperationTimeout(OperationError):
+    code = "timeout"
+
+
+class OutcomeUnknown(OperationError):
+    code = "outcome_unknown"
+
+
+_BY_CODE: dict[str, type[OperationError]] = {
+    cls.code: cls
+    for cls in (
+        OperationError,
+        InvalidArgument,
+        NotAllowed,
+        TargetNotFound,
+        PodmanUnavailable,
+        OperationTimeout,
+        OutcomeUnknown,
+    )
+}
+
+
+def operation_error_from_code(code: str, message: str) -> OperationError:
+    """Rebuild the error a runner reported, falling back to the base class for unknown codes."""
+    return _BY_CODE.get(code, OperationError)(message)

@@ -1,0 +1,94 @@
+"""Settings from the environment and a ``.env`` file, validated once at start-up.
+
+``load()`` turns any validation failure into one :class:`ConfigError` line that names the
+settings at fault, which the CLI prints before exiting with code 2.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Annotated, TypeVar
+
+from pydantic import AfterValidator, Field, HttpUrl, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from profbot.errors import ConfigError
+
+NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+
+
+def _listen_address(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:3000")
+    return value
+
+
+def _redis_url(value: str) -> str:
+    if not re.match(r"^(redis|rediss|unix)://", value):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    return value
+
+
+def _container_host(value: str) -> str:
+    if not re.match(r"^(unix|tcp|http|ssh)://", value):
+        raise ValueError("must be a podman socket URL such as unix:///run/podman/podman.sock")
+    return value
+
+
+ListenAddress = Annotated[str, AfterValidator(_listen_address)]
+RedisURL = Annotated[str, AfterValidator(_redis_url)]
+ContainerHostURL = Annotated[str, AfterValidator(_container_host)]
+
+
+class CommonSettings(BaseSettings):
+    """What the bot and every runner share: where the job bus lives."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    redis_url: RedisURL = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL")
+    redis_prefix: str = Field("profbot", alias="PROFBOT_REDIS_PREFIX", pattern=NAME_PATTERN)
+    log_level: str = Field("info", alias="PROFBOT_LOG_LEVEL", pattern="^(debug|info|warning|error)$")
+
+
+class ServeSettings(CommonSettings):
+    """``profbot serve``: the Slack-facing HTTP service."""
+
+    slack_bot_token: SecretStr = Field(alias="SLACK_BOT_TOKEN", min_length=1)
+    slack_signing_secret: SecretStr = Field(alias="SLACK_SIGNING_SECRET", min_length=1)
+    slack_api_url: HttpUrl = Field(HttpUrl("https://slack.com/api/"), alias="SLACK_API_URL")
+    listen: ListenAddress = Field("127.0.0.1:3000", alias="PROFBOT_LISTEN")
+    command: str = Field("/prof", alias="PROFBOT_COMMAND", pattern=r"^/[a-z0-9_-]{1,31}$")
+    # How long the bot waits for a runner's answer before telling the user it has none.
+    job_timeout_seconds: float = Field(20.0, alias="PROFBOT_JOB_TIMEOUT", gt=0, le=600)
+
+
+class RunnerSettings(CommonSettings):
+    """``profbot runner``: the host-side executor of operations."""
+
+    container_host: ContainerHostURL = Field("unix:///run/podman/podman.sock", alias="CONTAINER_HOST")
+    host_id: str = Field(default_factory=socket.gethostname, alias="PROFBOT_HOST_ID", pattern=NAME_PATTERN)
+    pyroscope_url: HttpUrl = Field(HttpUrl("http://localhost:4040"), alias="PYROSCOPE_URL")
+    heartbeat_seconds: float = Field(5.0, alias="PROFBOT_HEARTBEAT_SECONDS", gt=0, le=60)
+    concurrency: int = Field(8, alias="PROFBOT_RUNNER_CONCURRENCY", ge=1, le=64)
+    # Upper bound on any single podman or HTTP call, so a hung socket cannot hold a job forever.
+    call_timeout_seconds: float = Field(10.0, alias="PROFBOT_CALL_TIMEOUT", gt=0, le=300)
+
+
+S = TypeVar("S", bound=CommonSettings)
+
+
+def load(cls: type[S]) -> S:
+    """Build settings ``cls`` from the environment, or raise one readable :class:`ConfigError`."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(part) for part in err["loc"]) or "?"
+            if err["type"] == "missing":
+                problems.append(f"{name} is missing")
+            else:
+                problems.append(f"{name} is invalid ({err['msg']})")
+        raise ConfigError("; ".join(problems)) from None

@@ -1,0 +1,111 @@
+"""All podman access, through podman-py on the podman socket.
+
+podman-py is synchronous (requests); every call runs in a worker thread with the client's own
+HTTP timeout, so a hung socket ties up one thread for at most that long and never the event loop.
+Failures leave here as :mod:`profbot.errors` classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import podman
+import podman.errors
+import requests
+
+from profbot.errors import OperationError, PodmanUnavailable, TargetNotFound
+from profbot.ops import ContainerState
+
+T = TypeVar("T")
+
+_ZERO_TIME = "0001-01-01"
+
+
+def parse_podman_time(value: str | None) -> datetime | None:
+    """podman's RFC 3339 times carry nanoseconds and use year 1 for "never"."""
+    if not value or value.startswith(_ZERO_TIME):
+        return None
+    head, _, rest = value.partition(".")
+    if rest:
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        zone = rest[len(digits) :]
+        value = f"{head}.{digits[:6]}{zone}"
+    value = value.replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def container_state_from_attrs(attrs: dict[str, Any]) -> ContainerState:
+    """Map podman's inspect document (libpod API, podman 4.x and 5.x) to a ContainerState."""
+    state = attrs.get("State") or {}
+    # podman 4.x and 5.x call it Health; some 4.x builds used Healthcheck.
+    health = state.get("Health") or state.get("Healthcheck") or {}
+    health_status = health.get("Status") or None
+    log = health.get("Log") or []
+    last_output = (log[-1].get("Output") or "").strip() if log else None
+    return ContainerState(
+        name=str(attrs.get("Name", "")).lstrip("/"),
+        id=str(attrs.get("Id", "")),
+        image=str(attrs.get("ImageName") or (attrs.get("Config") or {}).get("Image") or ""),
+        status=str(state.get("Status", "unknown")),
+        running=bool(state.get("Running", False)),
+        exit_code=int(state.get("ExitCode") or 0),
+        oom_killed=bool(state.get("OOMKilled", False)),
+        restart_count=int(attrs.get("RestartCount") or 0),
+        healthcheck_defined=bool((attrs.get("Config") or {}).get("Healthcheck")),
+        health=health_status if health_status not in ("", "none") else None,
+        health_failing_streak=int(health.get("FailingStreak") or 0),
+        health_last_output=last_output or None,
+        started_at=parse_podman_time(state.get("StartedAt")),
+        finished_at=parse_podman_time(state.get("FinishedAt")),
+    )
+
+
+class PodmanGateway:
+    def __init__(self, base_url: str, timeout: float) -> None:
+        self.base_url = base_url
+        self._client = podman.PodmanClient(base_url=base_url, timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _unreachable(self, exc: BaseException) -> PodmanUnavailable:
+        parsed = urlparse(self.base_url)
+        if parsed.scheme == "unix" and not os.path.exists(parsed.path):
+            return PodmanUnavailable(f"cannot reach podman: socket {parsed.path} does not exist")
+        reason = str(exc.__cause__ or exc.__context__ or exc)
+        return PodmanUnavailable(f"cannot reach podman at {self.base_url}: {reason[:200]}")
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except podman.errors.NotFound as exc:
+            raise TargetNotFound(str(exc.explanation or exc)) from exc
+        except podman.errors.APIError as exc:
+            if exc.response is None:  # no HTTP answer at all: socket missing, refused or hung
+                raise self._unreachable(exc) from exc
+            raise OperationError(f"podman: {exc.explanation or exc}") from exc
+        except (requests.ConnectionError, requests.Timeout, FileNotFoundError, ConnectionError) as exc:
+            raise self._unreachable(exc) from exc
+
+    async def version(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(self._client.version)
+        return result
+
+    async def inspect(self, name: str, *, run_healthcheck: bool = False) -> ContainerState:
+        container = await self._call(self._client.containers.get, name)
+        state = container_state_from_attrs(container.attrs)
+        if run_healthcheck and state.running and state.healthcheck_defined:
+            # libpod's endpoint (podman healthcheck run); the state it records is read back below.
+            await self._call(self._client.api.get, f"/containers/{container.id}/healthcheck")
+            await self._call(container.reload)
+            state = container_state_from_attrs(container.attrs)
+        return state

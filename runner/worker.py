@@ -1,0 +1,295 @@
+"""The runner's main loop: read jobs for this host from Redis, run each at most once, answer.
+
+Delivery is at-least-once (a Redis stream with a consumer group); execution is at-most-once (a
+claim key set with NX before anything runs). A job found already claimed but without a result
+belonged to a runner that stopped mid-way: it is answered "outcome unknown", never re-run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from pydantic import ValidationError
+from redis.exceptions import RedisError, ResponseError
+
+from profbot import __version__
+from profbot.bus import (
+    CLAIM_TTL_SECONDS,
+    CONSUMER_GROUP,
+    RESULT_TTL_SECONDS,
+    BusKeys,
+    Job,
+    JobResult,
+    JobStatus,
+    RunnerInfo,
+)
+from profbot.errors import InvalidArgument, OperationError, OperationTimeout
+from profbot.ops import CATALOG, OperationCatalog
+from runner.operations import IMPLEMENTATIONS, HostContext, OperationTable
+
+log = structlog.get_logger("profbot.runner")
+
+
+class RunnerWorker:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        prefix: str,
+        host_id: str,
+        host: HostContext,
+        pyroscope_url: str,
+        concurrency: int = 8,
+        heartbeat_seconds: float = 5.0,
+        drain_seconds: float = 30.0,
+        catalog: OperationCatalog = CATALOG,
+        table: OperationTable = IMPLEMENTATIONS,
+    ) -> None:
+        self.redis = redis
+        self.keys = BusKeys(prefix)
+        self.host_id = host_id
+        self.host = host
+        self.pyroscope_url = pyroscope_url
+        self.concurrency = concurrency
+        self.heartbeat_seconds = heartbeat_seconds
+        self.drain_seconds = drain_seconds
+        self.catalog = catalog
+        self.table = table
+        self.stream = self.keys.jobs(host_id)
+        self.started_at = time.time()
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set, then drain in-flight jobs (up to ``drain_seconds``)."""
+        await self._ensure_group()
+        heartbeat = asyncio.create_task(self._heartbeat_loop(stop), name="profbot-heartbeat")
+        try:
+            await self._recover_pending()
+            log.info("runner_started", host=self.host_id, stream=self.stream)
+            await self._read_loop(stop)
+        finally:
+            if self._inflight:
+                log.info("runner_draining", jobs=len(self._inflight))
+                _, pending = await asyncio.wait(self._inflight, timeout=self.drain_seconds)
+                for task in pending:
+                    task.cancel()
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            with contextlib.suppress(RedisError, OSError):
+                await self.redis.delete(self.keys.alive(self.host_id))
+            log.info("runner_stopped", host=self.host_id)
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, CONSUMER_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _recover_pending(self) -> None:
+        """Jobs delivered to this host before a restart and never acknowledged."""
+        entries = await self.redis.xreadgroup(
+            CONSUMER_GROUP, self.host_id, {self.stream: "0"}, count=1000
+        )
+        for _stream, messages in entries:
+            for entry_id, fields in messages:
+                if fields:  # an entry trimmed from the stream comes back with no fields
+                    self._spawn(entry_id, fields)
+                else:
+                    await self.redis.xack(self.stream, CONSUMER_GROUP, entry_id)
+
+    async def _read_loop(self, stop: asyncio.Event) -> None:
+        backoff = 0.2
+        while not stop.is_set():
+            free = self.concurrency - len(self._inflight)
+            if free <= 0:
+                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED, timeout=1.0)
+                continue
+            try:
+                entries = await self.redis.xreadgroup(
+                    CONSUMER_GROUP, self.host_id, {self.stream: ">"}, count=free, block=1000
+                )
+                backoff = 0.2
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):  # the stream was deleted under us: recreate it
+                    await self._ensure_group()
+                    continue
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("runner_redis_lost", error=str(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            for _stream, messages in entries or []:
+                for entry_id, fields in messages:
+                    self._spawn(entry_id, fields)
+
+    def _spawn(self, entry_id: str, fields: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._handle(entry_id, fields), name=f"job-{entry_id}")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    # ------------------------------------------------------------------ heartbeat
+
+    async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.heartbeat()
+            except (RedisError, OSError) as exc:
+                log.warning("heartbeat_failed", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.heartbeat_seconds)
+
+    async def heartbeat(self) -> None:
+        podman_version = podman_api = podman_error = None
+        try:
+            version = await asyncio.wait_for(self.host.podman.version(), timeout=2.0)
+            podman_version = str(version.get("Version") or "") or None
+            podman_api = str(version.get("ApiVersion") or "") or None
+        except OperationError as exc:
+            podman_error = str(exc)
+        except TimeoutError:
+            podman_error = "podman did not answer within 2s"
+        info = RunnerInfo(
+            host=self.host_id,
+            version=__version__,
+            pid=os.getpid(),
+            started_at=self.started_at,
+            last_seen=time.time(),
+            podman_version=podman_version,
+            podman_api_version=podman_api,
+            podman_error=podman_error,
+            pyroscope_url=self.pyroscope_url,
+        )
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.runners, self.host_id, info.model_dump_json())
+            pipe.set(self.keys.alive(self.host_id), "1", ex=max(1, round(self.heartbeat_seconds * 3)))
+            await pipe.execute()
+
+    # ------------------------------------------------------------------ one job
+
+    async def _handle(self, entry_id: str, fields: dict[str, Any]) -> None:
+        try:
+            job = Job.model_validate_json(fields.get("job", ""))
+        except ValidationError as exc:
+            # Nothing to answer to: no valid job id. Acknowledge so it is not redelivered forever.
+            log.error("job_malformed", entry_id=entry_id, error=str(exc)[:300])
+            await self._ack(entry_id)
+            return
+        result = await self._run_once(job)
+        if result is not None:
+            await self._publish(job, result)
+        await self._ack(entry_id)
+
+    async def _run_once(self, job: Job) -> JobResult | None:
+        claimed = await self._retrying(
+            lambda: self.redis.set(
+                self.keys.claim(job.id), f"{self.host_id}:{os.getpid()}", nx=True, ex=CLAIM_TTL_SECONDS
+            )
+        )
+        if not claimed:
+            return await self._answer_redelivery(job)
+        started = time.time()
+        if started >= job.deadline:
+            log.info("job_expired", job_id=job.id, op=job.op)
+            return self._result(job, JobStatus.EXPIRED, error=f"{job.op} expired before the runner took it")
+        log.info("job_started", job_id=job.id, op=job.op)
+        try:
+            if job.op not in self.catalog:
+                raise InvalidArgument(f"unknown operation {job.op!r}")
+            try:
+                operation = self.catalog.parse(job.op, job.params)
+            except ValidationError as exc:
+                raise InvalidArgument(_describe_validation(exc)) from None
+            try:
+                value = await asyncio.wait_for(
+                    self.table.execute(self.host, operation), timeout=job.deadline - started
+                )
+            except TimeoutError:
+                raise OperationTimeout(f"{job.op} cut off after {job.deadline - started:.1f}s") from None
+        except OperationError as exc:
+            log.info("job_failed", job_id=job.id, op=job.op, code=exc.code, error=str(exc))
+            return self._result(job, JobStatus.ERROR, started=started, code=exc.code, error=str(exc))
+        except Exception as exc:  # an unexpected bug must still answer the waiting user
+            log.exception("job_crashed", job_id=job.id, op=job.op)
+            return self._result(
+                job, JobStatus.ERROR, started=started, code="operation_failed", error=f"{type(exc).__name__}: {exc}"
+            )
+        log.info("job_done", job_id=job.id, op=job.op, ms=round((time.time() - started) * 1000, 1))
+        return self._result(job, JobStatus.OK, started=started, value=value.model_dump(mode="json"))
+
+    async def _answer_redelivery(self, job: Job) -> JobResult | None:
+        existing = await self._retrying(lambda: self.redis.get(self.keys.result(job.id)))
+        if existing is not None:
+            log.info("job_redelivered_done", job_id=job.id)
+            await self._retrying(lambda: self.redis.publish(self.keys.results_channel, job.id))
+            return None
+        log.warning("job_outcome_unknown", job_id=job.id, op=job.op)
+        return self._result(
+            job,
+            JobStatus.UNKNOWN,
+            error=f"{job.op}: the runner on {self.host_id} stopped while running it; "
+            "outcome unknown, not re-run",
+        )
+
+    def _result(
+        self,
+        job: Job,
+        status: JobStatus,
+        *,
+        started: float | None = None,
+        value: dict[str, Any] | None = None,
+        code: str | None = None,
+        error: str | None = None,
+    ) -> JobResult:
+        return JobResult(
+            job_id=job.id,
+            host=self.host_id,
+            op=job.op,
+            status=status,
+            result=value,
+            error_code=code,
+            error=error,
+            started_at=started,
+            finished_at=time.time(),
+        )
+
+    async def _publish(self, job: Job, result: JobResult) -> None:
+        async def store() -> None:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(self.keys.result(job.id), result.model_dump_json(), ex=RESULT_TTL_SECONDS)
+                pipe.publish(self.keys.results_channel, job.id)
+                await pipe.execute()
+
+        await self._retrying(store)
+
+    async def _ack(self, entry_id: str) -> None:
+        await self._retrying(lambda: self.redis.xack(self.stream, CONSUMER_GROUP, entry_id))
+
+    async def _retrying(self, call: Any) -> Any:
+        """Retry a Redis call until it succeeds: a result computed must not be lost to a blip."""
+        backoff = 0.2
+        while True:
+            try:
+                return await call()
+            except (RedisError, OSError) as exc:
+                log.warning("runner_redis_retry", error=str(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "arguments"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

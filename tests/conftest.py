@@ -1,0 +1,69 @@
+"""Fixtures over the real rig: Redis, an isolated podman service, the Slack stand-in, and
+profbot's own processes."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from tests.rig.podman_rig import PodmanRig
+from tests.rig.ports import free_port
+from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
+from tests.rig.slack_standin import SlackStandIn
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    if shared_redis_answers():
+        yield SHARED_URL
+        return
+    private = PrivateRedis().start()
+    try:
+        yield private.url
+    finally:
+        private.close()
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    value = new_prefix()
+    yield value
+    delete_prefix(redis_url, value)
+
+
+@pytest.fixture(scope="session")
+def podman_rig() -> Iterator[PodmanRig]:
+    if shutil.which("podman") is None:
+        pytest.fail("podman is not installed: run `make test` (it installs the system packages)")
+    rig = PodmanRig()
+    rig.start()
+    rig.run_pyroscope(free_port())
+    try:
+        yield rig
+    finally:
+        rig.close()
+
+
+@pytest.fixture
+def pyroscope(podman_rig: PodmanRig) -> PodmanRig:
+    """The rig with `pyroscope` running and ready at the start of the test."""
+    podman_rig.ensure_pyroscope_healthy()
+    return podman_rig
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    standin = SlackStandIn().start()
+    try:
+        yield standin
+    finally:
+        standin.close()

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.rig.podman_rig import PodmanRig
+from tests.rig.processes import BotProcess, RunnerProcess
+from tests.rig.slack_standin import SlackStandIn
+
+HOST = "podhost-1"
+
+
+@pytest.fixture
+def bot(redis_url: str, prefix: str, slack: SlackStandIn) -> Iterator[BotProcess]:
+    process = BotProcess(redis_url=redis_url, prefix=prefix, slack_api_url=slack.api_url).start()
+    yield process
+    process.stop()
+    print(f"---- profbot serve log ----\n{process.log()}")  # shown by pytest when the test fails
+
+
+RunnerFactory = Callable[..., RunnerProcess]
+
+
+@pytest.fixture
+def start_runner(redis_url: str, prefix: str, pyroscope: PodmanRig) -> Iterator[RunnerFactory]:
+    started: list[RunnerProcess] = []
+
+    def start(host_id: str = HOST, **overrides: str) -> RunnerProcess:
+        settings = {
+            "container_host": pyroscope.url,
+            "pyroscope_url": f"http://127.0.0.1:{pyroscope.pyroscope_port}",
+            **overrides,
+        }
+        process = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id=host_id, **settings).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+        print(f"---- profbot runner {process.host_id} log ----\n{process.log()}")
+
+
+@pytest.fixture
+def runner(start_runner: RunnerFactory) -> RunnerProcess:
+    return start_runner()
+
+
+def message_text(call_body: dict) -> str:
+    """Everything a user reads in a posted message: its blocks' texts, else its text."""
+    import json
+
+    blocks = call_body.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    parts: list[str] = []
+    for block in blocks or []:
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            if "text" in element:
+                parts.append(element["text"] if isinstance(element["text"], str) else element["text"]["text"])
+    return "\n".join(parts) or call_body.get("text", "")
+
+
+def ack_text(response) -> str:  # type: ignore[no-untyped-def]
+    """What the user sees of an ack: Slack shows a plain-text body, or a JSON body's text/blocks."""
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return message_text(response.json())
+    return response.text

@@ -1,0 +1,135 @@
+"""``profbot serve`` and ``profbot runner`` as real processes, as they run in production."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import redis
+
+from tests.rig.ports import free_port
+from tests.rig.slack_requests import SIGNING_SECRET
+from tests.rig.slack_standin import DEFAULT_TOKEN
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def base_env(**settings: str) -> dict[str, str]:
+    """The parent's environment without any profbot or Slack setting, plus ``settings``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PROFBOT_", "SLACK_", "REDIS_", "PYROSCOPE_", "CONTAINER_HOST"))
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(settings)
+    return env
+
+
+class ProfbotProcess:
+    def __init__(self, role: str, env: dict[str, str]) -> None:
+        self.role = role
+        self.env = env
+        self.log_path = Path(tempfile.mkstemp(prefix=f"profbot-{role}-", suffix=".log")[1])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ProfbotProcess:
+        # cwd without a .env file, so only the settings given here apply
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "profbot.cli", self.role],
+            env=self.env,
+            cwd=self.log_path.parent,
+            stdout=open(self.log_path, "ab"),  # noqa: SIM115 - owned by the child
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.proc = None
+        return code
+
+
+class BotProcess(ProfbotProcess):
+    def __init__(self, *, redis_url: str, prefix: str, slack_api_url: str, **extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(
+            "serve",
+            base_env(
+                SLACK_BOT_TOKEN=DEFAULT_TOKEN,
+                SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                SLACK_API_URL=slack_api_url,
+                PROFBOT_LISTEN=f"127.0.0.1:{self.port}",
+                REDIS_URL=redis_url,
+                PROFBOT_REDIS_PREFIX=prefix,
+                PROFBOT_JOB_TIMEOUT="15",
+                **extra,
+            ),
+        )
+
+    def start(self) -> BotProcess:
+        super().start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"profbot serve exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"profbot serve did not come up:\n{self.log()}")
+
+
+class RunnerProcess(ProfbotProcess):
+    def __init__(
+        self, *, redis_url: str, prefix: str, host_id: str, container_host: str, pyroscope_url: str, **extra: str
+    ) -> None:
+        self.redis_url = redis_url
+        self.prefix = prefix
+        self.host_id = host_id
+        super().__init__(
+            "runner",
+            base_env(
+                REDIS_URL=redis_url,
+                PROFBOT_REDIS_PREFIX=prefix,
+                PROFBOT_HOST_ID=host_id,
+                CONTAINER_HOST=container_host,
+                PYROSCOPE_URL=pyroscope_url,
+                PROFBOT_HEARTBEAT_SECONDS="1",
+                **extra,
+            ),
+        )
+
+    def start(self) -> RunnerProcess:
+        super().start()
+        client = redis.Redis.from_url(self.redis_url)
+        key = f"{self.prefix}:runner:{self.host_id}:alive"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"profbot runner exited {self.proc.returncode}:\n{self.log()}")
+            if client.exists(key):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"profbot runner never heartbeated:\n{self.log()}")

@@ -1,0 +1,210 @@
+"""A stand-in for Slack's Web API, answering like Slack does, recording every call.
+
+- ``POST /api/<method>``: form or JSON bodies, token from ``Authorization: Bearer`` or ``token``.
+  A wrong token answers ``invalid_auth``; an unknown channel ``channel_not_found``; blocks over
+  Block Kit's limits ``invalid_blocks``; a queued failure (``rate_limit_next``, ``fail_next``) a 429
+  with ``Retry-After`` or a 5xx.
+- ``POST /response/<id>``: ``response_url`` posts, recorded the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+DEFAULT_TOKEN = "xoxb-profbot-test-token"
+DEFAULT_CHANNEL = "C0PROFOPS"
+TEAM_ID = "T0PROFBOT"
+BOT_USER_ID = "U0PROFBOT"
+
+# Block Kit limits (slack-platform.md): what real Slack refuses with invalid_blocks.
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_SECTION_FIELDS = 10
+MAX_ACTIONS_ELEMENTS = 25
+KNOWN_BLOCKS = {"section", "header", "context", "divider", "actions", "input", "image", "rich_text", "file"}
+
+
+@dataclass
+class Call:
+    method: str  # "chat.postMessage", ... or "response_url"
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float = field(default_factory=time.time)
+    status: int = 200
+    answer: dict[str, Any] = field(default_factory=dict)
+
+
+def block_errors(blocks: Any) -> list[str]:
+    """Why Slack would refuse these blocks; empty when they are valid."""
+    if not isinstance(blocks, list):
+        return ["blocks must be an array"]
+    errors = []
+    if len(blocks) > MAX_BLOCKS:
+        errors.append(f"more than {MAX_BLOCKS} blocks ({len(blocks)})")
+    for i, block in enumerate(blocks):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind not in KNOWN_BLOCKS:
+            errors.append(f"block {i}: unknown type {kind!r}")
+            continue
+        text = block.get("text") or {}
+        if kind == "section":
+            if not text.get("text") and not block.get("fields"):
+                errors.append(f"block {i}: section without text or fields")
+            if len(text.get("text", "")) > MAX_SECTION_TEXT:
+                errors.append(f"block {i}: section text over {MAX_SECTION_TEXT} characters")
+            if len(block.get("fields") or []) > MAX_SECTION_FIELDS:
+                errors.append(f"block {i}: more than {MAX_SECTION_FIELDS} fields")
+        elif kind == "header":
+            if text.get("type") != "plain_text":
+                errors.append(f"block {i}: header text must be plain_text")
+            if len(text.get("text", "")) > MAX_HEADER_TEXT:
+                errors.append(f"block {i}: header text over {MAX_HEADER_TEXT} characters")
+        elif kind == "context":
+            if not 0 < len(block.get("elements") or []) <= MAX_CONTEXT_ELEMENTS:
+                errors.append(f"block {i}: context needs 1 to {MAX_CONTEXT_ELEMENTS} elements")
+        elif kind == "actions" and not 0 < len(block.get("elements") or []) <= MAX_ACTIONS_ELEMENTS:
+            errors.append(f"block {i}: actions needs 1 to {MAX_ACTIONS_ELEMENTS} elements")
+    return errors
+
+
+class SlackStandIn:
+    def __init__(self, token: str = DEFAULT_TOKEN, channels: set[str] | None = None) -> None:
+        self.token = token
+        self.channels = set(channels or {DEFAULT_CHANNEL})
+        self.calls: list[Call] = []
+        self._queued: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
+        self._lock = threading.Lock()
+        self._ts = 1_764_000_000_000_100
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    def start(self) -> SlackStandIn:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # ------------------------------------------------------------------ scripting failures
+
+    def rate_limit_next(self, method: str, retry_after: int = 1, times: int = 1) -> None:
+        body = {"ok": False, "error": "ratelimited"}
+        with self._lock:
+            self._queued.setdefault(method, []).extend([(429, body, {"Retry-After": str(retry_after)})] * times)
+
+    def fail_next(self, method: str, status: int = 500, times: int = 1) -> None:
+        body = {"ok": False, "error": "internal_error"}
+        with self._lock:
+            self._queued.setdefault(method, []).extend([(status, body, {})] * times)
+
+    # ------------------------------------------------------------------ reading what happened
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 15.0) -> list[Call]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.calls_to(method)
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"{count} call(s) to {method} expected within {timeout}s, saw {self.calls_to(method)}")
+
+    def clear(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self._queued.clear()
+
+    # ------------------------------------------------------------------ answering
+
+    def _answer(self, method: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self._lock:
+            queued = self._queued.get(method)
+            if queued:
+                return queued.pop(0)
+        if method == "response_url":
+            return 200, {"ok": True}, {}
+        auth = headers.get("authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else body.get("token")
+        if token != self.token:
+            return 200, {"ok": False, "error": "not_authed" if not token else "invalid_auth"}, {}
+        if method == "auth.test":
+            return 200, {
+                "ok": True, "url": "https://profbot-test.slack.com/", "team": "profbot test",
+                "user": "profbot", "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0PROFBOT",
+            }, {}  # fmt: skip
+        if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
+            channel = body.get("channel")
+            if channel not in self.channels:
+                return 200, {"ok": False, "error": "channel_not_found"}, {}
+            blocks = body.get("blocks")
+            if isinstance(blocks, str):
+                blocks = json.loads(blocks)
+            if blocks is not None:
+                errors = block_errors(blocks)
+                if errors:
+                    return 200, {"ok": False, "error": "invalid_blocks", "errors": errors}, {}
+            elif not body.get("text"):
+                return 200, {"ok": False, "error": "no_text"}, {}
+            with self._lock:
+                self._ts += 100
+                ts = f"{self._ts // 1_000_000}.{self._ts % 1_000_000:06d}"
+            if method == "chat.postEphemeral":
+                return 200, {"ok": True, "message_ts": ts}, {}
+            return 200, {"ok": True, "channel": channel, "ts": body.get("ts", ts), "message": body}, {}
+        return 200, {"ok": False, "error": "unknown_method"}, {}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                if self.path.startswith("/api/"):
+                    method = self.path.removeprefix("/api/").split("?")[0]
+                elif self.path.startswith("/response/"):
+                    method = "response_url"
+                else:
+                    self.send_error(404)
+                    return
+                if headers.get("content-type", "").startswith("application/json"):
+                    body = json.loads(raw or b"{}")
+                else:
+                    body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                status, answer, extra = standin._answer(method, body, headers)
+                with standin._lock:
+                    standin.calls.append(Call(method, body, headers, status=status, answer=answer))
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in extra.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        return Handler
