@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
-from bot.tasks import BackgroundTasks
+from bot.tasks import BackgroundTasks, SingleFlight
 from handlers.findings import Finding, Report, Severity
 from handlers.health import HealthParams
 from handlers.registry import ProcedureContext, ProcedureRegistry
@@ -41,6 +41,7 @@ class BotDeps:
     runbook: ProcedureRegistry
     command: str
     job_timeout: float
+    reports: SingleFlight[Report]
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,11 @@ async def health_reports(deps: BotDeps, host: str | None) -> list[Report] | mess
             )
         return await procedure(ProcedureContext(deps.bus, h, deps.job_timeout), HealthParams())
 
+    async def shared(h: str) -> Report:
+        return await deps.reports.run(("HEALTH", h), lambda: one(h))
+
     try:
-        return list(await asyncio.gather(*(one(h) for h in hosts)))
+        return list(await asyncio.gather(*(shared(h) for h in hosts)))
     except RedisUnavailable as exc:
         return messages.bus_unavailable(str(exc))
 

@@ -69,7 +69,9 @@ def check_body(content_type: str, body: bytes) -> str | None:
     return "body is neither a slash command, an interactivity payload nor an event"
 
 
-def build_web_app(bolt: AsyncApp, signing_secret: str, health: Callable[[], Awaitable[dict[str, str]]]) -> web.Application:
+def build_web_app(
+    bolt: AsyncApp, signing_secret: str, health: Callable[[], Awaitable[dict[str, str]]]
+) -> web.Application:
     verifier = SignatureVerifier(signing_secret)
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
@@ -92,7 +94,9 @@ def build_web_app(bolt: AsyncApp, signing_secret: str, health: Callable[[], Awai
         return web.Response(
             status=response.status,
             body=response.body.encode("utf-8") if response.body else b"",
-            headers={k: v for k, v in response.first_headers_without_set_cookie().items() if k.lower() != "content-length"},
+            headers={
+                k: v for k, v in response.first_headers_without_set_cookie().items() if k.lower() != "content-length"
+            },
         )
 
     async def healthz(_: web.Request) -> web.StreamResponse:

@@ -15,7 +15,6 @@ from typing import Any
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
-    DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
     SectionBlock,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import aiohttp
 import structlog
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -20,7 +21,7 @@ import handlers
 from bot.app import CachedAuthorize, build_app
 from bot.commands import BotDeps
 from bot.http import build_web_app
-from bot.tasks import BackgroundTasks
+from bot.tasks import BackgroundTasks, SingleFlight
 from profbot import bus as job_bus
 from profbot.errors import ConfigError, RedisUnavailable
 from profbot.settings import ServeSettings
@@ -30,9 +31,13 @@ log = structlog.get_logger("profbot.serve")
 DRAIN_SECONDS = 20.0
 
 
-def slack_client(settings: ServeSettings) -> AsyncWebClient:
+def slack_client(settings: ServeSettings, session: aiohttp.ClientSession) -> AsyncWebClient:
+    # One shared session: slack_sdk otherwise opens a new session and connection per API call.
     client = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=str(settings.slack_api_url), timeout=10
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=str(settings.slack_api_url),
+        timeout=10,
+        session=session,
     )
     # Retries sleep (429 Retry-After, 5xx, connection errors) only in background work: every
     # listener has already acked before it posts anything.
@@ -53,7 +58,8 @@ async def serve(settings: ServeSettings) -> None:
     except (RedisError, OSError) as exc:
         raise RedisUnavailable(f"cannot reach Redis at {settings.redis_url}: {exc}") from None
 
-    client = slack_client(settings)
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+    client = slack_client(settings, session)
     token = settings.slack_bot_token.get_secret_value()
     authorize = CachedAuthorize(client, token)
     try:
@@ -77,6 +83,7 @@ async def serve(settings: ServeSettings) -> None:
         runbook=handlers.RUNBOOK,
         command=settings.command,
         job_timeout=settings.job_timeout_seconds,
+        reports=SingleFlight(),
     )
     bolt = build_app(deps, authorize)
 
@@ -107,3 +114,4 @@ async def serve(settings: ServeSettings) -> None:
     await runner.cleanup()
     await bus.waiter.stop()
     await redis.aclose()
+    await session.close()

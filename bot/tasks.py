@@ -4,8 +4,8 @@ is drained on shutdown (slack-bolt's own lazy listeners use a bare ``ensure_futu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from typing import Any, Generic, TypeVar
 
 import structlog
 
@@ -38,3 +38,26 @@ class BackgroundTasks:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=1.0)
+
+
+T = TypeVar("T")
+
+
+class SingleFlight(Generic[T]):
+    """Concurrent calls with the same key share one execution and its result.
+
+    Ten people typing `/prof health` during an incident start one health check per host, not ten:
+    the runner and podman are spared, and everyone gets the same, equally fresh answer.
+    """
+
+    def __init__(self) -> None:
+        self._inflight: dict[Hashable, asyncio.Future[T]] = {}
+
+    async def run(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> T:
+        future = self._inflight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(call())
+            self._inflight[key] = future
+            future.add_done_callback(lambda _: self._inflight.pop(key, None))
+        # shield: one requester giving up must not cancel the check the others wait for
+        return await asyncio.shield(future)

@@ -49,9 +49,7 @@ def analyse_ready(outcome: Outcome[ReadyResult]) -> Finding:
     r = outcome.value
     assert r is not None
     if r.status_code is None:
-        return Finding(
-            check=READY_CHECK, severity=Severity.CRITICAL, detail=f"no answer from {r.url}: {r.error}"
-        )
+        return Finding(check=READY_CHECK, severity=Severity.CRITICAL, detail=f"no answer from {r.url}: {r.error}")
     said = f"`{r.body}`" if r.body else "an empty body"
     if r.ready:
         return Finding(
@@ -85,7 +83,9 @@ def analyse_container(name: str, outcome: Outcome[ContainerState]) -> Finding:
     check = container_check(name)
     if isinstance(outcome.error, PodmanUnavailable):
         return Finding(
-            check=check, severity=Severity.CRITICAL, detail=f"the runner cannot reach podman ({outcome.error})"
+            check=check,
+            severity=Severity.CRITICAL,
+            detail=f"the runner cannot reach podman ({outcome.error})",
         )
     if isinstance(outcome.error, TargetNotFound):
         return Finding(check=check, severity=Severity.CRITICAL, detail=f"no container named {name} on this host")

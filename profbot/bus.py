@@ -170,7 +170,7 @@ class ResultWaiter:
                 backoff = min(backoff * 2, 5.0)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
     async def wait(self, job_id: str, timeout: float) -> JobResult | None:
         """The job's result, or None if none arrived within ``timeout`` seconds."""

@@ -43,7 +43,7 @@ class Operation(BaseModel):
     result_type: ClassVar[type[OpResult]]
 
 
-O = TypeVar("O", bound=type[Operation])
+OpType = TypeVar("OpType", bound=type[Operation])
 
 
 class OperationCatalog:
@@ -52,8 +52,8 @@ class OperationCatalog:
     def __init__(self) -> None:
         self._ops: dict[str, type[Operation]] = {}
 
-    def register(self, name: str, kind: OpKind, result_type: type[OpResult]) -> Callable[[O], O]:
-        def decorate(cls: O) -> O:
+    def register(self, name: str, kind: OpKind, result_type: type[OpResult]) -> Callable[[OpType], OpType]:
+        def decorate(cls: OpType) -> OpType:
             if name in self._ops:
                 raise ValueError(f"operation {name!r} declared twice")
             if not issubclass(result_type, OpResult):

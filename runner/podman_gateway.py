@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -24,18 +25,15 @@ from profbot.ops import ContainerState
 T = TypeVar("T")
 
 _ZERO_TIME = "0001-01-01"
+_FRACTION = re.compile(r"(\.\d+)")
 
 
 def parse_podman_time(value: str | None) -> datetime | None:
     """podman's RFC 3339 times carry nanoseconds and use year 1 for "never"."""
     if not value or value.startswith(_ZERO_TIME):
         return None
-    head, _, rest = value.partition(".")
-    if rest:
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        zone = rest[len(digits) :]
-        value = f"{head}.{digits[:6]}{zone}"
-    value = value.replace("Z", "+00:00")
+    # Python takes at most microseconds: cut the fraction to six digits, keep the zone.
+    value = _FRACTION.sub(lambda m: m.group(1)[:7], value).replace("Z", "+00:00")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -75,7 +73,7 @@ class PodmanGateway:
         self._client = podman.PodmanClient(base_url=base_url, timeout=timeout)
 
     def close(self) -> None:
-        self._client.close()
+        self._client.close()  # type: ignore[no-untyped-call]  # podman-py ships no annotations here
 
     def _unreachable(self, exc: BaseException) -> PodmanUnavailable:
         parsed = urlparse(self.base_url)

@@ -97,15 +97,12 @@ class RunnerWorker:
 
     async def _recover_pending(self) -> None:
         """Jobs delivered to this host before a restart and never acknowledged."""
-        entries = await self.redis.xreadgroup(
-            CONSUMER_GROUP, self.host_id, {self.stream: "0"}, count=1000
-        )
-        for _stream, messages in entries:
-            for entry_id, fields in messages:
-                if fields:  # an entry trimmed from the stream comes back with no fields
-                    self._spawn(entry_id, fields)
-                else:
-                    await self.redis.xack(self.stream, CONSUMER_GROUP, entry_id)
+        raw = await self.redis.xreadgroup(CONSUMER_GROUP, self.host_id, {self.stream: "0"}, count=1000)
+        for entry_id, fields in _stream_entries(raw):
+            if fields:  # an entry trimmed from the stream comes back with no fields
+                self._spawn(entry_id, fields)
+            else:
+                await self.redis.xack(self.stream, CONSUMER_GROUP, entry_id)
 
     async def _read_loop(self, stop: asyncio.Event) -> None:
         backoff = 0.2
@@ -129,9 +126,8 @@ class RunnerWorker:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            for _stream, messages in entries or []:
-                for entry_id, fields in messages:
-                    self._spawn(entry_id, fields)
+            for entry_id, fields in _stream_entries(entries):
+                self._spawn(entry_id, fields)
 
     def _spawn(self, entry_id: str, fields: dict[str, Any]) -> None:
         task = asyncio.create_task(self._handle(entry_id, fields), name=f"job-{entry_id}")
@@ -211,9 +207,7 @@ class RunnerWorker:
             except ValidationError as exc:
                 raise InvalidArgument(_describe_validation(exc)) from None
             try:
-                value = await asyncio.wait_for(
-                    self.table.execute(self.host, operation), timeout=job.deadline - started
-                )
+                value = await asyncio.wait_for(self.table.execute(self.host, operation), timeout=job.deadline - started)
             except TimeoutError:
                 raise OperationTimeout(f"{job.op} cut off after {job.deadline - started:.1f}s") from None
         except OperationError as exc:
@@ -222,7 +216,11 @@ class RunnerWorker:
         except Exception as exc:  # an unexpected bug must still answer the waiting user
             log.exception("job_crashed", job_id=job.id, op=job.op)
             return self._result(
-                job, JobStatus.ERROR, started=started, code="operation_failed", error=f"{type(exc).__name__}: {exc}"
+                job,
+                JobStatus.ERROR,
+                started=started,
+                code="operation_failed",
+                error=f"{type(exc).__name__}: {exc}",
             )
         log.info("job_done", job_id=job.id, op=job.op, ms=round((time.time() - started) * 1000, 1))
         return self._result(job, JobStatus.OK, started=started, value=value.model_dump(mode="json"))
@@ -237,8 +235,7 @@ class RunnerWorker:
         return self._result(
             job,
             JobStatus.UNKNOWN,
-            error=f"{job.op}: the runner on {self.host_id} stopped while running it; "
-            "outcome unknown, not re-run",
+            error=f"{job.op}: the runner on {self.host_id} stopped while running it; outcome unknown, not re-run",
         )
 
     def _result(
@@ -285,6 +282,14 @@ class RunnerWorker:
                 log.warning("runner_redis_retry", error=str(exc), retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+def _stream_entries(raw: Any) -> list[tuple[str, dict[str, Any]]]:
+    """XREADGROUP's answer for our one stream as (entry id, fields) pairs (RESP2 list or RESP3 dict)."""
+    if not raw:
+        return []
+    streams = raw.values() if isinstance(raw, dict) else (messages for _name, messages in raw)
+    return [(str(entry_id), dict(fields or {})) for messages in streams for entry_id, fields in messages]
 
 
 def _describe_validation(exc: ValidationError) -> str:

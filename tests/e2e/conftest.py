@@ -64,7 +64,7 @@ def message_text(call_body: dict) -> str:
     return "\n".join(parts) or call_body.get("text", "")
 
 
-def ack_text(response) -> str:  # type: ignore[no-untyped-def]
+def ack_text(response) -> str:
     """What the user sees of an ack: Slack shows a plain-text body, or a JSON body's text/blocks."""
     if response.headers.get("content-type", "").startswith("application/json"):
         return message_text(response.json())

@@ -96,9 +96,7 @@ def test_shell_metacharacters_as_host_are_refused_before_anything_runs(
     assert slack.calls_to("chat.postMessage") == []
 
 
-def test_unknown_host_is_told_there_is_no_runner(
-    bot: BotProcess, runner: RunnerProcess, slack: SlackStandIn
-) -> None:
+def test_unknown_host_is_told_there_is_no_runner(bot: BotProcess, runner: RunnerProcess, slack: SlackStandIn) -> None:
     post_command(bot.url, "health no-such-host", response_url=slack.response_url())
     [post] = slack.wait_for("chat.postMessage")
     assert "no runner registered for host no-such-host" in message_text(post.body)
@@ -173,7 +171,11 @@ def test_redis_lost_while_serving_answers_with_an_error_then_recovers(
 def test_redis_unreachable_at_start_is_one_clear_error(slack: SlackStandIn) -> None:
     bot = BotProcess(redis_url="redis://127.0.0.1:1/0", prefix="unused", slack_api_url=slack.api_url)
     proc = subprocess.run(
-        [sys.executable, "-m", "profbot.cli", "serve"], env=bot.env, capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "profbot.cli", "serve"],
+        env=bot.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith("profbot: cannot reach Redis at redis://127.0.0.1:1/0")
@@ -185,17 +187,22 @@ def test_redis_unreachable_at_start_is_one_clear_error(slack: SlackStandIn) -> N
     [("serve", "SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET is missing"),
      ("serve", "SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN is missing")],
 )  # fmt: skip
-def test_missing_setting_exits_2_naming_it(role: str, drop: str, named: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_setting_exits_2_naming_it(role: str, drop: str, named: str, tmp_path) -> None:
     env = base_env(SLACK_BOT_TOKEN="xoxb-x", SLACK_SIGNING_SECRET="s")
     env.pop(drop)
     proc = subprocess.run(
-        [sys.executable, "-m", "profbot.cli", role], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "profbot.cli", role],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"profbot: configuration error: {named}"
 
 
-def test_invalid_setting_exits_2_naming_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_setting_exits_2_naming_it(tmp_path) -> None:
     env = base_env(PROFBOT_HOST_ID="bad host;rm", CONTAINER_HOST="unix:///x.sock")
     proc = subprocess.run(
         [sys.executable, "-m", "profbot.cli", "runner"], env=env, cwd=tmp_path, capture_output=True, text=True,
@@ -206,7 +213,7 @@ def test_invalid_setting_exits_2_naming_it(tmp_path) -> None:  # type: ignore[no
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_settings_come_from_a_dotenv_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_settings_come_from_a_dotenv_file(tmp_path) -> None:
     (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-x\nSLACK_SIGNING_SECRET=s\nREDIS_URL=redis://127.0.0.1:1/0\n")
     proc = subprocess.run(
         [sys.executable, "-m", "profbot.cli", "serve"], env=base_env(), cwd=tmp_path, capture_output=True,

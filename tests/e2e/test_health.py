@@ -92,9 +92,7 @@ def test_stopped_runner_is_named_with_its_last_heartbeat(
     assert f"no runner for host {HOST} seen since" in text
 
 
-def test_health_on_two_hosts_reports_each(
-    bot: BotProcess, start_runner: RunnerFactory, slack: SlackStandIn
-) -> None:
+def test_health_on_two_hosts_reports_each(bot: BotProcess, start_runner: RunnerFactory, slack: SlackStandIn) -> None:
     start_runner("podhost-a")
     start_runner("podhost-b", pyroscope_url="http://127.0.0.1:9")  # nothing listens on port 9
     text = ask_health(bot, slack)
@@ -104,9 +102,7 @@ def test_health_on_two_hosts_reports_each(
     assert "Pyroscope health: 1 failing check" in text
 
 
-def test_health_for_one_named_host(
-    bot: BotProcess, start_runner: RunnerFactory, slack: SlackStandIn
-) -> None:
+def test_health_for_one_named_host(bot: BotProcess, start_runner: RunnerFactory, slack: SlackStandIn) -> None:
     start_runner("podhost-a")
     start_runner("podhost-b")
     text = ask_health(bot, slack, "health podhost-b")

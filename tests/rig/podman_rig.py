@@ -32,6 +32,9 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 """
 
+HEALTH_CMD = (
+    "/usr/bin/python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:4040/ready', timeout=2)\""
+)
 HOST_PYTHON_BINDS = ["-v", "/usr:/usr:ro", "-v", "/lib:/lib:ro"] + (
     ["-v", "/lib64:/lib64:ro"] if os.path.isdir("/lib64") else []
 )
@@ -135,8 +138,7 @@ class PodmanRig:
             "-p", f"127.0.0.1:{port}:4040",
             "-v", "pyroscope_data:/data",
             *HOST_PYTHON_BINDS,
-            "--health-cmd",
-            '/usr/bin/python3 -c "import urllib.request; urllib.request.urlopen(\'http://127.0.0.1:4040/ready\', timeout=2)"',
+            "--health-cmd", HEALTH_CMD,
             "--health-retries", "1",
             "--label", "com.docker.compose.service=pyroscope",
             IMAGE, "/usr/bin/python3", "/standins/pyroscope_standin.py",

@@ -102,7 +102,14 @@ class BotProcess(ProfbotProcess):
 
 class RunnerProcess(ProfbotProcess):
     def __init__(
-        self, *, redis_url: str, prefix: str, host_id: str, container_host: str, pyroscope_url: str, **extra: str
+        self,
+        *,
+        redis_url: str,
+        prefix: str,
+        host_id: str,
+        container_host: str,
+        pyroscope_url: str,
+        **extra: str,
     ) -> None:
         self.redis_url = redis_url
         self.prefix = prefix

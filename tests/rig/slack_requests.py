@@ -18,12 +18,17 @@ def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) 
     ts = str(int(time.time()) if timestamp is None else timestamp)
     return {
         "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body),
+        "X-Slack-Signature": str(SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)),
     }
 
 
 def command_body(
-    text: str, *, command: str = "/prof", user: str = OPERATOR, channel: str = DEFAULT_CHANNEL, response_url: str
+    text: str,
+    *,
+    command: str = "/prof",
+    user: str = OPERATOR,
+    channel: str = DEFAULT_CHANNEL,
+    response_url: str,
 ) -> str:
     return urlencode(
         {

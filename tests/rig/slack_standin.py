@@ -137,7 +137,9 @@ class SlackStandIn:
 
     # ------------------------------------------------------------------ answering
 
-    def _answer(self, method: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _answer(
+        self, method: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         with self._lock:
             queued = self._queued.get(method)
             if queued:
@@ -178,6 +180,19 @@ class SlackStandIn:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as Slack's API servers do
+
+            def do_GET(self) -> None:
+                # /_count/<method>: how many calls were recorded, for a stand-in in another process
+                if not self.path.startswith("/_count/"):
+                    self.send_error(404)
+                    return
+                data = str(len(standin.calls_to(self.path.removeprefix("/_count/")))).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -208,3 +223,12 @@ class SlackStandIn:
                 pass
 
         return Handler
+
+
+if __name__ == "__main__":
+    # A stand-in in a process of its own (benchmarks): prints its port, serves until killed.
+    import sys
+
+    server = SlackStandIn().start()
+    print(server.port, flush=True)
+    sys.stdin.read()

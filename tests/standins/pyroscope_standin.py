@@ -40,7 +40,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    sys.stderr.write("level=info msg=\"starting pyroscope stand-in\" version=1.18.0\n")
+    sys.stderr.write('level=info msg="starting pyroscope stand-in" version=1.18.0\n')
     sys.stderr.flush()
     http.server.ThreadingHTTPServer(("0.0.0.0", 4040), Handler).serve_forever()
 

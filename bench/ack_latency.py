@@ -1,0 +1,114 @@
+"""Acknowledgement latency of `/prof health` against a running `profbot serve`.
+
+From this separate process: 200 signed slash-command requests, 20 at a time, to a real
+`profbot serve` backed by Redis, with a real `profbot runner` on the isolated podman rig doing the
+health checks those requests start (so the acks compete with real background work), and the
+Slack stand-in, in a process of its own, receiving the posts. Slack's deadline for an ack is 3 s.
+
+The client is aiohttp rather than httpx: on two cores the client's own overhead lands in every
+figure, and aiohttp's is the smaller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+import aiohttp
+import httpx
+
+from bench.machine import describe, percentile
+from tests.rig.podman_rig import PodmanRig
+from tests.rig.ports import free_port
+from tests.rig.processes import REPO, BotProcess, RunnerProcess
+from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
+from tests.rig.slack_requests import command_body, sign
+
+REQUESTS = 200
+CONCURRENCY = 20
+ROUNDS = 3
+
+
+async def fire(url: str, response_url: str) -> list[float]:
+    latencies: list[float] = []
+    semaphore = asyncio.Semaphore(CONCURRENCY)
+    bodies = [command_body("health", response_url=response_url) for _ in range(REQUESTS)]
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(body: str) -> None:
+            async with semaphore:
+                headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+                started = time.perf_counter()
+                async with session.post(f"{url}/slack/events", data=body, headers=headers) as response:
+                    await response.read()
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    if response.status != 200:
+                        raise RuntimeError(f"ack failed: {response.status}")
+
+        await asyncio.gather(*(one(b) for b in bodies))
+    return latencies
+
+
+def wait_posted(slack_port: int, count: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while time.monotonic() < deadline:
+        seen = int(httpx.get(f"http://127.0.0.1:{slack_port}/_count/chat.postMessage").text)
+        if seen >= count:
+            break
+        time.sleep(0.2)
+    return seen
+
+
+def main() -> None:
+    private = None if shared_redis_answers() else PrivateRedis().start()
+    redis_url = SHARED_URL if private is None else private.url
+    prefix = new_prefix()
+    slack = subprocess.Popen(
+        [sys.executable, "-m", "tests.rig.slack_standin"], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert slack.stdout is not None
+    slack_port = int(slack.stdout.readline())
+    response_url = f"http://127.0.0.1:{slack_port}/response/bench"
+    rig = PodmanRig()
+    rig.start()
+    rig.run_pyroscope(free_port())
+    bot = BotProcess(redis_url=redis_url, prefix=prefix, slack_api_url=f"http://127.0.0.1:{slack_port}/api/").start()
+    runner = RunnerProcess(
+        redis_url=redis_url, prefix=prefix, host_id="bench-host", container_host=rig.url,
+        pyroscope_url=f"http://127.0.0.1:{rig.pyroscope_port}",
+    ).start()  # fmt: skip
+    try:
+        asyncio.run(fire(bot.url, response_url))  # warm-up round, not counted
+        rounds = []
+        for _ in range(ROUNDS):
+            rounds.append(asyncio.run(fire(bot.url, response_url)))
+        posted = wait_posted(slack_port, REQUESTS * (ROUNDS + 1), timeout=600)
+        print("## /prof health acknowledgement latency")
+        print(f"machine: {describe()}")
+        print(f"{REQUESTS} signed requests, concurrency {CONCURRENCY}, one `profbot serve` process, "
+              f"a real runner doing each health check; {ROUNDS} rounds after a warm-up")  # fmt: skip
+        for i, latencies in enumerate(rounds, 1):
+            print(f"round {i}: p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
+                  f"max {max(latencies):.1f} ms")  # fmt: skip
+        p50s = sorted(percentile(r, 50) for r in rounds)
+        p99s = sorted(percentile(r, 99) for r in rounds)
+        print(f"median of rounds: p50 {p50s[len(p50s) // 2]:.1f} ms, p99 {p99s[len(p99s) // 2]:.1f} ms "
+              f"(Slack's limit: 3000 ms)")  # fmt: skip
+        print(f"health reports posted to the Slack stand-in: {posted} of {REQUESTS * (ROUNDS + 1)}")
+    finally:
+        runner.stop()
+        bot.stop()
+        rig.close()
+        slack.kill()
+        delete_prefix(redis_url, prefix)
+        if private is not None:
+            private.close()
+
+
+if __name__ == "__main__":
+    main()

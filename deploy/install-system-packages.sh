@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages profbot's tests and runner need, when any is missing.
+#   podman, runc, netavark, aardvark-dns   the container engine the runner drives (runc: crun
+#                                          fails on these VMs; netavark + aardvark-dns let
+#                                          containers reach each other by name)
+#   busybox-static                         the root filesystem of the test images (no registry)
+#   redis-server                           the job bus; tests start their own when none answers
+#   python3-venv                           for `make setup`
+set -euo pipefail
+
+PACKAGES=(podman runc netavark aardvark-dns busybox-static redis-server python3-venv)
+
+installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+    installed "$package" || missing+=("$package")
+done
+# python3-venv is only needed by Debian's own python3; another python3 with venv will do.
+if [[ " ${missing[*]} " == *" python3-venv "* ]] && python3 -c "import ensurepip, venv" 2>/dev/null; then
+    missing=("${missing[@]/python3-venv/}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "profbot: missing system packages: ${missing[*]}; as root: apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "profbot: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}" >/dev/null

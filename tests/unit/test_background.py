@@ -1,0 +1,65 @@
+"""Background work after an ack: owned tasks and shared in-flight checks."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.tasks import BackgroundTasks, SingleFlight
+
+
+async def test_concurrent_requests_for_the_same_check_share_one_run() -> None:
+    flight: SingleFlight[int] = SingleFlight()
+    started = 0
+    release = asyncio.Event()
+
+    async def check() -> int:
+        nonlocal started
+        started += 1
+        run = started
+        await release.wait()
+        return run
+
+    waiters = [asyncio.create_task(flight.run(("HEALTH", "h1"), check)) for _ in range(10)]
+    other = asyncio.create_task(flight.run(("HEALTH", "h2"), check))
+    await asyncio.sleep(0.01)
+    release.set()
+    assert await asyncio.gather(*waiters) == [1] * 10  # all ten got the first run's answer
+    assert await other == 2
+    assert started == 2  # one per host, not one per request
+    # Once finished, the next request runs a fresh check.
+    assert await flight.run(("HEALTH", "h1"), check) == 3
+
+
+async def test_one_requester_giving_up_does_not_cancel_the_shared_check() -> None:
+    flight: SingleFlight[str] = SingleFlight()
+    release = asyncio.Event()
+
+    async def check() -> str:
+        await release.wait()
+        return "done"
+
+    impatient = asyncio.create_task(flight.run("k", check))
+    patient = asyncio.create_task(flight.run("k", check))
+    await asyncio.sleep(0.01)
+    impatient.cancel()
+    release.set()
+    assert await patient == "done"
+    with pytest.raises(asyncio.CancelledError):
+        await impatient
+
+
+async def test_drain_waits_for_work_in_flight() -> None:
+    tasks = BackgroundTasks()
+    finished: list[str] = []
+
+    async def work() -> None:
+        await asyncio.sleep(0.1)
+        finished.append("posted")
+
+    tasks.spawn(work(), name="w")
+    assert len(tasks) == 1
+    await tasks.drain(timeout=5)
+    assert finished == ["posted"]
+    assert len(tasks) == 0
