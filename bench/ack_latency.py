@@ -76,12 +76,9 @@ def main() -> None:
     response_url = f"http://127.0.0.1:{slack_port}/response/bench"
     rig = PodmanRig()
     rig.start()
-    rig.run_pyroscope(free_port())
+    rig.start_stack(free_port())
     bot = BotProcess(redis_url=redis_url, prefix=prefix, slack_api_url=f"http://127.0.0.1:{slack_port}/api/").start()
-    runner = RunnerProcess(
-        redis_url=redis_url, prefix=prefix, host_id="bench-host", container_host=rig.url,
-        pyroscope_url=f"http://127.0.0.1:{rig.pyroscope_port}",
-    ).start()  # fmt: skip
+    runner = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id="bench-host", settings=rig.runner_env()).start()
     try:
         asyncio.run(fire(bot.url, response_url))  # warm-up round, not counted
         rounds = []

@@ -104,6 +104,7 @@ class RunnerInfo(BaseModel):
     podman_api_version: str | None = None
     podman_error: str | None = None
     pyroscope_url: str
+    containers: list[str] = []  # container names on this host, for routing jobs to it
 
     @property
     def last_seen_at(self) -> datetime:
@@ -217,6 +218,12 @@ class JobBus:
             raise RedisUnavailable(f"Redis unavailable: {exc}") from exc
         return {h for h, flag in zip(hosts, flags, strict=True) if flag is not None}
 
+    async def hosts_for(self, container: str) -> list[str]:
+        """Hosts whose heartbeating runner reports ``container``: where a job about it must go."""
+        runners = await self.runners()
+        alive = await self.alive_hosts([r.host for r in runners])
+        return [r.host for r in runners if r.host in alive and container in r.containers]
+
     async def ensure_runner(self, host: str) -> None:
         """Raise :class:`NoRunner` unless ``host``'s runner heartbeats."""
         try:
@@ -260,14 +267,22 @@ class JobBus:
         log.info("job_submitted", job_id=job.id, host=host, op=job.op)
         return job
 
-    async def call(self, host: str, operation: Operation, *, timeout: float) -> OpResult:
+    async def call(
+        self,
+        host: str,
+        operation: Operation,
+        *,
+        timeout: float,
+        requested_by: str | None = None,
+        approval_id: str | None = None,
+    ) -> OpResult:
         """Run ``operation`` on ``host`` and return its typed result.
 
         Raises :class:`NoRunner`, :class:`RedisUnavailable`, :class:`JobTimeout` or the
         :class:`~profbot.errors.OperationError` the runner reported.
         """
         await self.ensure_runner(host)
-        job = await self.submit(host, operation, timeout=timeout)
+        job = await self.submit(host, operation, timeout=timeout, requested_by=requested_by, approval_id=approval_id)
         try:
             result = await self.waiter.wait(job.id, timeout)
         except (RedisError, OSError) as exc:

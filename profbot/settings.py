@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import socket
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, Field, HttpUrl, SecretStr, ValidationError
@@ -74,6 +75,24 @@ class RunnerSettings(CommonSettings):
     concurrency: int = Field(8, alias="PROFBOT_RUNNER_CONCURRENCY", ge=1, le=64)
     # Upper bound on any single podman or HTTP call, so a hung socket cannot hold a job forever.
     call_timeout_seconds: float = Field(10.0, alias="PROFBOT_CALL_TIMEOUT", gt=0, le=300)
+
+    # The compose project the runbook's podman-compose steps act on, and the files around it.
+    compose_file: Path | None = Field(None, alias="PROFBOT_COMPOSE_FILE")
+    env_file: Path | None = Field(None, alias="PROFBOT_ENV_FILE")  # default: .env beside the compose file
+    pyroscope_config: Path | None = Field(None, alias="PROFBOT_PYROSCOPE_CONFIG")
+    pyroscope_container: str = Field("pyroscope", alias="PROFBOT_PYROSCOPE_CONTAINER", pattern=NAME_PATTERN)
+    pyroscope_volume: str = Field("pyroscope_data", alias="PROFBOT_PYROSCOPE_VOLUME", pattern=NAME_PATTERN)
+    pyroscope_image: str = Field(
+        "docker.io/grafana/pyroscope", alias="PROFBOT_PYROSCOPE_IMAGE", pattern=r"^[a-z0-9][a-z0-9._/:-]*$"
+    )
+    # Containers a change may touch besides the profiled ones (label pyroscope.profile=true).
+    managed_containers: str = Field(
+        "pyroscope,backend,grafana", alias="PROFBOT_MANAGED_CONTAINERS", pattern=r"^[a-zA-Z0-9_.,-]*$"
+    )
+
+    @property
+    def managed(self) -> frozenset[str]:
+        return frozenset(name for name in self.managed_containers.split(",") if name)
 
 
 S = TypeVar("S", bound=CommonSettings)

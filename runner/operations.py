@@ -1,27 +1,91 @@
 """Implementations of the operations declared in :mod:`profbot.ops`, one function each.
 
 ``IMPLEMENTATIONS.check_complete()`` runs at import time: a runner that lacks an implementation
-for any declared operation does not start.
+for any declared operation does not start. Every text an operation returns goes through
+:mod:`runner.redaction`; every change names what it did, step by step.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
+import shutil
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from profbot.errors import InvalidArgument, NotAllowed, OperationError, TargetNotFound
 from profbot.ops import (
     CATALOG,
+    BackupPyroscopeConfig,
+    ChangeResult,
+    ContainerDiskUsage,
+    ContainerEnv,
+    ContainerHttpGet,
     ContainerInspect,
+    ContainerList,
+    ContainerLogs,
+    ContainerPackageVersion,
+    ContainerProcesses,
     ContainerState,
+    ContainerStats,
+    ContainerSummary,
+    DiskUsage,
+    EnvResult,
+    FileResult,
+    Freshness,
+    GetPyroscopeConfig,
+    GetPyroscopeVersion,
+    HttpProbe,
+    ListProfiledContainers,
+    LogsResult,
     Operation,
     OperationCatalog,
     OpResult,
+    PackageVersion,
+    ProcessInfo,
+    ProcessList,
+    PullPyroscopeImage,
+    PurgePyroscopeData,
+    PyroscopeConfig,
+    PyroscopeFreshness,
     PyroscopeReady,
+    PyroscopeVersion,
+    ReadContainerFile,
     ReadyResult,
+    RecreateService,
+    RestartContainer,
+    RestorePyroscopeConfig,
+    SetGlobalProfiling,
+    SetPyroscopeRetention,
+    SetServiceProfiling,
+    StartContainer,
+    StatsResult,
+    StopContainer,
+    VolumeInfo,
+    VolumeInspect,
 )
-from runner.podman_gateway import PodmanGateway
+from runner import pyroscope_config
+from runner.compose import ComposeProject, atomic_write, set_env_file_var
+from runner.podman_gateway import PodmanGateway, container_state_from_attrs, parse_podman_time
 from runner.pyroscope import PyroscopeClient
+from runner.redaction import bounded_text, redact, redact_env_value
+
+PROFILED_LABEL = "pyroscope.profile=true"
+
+
+@dataclass(frozen=True)
+class HostPolicy:
+    """What this runner manages: names from its configuration, never from a request."""
+
+    pyroscope_container: str = "pyroscope"
+    pyroscope_volume: str = "pyroscope_data"
+    pyroscope_image: str = "docker.io/grafana/pyroscope"
+    pyroscope_config: Path | None = None
+    managed: frozenset[str] = field(default_factory=lambda: frozenset({"pyroscope", "backend", "grafana"}))
 
 
 @dataclass(frozen=True)
@@ -30,6 +94,39 @@ class HostContext:
 
     podman: PodmanGateway
     pyroscope: PyroscopeClient
+    policy: HostPolicy = field(default_factory=HostPolicy)
+    compose: ComposeProject | None = None
+
+    def require_compose(self) -> ComposeProject:
+        if self.compose is None:
+            raise InvalidArgument("this runner has no compose project configured (PROFBOT_COMPOSE_FILE)")
+        return self.compose
+
+    def require_config(self) -> Path:
+        path = self.policy.pyroscope_config
+        if path is None:
+            raise InvalidArgument("this runner has no Pyroscope config file configured (PROFBOT_PYROSCOPE_CONFIG)")
+        if not path.exists():
+            raise TargetNotFound(f"Pyroscope config {path} does not exist")
+        return path
+
+    async def require_changeable(self, container: str) -> dict[str, Any]:
+        """The container's inspect document, if a change may touch it; NotAllowed otherwise."""
+        attrs: dict[str, Any] = (await self.podman.container(container)).attrs
+        labels = (attrs.get("Config") or {}).get("Labels") or {}
+        if container in self.policy.managed or labels.get("pyroscope.profile") == "true":
+            return attrs
+        raise NotAllowed(
+            f"{container} is not managed by profbot on this host (managed: the profiled containers and "
+            f"{', '.join(sorted(self.policy.managed))})"
+        )
+
+    def require_changeable_service(self, service: str) -> ComposeProject:
+        compose = self.require_compose()
+        compose.require_service(service)
+        if service in self.policy.managed or service in compose.profiled_services():
+            return compose
+        raise NotAllowed(f"compose service {service} is not managed by profbot on this host")
 
 
 Impl = Callable[[HostContext, Any], Awaitable[OpResult]]
@@ -65,16 +162,479 @@ class OperationTable:
 
 
 IMPLEMENTATIONS = OperationTable(CATALOG)
+op = IMPLEMENTATIONS.implements
 
 
-@IMPLEMENTATIONS.implements(PyroscopeReady)
-async def pyroscope_ready(host: HostContext, op: PyroscopeReady) -> ReadyResult:
+# ============================================================================ read: containers
+
+
+@op(PyroscopeReady)
+async def pyroscope_ready(host: HostContext, _: PyroscopeReady) -> ReadyResult:
     return await host.pyroscope.ready()
 
 
-@IMPLEMENTATIONS.implements(ContainerInspect)
-async def container_inspect(host: HostContext, op: ContainerInspect) -> ContainerState:
-    return await host.podman.inspect(op.container, run_healthcheck=op.run_healthcheck)
+@op(ContainerInspect)
+async def container_inspect(host: HostContext, o: ContainerInspect) -> ContainerState:
+    return await host.podman.inspect(o.container, run_healthcheck=o.run_healthcheck)
+
+
+@op(ListProfiledContainers)
+async def list_profiled(host: HostContext, _: ListProfiledContainers) -> ContainerList:
+    docs = await host.podman.list_containers(f"label={PROFILED_LABEL}")
+    summaries = []
+    for attrs in docs:
+        state = container_state_from_attrs(attrs)
+        labels = (attrs.get("Config") or {}).get("Labels") or {}
+        summaries.append(
+            ContainerSummary(
+                name=state.name,
+                id=state.id,
+                service=labels.get("pyroscope.service"),
+                compose_service=labels.get("com.docker.compose.service"),
+                status=state.status,
+                health=state.health,
+            )
+        )
+    return ContainerList(containers=sorted(summaries, key=lambda c: c.name))
+
+
+@op(ContainerLogs)
+async def container_logs(host: HostContext, o: ContainerLogs) -> LogsResult:
+    text = await host.podman.logs(o.container, o.tail)
+    matched = None
+    if o.contains is not None:
+        needle = o.contains.lower()
+        lines = [line for line in text.splitlines() if needle in line.lower()]
+        matched = len(lines)
+        text = "\n".join(lines)
+    return LogsResult(container=o.container, output=bounded_text(text), matched=matched)
+
+
+@op(ReadContainerFile)
+async def read_file(host: HostContext, o: ReadContainerFile) -> FileResult:
+    code, out, err = await host.podman.exec(o.container, ["cat", o.path])
+    if code != 0:
+        if "No such file" in err or "can't open" in err:
+            return FileResult(container=o.container, path=o.path, exists=False, output=bounded_text(""))
+        raise OperationError(f"cat {o.path} in {o.container} failed (exit {code}): {redact(err.strip())[0][:300]}")
+    return FileResult(container=o.container, path=o.path, exists=True, output=bounded_text(out, keep="last"))
+
+
+@op(ContainerEnv)
+async def container_env(host: HostContext, o: ContainerEnv) -> EnvResult:
+    attrs = (await host.podman.container(o.container)).attrs
+    env: dict[str, str] = {}
+    for item in (attrs.get("Config") or {}).get("Env") or []:
+        name, _, value = str(item).partition("=")
+        env[name] = value
+    values = {name: redact_env_value(name, env[name]) if name in env else None for name in o.names}
+    return EnvResult(container=o.container, values=values)
+
+
+_CPU = re.compile(r"^\d+(\.\d+)?$")
+
+
+@op(ContainerProcesses)
+async def container_processes(host: HostContext, o: ContainerProcesses) -> ProcessList:
+    # podman's own `top` reads /proc from the host side: no ps needed inside the container.
+    table = await host.podman.top(o.container, "pid,user,pcpu,etime,args")
+    titles = [t.upper() for t in table.get("Titles") or []]
+    processes = []
+    for row in table.get("Processes") or []:
+        fields = dict(zip(titles, row, strict=False))
+        command = str(fields.get("COMMAND", ""))
+        if o.match not in command:
+            continue
+        cpu = str(fields.get("%CPU", "0"))
+        processes.append(
+            ProcessInfo(
+                pid=int(fields.get("PID", 0)),
+                user=str(fields.get("USER", "")),
+                cpu_percent=float(cpu) if _CPU.match(cpu) else 0.0,
+                elapsed=str(fields.get("ELAPSED", "")),
+                command=redact(command)[0][:500],
+            )
+        )
+    return ProcessList(container=o.container, match=o.match, processes=processes)
+
+
+@op(ContainerDiskUsage)
+async def container_disk_usage(host: HostContext, o: ContainerDiskUsage) -> DiskUsage:
+    # POSIX output (-P) in 1024-byte blocks (-k): one line per filesystem, same columns everywhere.
+    code, out, err = await host.podman.exec(o.container, ["df", "-P", "-k", o.path])
+    if code != 0:
+        raise OperationError(f"df {o.path} in {o.container} failed (exit {code}): {err.strip()[:300]}")
+    return parse_df(o.container, o.path, out)
+
+
+def parse_df(container: str, path: str, output: str) -> DiskUsage:
+    lines = [line for line in output.splitlines() if line.strip()]
+    if len(lines) < 2:
+        raise OperationError(f"unexpected df output: {output[:200]!r}")
+    parts = lines[-1].split()
+    if len(parts) < 6 or not all(p.isdigit() for p in parts[1:4]):
+        raise OperationError(f"unexpected df output: {lines[-1][:200]!r}")
+    size, used, available = (int(p) * 1024 for p in parts[1:4])
+    # df's own Capacity rounds up; recompute from the figures, as used / (used + available).
+    use_percent = round(100.0 * used / (used + available), 1) if used + available else 0.0
+    return DiskUsage(
+        container=container,
+        path=path,
+        filesystem=parts[0],
+        size_bytes=size,
+        used_bytes=used,
+        available_bytes=available,
+        use_percent=use_percent,
+    )
+
+
+MAX_VOLUME_WALK_FILES = 200_000
+
+
+def _tree_size(root: str) -> int | None:
+    if not os.path.isdir(root):
+        return None  # not on this host's filesystem (a remote podman): df answers instead
+    total = 0
+    seen = 0
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            seen += 1
+            if seen > MAX_VOLUME_WALK_FILES:
+                return None  # too large to walk within a job; df answers for the filesystem
+            try:
+                total += os.lstat(os.path.join(directory, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+@op(VolumeInspect)
+async def volume_inspect(host: HostContext, o: VolumeInspect) -> VolumeInfo:
+    attrs = await host.podman.volume(o.volume)
+    mountpoint = str(attrs.get("Mountpoint", ""))
+    size = await asyncio.to_thread(_tree_size, mountpoint) if mountpoint else None
+    users = await host.podman.list_containers(f"volume={o.volume}")
+    return VolumeInfo(
+        name=str(attrs.get("Name", o.volume)),
+        driver=str(attrs.get("Driver", "")),
+        mountpoint=mountpoint,
+        created_at=parse_podman_time(attrs.get("CreatedAt")),
+        labels={str(k): str(v) for k, v in (attrs.get("Labels") or {}).items()},
+        size_bytes=size,
+        used_by=sorted(container_state_from_attrs(a).name for a in users),
+    )
+
+
+@op(ContainerStats)
+async def container_stats(host: HostContext, o: ContainerStats) -> StatsResult:
+    # podman's CPU figure is the container's lifetime average; two samples give the current rate.
+    first = await host.podman.stats_sample(o.container)
+    await asyncio.sleep(o.interval)
+    second = await host.podman.stats_sample(o.container)
+    cpu_ns = int(second.get("CPUNano", 0)) - int(first.get("CPUNano", 0))
+    wall_ns = int(second.get("SystemNano", 0)) - int(first.get("SystemNano", 0))
+    cpu_percent = round(100.0 * cpu_ns / wall_ns, 2) if wall_ns > 0 else 0.0
+    memory = int(second.get("MemUsage", 0))
+    limit = int(second.get("MemLimit", 0))
+    return StatsResult(
+        container=o.container,
+        cpu_percent=max(cpu_percent, 0.0),
+        online_cpus=len(second.get("PerCPU") or []) or (os.cpu_count() or 1),
+        memory_bytes=memory,
+        memory_limit_bytes=limit,
+        memory_percent=round(100.0 * memory / limit, 2) if limit else 0.0,
+        interval_seconds=wall_ns / 1e9 if wall_ns > 0 else o.interval,
+    )
+
+
+_PY_GET = (
+    "import signal, sys, urllib.request, urllib.error\n"
+    # urlopen's timeout does not cover name resolution: bound the whole probe.
+    "signal.alarm(6)\n"
+    "try:\n"
+    "    r = urllib.request.urlopen(sys.argv[1], timeout=5); print(r.status); print(r.read(500).decode())\n"
+    "except urllib.error.HTTPError as e:\n"
+    "    print(e.code); print(e.read(500).decode())\n"
+    "except Exception as e:\n"
+    "    print(getattr(e, 'reason', None) or e, file=sys.stderr); sys.exit(1)\n"
+)
+
+
+@op(ContainerHttpGet)
+async def container_http_get(host: HostContext, o: ContainerHttpGet) -> HttpProbe:
+    """Try the clients a container is likely to have: Python (the profiled services are Python
+    services), then curl. busybox wget segfaults on these machines (podman-on-these-machines.md),
+    so it is not tried."""
+    attempts: list[tuple[str, list[str]]] = [
+        ("python3", ["python3", "-c", _PY_GET, o.url]),
+        ("curl", ["curl", "-sS", "-m", "5", "-w", "\n%{http_code}", o.url]),
+    ]
+    errors = []
+    for client, argv in attempts:
+        code, out, err = await host.podman.exec(o.container, argv)
+        if code in (126, 127):  # no such client in this container
+            errors.append(f"{client}: not installed")
+            continue
+        if client == "curl":
+            body, _, status = out.rpartition("\n")
+        else:
+            status, _, body = out.partition("\n")
+        if code != 0 or not status.strip().isdigit() or status.strip() == "000":
+            reason = redact(err.strip() or out.strip())[0][:300] or f"exit {code}"
+            return HttpProbe(container=o.container, url=o.url, status_code=None, body="", client=client, error=reason)
+        return HttpProbe(
+            container=o.container,
+            url=o.url,
+            status_code=int(status.strip()),
+            body=redact(body.strip())[0][:500],
+            client=client,
+        )
+    return HttpProbe(
+        container=o.container,
+        url=o.url,
+        status_code=None,
+        body="",
+        client=None,
+        error="no HTTP client in the container (" + "; ".join(errors) + ")",
+    )
+
+
+_VERSION_LINE = re.compile(r"^Version:\s*(\S+)", re.MULTILINE)
+_PY_VERSION = (
+    "import sys, importlib.metadata as m\n"
+    "try: print(m.version(sys.argv[1]))\n"
+    "except m.PackageNotFoundError: sys.exit(3)\n"
+)
+
+
+@op(ContainerPackageVersion)
+async def container_package_version(host: HostContext, o: ContainerPackageVersion) -> PackageVersion:
+    attempts: list[tuple[str, list[str]]] = [
+        (f"pip show {o.package}", ["pip", "show", o.package]),
+        (f"python3 -m pip show {o.package}", ["python3", "-m", "pip", "show", o.package]),
+        ("python3 importlib.metadata", ["python3", "-c", _PY_VERSION, o.package]),
+    ]
+    for how, argv in attempts:
+        code, out, err = await host.podman.exec(o.container, argv)
+        if code in (126, 127) or "No module named pip" in err:
+            continue
+        if how.endswith("importlib.metadata"):
+            if code == 3:
+                return PackageVersion(container=o.container, package=o.package, installed=False, version=None, how=how)
+            if code == 0:
+                version = out.strip() or None
+                return PackageVersion(
+                    container=o.container, package=o.package, installed=True, version=version, how=how
+                )
+            continue
+        match = _VERSION_LINE.search(out)
+        return PackageVersion(
+            container=o.container,
+            package=o.package,
+            installed=code == 0 and match is not None,
+            version=match.group(1) if match else None,
+            how=how,
+        )
+    raise OperationError(f"no pip or python3 in {o.container} to ask for {o.package}")
+
+
+# ============================================================================ read: Pyroscope
+
+_PYROSCOPE_VERSION = re.compile(r"version\s+v?(\d+)\.(\d+)\.(\d+)")
+
+
+async def running_major(host: HostContext) -> int | None:
+    return (await pyroscope_version(host, GetPyroscopeVersion())).major
+
+
+@op(GetPyroscopeVersion)
+async def pyroscope_version(host: HostContext, _: GetPyroscopeVersion) -> PyroscopeVersion:
+    code, out, err = await host.podman.exec(host.policy.pyroscope_container, ["pyroscope", "--version"])
+    raw = (out or err).strip().splitlines()[0] if (out or err).strip() else ""
+    match = _PYROSCOPE_VERSION.search(raw)
+    if code != 0 and match is None:
+        raise OperationError(f"`pyroscope --version` failed in {host.policy.pyroscope_container}: {raw[:200]}")
+    if match is None:
+        return PyroscopeVersion(version=None, major=None, raw=raw[:200])
+    return PyroscopeVersion(version=".".join(match.groups()), major=int(match.group(1)), raw=raw[:200])
+
+
+@op(PyroscopeFreshness)
+async def pyroscope_freshness(host: HostContext, o: PyroscopeFreshness) -> Freshness:
+    return await host.pyroscope.freshness(list(o.services), o.minutes)
+
+
+@op(GetPyroscopeConfig)
+async def get_pyroscope_config(host: HostContext, _: GetPyroscopeConfig) -> PyroscopeConfig:
+    path = host.require_config()
+    text = path.read_text()
+    major = await running_major(host)
+    try:
+        retention = pyroscope_config.read_retention(text, major)
+    except Exception as exc:  # a config that does not parse is a finding, not a crash
+        raise OperationError(f"{path} is not valid YAML: {exc}") from exc
+    return PyroscopeConfig(path=str(path), output=bounded_text(text, keep="first"), retention=retention)
+
+
+# ============================================================================ change
+
+
+async def _container_id(host: HostContext, name: str) -> str | None:
+    try:
+        return str((await host.podman.container(name)).id)
+    except TargetNotFound:
+        return None
+
+
+@op(RestartContainer)
+async def restart_container(host: HostContext, o: RestartContainer) -> ChangeResult:
+    await host.require_changeable(o.container)
+    await host.podman.restart(o.container, o.stop_timeout)
+    return ChangeResult(
+        target=o.container,
+        steps=[f"restarted {o.container} (stop timeout {o.stop_timeout}s)"],
+        container_id=await _container_id(host, o.container),
+    )
+
+
+@op(StopContainer)
+async def stop_container(host: HostContext, o: StopContainer) -> ChangeResult:
+    await host.require_changeable(o.container)
+    await host.podman.stop(o.container, o.stop_timeout)
+    return ChangeResult(target=o.container, steps=[f"stopped {o.container} (stop timeout {o.stop_timeout}s)"])
+
+
+@op(StartContainer)
+async def start_container(host: HostContext, o: StartContainer) -> ChangeResult:
+    await host.require_changeable(o.container)
+    await host.podman.start(o.container)
+    return ChangeResult(
+        target=o.container, steps=[f"started {o.container}"], container_id=await _container_id(host, o.container)
+    )
+
+
+@op(RecreateService)
+async def recreate_service(host: HostContext, o: RecreateService) -> ChangeResult:
+    compose = host.require_changeable_service(o.service)
+    await compose.up(o.service, force_recreate=True)
+    container = compose.container_name(o.service)
+    return ChangeResult(
+        target=o.service,
+        steps=[f"podman-compose up -d --force-recreate {o.service}"],
+        container_id=await _container_id(host, container),
+    )
+
+
+@op(SetServiceProfiling)
+async def set_service_profiling(host: HostContext, o: SetServiceProfiling) -> ChangeResult:
+    updates = {}
+    if o.profile_interval is not None:
+        updates["PROFILE_INTERVAL"] = str(o.profile_interval)
+    if o.pyroscope_enabled is not None:
+        updates["PYROSCOPE_ENABLED"] = "true" if o.pyroscope_enabled else "false"
+    if not updates:
+        raise InvalidArgument("nothing to set: give profile_interval and/or pyroscope_enabled")
+    compose = host.require_changeable_service(o.service)
+    step = compose.set_service_env(o.service, updates)
+    await compose.up(o.service, force_recreate=True)
+    return ChangeResult(
+        target=o.service,
+        steps=[step, f"podman-compose up -d --force-recreate {o.service}"],
+        container_id=await _container_id(host, compose.container_name(o.service)),
+    )
+
+
+@op(SetGlobalProfiling)
+async def set_global_profiling(host: HostContext, o: SetGlobalProfiling) -> ChangeResult:
+    compose = host.require_compose()
+    value = "true" if o.enabled else "false"
+    steps = [set_env_file_var(compose.env_file, "PYROSCOPE_ENABLED", value)]
+    services = compose.services_using("PYROSCOPE_ENABLED")
+    if services:
+        # A .env change reaches a container only when it is created again.
+        await compose.up(*services, force_recreate=True)
+        steps.append(f"podman-compose up -d --force-recreate {' '.join(services)}")
+    else:
+        steps.append("no service interpolates ${PYROSCOPE_ENABLED}: nothing to recreate")
+    return ChangeResult(target=str(compose.env_file), steps=steps)
+
+
+def _backup(config: Path) -> Path:
+    backup = pyroscope_config.backup_path(config)
+    shutil.copy2(config, backup)
+    return backup
+
+
+@op(SetPyroscopeRetention)
+async def set_pyroscope_retention(host: HostContext, o: SetPyroscopeRetention) -> ChangeResult:
+    path = host.require_config()
+    major = await running_major(host)
+    new_text, what = pyroscope_config.set_retention(path.read_text(), o.period, major)  # refuses with reason
+    backup = _backup(path)
+    atomic_write(path, new_text)
+    steps = [f"backed up {path.name} to {backup.name}", f"{what} in {path.name}"]
+    container = host.policy.pyroscope_container
+    if host.compose is not None and container in host.compose.services():
+        await host.compose.up(container, force_recreate=True)
+        steps.append(f"podman-compose up -d --force-recreate {container}")
+    else:
+        await host.require_changeable(container)
+        await host.podman.restart(container, 10)
+        steps.append(f"restarted {container}")
+    return ChangeResult(
+        target=str(path), steps=steps, backup_path=str(backup), container_id=await _container_id(host, container)
+    )
+
+
+@op(BackupPyroscopeConfig)
+async def backup_pyroscope_config(host: HostContext, _: BackupPyroscopeConfig) -> ChangeResult:
+    path = host.require_config()
+    backup = _backup(path)
+    return ChangeResult(target=str(path), steps=[f"copied {path.name} to {backup.name}"], backup_path=str(backup))
+
+
+@op(RestorePyroscopeConfig)
+async def restore_pyroscope_config(host: HostContext, _: RestorePyroscopeConfig) -> ChangeResult:
+    path = host.require_config()
+    backup = pyroscope_config.backup_path(path)
+    if not backup.exists():
+        raise TargetNotFound(f"no backup {backup.name} to restore")
+    atomic_write(path, backup.read_text())
+    return ChangeResult(target=str(path), steps=[f"restored {path.name} from {backup.name}"], backup_path=str(backup))
+
+
+@op(PullPyroscopeImage)
+async def pull_image(host: HostContext, o: PullPyroscopeImage) -> ChangeResult:
+    image_id = await host.podman.pull(host.policy.pyroscope_image, o.tag)
+    return ChangeResult(
+        target=f"{host.policy.pyroscope_image}:{o.tag}",
+        steps=[f"pulled {host.policy.pyroscope_image}:{o.tag} (image {image_id[:19]})"],
+    )
+
+
+# ============================================================================ destroy
+
+
+@op(PurgePyroscopeData)
+async def purge_pyroscope_data(host: HostContext, _: PurgePyroscopeData) -> ChangeResult:
+    container, volume = host.policy.pyroscope_container, host.policy.pyroscope_volume
+    await host.require_changeable(container)
+    await host.podman.volume(volume)  # TargetNotFound before anything is stopped
+    steps = []
+    started = time.monotonic()
+    await host.podman.stop(container, 30)
+    steps.append(f"stopped {container}")
+    # The stopped container still holds the volume; removing it lets the volume go without
+    # `force`, which would also remove any other container using it.
+    await host.podman.remove_container(container)
+    steps.append(f"removed container {container} (compose creates it again)")
+    await host.podman.remove_volume(volume)
+    steps.append(f"removed volume {volume}: all profiling history deleted")
+    compose = host.require_compose()
+    await compose.up(container)
+    steps.append(f"podman-compose up -d {container} (new empty {volume})")
+    steps.append(f"done in {time.monotonic() - started:.1f}s")
+    return ChangeResult(target=volume, steps=steps, container_id=await _container_id(host, container))
 
 
 IMPLEMENTATIONS.check_complete()

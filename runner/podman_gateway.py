@@ -98,6 +98,111 @@ class PodmanGateway:
         result: dict[str, Any] = await self._call(self._client.version)
         return result
 
+    async def container(self, name: str) -> Any:
+        """The podman-py Container, or TargetNotFound."""
+        return await self._call(self._client.containers.get, name)
+
+    async def list_containers(self, *filters: str) -> list[dict[str, Any]]:
+        """Inspect documents of every container (running or not) matching ``filters``.
+
+        The list form (``"label=k=v"``): podman-py's dict form with a list value silently
+        matches nothing (podman-on-these-machines.md). Items of ``list()`` carry ``State`` as a
+        bare string, so each is inspected (``reload``) for the full document.
+        """
+
+        def run() -> list[dict[str, Any]]:
+            found = self._client.containers.list(all=True, filters=list(filters))
+            docs = []
+            for item in found:
+                try:
+                    item.reload()
+                except podman.errors.NotFound:
+                    continue  # removed between list and inspect
+                docs.append(item.attrs)
+            return docs
+
+        return await self._call(run)
+
+    async def container_names(self) -> list[str]:
+        """Names of every container on this podman, running or not (cheap: no inspect)."""
+        items = await self._call(lambda: self._client.containers.list(all=True))
+        return sorted(str(item.name) for item in items)
+
+    async def exec(self, name: str, argv: list[str]) -> tuple[int, str, str]:
+        """Run ``argv`` (an argument list: no shell) in the container: exit code, stdout, stderr."""
+        container = await self.container(name)
+        # demux=True: without it the bytes carry the stream's frame headers.
+        code, (out, err) = await self._call(lambda: container.exec_run(argv, demux=True))
+        return int(code), (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace")
+
+    async def logs(self, name: str, tail: int) -> str:
+        container = await self.container(name)
+
+        def run() -> str:
+            # podman-py returns a generator of chunks even with stream=False
+            chunks = container.logs(stdout=True, stderr=True, tail=tail, stream=False)
+            if isinstance(chunks, bytes):
+                return chunks.decode(errors="replace")
+            return b"".join(chunks).decode(errors="replace")
+
+        return await self._call(run)
+
+    async def top(self, name: str, descriptors: str) -> dict[str, Any]:
+        container = await self.container(name)
+        result: dict[str, Any] = await self._call(lambda: container.top(ps_args=descriptors))
+        return result
+
+    async def stats_sample(self, name: str) -> dict[str, Any]:
+        container = await self.container(name)
+        raw = await self._call(lambda: container.stats(stream=False, decode=True))
+        stats = raw.get("Stats") if isinstance(raw, dict) else None
+        if not stats:
+            raise OperationError(f"podman gave no stats for {name}: {raw!r:.200}")
+        sample: dict[str, Any] = stats[0]
+        return sample
+
+    async def restart(self, name: str, stop_timeout: int) -> None:
+        container = await self.container(name)
+        # podman's API default timeout is 0: SIGKILL at once. Always give the process its chance.
+        await self._call(lambda: container.restart(timeout=stop_timeout))
+
+    async def stop(self, name: str, stop_timeout: int) -> None:
+        container = await self.container(name)
+        # ignore=True: stopping a stopped container answers 304, which podman-py misreads.
+        await self._call(lambda: container.stop(timeout=stop_timeout, ignore=True))
+
+    async def start(self, name: str) -> None:
+        container = await self.container(name)
+        await self._call(container.start)
+
+    async def volume(self, name: str) -> dict[str, Any]:
+        volume = await self._call(self._client.volumes.get, name)
+        attrs: dict[str, Any] = volume.attrs
+        return attrs
+
+    async def remove_volume(self, name: str) -> None:
+        # Without force podman refuses a volume any container uses; force would also remove
+        # those containers, which the caller must have stopped and accounted for.
+        volume = await self._call(self._client.volumes.get, name)
+        await self._call(lambda: volume.remove(force=False))
+
+    async def remove_container(self, name: str) -> None:
+        container = await self.container(name)
+        await self._call(lambda: container.remove(force=False))
+
+    async def pull(self, repository: str, tag: str) -> str:
+        """Pull ``repository:tag`` and return the image id; a pull that produced no image fails."""
+
+        def run() -> Any:
+            return self._client.images.pull(repository, tag=tag)
+
+        image = await self._call(run)
+        image_id = getattr(image, "id", None) if image is not None else None
+        # podman-py can hand back an empty Image instead of raising on a failed pull.
+        if not image_id:
+            raise OperationError(f"pull of {repository}:{tag} produced no image")
+        return str(image_id)
+
     async def inspect(self, name: str, *, run_healthcheck: bool = False) -> ContainerState:
         container = await self._call(self._client.containers.get, name)
         state = container_state_from_attrs(container.attrs)

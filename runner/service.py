@@ -11,12 +11,27 @@ from redis.exceptions import RedisError
 from profbot import bus as job_bus
 from profbot.errors import RedisUnavailable
 from profbot.settings import RunnerSettings
-from runner.operations import HostContext
+from runner.compose import ComposeProject
+from runner.operations import HostContext, HostPolicy
 from runner.podman_gateway import PodmanGateway
 from runner.pyroscope import PyroscopeClient
 from runner.worker import RunnerWorker
 
 log = structlog.get_logger("profbot.runner")
+
+
+def host_context(settings: RunnerSettings, podman: PodmanGateway, pyroscope: PyroscopeClient) -> HostContext:
+    compose = None
+    if settings.compose_file is not None:
+        compose = ComposeProject(settings.compose_file, env_file=settings.env_file)
+    policy = HostPolicy(
+        pyroscope_container=settings.pyroscope_container,
+        pyroscope_volume=settings.pyroscope_volume,
+        pyroscope_image=settings.pyroscope_image,
+        pyroscope_config=settings.pyroscope_config,
+        managed=settings.managed | {settings.pyroscope_container},
+    )
+    return HostContext(podman=podman, pyroscope=pyroscope, policy=policy, compose=compose)
 
 
 async def run_runner(settings: RunnerSettings) -> None:
@@ -32,7 +47,7 @@ async def run_runner(settings: RunnerSettings) -> None:
         redis,
         prefix=settings.redis_prefix,
         host_id=settings.host_id,
-        host=HostContext(podman=podman, pyroscope=pyroscope),
+        host=host_context(settings, podman, pyroscope),
         pyroscope_url=str(settings.pyroscope_url),
         concurrency=settings.concurrency,
         heartbeat_seconds=settings.heartbeat_seconds,

@@ -29,8 +29,8 @@ from profbot.bus import (
     JobStatus,
     RunnerInfo,
 )
-from profbot.errors import InvalidArgument, OperationError, OperationTimeout
-from profbot.ops import CATALOG, OperationCatalog
+from profbot.errors import InvalidArgument, NotAllowed, OperationError, OperationTimeout
+from profbot.ops import CATALOG, OperationCatalog, OpKind
 from runner.operations import IMPLEMENTATIONS, HostContext, OperationTable
 
 log = structlog.get_logger("profbot.runner")
@@ -147,10 +147,12 @@ class RunnerWorker:
 
     async def heartbeat(self) -> None:
         podman_version = podman_api = podman_error = None
+        containers: list[str] = []
         try:
             version = await asyncio.wait_for(self.host.podman.version(), timeout=2.0)
             podman_version = str(version.get("Version") or "") or None
             podman_api = str(version.get("ApiVersion") or "") or None
+            containers = await asyncio.wait_for(self.host.podman.container_names(), timeout=2.0)
         except OperationError as exc:
             podman_error = str(exc)
         except TimeoutError:
@@ -165,6 +167,7 @@ class RunnerWorker:
             podman_api_version=podman_api,
             podman_error=podman_error,
             pyroscope_url=self.pyroscope_url,
+            containers=containers,
         )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.runners, self.host_id, info.model_dump_json())
@@ -206,6 +209,10 @@ class RunnerWorker:
                 operation = self.catalog.parse(job.op, job.params)
             except ValidationError as exc:
                 raise InvalidArgument(_describe_validation(exc)) from None
+            if operation.kind is not OpKind.READ and not job.approval_id:
+                raise NotAllowed(
+                    f"{job.op} is a {operation.kind} operation: it needs the id of the approval the bot issued"
+                )
             try:
                 value = await asyncio.wait_for(self.table.execute(self.host, operation), timeout=job.deadline - started)
             except TimeoutError:

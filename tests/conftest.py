@@ -46,7 +46,7 @@ def podman_rig() -> Iterator[PodmanRig]:
         pytest.fail("podman is not installed: run `make test` (it installs the system packages)")
     rig = PodmanRig()
     rig.start()
-    rig.run_pyroscope(free_port())
+    rig.start_stack(free_port())
     try:
         yield rig
     finally:

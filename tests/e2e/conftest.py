@@ -27,12 +27,8 @@ def start_runner(redis_url: str, prefix: str, pyroscope: PodmanRig) -> Iterator[
     started: list[RunnerProcess] = []
 
     def start(host_id: str = HOST, **overrides: str) -> RunnerProcess:
-        settings = {
-            "container_host": pyroscope.url,
-            "pyroscope_url": f"http://127.0.0.1:{pyroscope.pyroscope_port}",
-            **overrides,
-        }
-        process = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id=host_id, **settings).start()
+        settings = {**pyroscope.runner_env(), **overrides}
+        process = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id=host_id, settings=settings).start()
         started.append(process)
         return process
 

@@ -135,10 +135,7 @@ def test_redis_lost_while_serving_answers_with_an_error_then_recovers(
 ) -> None:
     private = PrivateRedis().start()
     bot = BotProcess(redis_url=private.url, prefix=prefix, slack_api_url=slack.api_url).start()
-    runner = RunnerProcess(
-        redis_url=private.url, prefix=prefix, host_id=HOST, container_host=pyroscope.url,
-        pyroscope_url=f"http://127.0.0.1:{pyroscope.pyroscope_port}",
-    ).start()  # fmt: skip
+    runner = RunnerProcess(redis_url=private.url, prefix=prefix, host_id=HOST, settings=pyroscope.runner_env()).start()
     try:
         private.stop()
         started = time.monotonic()

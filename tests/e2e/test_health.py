@@ -68,7 +68,7 @@ def test_unready_pyroscope_shows_its_reason_and_failing_healthcheck(
 def test_runner_without_podman_socket_says_it_cannot_reach_podman(
     bot: BotProcess, start_runner: RunnerFactory, slack: SlackStandIn
 ) -> None:
-    start_runner(container_host="unix:///run/profbot-test-no-such/podman.sock")
+    start_runner(CONTAINER_HOST="unix:///run/profbot-test-no-such/podman.sock")
     text = ask_health(bot, slack)
     assert "the runner cannot reach podman" in text
     assert "socket /run/profbot-test-no-such/podman.sock does not exist" in text
@@ -94,7 +94,7 @@ def test_stopped_runner_is_named_with_its_last_heartbeat(
 
 def test_health_on_two_hosts_reports_each(bot: BotProcess, start_runner: RunnerFactory, slack: SlackStandIn) -> None:
     start_runner("podhost-a")
-    start_runner("podhost-b", pyroscope_url="http://127.0.0.1:9")  # nothing listens on port 9
+    start_runner("podhost-b", PYROSCOPE_URL="http://127.0.0.1:9")  # nothing listens on port 9
     text = ask_health(bot, slack)
     assert "host podhost-a" in text and "host podhost-b" in text
     host_b = text.split("host podhost-b", 1)[1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -21,7 +22,6 @@ import httpx
 STANDINS = Path(__file__).resolve().parent.parent / "standins"
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 IMAGE = "localhost/profbot-standin:latest"
-NETWORK = "profbot-test"
 
 CONTAINERS_CONF = """\
 [containers]
@@ -53,6 +53,10 @@ class PodmanRig:
         }
         self._service: subprocess.Popen[bytes] | None = None
         self.pyroscope_port = 0
+        # Network definitions and aardvark-dns state are host-wide (/etc/containers/networks,
+        # /run/containers/networks), shared by every podman storage: a project name of the rig's
+        # own keeps its network apart from any other rig's.
+        self.project_name = "profstack" + "".join(c for c in self.dir.name.lower() if c.isalnum())
 
     # ------------------------------------------------------------------ service
 
@@ -63,7 +67,6 @@ class PodmanRig:
         )
         self.start_service()
         self._build_image()
-        self.podman("network", "create", NETWORK)
 
     def start_service(self) -> None:
         log = open(self.dir / "service.log", "ab")  # noqa: SIM115 - owned by the child process
@@ -97,6 +100,10 @@ class PodmanRig:
 
     def close(self) -> None:
         subprocess.run(["podman", "rm", "-af", "-t", "0"], env=self.env, capture_output=True, check=False)
+        subprocess.run(
+            ["podman", "network", "rm", "-f", f"{self.project_name}_default"], env=self.env, capture_output=True,
+            check=False,
+        )  # fmt: skip
         subprocess.run(["podman", "volume", "prune", "-f"], env=self.env, capture_output=True, check=False)
         self.stop_service()
         subprocess.run(["podman", "system", "reset", "-f"], env=self.env, capture_output=True, check=False)
@@ -120,6 +127,15 @@ class PodmanRig:
                 link.symlink_to("busybox")
         (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
         (rootfs / "etc" / "group").write_text("root:x:0:\n")
+        # `pyroscope --version`, as the real binary prints it (alerts-and-pyroscope.md)
+        version = rootfs / "bin" / "pyroscope"
+        version.write_text(
+            "#!/bin/sh\n"
+            'echo "pyroscope, version ${PYROSCOPE_STANDIN_VERSION:-1.18.0} (branch: HEAD, revision: 4c1b4bd)"\n'
+        )
+        version.chmod(0o755)
+        shutil.copy(STANDINS / "py-spy", rootfs / "bin" / "py-spy")
+        (rootfs / "bin" / "py-spy").chmod(0o755)
         for script in STANDINS.iterdir():
             if script.is_file():
                 shutil.copy(script, rootfs / "standins" / script.name)
@@ -128,21 +144,67 @@ class PodmanRig:
             tar.add(rootfs, arcname=".")
         self.podman("import", str(tar_path), IMAGE)
 
-    # ------------------------------------------------------------------ stand-in containers
+    # ------------------------------------------------------------------ the compose stack
 
-    def run_pyroscope(self, port: int) -> None:
-        """The `pyroscope` container: a Pyroscope v1 stand-in published on 127.0.0.1:port."""
-        self.pyroscope_port = port
-        self.podman(
-            "run", "-d", "--name", "pyroscope", "--network", NETWORK,
-            "-p", f"127.0.0.1:{port}:4040",
-            "-v", "pyroscope_data:/data",
-            *HOST_PYTHON_BINDS,
-            "--health-cmd", HEALTH_CMD,
-            "--health-retries", "1",
-            "--label", "com.docker.compose.service=pyroscope",
-            IMAGE, "/usr/bin/python3", "/standins/pyroscope_standin.py",
+    @property
+    def project(self) -> Path:
+        return self.dir / "project"
+
+    @property
+    def compose_file(self) -> Path:
+        return self.project / "docker-compose.prod.yml"
+
+    @property
+    def env_file(self) -> Path:
+        return self.project / ".env"
+
+    @property
+    def pyroscope_config(self) -> Path:
+        return self.project / "monitoring" / "pyroscope" / "pyroscope-config.yml"
+
+    def runner_env(self) -> dict[str, str]:
+        """What a runner on this rig needs: the socket, the project's files, podman's config."""
+        return {
+            "CONTAINER_HOST": self.url,
+            "PYROSCOPE_URL": f"http://127.0.0.1:{self.pyroscope_port}",
+            "PROFBOT_COMPOSE_FILE": str(self.compose_file),
+            "PROFBOT_PYROSCOPE_CONFIG": str(self.pyroscope_config),
+            "CONTAINERS_CONF": self.env["CONTAINERS_CONF"],
+            "CONTAINERS_STORAGE_CONF": self.env["CONTAINERS_STORAGE_CONF"],
+        }
+
+    def write_project(self) -> None:
+        """The runbook's project: compose file, .env, Pyroscope config, as an operator has them."""
+        (self.project / "site-packages" / "pyroscope_io-0.8.11.dist-info").mkdir(parents=True, exist_ok=True)
+        (self.project / "site-packages" / "pyroscope_io-0.8.11.dist-info" / "METADATA").write_text(
+            "Metadata-Version: 2.1\nName: pyroscope-io\nVersion: 0.8.11\n"
+        )
+        self.pyroscope_config.parent.mkdir(parents=True, exist_ok=True)
+        self.pyroscope_config.write_text(RUNBOOK_PYROSCOPE_CONFIG)
+        self.env_file.write_text("PYROSCOPE_ENABLED=true\nGRAFANA_ADMIN_PASSWORD=admin-secret-1\n")
+        for leftover in (self.project / "docker-compose.profbot.yml", self.pyroscope_config.with_suffix(".yml.bak")):
+            leftover.unlink(missing_ok=True)
+        self.compose_file.write_text(compose_yaml(self.project_name, self.pyroscope_port))
+
+    def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "podman_compose", "-f", str(self.compose_file), *args],
+            env=self.env, cwd=self.project, capture_output=True, text=True, check=False,
         )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"podman-compose {' '.join(args)} failed: {result.stdout}{result.stderr}")
+        return result
+
+    def start_stack(self, port: int) -> None:
+        self.pyroscope_port = port
+        self.write_project()
+        self.compose("up", "-d")
+        self.wait_pyroscope_ready()
+
+    def reset_stack(self) -> None:
+        """Back to the operator's files and freshly created containers, whatever a test changed."""
+        self.write_project()
+        self.compose("up", "-d", "--force-recreate")
         self.wait_pyroscope_ready()
 
     def wait_pyroscope_ready(self, timeout: float = 20) -> None:
@@ -156,31 +218,94 @@ class PodmanRig:
             time.sleep(0.1)
         raise RuntimeError("pyroscope stand-in never became ready")
 
-    def run_profiled_service(self, name: str = "ai-yolo26", *, interval: int = 30, enabled: bool = True) -> None:
-        self.podman(
-            "run", "-d", "--name", name, "--network", NETWORK,
-            "--label", "pyroscope.profile=true", "--label", f"pyroscope.service={name}",
-            "--label", f"com.docker.compose.service={name}",
-            "-e", f"SERVICE_NAME={name}", "-e", f"PYROSCOPE_ENABLED={'true' if enabled else 'false'}",
-            "-e", f"PROFILE_INTERVAL={interval}", "-e", "PYROSCOPE_URL=http://pyroscope:4040",
-            IMAGE, "/bin/sh", "/standins/profiled_service.sh",
-        )  # fmt: skip
-
-    def run_backend(self) -> None:
-        self.podman(
-            "run", "-d", "--name", "backend", "--network", NETWORK,
-            "--label", "pyroscope.profile=true", "--label", "pyroscope.service=backend",
-            "--label", "com.docker.compose.service=backend",
-            "-e", "SERVICE_NAME=backend", "-e", "PYROSCOPE_ENABLED=true",
-            "-e", "PYROSCOPE_URL=http://pyroscope:4040",
-            *HOST_PYTHON_BINDS,
-            IMAGE, "/usr/bin/python3", "/standins/backend_standin.py",
-        )  # fmt: skip
-
     def ensure_pyroscope_healthy(self) -> None:
         """Put `pyroscope` back to running and ready, whatever a previous test did to it."""
+        exists = self.podman("container", "exists", "pyroscope", check=False).returncode == 0
+        if not exists:
+            self.compose("up", "-d", "pyroscope")
         self.podman("exec", "pyroscope", "rm", "-f", "/tmp/unhealthy", check=False)
         state = self.podman("inspect", "pyroscope", "--format", "{{.State.Status}}").stdout.strip()
         if state != "running":
             self.podman("start", "pyroscope")
         self.wait_pyroscope_ready()
+
+    def inspect(self, name: str, template: str) -> str:
+        return self.podman("inspect", name, "--format", template).stdout.strip()
+
+
+# The runbook's appendix, as the operators have it: Pyroscope v0 keys that v1 would refuse.
+RUNBOOK_PYROSCOPE_CONFIG = """\
+# Default Pyroscope configuration
+analytics-opt-out: true
+
+# Storage configuration
+storage:
+  path: /data
+
+# Retention (15 days default)
+retention-period: 15d
+
+# Server configuration
+server:
+  http-listen-port: 4040
+"""
+
+
+def compose_yaml(project: str, port: int) -> str:
+    binds = "\n".join(f"      - {bind}" for bind in HOST_PYTHON_BINDS[1::2])
+    health = HEALTH_CMD.replace('"', '\\"')
+    return f"""\
+name: {project}
+services:
+  pyroscope:
+    image: {IMAGE}
+    container_name: pyroscope
+    command: ["/usr/bin/python3", "/standins/pyroscope_standin.py"]
+    ports: ["127.0.0.1:{port}:4040"]
+    environment:
+      - PYROSCOPE_STANDIN_VERSION=1.18.0
+    volumes:
+      - pyroscope_data:/data
+      - ./monitoring/pyroscope/pyroscope-config.yml:/etc/pyroscope/server.yml:ro
+{binds}
+    healthcheck:
+      test: ["CMD-SHELL", "{health}"]
+      interval: 30s
+      retries: 1
+  ai-yolo26:
+    image: {IMAGE}
+    container_name: ai-yolo26
+    command: ["/bin/sh", "/standins/profiled_service.sh"]
+    labels:
+      pyroscope.profile: 'true'
+      pyroscope.service: 'ai-yolo26'
+    environment:
+      - SERVICE_NAME=ai-yolo26
+      - PYROSCOPE_ENABLED=${{PYROSCOPE_ENABLED:-true}}
+      - PYROSCOPE_URL=http://pyroscope:4040
+      - PROFILE_INTERVAL=30
+      - HF_TOKEN=hf_live_secret_0123456789
+  backend:
+    image: {IMAGE}
+    container_name: backend
+    command: ["/usr/bin/python3", "/standins/backend_standin.py"]
+    labels:
+      pyroscope.profile: 'true'
+      pyroscope.service: 'backend'
+    environment:
+      - SERVICE_NAME=backend
+      - PYROSCOPE_ENABLED=${{PYROSCOPE_ENABLED:-true}}
+      - PYROSCOPE_URL=http://pyroscope:4040
+      - PYTHONPATH=/opt/site
+      - DATABASE_URL=postgresql://app:db-password-42@db:5432/app
+    volumes:
+      - ./site-packages:/opt/site:ro
+{binds}
+  database:
+    image: {IMAGE}
+    container_name: database
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+volumes:
+  pyroscope_data:
+    name: pyroscope_data
+"""

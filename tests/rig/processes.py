@@ -25,7 +25,7 @@ def base_env(**settings: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PROFBOT_", "SLACK_", "REDIS_", "PYROSCOPE_", "CONTAINER_HOST"))
+        if not k.startswith(("PROFBOT_", "SLACK_", "REDIS_", "PYROSCOPE_", "CONTAINER_HOST", "CONTAINERS_"))
     }
     env["PYTHONUNBUFFERED"] = "1"
     env.update(settings)
@@ -101,16 +101,8 @@ class BotProcess(ProfbotProcess):
 
 
 class RunnerProcess(ProfbotProcess):
-    def __init__(
-        self,
-        *,
-        redis_url: str,
-        prefix: str,
-        host_id: str,
-        container_host: str,
-        pyroscope_url: str,
-        **extra: str,
-    ) -> None:
+    def __init__(self, *, redis_url: str, prefix: str, host_id: str, settings: dict[str, str]) -> None:
+        """``settings``: the runner's environment beyond the bus (see PodmanRig.runner_env)."""
         self.redis_url = redis_url
         self.prefix = prefix
         self.host_id = host_id
@@ -120,10 +112,8 @@ class RunnerProcess(ProfbotProcess):
                 REDIS_URL=redis_url,
                 PROFBOT_REDIS_PREFIX=prefix,
                 PROFBOT_HOST_ID=host_id,
-                CONTAINER_HOST=container_host,
-                PYROSCOPE_URL=pyroscope_url,
                 PROFBOT_HEARTBEAT_SECONDS="1",
-                **extra,
+                **settings,
             ),
         )
 

@@ -1,36 +1,119 @@
-"""A stand-in for the Pyroscope v1 server, run inside the `pyroscope` test container.
+"""A stand-in for the Pyroscope server, run inside the `pyroscope` test container.
 
-It answers like Pyroscope v1 where profbot looks:
+It answers like Pyroscope v1 (or v0 with PYROSCOPE_STANDIN_API=v0) where profbot looks:
 - GET /ready: 200 `ready` (no newline); 503 with a reason while "not ready". Create the file
   /tmp/unhealthy (its content is the reason) to make it unhealthy; remove it to recover.
+- POST /ingest?name=SERVICE{labels}&from=..&until=..&format=..: stores that SERVICE sent samples.
+  A speedscope upload of several threads lands as wall:wall:..., anything else as process_cpu:...
+- v1: POST /querier.v1.QuerierService/LabelValues and /ProfileTypes (Connect JSON, times in ms);
+  GET /pyroscope/render?query=TYPE{service_name="S"}: numTicks; a v0-style query=S gets 400.
+- v0: the Connect endpoints 404; render?query=S answers numTicks for S.
 It runs the host's Python through read-only bind mounts (no image registry on these machines).
 """
 
 import http.server
+import json
 import os
+import re
 import signal
 import sys
+import threading
+import time
+from urllib.parse import parse_qs, urlparse
 
 UNHEALTHY_FLAG = "/tmp/unhealthy"
+API = os.environ.get("PYROSCOPE_STANDIN_API", "v1")
+CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
+WALL = "wall:wall:nanoseconds:wall:nanoseconds"
+LOCK = threading.Lock()
+SAMPLES = []  # (time_s, service, profile_type, ticks)
+
+
+def parse_window(params):
+    now = time.time()
+
+    def one(value, default):
+        if value is None:
+            return default
+        m = re.fullmatch(r"now(?:-(\d+)([smhd]))?", value)
+        if m:
+            if not m.group(1):
+                return now
+            return now - int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+        return float(value)
+
+    return one(params.get("from"), now - 3600), one(params.get("until"), now)
+
+
+def ticks(service, profile_type, start, end):
+    with LOCK:
+        return sum(
+            t
+            for (ts, s, p, t) in SAMPLES
+            if s == service and (profile_type is None or p == profile_type) and start <= ts <= end
+        )
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    def _send(self, status, body):
-        data = body.encode()
+    def _send(self, status, body, content_type="text/plain; charset=utf-8"):
+        data = body.encode() if isinstance(body, str) else body
         self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
+    def _json(self, status, obj):
+        self._send(status, json.dumps(obj), "application/json")
+
     def do_GET(self):
-        if self.path == "/ready":
+        url = urlparse(self.path)
+        params = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/ready":
             if os.path.exists(UNHEALTHY_FLAG):
                 with open(UNHEALTHY_FLAG) as f:
-                    reason = f.read().strip() or "not ready"
-                self._send(503, reason)
+                    self._send(503, f.read().strip() or "not ready")
             else:
                 self._send(200, "ready")
+        elif url.path == "/pyroscope/render":
+            start, end = parse_window(params)
+            query = params.get("query", "")
+            if API == "v1":
+                m = re.fullmatch(r'([a-z_]+:[a-z_]+:[a-z_]+:[a-z_]+:[a-z_]+)\{service_name="([^"]+)"\}', query)
+                if not m:
+                    self._send(400, "invalid query: profile type id expected")
+                    return
+                total = ticks(m.group(2), m.group(1), start, end)
+            else:
+                total = ticks(query.split(".")[0].split("{")[0], None, start, end)
+            self._json(
+                200, {"flamebearer": {"numTicks": total, "names": [], "levels": []}, "metadata": {}, "timeline": {}}
+            )
+        else:
+            self._send(404, "404 page not found\n")
+
+    def do_POST(self):
+        url = urlparse(self.path)
+        params = {k: v[0] for k, v in parse_qs(url.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        if url.path == "/ingest":
+            service = params.get("name", "").split("{")[0].split(".")[0]
+            kind = WALL if params.get("format") == "speedscope" and body.count(b'"type"') > 1 else CPU
+            with LOCK:
+                SAMPLES.append((time.time(), service, kind, int(params.get("sampleRate", "100"))))
+            self._send(200, "")
+        elif url.path.startswith("/querier.v1.QuerierService/") and API == "v1":
+            request = json.loads(body or b"{}")
+            start, end = request.get("start", 0) / 1000, request.get("end", time.time() * 1000) / 1000
+            with LOCK:
+                window = [s for s in SAMPLES if start <= s[0] <= end]
+            if url.path.endswith("/LabelValues"):
+                self._json(200, {"names": sorted({s[1] for s in window})})
+            elif url.path.endswith("/ProfileTypes"):
+                self._json(200, {"profileTypes": [{"ID": p} for p in sorted({s[2] for s in window})]})
+            else:
+                self._send(404, "")
         else:
             self._send(404, "404 page not found\n")
 
@@ -40,7 +123,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    sys.stderr.write('level=info msg="starting pyroscope stand-in" version=1.18.0\n')
+    sys.stderr.write('level=info msg="starting pyroscope stand-in" api=%s\n' % API)
     sys.stderr.flush()
     http.server.ThreadingHTTPServer(("0.0.0.0", 4040), Handler).serve_forever()
 

@@ -1,0 +1,187 @@
+"""The compose project the runbook's `podman-compose -f docker-compose.prod.yml ...` steps act on.
+
+podman-compose runs the `podman` CLI (not the socket); it is started as an argument list, never
+through a shell. profbot's own changes to services live in an override file next to the compose
+file (``docker-compose.profbot.yml``), passed as a second ``-f`` on every call, so the operators'
+compose file is never rewritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from profbot.errors import InvalidArgument, OperationError, OperationTimeout, TargetNotFound
+from runner.redaction import bounded_text
+
+ENV_LINE = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so a reader sees the old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def set_env_file_var(path: Path, name: str, value: str) -> str:
+    """Set ``name=value`` in a .env file (replacing every earlier assignment); returns a description."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    kept = [line for line in lines if (m := ENV_LINE.match(line)) is None or m.group("name") != name]
+    replaced = len(lines) - len(kept)
+    kept.append(f"{name}={value}")
+    atomic_write(path, "\n".join(kept) + "\n")
+    return f"set {name}={value} in {path}" + (f" (replacing {replaced} earlier line(s))" if replaced else "")
+
+
+class ComposeProject:
+    def __init__(
+        self,
+        compose_file: Path,
+        *,
+        env_file: Path | None = None,
+        override_file: Path | None = None,
+        command: list[str] | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        self.compose_file = compose_file
+        self.directory = compose_file.parent
+        self.env_file = env_file or self.directory / ".env"
+        self.override_file = override_file or self.directory / "docker-compose.profbot.yml"
+        self.command = command or [sys.executable, "-m", "podman_compose"]
+        self.timeout = timeout
+        self._yaml = YAML()
+        self._yaml.default_flow_style = False
+
+    # ------------------------------------------------------------------ reading
+
+    def _load(self, path: Path) -> dict[str, Any]:
+        if not path.exists():
+            return {}
+        data = self._yaml.load(path.read_text())
+        return dict(data) if data else {}
+
+    def services(self) -> set[str]:
+        if not self.compose_file.exists():
+            raise TargetNotFound(f"compose file {self.compose_file} does not exist")
+        return set((self._load(self.compose_file).get("services") or {}).keys())
+
+    def require_service(self, service: str) -> None:
+        if service not in self.services():
+            raise TargetNotFound(f"no service {service} in {self.compose_file.name}")
+
+    # ------------------------------------------------------------------ running podman-compose
+
+    def _files(self) -> list[str]:
+        files = ["-f", str(self.compose_file)]
+        if self.override_file.exists():
+            files += ["-f", str(self.override_file)]
+        return files
+
+    async def run(self, *args: str) -> str:
+        argv = [*self.command, *self._files(), *args]
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=self.directory,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), self.timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise OperationTimeout(f"podman-compose {' '.join(args)} did not finish in {self.timeout:.0f}s") from None
+        text = out.decode(errors="replace")
+        if proc.returncode != 0:
+            tail = "\n".join(bounded_text(text, max_lines=15).lines)
+            raise OperationError(f"podman-compose {' '.join(args)} failed (exit {proc.returncode}):\n{tail}")
+        return text
+
+    async def up(self, *services: str, force_recreate: bool = False) -> str:
+        args = ["up", "-d"]
+        if force_recreate:
+            args.append("--force-recreate")
+        return await self.run(*args, *services)
+
+    async def stop(self, service: str, timeout: int) -> str:
+        return await self.run("stop", "-t", str(timeout), service)
+
+    # ------------------------------------------------------------------ profbot's override
+
+    def set_service_env(self, service: str, updates: dict[str, str]) -> str:
+        """Record ``updates`` for ``service`` in the override file (list form, as the runbook writes)."""
+        self.require_service(service)
+        data = self._load(self.override_file)
+        services = data.setdefault("services", {})
+        entry = services.setdefault(service, {})
+        current: dict[str, str] = {}
+        for item in entry.get("environment") or []:
+            key, _, value = str(item).partition("=")
+            current[key] = value
+        current.update(updates)
+        entry["environment"] = [f"{k}={v}" for k, v in sorted(current.items())]
+        with tempfile.TemporaryDirectory() as tmp:
+            draft = Path(tmp) / "override.yml"
+            with draft.open("w") as f:
+                f.write("# Written by profbot (runbook INC-PROF-002). Passed to podman-compose after the main file.\n")
+                self._yaml.dump(data, f)
+            atomic_write(self.override_file, draft.read_text())
+        shown = ", ".join(f"{k}={v}" for k, v in updates.items())
+        return f"set {shown} for {service} in {self.override_file.name}"
+
+    def env_value(self, name: str) -> str | None:
+        if not self.env_file.exists():
+            return None
+        value = None
+        for line in self.env_file.read_text().splitlines():
+            m = ENV_LINE.match(line)
+            if m and m.group("name") == name:
+                value = line.split("=", 1)[1].strip().strip("'\"")
+        return value
+
+    def services_using(self, variable: str) -> list[str]:
+        """Services whose definition interpolates ``${variable...}``: those a .env change reaches."""
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", variable):
+            raise InvalidArgument(f"not a variable name: {variable}")
+        pattern = re.compile(r"\$\{" + variable + r"(?:[:?-][^}]*)?\}|\$" + variable + r"\b")
+        data = self._load(self.compose_file)
+        found = []
+        for name, definition in (data.get("services") or {}).items():
+            dumped = str(definition)
+            if pattern.search(dumped):
+                found.append(str(name))
+        return sorted(found)
+
+    def container_name(self, service: str) -> str:
+        """The container a service runs as: its ``container_name``, else the service name."""
+        definition = (self._load(self.compose_file).get("services") or {}).get(service) or {}
+        return str(definition.get("container_name") or service)
+
+    def profiled_services(self) -> set[str]:
+        """Services labelled ``pyroscope.profile: 'true'`` (mapping or list form)."""
+        found = set()
+        for name, definition in (self._load(self.compose_file).get("services") or {}).items():
+            labels = (definition or {}).get("labels") or {}
+            if isinstance(labels, dict):
+                profiled = str(labels.get("pyroscope.profile", "")).lower() == "true"
+            else:
+                profiled = any(str(item).replace(" ", "") in ("pyroscope.profile=true",) for item in labels)
+            if profiled:
+                found.add(str(name))
+        return found

@@ -1,0 +1,80 @@
+"""Nothing secret and nothing unbounded leaves the runner.
+
+Every text an operation returns passes through :func:`bounded_text`: secrets are replaced by
+``[redacted]`` (values of env-style names containing TOKEN, SECRET, PASSWORD or KEY, bearer
+tokens, ``user:pass@`` in URLs) and the text is cut to a number of lines and bytes, with what was
+cut counted in the result.
+"""
+
+from __future__ import annotations
+
+import re
+
+from profbot.ops import TextOutput
+
+REDACTED = "[redacted]"
+MAX_LINES = 500
+MAX_BYTES = 64 * 1024
+MAX_LINE_CHARS = 2000
+
+SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|KEY)", re.IGNORECASE)
+
+_PATTERNS = [
+    # NAME=value or NAME: value where NAME looks secret (env dumps, config lines, log key=values)
+    re.compile(
+        r"(?P<keep>\b[\w.-]*(?:token|secret|password|passwd|key)[\w.-]*\b[\"']?\s*[=:]\s*[\"']?)"
+        r"(?P<secret>[^\s\"',;&]+)",
+        re.IGNORECASE,
+    ),
+    # Authorization: Bearer abc / bearer abc
+    re.compile(r"(?P<keep>\bbearer\s+)(?P<secret>[A-Za-z0-9._~+/=-]+)", re.IGNORECASE),
+    # scheme://user:password@host
+    re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)(?P<secret>[^\s@/]+)(?=@)", re.IGNORECASE),
+]
+
+
+def redact(text: str) -> tuple[str, int]:
+    """``text`` with secrets replaced, and how many were replaced."""
+    count = 0
+    for pattern in _PATTERNS:
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal count
+            if match.group("secret") == REDACTED:
+                return match.group(0)
+            count += 1
+            return match.group("keep") + REDACTED
+
+        text = pattern.sub(replace, text)
+    return text, count
+
+
+def redact_env_value(name: str, value: str) -> str:
+    if SECRET_NAME.search(name):
+        return REDACTED
+    return redact(value)[0]
+
+
+def bounded_text(
+    text: str, *, max_lines: int = MAX_LINES, max_bytes: int = MAX_BYTES, keep: str = "last"
+) -> TextOutput:
+    """Redact, then keep at most ``max_lines`` lines and ``max_bytes`` bytes (the last ones for logs,
+    ``keep="first"`` for files), counting what was cut."""
+    redacted, redactions = redact(text)
+    lines = redacted.splitlines()
+    omitted_lines = max(0, len(lines) - max_lines)
+    lines = lines[-max_lines:] if keep == "last" else lines[:max_lines]
+    lines = [line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + "…" for line in lines]
+    kept: list[str] = []
+    size = 0
+    ordered = reversed(lines) if keep == "last" else iter(lines)
+    for line in ordered:
+        size += len(line.encode()) + 1
+        if size > max_bytes:
+            break
+        kept.append(line)
+    if keep == "last":
+        kept.reverse()
+    omitted_bytes = sum(len(line.encode()) + 1 for line in lines) - sum(len(line.encode()) + 1 for line in kept)
+    omitted_lines += len(lines) - len(kept)
+    return TextOutput(lines=kept, omitted_lines=omitted_lines, omitted_bytes=omitted_bytes, redactions=redactions)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from profbot.bus import JobBus, connect
+from profbot.ops import Operation, OpResult
+from tests.rig.podman_rig import PodmanRig
+from tests.rig.processes import RunnerProcess
+
+HOST = "ops-host"
+
+Call = Callable[..., Awaitable[Any]]
+
+
+@pytest.fixture
+async def job_bus(redis_url: str, prefix: str) -> AsyncIterator[JobBus]:
+    client = connect(redis_url)
+    bus = JobBus(client, prefix)
+    bus.waiter.start()
+    yield bus
+    await bus.waiter.stop()
+    await client.aclose()
+
+
+@pytest.fixture
+def stack(podman_rig: PodmanRig) -> Iterator[PodmanRig]:
+    """The compose stack, reset to the operator's files and fresh containers after the test."""
+    podman_rig.ensure_pyroscope_healthy()
+    yield podman_rig
+    podman_rig.reset_stack()
+
+
+@pytest.fixture
+def ops_runner(redis_url: str, prefix: str, podman_rig: PodmanRig) -> Iterator[RunnerProcess]:
+    process = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id=HOST, settings=podman_rig.runner_env()).start()
+    yield process
+    process.stop()
+    print(f"---- runner log ----\n{process.log()}")
+
+
+@pytest.fixture
+def call(job_bus: JobBus, ops_runner: RunnerProcess) -> Call:
+    """Run one operation on the rig's runner, as the bot would; change ops carry an approval id."""
+
+    async def run(operation: Operation, *, approval: str | None = "appr-test", timeout: float = 60) -> OpResult:
+        return await job_bus.call(HOST, operation, timeout=timeout, approval_id=approval)
+
+    return run
