@@ -41,6 +41,7 @@ CONSUMER_GROUP = "runners"
 STREAM_MAXLEN = 10_000  # approximate cap per host stream; jobs are tiny and short-lived
 RESULT_TTL_SECONDS = 24 * 3600
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
+RESULT_GRACE_SECONDS = 3.0
 
 
 class BusKeys:
@@ -284,7 +285,9 @@ class JobBus:
         await self.ensure_runner(host)
         job = await self.submit(host, operation, timeout=timeout, requested_by=requested_by, approval_id=approval_id)
         try:
-            result = await self.waiter.wait(job.id, timeout)
+            # The runner cuts a job off at its deadline and reports that: wait a little longer,
+            # so the user hears "cut off after Ns" rather than a bare timeout.
+            result = await self.waiter.wait(job.id, timeout + RESULT_GRACE_SECONDS)
         except (RedisError, OSError) as exc:
             raise RedisUnavailable(f"Redis unavailable: {exc}") from exc
         if result is None:

@@ -111,12 +111,17 @@ def set_retention(text: str, period: str, major: int | None) -> tuple[str, str]:
                 "under pressure only. To bound storage: configure storage.backend (e.g. filesystem or s3) and "
                 "then set the retention, or purge the data volume (INC-PROF-004's urgent path)."
             )
-        for key in V0_ONLY_KEYS:
-            data.pop(key, None)
+        dropped = [key for key in V0_ONLY_KEYS if data.pop(key, None) is not None]
+        storage = data.get("storage")
+        if isinstance(storage, dict) and storage.pop("path", None) is not None:
+            dropped.append("storage.path")
         limits = data.setdefault("limits", {})
         old = limits.get(V1_RETENTION[1])
         limits[V1_RETENTION[1]] = period
-        return dump(data), f"set {'.'.join(V1_RETENTION)}: {period} (was {old or 'unset'})"
+        what = f"set {'.'.join(V1_RETENTION)}: {period} (was {old or 'unset'})"
+        if dropped:
+            what += f"; removed v0 keys v1 refuses: {', '.join(dropped)}"
+        return dump(data), what
     old = data.pop(RUNBOOK_KEY, None) or data.get(V0_RETENTION)
     data[V0_RETENTION] = period
     return dump(data), f"set {V0_RETENTION}: {period} (was {old or 'unset'})"

@@ -82,7 +82,7 @@ async def test_a_job_runs_and_its_typed_result_comes_back(job_bus: JobBus, start
 async def test_a_job_delivered_twice_runs_once(job_bus: JobBus, start_runner, tmp_path: Path) -> None:
     await start_runner()
     log = tmp_path / "log"
-    job = await job_bus.submit(HOST, Change(log=str(log)), timeout=10)
+    job = await job_bus.submit(HOST, Change(log=str(log)), timeout=10, approval_id="appr-1")
     first = await job_bus.waiter.wait(job.id, 10)
     # Slack retries and bot replicas can enqueue the same job id again.
     await job_bus.redis.xadd(job_bus.keys.jobs(HOST), {"job": job.model_dump_json()})

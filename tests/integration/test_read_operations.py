@@ -80,7 +80,7 @@ async def test_env_reads_only_named_variables(call: Call) -> None:
 
 async def test_env_cannot_be_asked_for_a_secret(call: Call) -> None:
     with pytest.raises(Exception, match="HF_TOKEN"):
-        ContainerEnv(container="ai-yolo26", names=["HF_TOKEN"])  # type: ignore[list-item]
+        ContainerEnv(container="ai-yolo26", names=["HF_TOKEN"])  # type: ignore[list-item,unused-ignore]
 
 
 async def test_processes_matching_a_name(call: Call) -> None:
@@ -190,7 +190,7 @@ async def test_unknown_container_is_not_found(call: Call) -> None:
 
 
 def test_shell_injection_in_a_name_is_refused_before_anything_is_sent() -> None:
-    with pytest.raises(ValueError, match="string_pattern_mismatch|should match pattern"):
+    with pytest.raises(ValueError, match=r"string_pattern_mismatch|should match pattern"):
         ContainerLogs(container="ai-yolo26; rm -rf /")
 
 

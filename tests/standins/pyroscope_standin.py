@@ -26,7 +26,7 @@ API = os.environ.get("PYROSCOPE_STANDIN_API", "v1")
 CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
 WALL = "wall:wall:nanoseconds:wall:nanoseconds"
 LOCK = threading.Lock()
-SAMPLES = []  # (time_s, service, profile_type, ticks)
+SAMPLES: list = []  # (time_s, service, profile_type, ticks)
 
 
 def parse_window(params):
@@ -118,12 +118,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(404, "404 page not found\n")
 
     def log_message(self, fmt, *args):
-        sys.stderr.write("level=info msg=%r\n" % (fmt % args))
+        sys.stderr.write(f"level=info msg={fmt % args!r}\n")
 
 
 def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    sys.stderr.write('level=info msg="starting pyroscope stand-in" api=%s\n' % API)
+    sys.stderr.write(f'level=info msg="starting pyroscope stand-in" api={API}\n')
     sys.stderr.flush()
     http.server.ThreadingHTTPServer(("0.0.0.0", 4040), Handler).serve_forever()
 

@@ -1,0 +1,157 @@
+"""Runner read operations: latency of each, and the runbook's INC-PROF-001 diagnosis through
+profbot versus the same commands typed into the podman CLI one after another.
+
+Everything is real: a `profbot runner` process on the isolated podman rig with the compose stack,
+jobs over Redis from this process (what the bot does), 20 runs of each, medians quoted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+
+from bench.machine import describe, percentile
+from profbot.bus import JobBus, connect
+from profbot.ops import (
+    ContainerDiskUsage,
+    ContainerEnv,
+    ContainerHttpGet,
+    ContainerInspect,
+    ContainerLogs,
+    ContainerPackageVersion,
+    ContainerProcesses,
+    ContainerStats,
+    GetPyroscopeConfig,
+    GetPyroscopeVersion,
+    ListProfiledContainers,
+    Operation,
+    PyroscopeFreshness,
+    PyroscopeReady,
+    ReadContainerFile,
+    VolumeInspect,
+)
+from tests.rig.podman_rig import PodmanRig
+from tests.rig.ports import free_port
+from tests.rig.processes import RunnerProcess
+from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
+
+RUNS = 20
+HOST = "bench-host"
+
+READ_OPERATIONS: list[Operation] = [
+    PyroscopeReady(),
+    ContainerInspect(container="pyroscope"),
+    ContainerInspect(container="pyroscope", run_healthcheck=True),
+    ListProfiledContainers(),
+    ContainerLogs(container="pyroscope", tail=100),
+    ReadContainerFile(container="ai-yolo26", path="/tmp/profiler.log"),
+    ContainerEnv(container="ai-yolo26", names=["SERVICE_NAME", "PROFILE_INTERVAL"]),
+    ContainerProcesses(container="ai-yolo26", match="py-spy"),
+    ContainerDiskUsage(container="pyroscope", path="/data"),
+    VolumeInspect(volume="pyroscope_data"),
+    ContainerStats(container="ai-yolo26", interval=0.5),
+    ContainerHttpGet(container="backend"),
+    ContainerPackageVersion(container="backend"),
+    GetPyroscopeVersion(),
+    PyroscopeFreshness(services=["ai-yolo26", "backend"], minutes=5),
+    GetPyroscopeConfig(),
+]
+
+HTTP_GET = "import urllib.request; print(urllib.request.urlopen('http://pyroscope:4040/ready', timeout=5).read())"
+
+
+async def timed(call: Callable[[], Awaitable[object]]) -> list[float]:
+    samples = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def label(op: Operation) -> str:
+    args = ", ".join(f"{k}={v}" for k, v in op.model_dump().items() if v not in (None, [], False))
+    return f"{op.name}({args})"
+
+
+async def measure(bus: JobBus, rig: PodmanRig) -> None:
+    print("## runner read operations (one job each, bot -> Redis -> runner -> podman/Pyroscope -> back)")
+    print(f"machine: {describe()}")
+    print(f"{RUNS} runs each, sequential; figures in ms")
+    for op in READ_OPERATIONS:
+        await bus.call(HOST, op, timeout=60)  # warm-up
+        samples = await timed(lambda op=op: bus.call(HOST, op, timeout=60))  # type: ignore[misc]
+        print(f"{label(op):<78} median {statistics.median(samples):7.1f}  p90 {percentile(samples, 90):7.1f}")
+
+    # INC-PROF-001's four diagnosis commands. Through profbot they run as concurrent jobs (what
+    # the procedure does); by hand an engineer types them one after another.
+    diagnosis: list[Operation] = [
+        ContainerInspect(container="pyroscope"),  # podman ps | grep pyroscope; podman inspect ... Health
+        ContainerLogs(container="pyroscope", tail=100),  # podman logs pyroscope --tail 100
+        ContainerHttpGet(container="backend"),  # podman exec backend curl -s http://pyroscope:4040/ready
+    ]
+
+    async def through_profbot() -> None:
+        await asyncio.gather(*(bus.call(HOST, op, timeout=60) for op in diagnosis))
+
+    def cli(*args: str) -> None:
+        subprocess.run(["podman", *args], env=rig.env, capture_output=True, check=False)
+
+    def by_hand() -> None:
+        cli("ps")
+        cli("inspect", "pyroscope", "--format", "{{.State.Health.Status}}")
+        cli("logs", "pyroscope", "--tail", "100")
+        # The runbook's `curl -s` cannot resolve names in the rig's stand-in (host curl, busybox
+        # image); the same GET through the container's python3 is the fair equivalent.
+        cli("exec", "backend", "python3", "-c", HTTP_GET)
+
+    await through_profbot()
+    profbot = await timed(through_profbot)
+
+    async def cli_async() -> None:
+        await asyncio.to_thread(by_hand)
+
+    by_hand()
+    manual = await timed(cli_async)
+    p, m = statistics.median(profbot), statistics.median(manual)
+    print()
+    print("## INC-PROF-001 diagnosis: profbot vs the podman CLI, command after command")
+    print(f"profbot (3 concurrent jobs covering the 4 commands): median {p:.1f} ms, p90 {percentile(profbot, 90):.1f}")
+    print(f"podman CLI, 4 commands in a row:                      median {m:.1f} ms, p90 {percentile(manual, 90):.1f}")
+    print(f"ratio CLI / profbot: {m / p:.2f}x")
+
+
+def main() -> None:
+    private = None if shared_redis_answers() else PrivateRedis().start()
+    redis_url = SHARED_URL if private is None else private.url
+    prefix = new_prefix()
+    rig = PodmanRig()
+    rig.start()
+    rig.start_stack(free_port())
+    runner = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id=HOST, settings=rig.runner_env()).start()
+
+    async def run() -> None:
+        client = connect(redis_url)
+        bus = JobBus(client, prefix)
+        bus.waiter.start()
+        try:
+            await measure(bus, rig)
+        finally:
+            await bus.waiter.stop()
+            await client.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        runner.stop()
+        rig.close()
+        delete_prefix(redis_url, prefix)
+        if private is not None:
+            private.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The runner against other Pyroscope versions, hung dependencies, and several hosts."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from profbot.bus import JobBus
+from profbot.errors import InvalidArgument, OperationTimeout
+from profbot.ops import ContainerInspect, GetPyroscopeConfig, PyroscopeFreshness, PyroscopeReady, SetPyroscopeRetention
+from tests.integration.conftest import HOST
+from tests.rig.podman_rig import IMAGE, PodmanRig
+from tests.rig.ports import free_port
+from tests.rig.processes import RunnerProcess
+
+
+@pytest.fixture
+def start_runner(redis_url: str, prefix: str, podman_rig: PodmanRig) -> Iterator[object]:
+    started: list[RunnerProcess] = []
+
+    def start(host: str = HOST, **overrides: str) -> RunnerProcess:
+        settings = {**podman_rig.runner_env(), **overrides}
+        process = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id=host, settings=settings).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def pyroscope_v0(podman_rig: PodmanRig) -> Iterator[int]:
+    """A second Pyroscope stand-in speaking the v0 API, on a port of its own."""
+    port = free_port()
+    podman_rig.podman(
+        "run", "-d", "--name", "pyroscope-v0", "-p", f"127.0.0.1:{port}:4040", "-e", "PYROSCOPE_STANDIN_API=v0",
+        "-e", "PYROSCOPE_STANDIN_VERSION=0.37.2", "-v", "/usr:/usr:ro", "-v", "/lib:/lib:ro", "-v", "/lib64:/lib64:ro",
+        IMAGE, "/usr/bin/python3", "/standins/pyroscope_standin.py",
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.1)
+    yield port
+    podman_rig.podman("rm", "-f", "-t", "0", "pyroscope-v0")
+
+
+async def test_freshness_on_v0_uses_the_runbooks_query(job_bus: JobBus, start_runner, pyroscope_v0: int) -> None:
+    import httpx
+
+    start_runner(PYROSCOPE_URL=f"http://127.0.0.1:{pyroscope_v0}")
+    now = int(time.time())
+    httpx.post(f"http://127.0.0.1:{pyroscope_v0}/ingest", params={"name": "ai-yolo26.cpu", "from": now}, content=b"x")
+    fresh: Any = await job_bus.call(HOST, PyroscopeFreshness(services=["ai-yolo26", "backend"]), timeout=30)
+    assert fresh.api == "v0"
+    assert {s.service: s.has_data for s in fresh.services} == {"ai-yolo26": True, "backend": False}
+    assert fresh.note == "Pyroscope v0: used the runbook's render query as written"
+
+
+async def test_freshness_on_something_else_says_it_is_unsupported(job_bus: JobBus, start_runner) -> None:
+    class NotPyroscope(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(404)
+            self.end_headers()
+
+        do_POST = do_GET
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotPyroscope)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        start_runner(PYROSCOPE_URL=f"http://127.0.0.1:{server.server_address[1]}")
+        fresh: Any = await job_bus.call(HOST, PyroscopeFreshness(services=["ai-yolo26"]), timeout=30)
+        assert fresh.api == "unsupported"
+        assert fresh.note is not None and "not one profbot knows" in fresh.note
+    finally:
+        server.shutdown()
+
+
+async def test_retention_on_v0_uses_the_v0_key(job_bus: JobBus, start_runner, podman_rig: PodmanRig) -> None:
+    compose = podman_rig.compose_file.read_text()
+    podman_rig.compose_file.write_text(
+        compose.replace("PYROSCOPE_STANDIN_VERSION=1.18.0", "PYROSCOPE_STANDIN_VERSION=0.37.2")
+    )
+    podman_rig.compose("up", "-d", "--force-recreate", "pyroscope")
+    try:
+        start_runner()
+        config: Any = await job_bus.call(HOST, GetPyroscopeConfig(), timeout=30)
+        assert config.retention.valid_for_running_version
+        assert config.retention.value == "15d"
+        await job_bus.call(HOST, SetPyroscopeRetention(period="7d"), timeout=60, approval_id="appr-v0")
+        text = podman_rig.pyroscope_config.read_text()
+        assert "retention: 7d" in text
+        assert "retention-period" not in text
+    finally:
+        podman_rig.reset_stack()
+
+
+def black_hole() -> tuple[socket.socket, int]:
+    """A listening socket nobody answers on: connections succeed, replies never come."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock, int(sock.getsockname()[1])
+
+
+async def test_a_hung_pyroscope_is_cut_off_at_the_jobs_deadline(job_bus: JobBus, start_runner) -> None:
+    sock, port = black_hole()
+    try:
+        start_runner(PYROSCOPE_URL=f"http://127.0.0.1:{port}", PROFBOT_CALL_TIMEOUT="60")
+        started = time.monotonic()
+        with pytest.raises(OperationTimeout, match=r"pyroscope\.ready cut off after"):
+            await job_bus.call(HOST, PyroscopeReady(), timeout=2)
+        assert time.monotonic() - started < 5
+    finally:
+        sock.close()
+
+
+async def test_a_hung_podman_socket_is_cut_off_and_the_runner_keeps_serving(
+    job_bus: JobBus, start_runner, tmp_path
+) -> None:
+    path = tmp_path / "hung.sock"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    sock.listen(64)
+    try:
+        start_runner(CONTAINER_HOST=f"unix://{path}", PROFBOT_CALL_TIMEOUT="60")
+        with pytest.raises(OperationTimeout, match=r"container\.inspect cut off"):
+            await job_bus.call(HOST, ContainerInspect(container="pyroscope"), timeout=2)
+        ready: Any = await job_bus.call(HOST, PyroscopeReady(), timeout=10)  # the runner still answers
+        assert ready.ready
+    finally:
+        sock.close()
+
+
+async def test_jobs_go_to_the_host_that_runs_the_target(job_bus: JobBus, start_runner, tmp_path) -> None:
+    start_runner("host-with-stack")
+    start_runner("host-without-podman", CONTAINER_HOST=f"unix://{tmp_path}/none.sock")
+    await asyncio.sleep(1.5)  # a heartbeat with the container list
+    assert await job_bus.hosts_for("ai-yolo26") == ["host-with-stack"]
+    assert await job_bus.hosts_for("ai-florence") == []
+    runners = {r.host: r for r in await job_bus.runners()}
+    assert "pyroscope" in runners["host-with-stack"].containers
+    assert runners["host-without-podman"].podman_error is not None
+
+
+async def test_a_runner_refuses_a_retention_it_cannot_apply_for_its_version(job_bus: JobBus, start_runner) -> None:
+    start_runner()
+    with pytest.raises(InvalidArgument, match=r"Pyroscope 1\.x has no retention setting without a storage bucket"):
+        await job_bus.call(HOST, SetPyroscopeRetention(period="30d"), timeout=30, approval_id="appr")

@@ -1,0 +1,126 @@
+"""The runner's pure pieces: redaction and bounds, df parsing, .env editing, retention edits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from profbot.errors import InvalidArgument, OperationError
+from runner import pyroscope_config
+from runner.compose import set_env_file_var
+from runner.operations import parse_df
+from runner.redaction import REDACTED, bounded_text, redact, redact_env_value
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("SLACK_BOT_TOKEN=xoxb-1234-abcd starting", "xoxb-1234-abcd"),
+        ("Authorization: Bearer eyJhbGciOi.payload.sig", "eyJhbGciOi.payload.sig"),
+        ("curl -s http://admin:hunter2@localhost:3002/api/datasources", "hunter2"),
+        ('{"api_key": "k-123"}', "k-123"),
+        ("db_password=s3cr3t&user=app", "s3cr3t"),
+        ("AWS_SECRET_ACCESS_KEY: wJalrXUtnFEMI", "wJalrXUtnFEMI"),
+    ],
+)
+def test_secrets_are_redacted(text: str, secret: str) -> None:
+    out, count = redact(text)
+    assert secret not in out
+    assert REDACTED in out
+    assert count == 1
+
+
+def test_ordinary_text_is_left_alone() -> None:
+    text = "INFO Pyroscope profiling initialized; PYROSCOPE_ENABLED=true PROFILE_INTERVAL=30"
+    assert redact(text) == (text, 0)
+
+
+def test_env_values_of_secret_names_are_always_redacted() -> None:
+    assert redact_env_value("HF_TOKEN", "hf_abc") == REDACTED
+    assert redact_env_value("PYROSCOPE_URL", "http://u:p@pyroscope:4040") == f"http://u:{REDACTED}@pyroscope:4040"
+    assert redact_env_value("SERVICE_NAME", "ai-yolo26") == "ai-yolo26"
+
+
+def test_bounds_keep_the_last_lines_of_logs_and_count_the_rest() -> None:
+    out = bounded_text("\n".join(f"line {i}" for i in range(1000)), max_lines=100)
+    assert out.lines[0] == "line 900"
+    assert out.lines[-1] == "line 999"
+    assert out.omitted_lines == 900
+
+
+def test_bounds_keep_the_first_lines_of_files() -> None:
+    out = bounded_text("\n".join(f"line {i}" for i in range(10)), max_lines=3, keep="first")
+    assert out.lines == ["line 0", "line 1", "line 2"]
+    assert out.omitted_lines == 7
+
+
+def test_bytes_bound_applies_after_lines() -> None:
+    out = bounded_text("\n".join("x" * 99 for _ in range(100)), max_lines=500, max_bytes=1000)
+    assert len(out.lines) == 10
+    assert out.omitted_lines == 90
+    assert out.omitted_bytes == 9000
+
+
+def test_a_ten_megabyte_line_is_cut() -> None:
+    out = bounded_text("y" * 10_000_000)
+    assert len(out.lines) == 1
+    assert len(out.lines[0]) <= 2001
+
+
+def test_parse_df_posix_output() -> None:
+    usage = parse_df(
+        "pyroscope",
+        "/data",
+        "Filesystem     1024-blocks      Used Available Capacity Mounted on\n"
+        "/dev/vdb         10255636   9742340    513296      95% /data\n",
+    )
+    assert usage.size_bytes == 10255636 * 1024
+    assert usage.used_bytes == 9742340 * 1024
+    assert usage.use_percent == 95.0
+
+
+def test_parse_df_refuses_what_it_does_not_understand() -> None:
+    with pytest.raises(OperationError):
+        parse_df("c", "/data", "df: /data: No such file or directory\n")
+
+
+def test_env_file_edit_replaces_every_assignment_and_keeps_the_rest(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("# comment\nPYROSCOPE_ENABLED=true\nOTHER=1\nexport PYROSCOPE_ENABLED=true\n")
+    set_env_file_var(env, "PYROSCOPE_ENABLED", "false")
+    assert env.read_text() == "# comment\nOTHER=1\nPYROSCOPE_ENABLED=false\n"
+
+
+RUNBOOK = "analytics-opt-out: true\nstorage:\n  path: /data\nretention-period: 15d\n"
+
+
+def test_runbook_retention_reads_as_invalid_on_v1() -> None:
+    setting = pyroscope_config.read_retention(RUNBOOK, major=1)
+    assert not setting.valid_for_running_version
+    assert "retention-period" in setting.explanation
+
+
+def test_runbook_retention_reads_as_valid_on_v0() -> None:
+    setting = pyroscope_config.read_retention(RUNBOOK, major=0)
+    assert setting.valid_for_running_version
+    assert setting.value == "15d"
+
+
+def test_v1_without_a_bucket_refuses_and_says_what_would_work() -> None:
+    with pytest.raises(InvalidArgument, match=r"configure storage\.backend"):
+        pyroscope_config.set_retention(RUNBOOK, "7d", major=1)
+
+
+def test_v1_with_a_bucket_drops_v0_keys_and_sets_the_limit() -> None:
+    config = RUNBOOK.replace("  path: /data\n", "  path: /data\n  backend: s3\n")
+    text, what = pyroscope_config.set_retention(config, "7d", major=1)
+    data = pyroscope_config.load(text)
+    assert data["limits"]["compactor_blocks_retention_period"] == "7d"
+    assert "retention-period" not in data
+    assert "analytics-opt-out" not in data
+    assert data["storage"] == {"backend": "s3"}
+    assert what == (
+        "set limits.compactor_blocks_retention_period: 7d (was unset); removed v0 keys v1 refuses: "
+        "retention-period, analytics-opt-out, storage.path"
+    )
