@@ -1,8 +1,10 @@
 """`make bench`: every benchmark, one after another."""
 
 from bench import ack_latency, runner_ops
+from profbot import logs
 
 if __name__ == "__main__":
+    logs.configure("warning")  # the figures, not the bus's per-job log lines
     ack_latency.main()
     print()
     runner_ops.main()

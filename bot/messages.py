@@ -171,7 +171,7 @@ def runners_message(runners: list[RunnerInfo], alive: set[str]) -> Message:
         podman = f"podman {r.podman_version}" if r.podman_version else f"podman unreachable ({r.podman_error})"
         lines.append(
             f"{state} *{r.host}*: last seen {_utc(r.last_seen_at)}, runner {r.version}, {podman}, "
-            f"Pyroscope at {r.pyroscope_url}"
+            f"{len(r.containers)} containers, Pyroscope at {r.pyroscope_url}"
         )
     return Message(
         text=f"{len(alive)} of {len(runners)} runners up",
