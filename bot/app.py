@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import diagnoses
 from bot.commands import SUBCOMMANDS, BotDeps, Invocation
 
 log = structlog.get_logger("profbot.app")
@@ -75,6 +77,12 @@ def build_app(deps: BotDeps, authorize: CachedAuthorize) -> AsyncApp:
         )
         await SUBCOMMANDS.dispatch(inv, name)
         # With process_before_response, bolt sends what the listener returns, not what ack() set.
+        return ack.response
+
+    @app.action(re.compile(r"^remediate:"))
+    async def on_remediation(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> BoltResponse | None:
+        await ack()
+        deps.tasks.spawn(diagnoses.remediation_clicked(deps, body, respond), name="remediation")
         return ack.response
 
     return app

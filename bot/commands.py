@@ -9,50 +9,22 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import messages
-from bot.tasks import BackgroundTasks, SingleFlight
+from bot import diagnoses, messages
+from bot.context import BotDeps, Invocation
+from bot.posting import post_in_channel
 from handlers.findings import Finding, Report, Severity
 from handlers.health import HealthParams
-from handlers.registry import ProcedureContext, ProcedureRegistry
-from profbot.bus import JobBus
+from handlers.registry import ProcedureContext
 from profbot.errors import NoRunner, RedisUnavailable
 from profbot.settings import NAME_PATTERN
 
 log = structlog.get_logger("profbot.commands")
 
-# Slack errors that mean "not this channel": the user still gets the answer, privately.
-CHANNEL_ERRORS = {"channel_not_found", "not_in_channel", "is_archived", "restricted_action"}
-
-
-@dataclass(frozen=True)
-class BotDeps:
-    bus: JobBus
-    client: AsyncWebClient
-    tasks: BackgroundTasks
-    runbook: ProcedureRegistry
-    command: str
-    job_timeout: float
-    reports: SingleFlight[Report]
-
-
-@dataclass(frozen=True)
-class Invocation:
-    deps: BotDeps
-    user_id: str
-    channel_id: str
-    args: list[str]
-    ack: AsyncAck
-    respond: AsyncRespond
-
+__all__ = ["SUBCOMMANDS", "BotDeps", "Invocation", "post_in_channel"]
 
 Handler = Callable[[Invocation], Awaitable[None]]
 
@@ -118,6 +90,9 @@ async def runners_command(inv: Invocation) -> None:
     inv.deps.tasks.spawn(answer(), name="runners")
 
 
+SUBCOMMANDS.register("diagnose")(diagnoses.diagnose_command)
+SUBCOMMANDS.register("freshness")(diagnoses.freshness_command)
+SUBCOMMANDS.register("runbook")(diagnoses.runbook_command)
 SUBCOMMANDS.check_complete()
 
 
@@ -173,18 +148,3 @@ async def run_health(inv: Invocation, host: str | None) -> None:
             user=inv.user_id,
         )
     await post_in_channel(inv, message)
-
-
-async def post_in_channel(inv: Invocation, message: messages.Message) -> None:
-    """Post where the command was typed; if Slack refuses the channel, answer the user privately."""
-    try:
-        await inv.deps.client.chat_postMessage(channel=inv.channel_id, **message.as_kwargs())
-    except SlackApiError as exc:
-        error = str(exc.response.get("error", "unknown_error"))
-        log.warning("post_failed", channel=inv.channel_id, error=error)
-        if error in CHANNEL_ERRORS:
-            note = messages.cannot_post_here(error)
-            private = messages.Message(f"{note}\n{message.text}", [messages.section(note), *message.blocks])
-            await inv.respond(response_type="ephemeral", **private.as_kwargs())
-        else:
-            await inv.respond(response_type="ephemeral", text=f"{messages.internal_error()} (`{error}`)")

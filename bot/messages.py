@@ -8,20 +8,24 @@ text is cut and the cut is said, never refused by Slack as ``invalid_blocks``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
     SectionBlock,
 )
 
-from handlers.findings import Report, Severity
+from handlers.findings import Evidence, Remediation, Report, Severity
 from profbot.bus import RunnerInfo
+from profbot.ops import Freshness, OpKind
 
 # Block Kit limits (Slack's docs, "Block Kit" reference; slack-platform.md).
 MAX_BLOCKS = 50
@@ -29,6 +33,9 @@ MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_CONTEXT_ELEMENTS = 10
 MAX_MESSAGE_TEXT = 40_000
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_ACTIONS_ELEMENTS = 25
 
 ICON = {
     Severity.OK: ":white_check_mark:",
@@ -86,6 +93,12 @@ COMMAND_HELP: dict[str, tuple[str, str]] = {
         "Pyroscope readiness and the `pyroscope` container's state and health, on every host or on HOST",
     ),
     "runners": ("runners", "the host-side runners, their last heartbeat and podman version"),
+    "diagnose": (
+        "diagnose INC-PROF-00N|unavailable|overhead SERVICE|no-data SERVICE|storage",
+        "run a runbook diagnosis: findings, evidence and the runbook's remediations",
+    ),
+    "freshness": ("freshness [SERVICE]", "which services sent profiles to Pyroscope in the last 5 minutes"),
+    "runbook": ("runbook [ID]", "the runbook's procedures, or what one of them checks and offers"),
 }
 
 
@@ -181,3 +194,140 @@ def runners_message(runners: list[RunnerInfo], alive: set[str]) -> Message:
 
 def internal_error() -> str:
     return ":boom: Something went wrong inside profbot; the error is in its log."
+
+
+# ---------------------------------------------------------------------------- diagnoses
+
+
+def diagnosis_ack(procedure_id: str, title: str, target: str) -> str:
+    return f":mag: Running {procedure_id} ({title}) for `{target}`; the findings will appear in this channel."
+
+
+def unknown_procedure(given: str, known: list[str]) -> str:
+    return f":x: No runbook procedure `{clip(given, 60)}`. Known: {', '.join(known)}."
+
+
+def needs_service(procedure_id: str) -> str:
+    return f":x: {procedure_id} needs a service name, e.g. `diagnose no-data ai-yolo26`."
+
+
+def no_host_for(target: str) -> Message:
+    text = f":red_circle: No heartbeating runner reports a container named `{target}`."
+    return Message(text=text, blocks=[section(text)])
+
+
+def remediation_value(r: Remediation) -> str:
+    """What a button carries: procedure, action, target and host (checked again on click)."""
+    value = json.dumps(
+        {"p": r.procedure, "a": r.action, "t": r.target, "h": r.host, "params": r.params}, separators=(",", ":")
+    )
+    if len(value) > MAX_BUTTON_VALUE:
+        raise ValueError(f"remediation value over {MAX_BUTTON_VALUE} characters: {value[:80]}")
+    return value
+
+
+KIND_WORD = {OpKind.READ: "read", OpKind.CHANGE: "change", OpKind.DESTROY: "destroy"}
+
+
+def remediation_button(r: Remediation) -> ButtonElement:
+    style = "danger" if r.kind is OpKind.DESTROY else ("primary" if r.kind is OpKind.CHANGE else None)
+    return ButtonElement(
+        text=clip(f"{r.label} ({KIND_WORD[r.kind]})", MAX_BUTTON_TEXT),
+        action_id=f"remediate:{r.procedure}:{r.action}",
+        value=remediation_value(r),
+        style=style,
+    )
+
+
+def report_message(report: Report, requested_by: str | None) -> Message:
+    headline = f"{ICON[report.verdict]} {report.summary()}"
+    blocks: list[Block] = [
+        header(f"{report.procedure}: {report.title}"),
+        section(f"*{headline}*\n{report_lines(report)}"),
+    ]
+    if report.notes:
+        blocks.append(context(*(f":memo: {note}" for note in report.notes)))
+    if report.remediations:
+        blocks.append(
+            ActionsBlock(elements=[remediation_button(r) for r in report.remediations[:MAX_ACTIONS_ELEMENTS]])
+        )
+    who = f"requested by <@{requested_by}> · " if requested_by else ""
+    evidence = " · evidence in the thread" if report.evidence else ""
+    blocks.append(context(f"{who}host {report.host} · {_utc(report.finished_at)}{evidence}"))
+    text_lines = [headline] + [f"{f.severity.value}: {f.check}: {f.detail}" for f in report.ranked()]
+    return Message(text="\n".join(text_lines), blocks=blocks)
+
+
+CODE_CHUNK = MAX_SECTION_TEXT - 10  # room for the ``` fences
+
+
+def evidence_message(item: Evidence) -> Message:
+    """Raw output as code blocks, each within a section's 3000 characters; what does not fit in
+    one message's 50 blocks is cut and counted."""
+    blocks: list[Block] = [section(f"*{item.title}*")]
+    chunk: list[str] = []
+    size = 0
+    cut = 0
+    for i, line in enumerate(item.lines):
+        line = line.replace("```", "ʼʼʼ")[:CODE_CHUNK]
+        if size + len(line) + 1 > CODE_CHUNK:
+            if len(blocks) >= MAX_BLOCKS - 2:
+                cut = len(item.lines) - i
+                break
+            blocks.append(section("```" + "\n".join(chunk) + "```"))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk and not cut:
+        blocks.append(section("```" + "\n".join(chunk) + "```"))
+    if not item.lines:
+        blocks.append(section("_(empty)_"))
+    omitted = cut + item.omitted_lines
+    if omitted:
+        blocks.append(context(f"_{omitted} more lines not shown_"))
+    return Message(text=f"{item.title}: {len(item.lines)} lines", blocks=blocks)
+
+
+def remediation_preview(r: Remediation, user: str) -> str:
+    return (
+        f":lock: <@{user}>, `{r.action}` of `{r.target}` ({r.procedure}) is a *{KIND_WORD[r.kind]}* on host "
+        f"`{r.host}`; its impact is in the diagnosis above. Changes run only through profbot's confirmation "
+        "and approval flow, which this version does not have yet: nothing was run."
+    )
+
+
+def stale_button() -> str:
+    return ":x: This button no longer matches a runbook remediation; run the diagnosis again."
+
+
+def verified(report: Report) -> Message:
+    return report_message(report, None)
+
+
+# ---------------------------------------------------------------------------- freshness and runbook
+
+
+def freshness_message(host: str, fresh: Freshness) -> Message:
+    lines = []
+    for s in fresh.services:
+        icon = ICON[Severity.OK] if s.has_data else ICON[Severity.CRITICAL]
+        detail = f"{s.samples} samples" if s.has_data else "no profiles"
+        lines.append(f"{icon} *{s.service}*: {detail} in the last {fresh.minutes} min")
+    if not lines:
+        lines.append("_no service has sent profiles in the window_")
+    blocks: list[Block] = [section(f"*Profile freshness on {host}* (Pyroscope {fresh.api})\n" + "\n".join(lines))]
+    if fresh.note:
+        blocks.append(context(f":memo: {fresh.note}"))
+    stale = [s.service for s in fresh.services if not s.has_data]
+    text = f"Profile freshness on {host}: " + (f"no recent profiles for {', '.join(stale)}" if stale else "all fresh")
+    return Message(text=text, blocks=blocks)
+
+
+def runbook_index(procedures: list[tuple[str, str, str]]) -> Message:
+    lines = [f"*{pid}*: {title} (`{usage}`)" for pid, title, usage in procedures]
+    return Message(text="Runbook procedures", blocks=[section("*Runbook procedures*\n" + "\n".join(lines))])
+
+
+def runbook_entry(pid: str, title: str, doc: str, usage: str) -> Message:
+    text = f"*{pid}: {title}*\n{doc}\nRun it: `{usage}`"
+    return Message(text=f"{pid}: {title}", blocks=[section(text)])

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.app import CachedAuthorize, build_app
-from bot.commands import BotDeps
+from bot.context import BotDeps
 from bot.http import build_web_app
 from bot.tasks import BackgroundTasks, SingleFlight
 from profbot import bus as job_bus

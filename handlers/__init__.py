@@ -6,7 +6,8 @@ runners for operations through a :class:`~handlers.registry.ProcedureContext` an
 tested on recorded outputs.
 """
 
-from handlers import health  # registers the procedures on RUNBOOK
+# Importing a procedure module registers its procedures on RUNBOOK.
+from handlers import health, missing_profiles, profiling_overhead, pyroscope_unavailable, storage_full
 from handlers.registry import RUNBOOK
 
-__all__ = ["RUNBOOK", "health"]
+__all__ = ["RUNBOOK", "health", "missing_profiles", "profiling_overhead", "pyroscope_unavailable", "storage_full"]

@@ -1,11 +1,15 @@
-"""What a procedure reports: findings ranked by severity, and a verdict for the whole report."""
+"""What a procedure reports: findings ranked by severity, the evidence behind them, and the
+remediations the runbook offers, each labelled read, change or destroy."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel
+
+from profbot.ops import OpKind
 
 
 class Severity(StrEnum):
@@ -28,12 +32,37 @@ class Finding(BaseModel):
     detail: str  # what was seen and why it matters
 
 
+class Evidence(BaseModel):
+    """Raw output behind the findings (log lines, a profiler log), shown apart from the summary."""
+
+    title: str
+    lines: list[str]
+    omitted_lines: int = 0
+
+
+class Remediation(BaseModel):
+    """One of the runbook's resolution steps, offered as a button."""
+
+    procedure: str  # e.g. INC-PROF-001
+    action: str  # e.g. restart, recreate, verify
+    label: str  # the button's text
+    kind: OpKind
+    target: str  # the container, service or volume it acts on
+    host: str
+    impact: str  # what the runbook says happens
+    params: dict[str, Any] = {}
+
+
 class Report(BaseModel):
     procedure: str
     title: str
     host: str
     findings: list[Finding]
     finished_at: datetime
+    headline: str | None = None  # the one-line verdict; derived from the worst finding when unset
+    evidence: list[Evidence] = []
+    remediations: list[Remediation] = []
+    notes: list[str] = []  # where profbot did what the runbook means rather than what it says
 
     @property
     def verdict(self) -> Severity:
@@ -42,3 +71,11 @@ class Report(BaseModel):
     def ranked(self) -> list[Finding]:
         """Findings, most severe first (stable within a severity)."""
         return sorted(self.findings, key=lambda f: -f.severity.rank)
+
+    def summary(self) -> str:
+        if self.headline:
+            return self.headline
+        worst = self.ranked()[0] if self.findings else None
+        if worst is None or worst.severity is Severity.OK:
+            return f"{self.title}: nothing wrong found"
+        return f"{self.title}: {worst.check}: {worst.detail}"

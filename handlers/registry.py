@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from handlers.findings import Report
 from profbot.bus import JobBus
 from profbot.errors import ProfbotError
-from profbot.ops import Operation, OpResult
+from profbot.ops import Operation, OpKind, OpResult
 
 R = TypeVar("R", bound=OpResult)
 P = TypeVar("P", bound=BaseModel)
@@ -60,9 +60,19 @@ class Procedure:
     runbook_section: str
     params_type: type[BaseModel]
     fn: ProcedureFn
+    # The remediations it may offer and their kind: a button is only ever taken for one of these.
+    actions: dict[str, OpKind] = field(default_factory=dict)
+
+    @property
+    def doc(self) -> str:
+        return inspect.getdoc(inspect.getmodule(self.fn)) or ""
 
     async def __call__(self, ctx: ProcedureContext, params: BaseModel) -> Report:
-        return await self.fn(ctx, self.params_type.model_validate(params.model_dump()))
+        report = await self.fn(ctx, self.params_type.model_validate(params.model_dump()))
+        for remedy in report.remediations:
+            if self.actions.get(remedy.action) is not remedy.kind:
+                raise TypeError(f"{self.id} offered undeclared remediation {remedy.action!r} ({remedy.kind})")
+        return report
 
 
 class ProcedureRegistry:
@@ -70,7 +80,7 @@ class ProcedureRegistry:
         self._procedures: dict[str, Procedure] = {}
 
     def procedure(
-        self, id: str, *, title: str, runbook_section: str
+        self, id: str, *, title: str, runbook_section: str, actions: dict[str, OpKind] | None = None
     ) -> Callable[[Callable[[ProcedureContext, P], Awaitable[Report]]], Procedure]:
         def decorate(fn: Callable[[ProcedureContext, P], Awaitable[Report]]) -> Procedure:
             if id in self._procedures:
@@ -86,7 +96,7 @@ class ProcedureRegistry:
                 raise TypeError(f"procedure {id}: params must be annotated with a pydantic model")
             if hints.get("return") is not Report:
                 raise TypeError(f"procedure {id}: must return Report")
-            proc = Procedure(id, title, runbook_section, params_type, fn)
+            proc = Procedure(id, title, runbook_section, params_type, fn, dict(actions or {}))
             self._procedures[id] = proc
             return proc
 

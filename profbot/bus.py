@@ -44,6 +44,14 @@ CLAIM_TTL_SECONDS = 7 * 24 * 3600
 RESULT_GRACE_SECONDS = 3.0
 
 
+HISTORY_SAMPLES = 2000  # per host and volume: two weeks at one sample every ten minutes
+
+
+class VolumeSample(BaseModel):
+    at: float
+    size_bytes: int
+
+
 class BusKeys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
@@ -61,6 +69,9 @@ class BusKeys:
 
     def alive(self, host: str) -> str:
         return f"{self.prefix}:runner:{host}:alive"
+
+    def volume_history(self, host: str, volume: str) -> str:
+        return f"{self.prefix}:history:{host}:volume:{volume}"
 
 
 class Job(BaseModel):
@@ -224,6 +235,14 @@ class JobBus:
         runners = await self.runners()
         alive = await self.alive_hosts([r.host for r in runners])
         return [r.host for r in runners if r.host in alive and container in r.containers]
+
+    async def volume_history(self, host: str, volume: str) -> list[VolumeSample]:
+        """The volume sizes ``host``'s runner sampled, oldest first (see RunnerWorker._sample)."""
+        try:
+            raw = await self.redis.zrange(self.keys.volume_history(host, volume), 0, -1)
+        except (RedisError, OSError) as exc:
+            raise RedisUnavailable(f"Redis unavailable: {exc}") from exc
+        return [VolumeSample.model_validate_json(str(item)) for item in raw]
 
     async def ensure_runner(self, host: str) -> None:
         """Raise :class:`NoRunner` unless ``host``'s runner heartbeats."""

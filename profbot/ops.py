@@ -135,6 +135,7 @@ class ContainerInspect(Operation):
 # Paths, URLs, env names, process names and packages an operation may name: fixed allowlists,
 # so an argument can select among known things but never inject a new one.
 KnownFile = Literal["/tmp/profiler.log", "/etc/pyroscope/server.yml"]  # noqa: S108 - a path inside the container
+PROFILER_LOG: KnownFile = "/tmp/profiler.log"  # noqa: S108 - the runbook's profiler log, inside a container
 KnownDiskPath = Literal["/data"]
 KnownEnvName = Literal["SERVICE_NAME", "PROFILE_INTERVAL", "PYROSCOPE_ENABLED", "PYROSCOPE_URL"]
 KnownProcess = Literal["py-spy", "pyroscope"]

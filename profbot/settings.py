@@ -90,6 +90,9 @@ class RunnerSettings(CommonSettings):
         "pyroscope,backend,grafana", alias="PROFBOT_MANAGED_CONTAINERS", pattern=r"^[a-zA-Z0-9_.,-]*$"
     )
 
+    # How often the runner samples the Pyroscope volume's size (storage growth per day needs it).
+    sample_seconds: float = Field(600.0, alias="PROFBOT_SAMPLE_SECONDS", ge=1, le=86400)
+
     @property
     def managed(self) -> frozenset[str]:
         return frozenset(name for name in self.managed_containers.split(",") if name)

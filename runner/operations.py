@@ -291,7 +291,7 @@ def parse_df(container: str, path: str, output: str) -> DiskUsage:
 MAX_VOLUME_WALK_FILES = 200_000
 
 
-def _tree_size(root: str) -> int | None:
+def tree_size(root: str) -> int | None:
     if not os.path.isdir(root):
         return None  # not on this host's filesystem (a remote podman): df answers instead
     total = 0
@@ -312,7 +312,7 @@ def _tree_size(root: str) -> int | None:
 async def volume_inspect(host: HostContext, o: VolumeInspect) -> VolumeInfo:
     attrs = await host.podman.volume(o.volume)
     mountpoint = str(attrs.get("Mountpoint", ""))
-    size = await asyncio.to_thread(_tree_size, mountpoint) if mountpoint else None
+    size = await asyncio.to_thread(tree_size, mountpoint) if mountpoint else None
     users = await host.podman.list_containers(f"volume={o.volume}")
     return VolumeInfo(
         name=str(attrs.get("Name", o.volume)),

@@ -51,6 +51,8 @@ async def run_runner(settings: RunnerSettings) -> None:
         pyroscope_url=str(settings.pyroscope_url),
         concurrency=settings.concurrency,
         heartbeat_seconds=settings.heartbeat_seconds,
+        sample_volumes=(settings.pyroscope_volume,),
+        sample_seconds=settings.sample_seconds,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -22,16 +22,18 @@ from profbot import __version__
 from profbot.bus import (
     CLAIM_TTL_SECONDS,
     CONSUMER_GROUP,
+    HISTORY_SAMPLES,
     RESULT_TTL_SECONDS,
     BusKeys,
     Job,
     JobResult,
     JobStatus,
     RunnerInfo,
+    VolumeSample,
 )
 from profbot.errors import InvalidArgument, NotAllowed, OperationError, OperationTimeout
 from profbot.ops import CATALOG, OperationCatalog, OpKind
-from runner.operations import IMPLEMENTATIONS, HostContext, OperationTable
+from runner.operations import IMPLEMENTATIONS, HostContext, OperationTable, tree_size
 
 log = structlog.get_logger("profbot.runner")
 
@@ -48,6 +50,8 @@ class RunnerWorker:
         concurrency: int = 8,
         heartbeat_seconds: float = 5.0,
         drain_seconds: float = 30.0,
+        sample_volumes: tuple[str, ...] = (),
+        sample_seconds: float = 600.0,
         catalog: OperationCatalog = CATALOG,
         table: OperationTable = IMPLEMENTATIONS,
     ) -> None:
@@ -61,6 +65,8 @@ class RunnerWorker:
         self.drain_seconds = drain_seconds
         self.catalog = catalog
         self.table = table
+        self.sample_volumes = sample_volumes
+        self.sample_seconds = sample_seconds
         self.stream = self.keys.jobs(host_id)
         self.started_at = time.time()
         self._inflight: set[asyncio.Task[None]] = set()
@@ -71,6 +77,7 @@ class RunnerWorker:
         """Serve until ``stop`` is set, then drain in-flight jobs (up to ``drain_seconds``)."""
         await self._ensure_group()
         heartbeat = asyncio.create_task(self._heartbeat_loop(stop), name="profbot-heartbeat")
+        sampler = asyncio.create_task(self._sample_loop(stop), name="profbot-volume-sampler")
         try:
             await self._recover_pending()
             log.info("runner_started", host=self.host_id, stream=self.stream)
@@ -81,9 +88,10 @@ class RunnerWorker:
                 _, pending = await asyncio.wait(self._inflight, timeout=self.drain_seconds)
                 for task in pending:
                     task.cancel()
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for task in (heartbeat, sampler):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             with contextlib.suppress(RedisError, OSError):
                 await self.redis.delete(self.keys.alive(self.host_id))
             log.info("runner_stopped", host=self.host_id)
@@ -173,6 +181,32 @@ class RunnerWorker:
             pipe.hset(self.keys.runners, self.host_id, info.model_dump_json())
             pipe.set(self.keys.alive(self.host_id), "1", ex=max(1, round(self.heartbeat_seconds * 3)))
             await pipe.execute()
+
+    # ------------------------------------------------------------------ volume history
+
+    async def _sample_loop(self, stop: asyncio.Event) -> None:
+        """Volume sizes on a schedule, kept (bounded) in Redis: storage growth needs history."""
+        while not stop.is_set() and self.sample_volumes:
+            for volume in self.sample_volumes:
+                try:
+                    await self.sample_volume(volume)
+                except (OperationError, RedisError, OSError) as exc:
+                    log.info("volume_sample_skipped", volume=volume, error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.sample_seconds)
+
+    async def sample_volume(self, volume: str) -> VolumeSample | None:
+        attrs = await self.host.podman.volume(volume)
+        size = await asyncio.to_thread(tree_size, str(attrs.get("Mountpoint", "")))
+        if size is None:
+            return None
+        sample = VolumeSample(at=time.time(), size_bytes=size)
+        key = self.keys.volume_history(self.host_id, volume)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {sample.model_dump_json(): sample.at})
+            pipe.zremrangebyrank(key, 0, -(HISTORY_SAMPLES + 1))
+            await pipe.execute()
+        return sample
 
     # ------------------------------------------------------------------ one job
 

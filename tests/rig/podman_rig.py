@@ -106,6 +106,7 @@ class PodmanRig:
         )  # fmt: skip
         subprocess.run(["podman", "volume", "prune", "-f"], env=self.env, capture_output=True, check=False)
         self.stop_service()
+        self._drop_small_data()
         subprocess.run(["podman", "system", "reset", "-f"], env=self.env, capture_output=True, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -204,6 +205,10 @@ class PodmanRig:
     def reset_stack(self) -> None:
         """Back to the operator's files and freshly created containers, whatever a test changed."""
         self.write_project()
+        # A test may have swapped the data volume (use_small_data_volume): make it anew.
+        self.podman("rm", "-f", "-t", "0", "pyroscope", check=False)
+        self.podman("volume", "rm", "-f", "pyroscope_data", check=False)
+        self._drop_small_data()
         self.compose("up", "-d", "--force-recreate")
         self.wait_pyroscope_ready()
 
@@ -228,6 +233,28 @@ class PodmanRig:
         if state != "running":
             self.podman("start", "pyroscope")
         self.wait_pyroscope_ready()
+
+    @property
+    def small_data(self) -> Path:
+        return self.dir / "small-data"
+
+    def use_small_data_volume(self, size: str = "8m") -> None:
+        """Give `pyroscope` a small `pyroscope_data` (a bind of an 8 MiB tmpfs), so a test can fill
+        it past 95 % (INC-PROF-004). podman 4.3's local driver refuses a size option on tmpfs."""
+        self.podman("rm", "-f", "-t", "0", "pyroscope")
+        self.podman("volume", "rm", "-f", "pyroscope_data")
+        self.small_data.mkdir(exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(self.small_data)], check=True)
+        self.podman(
+            "volume", "create", "--opt", "type=none", "--opt", f"device={self.small_data}", "--opt", "o=bind",
+            "pyroscope_data",
+        )  # fmt: skip
+        self.compose("up", "-d", "pyroscope")
+        self.wait_pyroscope_ready()
+
+    def _drop_small_data(self) -> None:
+        if self.small_data.is_dir() and os.path.ismount(self.small_data):
+            subprocess.run(["umount", str(self.small_data)], check=False)
 
     def inspect(self, name: str, template: str) -> str:
         return self.podman("inspect", name, "--format", template).stdout.strip()

@@ -1,0 +1,178 @@
+"""Runbook INC-PROF-003: profiler not collecting data for a service.
+
+Diagnosis (concurrently): `SERVICE_NAME` and `PYROSCOPE_ENABLED`, the profiler process
+(`pgrep -a pyroscope`), the profiler log ("Starting profiler for <service>"); for SDK-based
+services (the backend): `pyroscope-io` installed and "Pyroscope profiling initialized" in the
+logs; and whether Pyroscope has recent data for the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from handlers.evidence import error_lines, evidence, quote
+from handlers.findings import Finding, Remediation, Report, Severity
+from handlers.registry import RUNBOOK, Outcome, ProcedureContext
+from profbot.ops import (
+    PROFILER_LOG,
+    ContainerEnv,
+    ContainerLogs,
+    ContainerPackageVersion,
+    ContainerProcesses,
+    EnvResult,
+    FileResult,
+    Freshness,
+    LogsResult,
+    OpKind,
+    PackageVersion,
+    ProcessList,
+    PyroscopeFreshness,
+    ReadContainerFile,
+    ResourceName,
+)
+
+ID = "INC-PROF-003"
+SDK_INIT_LINE = "pyroscope profiling initialized"
+
+
+class NoDataParams(BaseModel):
+    service: ResourceName
+
+
+@RUNBOOK.procedure(
+    ID,
+    title="Profiler not collecting data",
+    runbook_section="INC-PROF-003",
+    actions={"restart": OpKind.CHANGE, "verify": OpKind.READ},
+)
+async def diagnose_no_data(ctx: ProcedureContext, params: NoDataParams) -> Report:
+    s = params.service
+    env, profiler, log, package, sdk_log, fresh = await asyncio.gather(
+        ctx.run(ContainerEnv(container=s, names=["SERVICE_NAME", "PYROSCOPE_ENABLED", "PYROSCOPE_URL"]), EnvResult),
+        ctx.run(ContainerProcesses(container=s, match="pyroscope"), ProcessList),
+        ctx.run(ReadContainerFile(container=s, path=PROFILER_LOG), FileResult),
+        ctx.run(ContainerPackageVersion(container=s, package="pyroscope-io"), PackageVersion),
+        ctx.run(ContainerLogs(container=s, tail=1000, contains=SDK_INIT_LINE), LogsResult),
+        ctx.run(PyroscopeFreshness(services=[s], minutes=5), Freshness),
+    )
+    return analyse_no_data(ctx.host, s, env, profiler, log, package, sdk_log, fresh)
+
+
+def analyse_no_data(
+    host: str,
+    service: str,
+    env: Outcome[EnvResult],
+    profiler: Outcome[ProcessList],
+    log: Outcome[FileResult],
+    package: Outcome[PackageVersion],
+    sdk_log: Outcome[LogsResult],
+    fresh: Outcome[Freshness],
+) -> Report:
+    findings: list[Finding] = []
+    notes: list[str] = []
+    evidence_blocks = []
+    values = env.value.values if env.value is not None else {}
+    service_name = values.get("SERVICE_NAME")
+    enabled = values.get("PYROSCOPE_ENABLED")
+    sdk = package.value is not None and package.value.installed
+    py_spy = (log.value is not None and log.value.exists) or bool(profiler.value and profiler.value.processes)
+    mode = "SDK (pyroscope-io)" if sdk and not py_spy else "py-spy"
+
+    if env.error is not None:
+        findings.append(Finding(check="environment", severity=Severity.WARNING, detail=f"not read: {env.error}"))
+    elif enabled is not None and enabled.lower() != "true":
+        findings.append(
+            Finding(check="PYROSCOPE_ENABLED", severity=Severity.CRITICAL, detail=f"`{enabled}`: profiling is off")
+        )
+    if env.error is None and not service_name:
+        findings.append(
+            Finding(
+                check="SERVICE_NAME",
+                severity=Severity.CRITICAL,
+                detail="not set: the entrypoint starts no profiler without it",
+            )
+        )
+    elif service_name:
+        severity = Severity.OK if service_name == service else Severity.WARNING
+        extra = "" if severity is Severity.OK else f": profiles arrive as `{service_name}`, not `{service}`"
+        findings.append(Finding(check="SERVICE_NAME", severity=severity, detail=f"`{service_name}`{extra}"))
+
+    if mode == "py-spy":
+        running = profiler.value.processes if profiler.value is not None else []
+        findings.append(
+            Finding(
+                check="profiler process",
+                severity=Severity.OK if running else Severity.CRITICAL,
+                detail=f"running: `{running[0].command[:120]}`" if running else "no pyroscope profiler process",
+            )
+        )
+        if log.value is not None and log.value.exists:
+            lines = log.value.output.lines
+            started = any(f"Starting profiler for {service}" in line for line in lines)
+            errors = error_lines(lines)
+            findings.append(
+                Finding(
+                    check="profiler log",
+                    severity=Severity.WARNING if errors or not started else Severity.OK,
+                    detail=("started" if started else f'no "Starting profiler for {service}" line')
+                    + (f"; {len(errors)} error lines: {quote(errors)}" if errors else ""),
+                )
+            )
+            evidence_blocks.append(evidence(f"{service}: /tmp/profiler.log", log.value.output))
+        elif log.value is not None:
+            findings.append(Finding(check="profiler log", severity=Severity.CRITICAL, detail="no /tmp/profiler.log"))
+    else:
+        version = package.value.version if package.value is not None else None
+        findings.append(Finding(check="pyroscope-io", severity=Severity.OK, detail=f"installed, {version}"))
+        initialised = sdk_log.value is not None and bool(sdk_log.value.matched)
+        findings.append(
+            Finding(
+                check="SDK initialisation",
+                severity=Severity.OK if initialised else Severity.CRITICAL,
+                detail=f'"{sdk_log.value.output.lines[-1]}"' if initialised and sdk_log.value else
+                "no \"Pyroscope profiling initialized\" in the last 1000 log lines",
+            )
+        )  # fmt: skip
+
+    if fresh.value is not None:
+        f = fresh.value
+        entry = next((x for x in f.services if x.service == service), None)
+        if f.api == "unsupported":
+            findings.append(Finding(check="recent profiles", severity=Severity.WARNING, detail=f.note or "unsupported"))
+        elif entry is not None:
+            findings.append(
+                Finding(
+                    check="recent profiles",
+                    severity=Severity.OK if entry.has_data else Severity.CRITICAL,
+                    detail=f"{entry.samples} samples in the last {f.minutes} min"
+                    if entry.has_data
+                    else f"none in the last {f.minutes} min (Pyroscope {f.api})",
+                )
+            )
+        if f.note:
+            notes.append(f.note)
+    elif fresh.error is not None:
+        findings.append(
+            Finding(check="recent profiles", severity=Severity.WARNING, detail=f"not checked: {fresh.error}")
+        )
+
+    impact = "The service restarts; requests in flight may fail."
+    remediations = [
+        Remediation(procedure=ID, action="restart", label=f"Restart {service}", kind=OpKind.CHANGE, target=service,
+                    host=host, impact=impact),
+        Remediation(procedure=ID, action="verify", label="Check again", kind=OpKind.READ, target=service, host=host,
+                    impact="Reads only."),
+    ]  # fmt: skip
+    return Report(
+        procedure=ID,
+        title=f"No profiles from {service} ({mode})",
+        host=host,
+        findings=findings,
+        finished_at=datetime.now(UTC),
+        evidence=evidence_blocks,
+        remediations=remediations,
+        notes=notes,
+    )

@@ -1,0 +1,192 @@
+"""Runbook INC-PROF-004: Pyroscope storage full.
+
+Diagnosis (concurrently): `podman volume inspect pyroscope_data`, `df -h /data` in the container
+(in bytes and %), the retention setting read for the running Pyroscope version (the runbook's
+`retention-period` key would stop v1 from starting), and storage growth per day from the volume
+sizes the runner samples into Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from handlers.findings import Finding, Remediation, Report, Severity
+from handlers.registry import RUNBOOK, Outcome, ProcedureContext
+from profbot.bus import VolumeSample
+from profbot.errors import ProfbotError
+from profbot.ops import (
+    ContainerDiskUsage,
+    DiskUsage,
+    GetPyroscopeConfig,
+    OpKind,
+    PyroscopeConfig,
+    ResourceName,
+    VolumeInfo,
+    VolumeInspect,
+)
+
+ID = "INC-PROF-004"
+DISK_WARNING = 85.0
+DISK_CRITICAL = 95.0
+GROWTH_EXPECTED = 100 * 2**20  # runbook baseline: ~100 MB per day
+GROWTH_ALERT = 500 * 2**20  # alert above 500 MB per day
+MIN_HISTORY_SECONDS = 3600  # less than an hour of samples says nothing about a day
+
+
+class StorageParams(BaseModel):
+    container: ResourceName = "pyroscope"
+    volume: ResourceName = "pyroscope_data"
+    retention: str = "7d"  # what "reduce retention" offers, the runbook's example
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:,.0f} MB" if n < 10 * 2**30 else f"{n / 2**30:,.1f} GB"
+
+
+@RUNBOOK.procedure(
+    ID,
+    title="Pyroscope storage full",
+    runbook_section="INC-PROF-004",
+    actions={"reduce-retention": OpKind.CHANGE, "purge": OpKind.DESTROY},
+)
+async def diagnose_storage(ctx: ProcedureContext, params: StorageParams) -> Report:
+    volume, disk, config, history = await asyncio.gather(
+        ctx.run(VolumeInspect(volume=params.volume), VolumeInfo),
+        ctx.run(ContainerDiskUsage(container=params.container, path="/data"), DiskUsage),
+        ctx.run(GetPyroscopeConfig(), PyroscopeConfig),
+        _history(ctx, params.volume),
+    )
+    return analyse_storage(ctx.host, params, volume, disk, config, history)
+
+
+async def _history(ctx: ProcedureContext, volume: str) -> list[VolumeSample]:
+    try:
+        return await ctx.bus.volume_history(ctx.host, volume)
+    except ProfbotError:
+        return []  # growth is then "not enough history": the rest of the diagnosis still stands
+
+
+def growth_per_day(history: list[VolumeSample]) -> float | None:
+    if len(history) < 2 or history[-1].at - history[0].at < MIN_HISTORY_SECONDS:
+        return None
+    first, last = history[0], history[-1]
+    return (last.size_bytes - first.size_bytes) / ((last.at - first.at) / 86400)
+
+
+def analyse_storage(
+    host: str,
+    params: StorageParams,
+    volume: Outcome[VolumeInfo],
+    disk: Outcome[DiskUsage],
+    config: Outcome[PyroscopeConfig],
+    history: list[VolumeSample],
+) -> Report:
+    findings: list[Finding] = []
+    notes: list[str] = []
+    headline = None
+    if disk.value is not None:
+        d = disk.value
+        severity = (
+            Severity.CRITICAL
+            if d.use_percent >= DISK_CRITICAL
+            else Severity.WARNING
+            if d.use_percent >= DISK_WARNING
+            else Severity.OK
+        )
+        findings.append(
+            Finding(
+                check="/data usage",
+                severity=severity,
+                detail=f"{d.use_percent:.1f} % used: {_mb(d.used_bytes)} of {_mb(d.size_bytes)}, "
+                f"{_mb(d.available_bytes)} free",
+            )
+        )
+        if severity is Severity.CRITICAL:
+            headline = f"Pyroscope storage is {d.use_percent:.1f} % full ({_mb(d.available_bytes)} free)"
+    else:
+        findings.append(Finding(check="/data usage", severity=Severity.WARNING, detail=f"not read: {disk.error}"))
+
+    if volume.value is not None:
+        v = volume.value
+        size = _mb(v.size_bytes) if v.size_bytes is not None else "size not readable from the runner"
+        findings.append(
+            Finding(
+                check=f"volume {v.name}",
+                severity=Severity.INFO,
+                detail=f"{size}, used by {', '.join(v.used_by) or 'no container'}",
+            )
+        )
+    else:
+        findings.append(Finding(check=f"volume {params.volume}", severity=Severity.WARNING, detail=f"{volume.error}"))
+
+    growth = growth_per_day(history)
+    if growth is None:
+        span = (history[-1].at - history[0].at) / 60 if len(history) >= 2 else 0
+        findings.append(
+            Finding(
+                check="growth per day",
+                severity=Severity.INFO,
+                detail=f"not enough history yet ({len(history)} samples over {span:.0f} min; needs an hour)",
+            )
+        )
+    else:
+        severity = (
+            Severity.CRITICAL
+            if growth > GROWTH_ALERT
+            else Severity.WARNING
+            if growth > GROWTH_EXPECTED * 2
+            else Severity.OK
+        )
+        findings.append(
+            Finding(
+                check="growth per day",
+                severity=severity,
+                detail=f"{_mb(growth)}/day (baseline ~100 MB, alert above 500 MB)",
+            )
+        )
+
+    retention_valid = True
+    if config.value is not None:
+        r = config.value.retention
+        retention_valid = r.valid_for_running_version
+        value = f"`{r.key}: {r.value}`" if r.key else "none set"
+        findings.append(
+            Finding(
+                check="retention",
+                severity=Severity.OK if r.valid_for_running_version else Severity.WARNING,
+                detail=f"{value}: {r.explanation}",
+            )
+        )
+        if not r.valid_for_running_version:
+            notes.append(
+                "The runbook's `retention-period` key is Pyroscope v0's; v1 refuses to start with it. "
+                "profbot reads and sets retention in the running version's own form."
+            )
+    else:
+        findings.append(Finding(check="retention", severity=Severity.INFO, detail=f"not read: {config.error}"))
+
+    impact = "Reduced historical data but prevents service disruption."
+    remediations = [
+        Remediation(procedure=ID, action="reduce-retention", label=f"Set retention to {params.retention}",
+                    kind=OpKind.CHANGE, target=params.container, host=host,
+                    impact=impact + " The config is backed up first; Pyroscope is recreated.",
+                    params={"period": params.retention}),
+        Remediation(procedure=ID, action="purge", label=f"Delete {params.volume}", kind=OpKind.DESTROY,
+                    target=params.volume, host=host,
+                    impact="WARNING: deletes all profiling history. Pyroscope stops and starts again empty."),
+    ]  # fmt: skip
+    if not retention_valid:
+        notes.append("Setting retention is refused on this Pyroscope until a storage bucket is configured.")
+    return Report(
+        procedure=ID,
+        title="Pyroscope storage",
+        host=host,
+        findings=findings,
+        finished_at=datetime.now(UTC),
+        headline=headline,
+        remediations=remediations,
+        notes=notes,
+    )

@@ -1,0 +1,177 @@
+"""The runbook's incident procedures on the real rig, each put into the state its incident
+describes, checking the findings and the remediations offered."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+import handlers
+from handlers.findings import Report, Severity
+from handlers.missing_profiles import NoDataParams
+from handlers.profiling_overhead import OverheadParams
+from handlers.pyroscope_unavailable import UnavailableParams
+from handlers.registry import ProcedureContext
+from handlers.storage_full import StorageParams
+from profbot.bus import JobBus
+from profbot.ops import OpKind
+from tests.integration.conftest import HOST
+from tests.rig.podman_rig import IMAGE, PodmanRig
+from tests.rig.processes import RunnerProcess
+
+
+async def run(job_bus: JobBus, procedure_id: str, params: Any) -> Report:
+    procedure = handlers.RUNBOOK.get(procedure_id)
+    assert procedure is not None
+    return await procedure(ProcedureContext(job_bus, HOST, timeout=30), params)
+
+
+def finding(report: Report, check: str) -> Any:
+    matches = [f for f in report.findings if f.check == check]
+    assert matches, f"no finding {check!r} in {[f.check for f in report.findings]}"
+    return matches[0]
+
+
+def offered(report: Report) -> dict[str, OpKind]:
+    return {r.action: r.kind for r in report.remediations}
+
+
+# ---------------------------------------------------------------------------- INC-PROF-001
+
+
+async def test_unavailable_when_pyroscope_was_killed(
+    job_bus: JobBus, ops_runner: RunnerProcess, stack: PodmanRig
+) -> None:
+    stack.podman("kill", "--signal", "KILL", "pyroscope")
+    stack.podman("wait", "pyroscope", check=False)
+    report = await run(job_bus, "INC-PROF-001", UnavailableParams())
+    assert report.verdict is Severity.CRITICAL
+    assert report.summary().startswith("Pyroscope is down: exited with code 137 (killed: likely out of memory)")
+    assert "cannot reach pyroscope:4040" in finding(report, "backend -> pyroscope:4040").detail
+    assert finding(report, "Pyroscope /ready").severity is Severity.CRITICAL
+    assert offered(report) == {"restart": OpKind.CHANGE, "recreate": OpKind.CHANGE, "verify": OpKind.READ}
+    assert report.evidence[0].title == "pyroscope: last 100 log lines"
+    # most severe first
+    assert [f.severity for f in report.ranked()][0] is Severity.CRITICAL
+
+
+async def test_unavailable_when_running_but_not_ready(
+    job_bus: JobBus, ops_runner: RunnerProcess, stack: PodmanRig
+) -> None:
+    stack.podman("exec", "pyroscope", "sh", "-c", "echo 'ingester not ready' > /tmp/unhealthy")
+    report = await run(job_bus, "INC-PROF-001", UnavailableParams())
+    assert report.summary() == "Pyroscope is running but not ready: /ready answers 503 `ingester not ready`"
+    assert "gets HTTP 503 `ingester not ready`" in finding(report, "backend -> pyroscope:4040").detail
+
+
+async def test_unavailable_on_a_healthy_stack_finds_nothing_wrong(job_bus: JobBus, ops_runner: RunnerProcess) -> None:
+    report = await run(job_bus, "INC-PROF-001", UnavailableParams())
+    assert report.verdict is Severity.OK, report.findings
+    assert report.summary() == "Pyroscope server unavailable: nothing wrong found"
+
+
+# ---------------------------------------------------------------------------- INC-PROF-002
+
+
+async def test_overhead_when_the_profiler_burns_cpu(
+    job_bus: JobBus, ops_runner: RunnerProcess, stack: PodmanRig
+) -> None:
+    stack.podman("exec", "ai-yolo26", "touch", "/tmp/burn")
+    await asyncio.sleep(3)  # py-spy's loop notices the flag on its next second
+    report = await run(job_bus, "INC-PROF-002", OverheadParams(service="ai-yolo26"))
+    overhead = finding(report, "profiler overhead")
+    assert overhead.severity is Severity.CRITICAL, overhead
+    assert "above the 5 % alert threshold" in overhead.detail
+    assert report.summary().startswith("Profiling overhead on ai-yolo26 is")
+    assert finding(report, "PROFILE_INTERVAL").detail == "30 s"
+    raise_interval = next(r for r in report.remediations if r.action == "raise-interval")
+    assert raise_interval.params == {"profile_interval": 60}
+    assert set(offered(report)) == {"raise-interval", "disable-service", "disable-global"}
+
+
+async def test_overhead_of_an_idle_profiler_is_within_baseline(job_bus: JobBus, ops_runner: RunnerProcess) -> None:
+    report = await run(job_bus, "INC-PROF-002", OverheadParams(service="ai-yolo26"))
+    assert finding(report, "profiler overhead").severity is Severity.OK
+    assert finding(report, "profiler log").detail == "no errors"
+
+
+# ---------------------------------------------------------------------------- INC-PROF-003
+
+
+@pytest.fixture
+def unnamed_service(stack: PodmanRig) -> str:
+    """A py-spy service whose SERVICE_NAME was forgotten (MAINT-PROF-002 half done)."""
+    stack.podman(
+        "run", "-d", "--name", "ai-florence", "--label", "pyroscope.profile=true",
+        "--label", "pyroscope.service=ai-florence", "-e", "PYROSCOPE_ENABLED=true", IMAGE,
+        "/bin/sh", "/standins/profiled_service.sh",
+    )  # fmt: skip
+    return "ai-florence"
+
+
+async def test_no_data_when_service_name_is_missing(
+    job_bus: JobBus, ops_runner: RunnerProcess, unnamed_service: str
+) -> None:
+    await asyncio.sleep(1.5)  # a heartbeat that lists the new container
+    report = await run(job_bus, "INC-PROF-003", NoDataParams(service=unnamed_service))
+    assert finding(report, "SERVICE_NAME").severity is Severity.CRITICAL
+    assert "starts no profiler" in finding(report, "SERVICE_NAME").detail
+    assert finding(report, "profiler process").detail == "no pyroscope profiler process"
+    assert finding(report, "recent profiles").severity is Severity.CRITICAL
+    assert "v0 syntax" in report.notes[0]
+    assert offered(report) == {"restart": OpKind.CHANGE, "verify": OpKind.READ}
+
+
+async def test_no_data_for_the_sdk_backend_checks_the_sdk(job_bus: JobBus, ops_runner: RunnerProcess) -> None:
+    report = await run(job_bus, "INC-PROF-003", NoDataParams(service="backend"))
+    assert report.title == "No profiles from backend (SDK (pyroscope-io))"
+    assert finding(report, "pyroscope-io").detail == "installed, 0.8.11"
+    assert finding(report, "SDK initialisation").severity is Severity.OK
+    assert finding(report, "recent profiles").severity is Severity.CRITICAL  # nothing ingested
+
+
+async def test_no_data_when_profiling_is_switched_off(
+    job_bus: JobBus, ops_runner: RunnerProcess, stack: PodmanRig
+) -> None:
+    stack.env_file.write_text("PYROSCOPE_ENABLED=false\n")
+    stack.compose("up", "-d", "--force-recreate", "backend")
+    time.sleep(1)
+    report = await run(job_bus, "INC-PROF-003", NoDataParams(service="backend"))
+    assert finding(report, "PYROSCOPE_ENABLED").detail == "`false`: profiling is off"
+    assert finding(report, "SDK initialisation").severity is Severity.CRITICAL
+
+
+# ---------------------------------------------------------------------------- INC-PROF-004
+
+
+async def test_storage_when_data_is_past_95_percent(
+    job_bus: JobBus, ops_runner: RunnerProcess, stack: PodmanRig
+) -> None:
+    stack.use_small_data_volume("8m")
+    stack.podman("exec", "pyroscope", "dd", "if=/dev/zero", "of=/data/blocks", "bs=1024", "count=7900", check=False)
+    report = await run(job_bus, "INC-PROF-004", StorageParams())
+    usage = finding(report, "/data usage")
+    assert usage.severity is Severity.CRITICAL
+    assert report.summary().startswith("Pyroscope storage is 9")
+    retention = finding(report, "retention")
+    assert retention.severity is Severity.WARNING
+    assert "Pyroscope v1 refuses at start-up" in retention.detail
+    assert any("v0's; v1 refuses to start with it" in note for note in report.notes)
+    assert offered(report) == {"reduce-retention": OpKind.CHANGE, "purge": OpKind.DESTROY}
+
+
+async def test_storage_growth_per_day_from_sampled_history(
+    job_bus: JobBus, ops_runner: RunnerProcess, stack: PodmanRig
+) -> None:
+    key = job_bus.keys.volume_history(HOST, "pyroscope_data")
+    now = time.time()
+    # Two samples a day apart, 600 MB of growth: what the runner's sampler would have recorded.
+    await job_bus.redis.zadd(key, {f'{{"at":{now - 86400},"size_bytes":0}}': now - 86400})
+    await job_bus.redis.zadd(key, {f'{{"at":{now},"size_bytes":{600 * 2**20}}}': now})
+    report = await run(job_bus, "INC-PROF-004", StorageParams())
+    growth = finding(report, "growth per day")
+    assert growth.severity is Severity.CRITICAL
+    assert growth.detail.startswith("600 MB/day")
