@@ -15,7 +15,7 @@ import structlog
 
 from bot import diagnoses, messages
 from bot.context import BotDeps, Invocation
-from bot.posting import post_in_channel
+from bot.posting import answering_errors, post_in_channel
 from handlers.findings import Finding, Report, Severity
 from handlers.health import HealthParams
 from handlers.registry import ProcedureContext
@@ -79,6 +79,10 @@ async def runners_command(inv: Invocation) -> None:
     await inv.ack()
 
     async def answer() -> None:
+        async with answering_errors(inv):
+            await _answer()
+
+    async def _answer() -> None:
         try:
             runners = await inv.deps.bus.runners()
             alive = await inv.deps.bus.alive_hosts([r.host for r in runners])
@@ -136,6 +140,11 @@ async def health_reports(deps: BotDeps, host: str | None) -> list[Report] | mess
 
 
 async def run_health(inv: Invocation, host: str | None) -> None:
+    async with answering_errors(inv):
+        await _run_health(inv, host)
+
+
+async def _run_health(inv: Invocation, host: str | None) -> None:
     outcome = await health_reports(inv.deps, host)
     if isinstance(outcome, messages.Message):
         message = outcome

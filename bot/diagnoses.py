@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.context import BotDeps, Invocation
-from bot.posting import post_in_channel
+from bot.posting import answering_errors, post_in_channel
 from handlers.findings import Remediation, Report
 from handlers.missing_profiles import NoDataParams
 from handlers.profiling_overhead import OverheadParams
@@ -94,6 +94,11 @@ async def run_procedure(deps: BotDeps, spec: DiagnosisSpec, target: str) -> Repo
 
 
 async def run_diagnosis(inv: Invocation, spec: DiagnosisSpec, target: str) -> None:
+    async with answering_errors(inv):
+        await _run_diagnosis(inv, spec, target)
+
+
+async def _run_diagnosis(inv: Invocation, spec: DiagnosisSpec, target: str) -> None:
     outcome = await run_procedure(inv.deps, spec, target)
     if isinstance(outcome, messages.Message):
         await post_in_channel(inv, outcome)
@@ -119,6 +124,10 @@ async def freshness_command(inv: Invocation) -> None:
     await inv.ack(text=":mag: Asking Pyroscope which services sent profiles in the last 5 minutes.")
 
     async def answer() -> None:
+        async with answering_errors(inv):
+            await _answer()
+
+    async def _answer() -> None:
         try:
             hosts = await inv.deps.bus.hosts_for("pyroscope")
             if not hosts:
@@ -174,6 +183,14 @@ def parse_button(value: str, deps: BotDeps) -> Remediation | None:
 
 
 async def remediation_clicked(deps: BotDeps, body: dict[str, Any], respond: Any) -> None:
+    try:
+        await _remediation_clicked(deps, body, respond)
+    except Exception:
+        log.exception("remediation_failed")
+        await respond(response_type="ephemeral", replace_original=False, text=messages.internal_error())
+
+
+async def _remediation_clicked(deps: BotDeps, body: dict[str, Any], respond: Any) -> None:
     user = str((body.get("user") or {}).get("id", ""))
     actions = body.get("actions") or [{}]
     remedy = parse_button(str(actions[0].get("value", "")), deps)

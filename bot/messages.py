@@ -54,6 +54,12 @@ def clip(text: str, limit: int) -> str:
     return f"{text[:keep]}… ({len(text) - keep} more characters cut)"
 
 
+def escape(text: str) -> str:
+    """Slack's control characters in text that came from a container or a runner: a healthcheck
+    printing `<!channel>` must not ping a channel, nor `<http://x|fix>` pass for a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def section(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SECTION_TEXT)))
 
@@ -144,7 +150,7 @@ def bus_unavailable(error: str) -> Message:
 
 
 def report_lines(report: Report) -> str:
-    return "\n".join(f"{ICON[f.severity]} *{f.check}*: {f.detail}" for f in report.ranked())
+    return "\n".join(f"{ICON[f.severity]} *{escape(f.check)}*: {escape(f.detail)}" for f in report.ranked())
 
 
 def health_message(reports: list[Report], requested_by: str | None) -> Message:
@@ -181,7 +187,9 @@ def runners_message(runners: list[RunnerInfo], alive: set[str]) -> Message:
     lines = []
     for r in runners:
         state = ":large_green_circle: up" if r.host in alive else ":red_circle: not heartbeating"
-        podman = f"podman {r.podman_version}" if r.podman_version else f"podman unreachable ({r.podman_error})"
+        podman = (
+            f"podman {r.podman_version}" if r.podman_version else f"podman unreachable ({escape(str(r.podman_error))})"
+        )
         lines.append(
             f"{state} *{r.host}*: last seen {_utc(r.last_seen_at)}, runner {r.version}, {podman}, "
             f"{len(r.containers)} containers, Pyroscope at {r.pyroscope_url}"
@@ -240,13 +248,13 @@ def remediation_button(r: Remediation) -> ButtonElement:
 
 
 def report_message(report: Report, requested_by: str | None) -> Message:
-    headline = f"{ICON[report.verdict]} {report.summary()}"
+    headline = f"{ICON[report.verdict]} {escape(report.summary())}"
     blocks: list[Block] = [
         header(f"{report.procedure}: {report.title}"),
         section(f"*{headline}*\n{report_lines(report)}"),
     ]
     if report.notes:
-        blocks.append(context(*(f":memo: {note}" for note in report.notes)))
+        blocks.append(context(*(f":memo: {escape(note)}" for note in report.notes)))
     if report.remediations:
         blocks.append(
             ActionsBlock(elements=[remediation_button(r) for r in report.remediations[:MAX_ACTIONS_ELEMENTS]])
@@ -269,7 +277,7 @@ def evidence_message(item: Evidence) -> Message:
     size = 0
     cut = 0
     for i, line in enumerate(item.lines):
-        line = line.replace("```", "ʼʼʼ")[:CODE_CHUNK]
+        line = escape(line.replace("```", "ʼʼʼ"))[:CODE_CHUNK]
         if size + len(line) + 1 > CODE_CHUNK:
             if len(blocks) >= MAX_BLOCKS - 2:
                 cut = len(item.lines) - i

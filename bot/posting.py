@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import structlog
 from slack_sdk.errors import SlackApiError
 
@@ -30,3 +33,14 @@ async def post_in_channel(inv: Invocation, message: messages.Message) -> str | N
         else:
             await inv.respond(response_type="ephemeral", text=f"{messages.internal_error()} (`{error}`)")
         return None
+
+
+@contextlib.asynccontextmanager
+async def answering_errors(inv: Invocation) -> AsyncIterator[None]:
+    """Whatever breaks in background work, the user who was told "checking..." hears about it."""
+    try:
+        yield
+    except Exception:
+        log.exception("background_work_failed", user=inv.user_id, channel=inv.channel_id)
+        with contextlib.suppress(Exception):
+            await inv.respond(response_type="ephemeral", replace_original=False, text=messages.internal_error())

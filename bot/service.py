@@ -24,7 +24,7 @@ from bot.http import build_web_app
 from bot.tasks import BackgroundTasks, SingleFlight
 from profbot import bus as job_bus
 from profbot.errors import ConfigError, RedisUnavailable
-from profbot.settings import ServeSettings
+from profbot.settings import ServeSettings, without_password
 
 log = structlog.get_logger("profbot.serve")
 
@@ -51,15 +51,28 @@ def slack_client(settings: ServeSettings, session: aiohttp.ClientSession) -> Asy
     return client
 
 
+async def keep_warming(authorize: CachedAuthorize) -> None:
+    """Retry auth.test in the background, so the first request does not pay for it before its ack."""
+    while True:
+        await asyncio.sleep(5)
+        try:
+            await authorize.warm()
+            log.info("slack_identity_after_retry")
+            return
+        except Exception as exc:
+            log.warning("slack_auth_test_retry_failed", error=str(exc))
+
+
 async def serve(settings: ServeSettings) -> None:
     redis = job_bus.connect(settings.redis_url)
     try:
         await redis.ping()
     except (RedisError, OSError) as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {settings.redis_url}: {exc}") from None
+        raise RedisUnavailable(f"cannot reach Redis at {without_password(settings.redis_url)}: {exc}") from None
 
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
     client = slack_client(settings, session)
+    warming: asyncio.Task[None] | None = None
     token = settings.slack_bot_token.get_secret_value()
     authorize = CachedAuthorize(client, token)
     try:
@@ -70,8 +83,9 @@ async def serve(settings: ServeSettings) -> None:
         if error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked"):
             raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack ({error})") from None
         log.warning("slack_auth_test_failed", error=str(error))
-    except Exception as exc:  # Slack briefly unreachable must not keep the bot down; retried on use
+    except Exception as exc:  # Slack briefly unreachable must not keep the bot down
         log.warning("slack_unreachable_at_start", error=str(exc))
+        warming = asyncio.create_task(keep_warming(authorize), name="slack-auth-warmup")
 
     bus = job_bus.JobBus(redis, settings.redis_prefix)
     bus.waiter.start()
@@ -110,8 +124,11 @@ async def serve(settings: ServeSettings) -> None:
 
     log.info("shutting_down")
     await runner.shutdown()
-    await tasks.drain(DRAIN_SECONDS)
+    # Long enough for a job acknowledged just before SIGTERM to be answered and posted.
+    await tasks.drain(max(DRAIN_SECONDS, settings.job_timeout_seconds + job_bus.RESULT_GRACE_SECONDS + 5))
     await runner.cleanup()
     await bus.waiter.stop()
+    if warming is not None:
+        warming.cancel()
     await redis.aclose()
     await session.close()

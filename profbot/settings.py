@@ -32,6 +32,11 @@ def _redis_url(value: str) -> str:
     return value
 
 
+def without_password(url: str) -> str:
+    """``url`` fit for a log line or an error message: any password in it replaced."""
+    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
+
+
 def _container_host(value: str) -> str:
     if not re.match(r"^(unix|tcp|http|ssh)://", value):
         raise ValueError("must be a podman socket URL such as unix:///run/podman/podman.sock")

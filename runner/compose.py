@@ -21,6 +21,16 @@ from ruamel.yaml import YAML
 from profbot.errors import InvalidArgument, OperationError, OperationTimeout, TargetNotFound
 from runner.redaction import bounded_text
 
+# What podman-compose and the podman CLI need from the runner's environment, and nothing else:
+# the runner's own settings (Redis URL, tokens) must not leak into compose's interpolation.
+CHILD_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "XDG_RUNTIME_DIR", "CONTAINERS_CONF",
+             "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF", "CONTAINER_HOST")  # fmt: skip
+
+
+def child_environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in CHILD_ENV if name in os.environ}
+
+
 ENV_LINE = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 
@@ -93,20 +103,23 @@ class ComposeProject:
         return files
 
     async def run(self, *args: str) -> str:
-        argv = [*self.command, *self._files(), *args]
+        argv = [*self.command, "--env-file", str(self.env_file), *self._files(), *args]
         proc = await asyncio.create_subprocess_exec(
             *argv,
             cwd=self.directory,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            env=child_environment(),
         )
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), self.timeout)
         except TimeoutError:
-            proc.kill()
-            await proc.wait()
             raise OperationTimeout(f"podman-compose {' '.join(args)} did not finish in {self.timeout:.0f}s") from None
+        finally:
+            if proc.returncode is None:  # timed out, or the job was cut off: no orphan left behind
+                proc.kill()
+                await proc.wait()
         text = out.decode(errors="replace")
         if proc.returncode != 0:
             tail = "\n".join(bounded_text(text, max_lines=15).lines)
@@ -167,6 +180,13 @@ class ComposeProject:
             if pattern.search(dumped):
                 found.append(str(name))
         return sorted(found)
+
+    def service_for_container(self, container: str) -> str:
+        """The service that runs as ``container`` (its container_name, or its own name)."""
+        for name, definition in (self._load(self.compose_file).get("services") or {}).items():
+            if str((definition or {}).get("container_name") or name) == container:
+                return str(name)
+        raise TargetNotFound(f"no service in {self.compose_file.name} runs as container {container}")
 
     def container_name(self, service: str) -> str:
         """The container a service runs as: its ``container_name``, else the service name."""

@@ -118,8 +118,13 @@ class HostContext:
             return attrs
         raise NotAllowed(
             f"{container} is not managed by profbot on this host (managed: the profiled containers and "
-            f"{', '.join(sorted(self.policy.managed))})"
+            f"{', '.join(sorted(self.policy.managed))}); nothing was read or changed"
         )
+
+    async def require_readable(self, container: str) -> None:
+        """Reads that expose content (logs, env, files, processes, exec) stay on the containers
+        profbot manages: a database's logs have no business in a Slack channel."""
+        await self.require_changeable(container)
 
     def require_changeable_service(self, service: str) -> ComposeProject:
         compose = self.require_compose()
@@ -200,29 +205,38 @@ async def list_profiled(host: HostContext, _: ListProfiledContainers) -> Contain
 
 @op(ContainerLogs)
 async def container_logs(host: HostContext, o: ContainerLogs) -> LogsResult:
-    text = await host.podman.logs(o.container, o.tail)
+    await host.require_readable(o.container)
+    # Redact before filtering: a filter on raw text would answer "does the secret start with x?"
+    text, redactions = redact(await host.podman.logs(o.container, o.tail))
     matched = None
     if o.contains is not None:
         needle = o.contains.lower()
         lines = [line for line in text.splitlines() if needle in line.lower()]
         matched = len(lines)
         text = "\n".join(lines)
-    return LogsResult(container=o.container, output=bounded_text(text), matched=matched)
+    output = bounded_text(text)
+    output = output.model_copy(update={"redactions": output.redactions + redactions})
+    return LogsResult(container=o.container, output=output, matched=matched)
+
+
+MAX_FILE_READ = 256 * 1024  # bytes read from the end of a file; bounded_text cuts further
 
 
 @op(ReadContainerFile)
 async def read_file(host: HostContext, o: ReadContainerFile) -> FileResult:
-    code, out, err = await host.podman.exec(o.container, ["cat", o.path])
+    await host.require_readable(o.container)
+    # tail -c: a runaway multi-GB profiler log must not be loaded whole into the runner
+    code, out, err = await host.podman.exec(o.container, ["tail", "-c", str(MAX_FILE_READ), o.path])
     if code != 0:
         if "No such file" in err or "can't open" in err:
             return FileResult(container=o.container, path=o.path, exists=False, output=bounded_text(""))
-        raise OperationError(f"cat {o.path} in {o.container} failed (exit {code}): {redact(err.strip())[0][:300]}")
+        raise OperationError(f"reading {o.path} in {o.container} failed (exit {code}): {redact(err.strip())[0][:300]}")
     return FileResult(container=o.container, path=o.path, exists=True, output=bounded_text(out, keep="last"))
 
 
 @op(ContainerEnv)
 async def container_env(host: HostContext, o: ContainerEnv) -> EnvResult:
-    attrs = (await host.podman.container(o.container)).attrs
+    attrs = await host.require_changeable(o.container)
     env: dict[str, str] = {}
     for item in (attrs.get("Config") or {}).get("Env") or []:
         name, _, value = str(item).partition("=")
@@ -236,6 +250,7 @@ _CPU = re.compile(r"^\d+(\.\d+)?$")
 
 @op(ContainerProcesses)
 async def container_processes(host: HostContext, o: ContainerProcesses) -> ProcessList:
+    await host.require_readable(o.container)
     # podman's own `top` reads /proc from the host side: no ps needed inside the container.
     table = await host.podman.top(o.container, "pid,user,pcpu,etime,args")
     titles = [t.upper() for t in table.get("Titles") or []]
@@ -369,6 +384,7 @@ async def container_http_get(host: HostContext, o: ContainerHttpGet) -> HttpProb
         ("python3", ["python3", "-c", _PY_GET, o.url]),
         ("curl", ["curl", "-sS", "-m", "5", "-w", "\n%{http_code}", o.url]),
     ]
+    await host.require_readable(o.container)
     errors = []
     for client, argv in attempts:
         code, out, err = await host.podman.exec(o.container, argv)
@@ -411,6 +427,7 @@ _PY_VERSION = (
 async def container_package_version(host: HostContext, o: ContainerPackageVersion) -> PackageVersion:
     """What `pip show` answers, asked the cheapest way that works: Python's own package metadata
     (one exec, and no pip needed in the image), then `pip show` for images without python3."""
+    await host.require_readable(o.container)
     code, out, _ = await host.podman.exec(o.container, ["python3", "-c", _PY_VERSION, o.package])
     if code in (0, 3):
         return PackageVersion(
@@ -544,7 +561,8 @@ async def set_global_profiling(host: HostContext, o: SetGlobalProfiling) -> Chan
     compose = host.require_compose()
     value = "true" if o.enabled else "false"
     steps = [set_env_file_var(compose.env_file, "PYROSCOPE_ENABLED", value)]
-    services = compose.services_using("PYROSCOPE_ENABLED")
+    managed = host.policy.managed | compose.profiled_services()
+    services = [name for name in compose.services_using("PYROSCOPE_ENABLED") if name in managed]
     if services:
         # A .env change reaches a container only when it is created again.
         await compose.up(*services, force_recreate=True)
@@ -555,9 +573,21 @@ async def set_global_profiling(host: HostContext, o: SetGlobalProfiling) -> Chan
 
 
 def _backup(config: Path) -> Path:
-    backup = pyroscope_config.backup_path(config)
+    """A new, timestamped backup each time: a second change must not overwrite the original."""
+    backup = pyroscope_config.new_backup_path(config)
     shutil.copy2(config, backup)
     return backup
+
+
+async def _apply_config(host: HostContext) -> str:
+    """Make Pyroscope load its config again: recreate it through compose, else restart it."""
+    container = host.policy.pyroscope_container
+    if host.compose is not None and container in host.compose.services():
+        await host.compose.up(host.compose.service_for_container(container), force_recreate=True)
+        return f"podman-compose up -d --force-recreate {container}"
+    await host.require_changeable(container)
+    await host.podman.restart(container, 10)
+    return f"restarted {container}"
 
 
 @op(SetPyroscopeRetention)
@@ -568,14 +598,8 @@ async def set_pyroscope_retention(host: HostContext, o: SetPyroscopeRetention) -
     backup = _backup(path)
     atomic_write(path, new_text)
     steps = [f"backed up {path.name} to {backup.name}", f"{what} in {path.name}"]
+    steps.append(await _apply_config(host))
     container = host.policy.pyroscope_container
-    if host.compose is not None and container in host.compose.services():
-        await host.compose.up(container, force_recreate=True)
-        steps.append(f"podman-compose up -d --force-recreate {container}")
-    else:
-        await host.require_changeable(container)
-        await host.podman.restart(container, 10)
-        steps.append(f"restarted {container}")
     return ChangeResult(
         target=str(path), steps=steps, backup_path=str(backup), container_id=await _container_id(host, container)
     )
@@ -591,11 +615,12 @@ async def backup_pyroscope_config(host: HostContext, _: BackupPyroscopeConfig) -
 @op(RestorePyroscopeConfig)
 async def restore_pyroscope_config(host: HostContext, _: RestorePyroscopeConfig) -> ChangeResult:
     path = host.require_config()
-    backup = pyroscope_config.backup_path(path)
-    if not backup.exists():
-        raise TargetNotFound(f"no backup {backup.name} to restore")
+    backup = pyroscope_config.latest_backup(path)
+    if backup is None:
+        raise TargetNotFound(f"no backup of {path.name} to restore")
     atomic_write(path, backup.read_text())
-    return ChangeResult(target=str(path), steps=[f"restored {path.name} from {backup.name}"], backup_path=str(backup))
+    steps = [f"restored {path.name} from {backup.name}", await _apply_config(host)]
+    return ChangeResult(target=str(path), steps=steps, backup_path=str(backup))
 
 
 @op(PullPyroscopeImage)
@@ -613,8 +638,15 @@ async def pull_image(host: HostContext, o: PullPyroscopeImage) -> ChangeResult:
 @op(PurgePyroscopeData)
 async def purge_pyroscope_data(host: HostContext, _: PurgePyroscopeData) -> ChangeResult:
     container, volume = host.policy.pyroscope_container, host.policy.pyroscope_volume
+    # Every precondition first: once the volume is gone there is no undo.
     await host.require_changeable(container)
-    await host.podman.volume(volume)  # TargetNotFound before anything is stopped
+    compose = host.require_compose()
+    service = compose.service_for_container(container)
+    await host.podman.volume(volume)
+    users = sorted(container_state_from_attrs(a).name for a in await host.podman.list_containers(f"volume={volume}"))
+    others = [name for name in users if name != container]
+    if others:
+        raise NotAllowed(f"{volume} is also used by {', '.join(others)}: not purging data other containers use")
     steps = []
     started = time.monotonic()
     await host.podman.stop(container, 30)
@@ -625,9 +657,8 @@ async def purge_pyroscope_data(host: HostContext, _: PurgePyroscopeData) -> Chan
     steps.append(f"removed container {container} (compose creates it again)")
     await host.podman.remove_volume(volume)
     steps.append(f"removed volume {volume}: all profiling history deleted")
-    compose = host.require_compose()
-    await compose.up(container)
-    steps.append(f"podman-compose up -d {container} (new empty {volume})")
+    await compose.up(service)
+    steps.append(f"podman-compose up -d {service} (new empty {volume})")
     steps.append(f"done in {time.monotonic() - started:.1f}s")
     return ChangeResult(target=volume, steps=steps, container_id=await _container_id(host, container))
 

@@ -19,7 +19,7 @@ import podman
 import podman.errors
 import requests
 
-from profbot.errors import OperationError, PodmanUnavailable, TargetNotFound
+from profbot.errors import OperationError, OperationTimeout, PodmanUnavailable, TargetNotFound
 from profbot.ops import ContainerState
 
 T = TypeVar("T")
@@ -70,6 +70,7 @@ def container_state_from_attrs(attrs: dict[str, Any]) -> ContainerState:
 class PodmanGateway:
     def __init__(self, base_url: str, timeout: float) -> None:
         self.base_url = base_url
+        self.timeout = timeout
         self._client = podman.PodmanClient(base_url=base_url, timeout=timeout)
 
     def close(self) -> None:
@@ -88,9 +89,14 @@ class PodmanGateway:
         except podman.errors.NotFound as exc:
             raise TargetNotFound(str(exc.explanation or exc)) from exc
         except podman.errors.APIError as exc:
-            if exc.response is None:  # no HTTP answer at all: socket missing, refused or hung
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, requests.ReadTimeout):
+                raise OperationTimeout(f"podman took longer than {self.timeout:.0f}s to answer") from exc
+            if exc.response is None:  # no HTTP answer at all: socket missing or refusing
                 raise self._unreachable(exc) from exc
             raise OperationError(f"podman: {exc.explanation or exc}") from exc
+        except requests.ReadTimeout as exc:
+            raise OperationTimeout(f"podman took longer than {self.timeout:.0f}s to answer") from exc
         except (requests.ConnectionError, requests.Timeout, FileNotFoundError, ConnectionError) as exc:
             raise self._unreachable(exc) from exc
 
@@ -208,7 +214,9 @@ class PodmanGateway:
         state = container_state_from_attrs(container.attrs)
         if run_healthcheck and state.running and state.healthcheck_defined:
             # libpod's endpoint (podman healthcheck run); the state it records is read back below.
-            await self._call(self._client.api.get, f"/containers/{container.id}/healthcheck")
+            response = await self._call(self._client.api.get, f"/containers/{container.id}/healthcheck")
+            if response.status_code >= 400 and response.status_code != 409:  # 409: stopped meanwhile
+                raise OperationError(f"podman healthcheck run answered HTTP {response.status_code}")
             await self._call(container.reload)
             state = container_state_from_attrs(container.attrs)
         return state

@@ -10,6 +10,7 @@ a storage bucket (``storage.backend``). Without one, v1 frees disk only under pr
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,5 +128,11 @@ def set_retention(text: str, period: str, major: int | None) -> tuple[str, str]:
     return dump(data), f"set {V0_RETENTION}: {period} (was {old or 'unset'})"
 
 
-def backup_path(config: Path) -> Path:
-    return config.with_name(config.name + ".bak")
+def new_backup_path(config: Path) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return config.with_name(f"{config.name}.{stamp}.bak")
+
+
+def latest_backup(config: Path) -> Path | None:
+    backups = sorted(config.parent.glob(f"{config.name}.*.bak"))
+    return backups[-1] if backups else None

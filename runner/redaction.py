@@ -19,15 +19,25 @@ MAX_LINE_CHARS = 2000
 
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|KEY)", re.IGNORECASE)
 
+_SECRET_WORD = r"(?:token|secret|password|passwd|credential|key)"  # noqa: S105 - words, not a password
+
 _PATTERNS = [
-    # NAME=value or NAME: value where NAME looks secret (env dumps, config lines, log key=values)
+    # NAME="value with spaces" / NAME: 'value' where NAME looks secret
     re.compile(
-        r"(?P<keep>\b[\w.-]*(?:token|secret|password|passwd|key)[\w.-]*\b[\"']?\s*[=:]\s*[\"']?)"
-        r"(?P<secret>[^\s\"',;&]+)",
+        r"(?P<keep>\b[\w.-]*" + _SECRET_WORD + r"[\w.-]*[\"']?\s*[=:]\s*(?P<q>[\"']))(?P<secret>[^\"'\n]*?)(?=(?P=q))",
         re.IGNORECASE,
     ),
-    # Authorization: Bearer abc / bearer abc
-    re.compile(r"(?P<keep>\bbearer\s+)(?P<secret>[A-Za-z0-9._~+/=-]+)", re.IGNORECASE),
+    # NAME=value or NAME: value (env dumps, config lines, log key=values)
+    re.compile(
+        r"(?P<keep>\b[\w.-]*" + _SECRET_WORD + r"[\w.-]*[\"']?\s*[=:]\s*)(?P<secret>[^\s\"',;&]+)",
+        re.IGNORECASE,
+    ),
+    # command-line flags: --auth-token VALUE, -password VALUE
+    re.compile(
+        r"(?P<keep>(?<![\w-])--?[\w-]*" + _SECRET_WORD + r"[\w-]*\s+)(?P<secret>[^\s\"'-][^\s\"']*)", re.IGNORECASE
+    ),
+    # Authorization: Bearer abc / Basic dXNlcjpwYXNz
+    re.compile(r"(?P<keep>\b(?:bearer|basic)\s+)(?P<secret>[A-Za-z0-9._~+/=-]{6,})", re.IGNORECASE),
     # scheme://user:password@host
     re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)(?P<secret>[^\s@/]+)(?=@)", re.IGNORECASE),
 ]

@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 
 from profbot import bus as job_bus
 from profbot.errors import RedisUnavailable
-from profbot.settings import RunnerSettings
+from profbot.settings import RunnerSettings, without_password
 from runner.compose import ComposeProject
 from runner.operations import HostContext, HostPolicy
 from runner.podman_gateway import PodmanGateway
@@ -39,7 +39,7 @@ async def run_runner(settings: RunnerSettings) -> None:
     try:
         await redis.ping()
     except (RedisError, OSError) as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {settings.redis_url}: {exc}") from None
+        raise RedisUnavailable(f"cannot reach Redis at {without_password(settings.redis_url)}: {exc}") from None
 
     podman = PodmanGateway(settings.container_host, timeout=settings.call_timeout_seconds)
     pyroscope = PyroscopeClient(str(settings.pyroscope_url), timeout=settings.call_timeout_seconds)

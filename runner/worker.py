@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import time
+import uuid
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -31,9 +32,10 @@ from profbot.bus import (
     RunnerInfo,
     VolumeSample,
 )
-from profbot.errors import InvalidArgument, NotAllowed, OperationError, OperationTimeout
+from profbot.errors import InvalidArgument, NotAllowed, OperationError, OperationTimeout, OutcomeUnknown
 from profbot.ops import CATALOG, OperationCatalog, OpKind
 from runner.operations import IMPLEMENTATIONS, HostContext, OperationTable, tree_size
+from runner.redaction import redact
 
 log = structlog.get_logger("profbot.runner")
 
@@ -148,7 +150,7 @@ class RunnerWorker:
         while not stop.is_set():
             try:
                 await self.heartbeat()
-            except (RedisError, OSError) as exc:
+            except Exception as exc:  # a dead heartbeat task would make a working runner look gone
                 log.warning("heartbeat_failed", error=str(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.heartbeat_seconds)
@@ -165,6 +167,8 @@ class RunnerWorker:
             podman_error = str(exc)
         except TimeoutError:
             podman_error = "podman did not answer within 2s"
+        except Exception as exc:  # the heartbeat must be written whatever podman-py raised
+            podman_error = f"{type(exc).__name__}: {exc}"[:300]
         info = RunnerInfo(
             host=self.host_id,
             version=__version__,
@@ -179,7 +183,8 @@ class RunnerWorker:
         )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.runners, self.host_id, info.model_dump_json())
-            pipe.set(self.keys.alive(self.host_id), "1", ex=max(1, round(self.heartbeat_seconds * 3)))
+            # Three beats, plus the up-to-4 s the podman probes above may take.
+            pipe.set(self.keys.alive(self.host_id), "1", ex=max(1, round(self.heartbeat_seconds * 3 + 4)))
             await pipe.execute()
 
     # ------------------------------------------------------------------ volume history
@@ -190,7 +195,7 @@ class RunnerWorker:
             for volume in self.sample_volumes:
                 try:
                     await self.sample_volume(volume)
-                except (OperationError, RedisError, OSError) as exc:
+                except Exception as exc:  # sampling is best effort; it must not die for good
                     log.info("volume_sample_skipped", volume=volume, error=str(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.sample_seconds)
@@ -223,13 +228,18 @@ class RunnerWorker:
             await self._publish(job, result)
         await self._ack(entry_id)
 
+    async def _claim(self, job: Job) -> bool:
+        """Take the job for this attempt. A retried SET whose first try did land (reply lost)
+        finds its own token and still counts as taken."""
+        token = f"{self.host_id}:{os.getpid()}:{uuid.uuid4().hex}"
+        key = self.keys.claim(job.id)
+        claimed = await self._retrying(lambda: self.redis.set(key, token, nx=True, ex=CLAIM_TTL_SECONDS))
+        if claimed:
+            return True
+        return bool(await self._retrying(lambda: self.redis.get(key)) == token)
+
     async def _run_once(self, job: Job) -> JobResult | None:
-        claimed = await self._retrying(
-            lambda: self.redis.set(
-                self.keys.claim(job.id), f"{self.host_id}:{os.getpid()}", nx=True, ex=CLAIM_TTL_SECONDS
-            )
-        )
-        if not claimed:
+        if not await self._claim(job):
             return await self._answer_redelivery(job)
         started = time.time()
         if started >= job.deadline:
@@ -250,9 +260,16 @@ class RunnerWorker:
             try:
                 value = await asyncio.wait_for(self.table.execute(self.host, operation), timeout=job.deadline - started)
             except TimeoutError:
+                if operation.kind is not OpKind.READ:
+                    # podman calls in worker threads cannot be recalled: the change may still
+                    # complete. Say so rather than "failed".
+                    raise OutcomeUnknown(
+                        f"{job.op} was cut off after {job.deadline - started:.1f}s while changing things: "
+                        "outcome unknown; check the target's state before trying again"
+                    ) from None
                 raise OperationTimeout(f"{job.op} cut off after {job.deadline - started:.1f}s") from None
         except OperationError as exc:
-            log.info("job_failed", job_id=job.id, op=job.op, code=exc.code, error=str(exc))
+            log.info("job_failed", job_id=job.id, op=job.op, code=exc.code, error=redact(str(exc))[0][:500])
             return self._result(job, JobStatus.ERROR, started=started, code=exc.code, error=str(exc))
         except Exception as exc:  # an unexpected bug must still answer the waiting user
             log.exception("job_crashed", job_id=job.id, op=job.op)
@@ -296,7 +313,8 @@ class RunnerWorker:
             status=status,
             result=value,
             error_code=code,
-            error=error,
+            # Error text quotes podman, YAML parsers and exceptions: it leaves redacted, like output.
+            error=redact(error)[0][:2000] if error else None,
             started_at=started,
             finished_at=time.time(),
         )

@@ -7,6 +7,7 @@ recreates every container afterwards.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +29,7 @@ from profbot.ops import (
     StopContainer,
 )
 from tests.integration.conftest import Call
-from tests.rig.podman_rig import PodmanRig
+from tests.rig.podman_rig import IMAGE, PodmanRig
 
 V1_CONFIG_WITH_BUCKET = """\
 # Pyroscope v1, with a filesystem bucket
@@ -149,7 +150,7 @@ async def test_retention_with_the_runbook_key_on_v1_is_refused_with_what_would_w
     assert "would stop it from starting" in message
     assert "storage.backend" in message
     assert stack.pyroscope_config.read_text() == before
-    assert not stack.pyroscope_config.with_name("pyroscope-config.yml.bak").exists()
+    assert list(stack.pyroscope_config.parent.glob("*.bak")) == []
 
 
 async def test_retention_on_v1_with_a_bucket_is_set_backed_up_and_applied(call: Call, stack: PodmanRig) -> None:
@@ -160,7 +161,7 @@ async def test_retention_on_v1_with_a_bucket_is_set_backed_up_and_applied(call: 
     assert "compactor_blocks_retention_period: 7d" in text
     assert "# Pyroscope v1, with a filesystem bucket" in text  # comments survive the edit
     assert result.backup_path is not None
-    assert stack.pyroscope_config.with_name("pyroscope-config.yml.bak").read_text() == V1_CONFIG_WITH_BUCKET
+    assert Path(result.backup_path).read_text() == V1_CONFIG_WITH_BUCKET
     assert stack.inspect("pyroscope", "{{.Id}}") != old_id  # recreated to load it
     config = await call(GetPyroscopeConfig())
     assert config.retention.key == "limits.compactor_blocks_retention_period"
@@ -170,10 +171,17 @@ async def test_retention_on_v1_with_a_bucket_is_set_backed_up_and_applied(call: 
 
 async def test_backup_and_restore_the_config(call: Call, stack: PodmanRig) -> None:
     original = stack.pyroscope_config.read_text()
-    await call(BackupPyroscopeConfig())
+    first = await call(BackupPyroscopeConfig())
+    stack.pyroscope_config.write_text("# edited\n" + original)
+    second = await call(BackupPyroscopeConfig())
+    assert first.backup_path != second.backup_path  # a second backup never overwrites the first
+    assert Path(first.backup_path).read_text() == original
     stack.pyroscope_config.write_text("broken: [\n")
-    await call(RestorePyroscopeConfig())
-    assert stack.pyroscope_config.read_text() == original
+    old_id = stack.inspect("pyroscope", "{{.Id}}")
+    restored = await call(RestorePyroscopeConfig())
+    assert stack.pyroscope_config.read_text() == "# edited\n" + original  # the latest backup
+    assert restored.steps[1] == "podman-compose up -d --force-recreate pyroscope"
+    assert stack.inspect("pyroscope", "{{.Id}}") != old_id  # and Pyroscope loaded it
 
 
 async def test_pull_without_a_registry_fails_clearly_and_changes_nothing(call: Call, stack: PodmanRig) -> None:
@@ -199,6 +207,16 @@ async def test_purge_deletes_the_data_and_pyroscope_answers_again(call: Call, st
     assert created_after != created_before
     # other containers untouched
     assert stack.inspect("backend", "{{.State.Status}}") == "running"
+
+
+async def test_purge_refuses_when_another_container_uses_the_volume(call: Call, stack: PodmanRig) -> None:
+    stack.podman("exec", "pyroscope", "sh", "-c", "echo history > /data/old-block")
+    stack.podman("run", "-d", "--name", "data-reader", "-v", "pyroscope_data:/data", IMAGE, "sleep", "600")
+    with pytest.raises(NotAllowed, match="also used by data-reader"):
+        await call(PurgePyroscopeData(), timeout=60)
+    assert stack.inspect("pyroscope", "{{.State.Status}}") == "running"  # nothing was stopped
+    assert stack.podman("exec", "pyroscope", "cat", "/data/old-block").stdout.strip() == "history"
+    stack.podman("rm", "-f", "-t", "0", "data-reader")
 
 
 async def test_purge_without_approval_deletes_nothing(call: Call, stack: PodmanRig) -> None:

@@ -142,6 +142,15 @@ async def test_a_hung_operation_is_cut_off_at_its_deadline(job_bus: JobBus, star
     assert time.monotonic() - started < 5
 
 
+async def test_a_change_cut_off_at_its_deadline_is_outcome_unknown_not_failed(
+    job_bus: JobBus, start_runner, tmp_path: Path
+) -> None:
+    """A change's podman calls cannot be recalled once started: the user must not read "failed"."""
+    await start_runner()
+    with pytest.raises(OutcomeUnknown, match=r"cut off after .* outcome unknown"):
+        await job_bus.call(HOST, Change(log=str(tmp_path / "log"), seconds=30), timeout=1, approval_id="appr-2")
+
+
 async def test_invalid_arguments_are_refused_on_the_runner_too(job_bus: JobBus, start_runner, tmp_path: Path) -> None:
     """A job forged straight into Redis is validated again by the runner."""
     await start_runner()

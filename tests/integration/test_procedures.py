@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -55,7 +56,7 @@ async def test_unavailable_when_pyroscope_was_killed(
     assert offered(report) == {"restart": OpKind.CHANGE, "recreate": OpKind.CHANGE, "verify": OpKind.READ}
     assert report.evidence[0].title == "pyroscope: last 100 log lines"
     # most severe first
-    assert [f.severity for f in report.ranked()][0] is Severity.CRITICAL
+    assert report.ranked()[0].severity is Severity.CRITICAL
 
 
 async def test_unavailable_when_running_but_not_ready(
@@ -102,14 +103,15 @@ async def test_overhead_of_an_idle_profiler_is_within_baseline(job_bus: JobBus, 
 
 
 @pytest.fixture
-def unnamed_service(stack: PodmanRig) -> str:
+def unnamed_service(stack: PodmanRig) -> Iterator[str]:
     """A py-spy service whose SERVICE_NAME was forgotten (MAINT-PROF-002 half done)."""
     stack.podman(
         "run", "-d", "--name", "ai-florence", "--label", "pyroscope.profile=true",
         "--label", "pyroscope.service=ai-florence", "-e", "PYROSCOPE_ENABLED=true", IMAGE,
         "/bin/sh", "/standins/profiled_service.sh",
     )  # fmt: skip
-    return "ai-florence"
+    yield "ai-florence"
+    stack.podman("rm", "-f", "-t", "0", "ai-florence")
 
 
 async def test_no_data_when_service_name_is_missing(

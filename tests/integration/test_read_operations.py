@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from profbot.errors import InvalidArgument, OperationError, TargetNotFound
+from profbot.errors import InvalidArgument, NotAllowed, OperationError, TargetNotFound
 from profbot.ops import (
     ContainerDiskUsage,
     ContainerEnv,
@@ -66,7 +66,7 @@ async def test_read_profiler_log(call: Call) -> None:
 
 
 async def test_reading_a_missing_file_says_so(call: Call) -> None:
-    result = await call(ReadContainerFile(container="database", path="/tmp/profiler.log"))
+    result = await call(ReadContainerFile(container="backend", path="/tmp/profiler.log"))
     assert not result.exists
     assert result.output.lines == []
 
@@ -74,8 +74,23 @@ async def test_reading_a_missing_file_says_so(call: Call) -> None:
 async def test_env_reads_only_named_variables(call: Call) -> None:
     result = await call(ContainerEnv(container="ai-yolo26", names=["SERVICE_NAME", "PROFILE_INTERVAL"]))
     assert result.values == {"SERVICE_NAME": "ai-yolo26", "PROFILE_INTERVAL": "30"}
-    missing = await call(ContainerEnv(container="database", names=["SERVICE_NAME"]))
-    assert missing.values == {"SERVICE_NAME": None}
+    missing = await call(ContainerEnv(container="backend", names=["PROFILE_INTERVAL"]))
+    assert missing.values == {"PROFILE_INTERVAL": None}
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        ContainerLogs(container="database"),
+        ContainerEnv(container="database", names=["SERVICE_NAME"]),
+        ReadContainerFile(container="database", path="/tmp/profiler.log"),
+        ContainerProcesses(container="database", match="py-spy"),
+        ContainerHttpGet(container="database"),
+    ],
+)
+async def test_content_of_an_unmanaged_container_is_not_read(call: Call, operation: object) -> None:
+    with pytest.raises(NotAllowed, match="database is not managed by profbot"):
+        await call(operation)
 
 
 async def test_env_cannot_be_asked_for_a_secret(call: Call) -> None:
@@ -92,7 +107,7 @@ async def test_processes_matching_a_name(call: Call) -> None:
             break
         await asyncio.sleep(0.2)
     assert spies.processes[0].command.startswith("/bin/sh /bin/py-spy record")
-    none = await call(ContainerProcesses(container="database", match="py-spy"))
+    none = await call(ContainerProcesses(container="backend", match="py-spy"))
     assert none.processes == []
 
 
@@ -134,7 +149,7 @@ async def test_http_get_from_inside_a_container(call: Call) -> None:
 
 
 async def test_http_get_from_a_container_without_any_client_says_so(call: Call) -> None:
-    probe = await call(ContainerHttpGet(container="database"))
+    probe = await call(ContainerHttpGet(container="ai-yolo26"))  # busybox only: no python3, no curl
     assert probe.status_code is None
     assert probe.error is not None and "no HTTP client in the container" in probe.error
 
@@ -153,8 +168,8 @@ async def test_package_version_inside_the_backend(call: Call) -> None:
 
 
 async def test_package_version_without_python_is_an_error(call: Call) -> None:
-    with pytest.raises(OperationError, match="no pip or python3 in database"):
-        await call(ContainerPackageVersion(container="database"))
+    with pytest.raises(OperationError, match="no pip or python3 in ai-yolo26"):
+        await call(ContainerPackageVersion(container="ai-yolo26"))
 
 
 async def test_pyroscope_version(call: Call) -> None:

@@ -27,6 +27,7 @@ class Work(Operation):
 @TEST_CATALOG.register("test.change", OpKind.CHANGE, Done)
 class Change(Operation):
     log: str
+    seconds: float = 0.0
 
 
 TEST_TABLE = OperationTable(TEST_CATALOG)
@@ -48,7 +49,9 @@ async def work(host: HostContext, op: Work) -> Done:
 
 @TEST_TABLE.implements(Change)
 async def change(host: HostContext, op: Change) -> Done:
-    return Done(runs=_record(op.log))
+    runs = _record(op.log)
+    await asyncio.sleep(op.seconds)
+    return Done(runs=runs)
 
 
 TEST_TABLE.check_complete()

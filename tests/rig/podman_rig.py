@@ -183,7 +183,7 @@ class PodmanRig:
         self.pyroscope_config.parent.mkdir(parents=True, exist_ok=True)
         self.pyroscope_config.write_text(RUNBOOK_PYROSCOPE_CONFIG)
         self.env_file.write_text("PYROSCOPE_ENABLED=true\nGRAFANA_ADMIN_PASSWORD=admin-secret-1\n")
-        for leftover in (self.project / "docker-compose.profbot.yml", self.pyroscope_config.with_suffix(".yml.bak")):
+        for leftover in (self.project / "docker-compose.profbot.yml", *self.pyroscope_config.parent.glob("*.bak")):
             leftover.unlink(missing_ok=True)
         self.compose_file.write_text(compose_yaml(self.project_name, self.pyroscope_port))
 
@@ -205,7 +205,10 @@ class PodmanRig:
     def reset_stack(self) -> None:
         """Back to the operator's files and freshly created containers, whatever a test changed."""
         self.write_project()
-        # A test may have swapped the data volume (use_small_data_volume): make it anew.
+        # Containers a test added beside the stack go; so does a swapped data volume.
+        names = self.podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        for extra in set(names) - STACK_CONTAINERS:
+            self.podman("rm", "-f", "-t", "0", extra, check=False)
         self.podman("rm", "-f", "-t", "0", "pyroscope", check=False)
         self.podman("volume", "rm", "-f", "pyroscope_data", check=False)
         self._drop_small_data()
@@ -259,6 +262,8 @@ class PodmanRig:
     def inspect(self, name: str, template: str) -> str:
         return self.podman("inspect", name, "--format", template).stdout.strip()
 
+
+STACK_CONTAINERS = {"pyroscope", "ai-yolo26", "backend", "database"}
 
 # The runbook's appendix, as the operators have it: Pyroscope v0 keys that v1 would refuse.
 RUNBOOK_PYROSCOPE_CONFIG = """\

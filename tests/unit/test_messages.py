@@ -56,3 +56,13 @@ def test_unknown_command_is_quoted_short() -> None:
     msg = messages.unknown_command("/prof", "x" * 500)
     assert block_errors(msg.as_kwargs()["blocks"]) == []
     assert "more characters cut" in msg.text
+
+
+def test_text_from_containers_cannot_ping_or_fake_links() -> None:
+    r = Report(procedure="HEALTH", title="t", host="h", finished_at=datetime.now(UTC),
+               findings=[Finding(check="container x", severity=Severity.CRITICAL,
+                                 detail="unhealthy: <!channel> see <http://evil.example|the fix> & more")])  # fmt: skip
+    text = messages.health_message([r], None).as_kwargs()["blocks"][1]["text"]["text"]
+    assert "<!channel>" not in text
+    assert "&lt;!channel&gt;" in text
+    assert "&lt;http://evil.example|the fix&gt; &amp; more" in text

@@ -22,6 +22,9 @@ from runner.redaction import REDACTED, bounded_text, redact, redact_env_value
         ('{"api_key": "k-123"}', "k-123"),
         ("db_password=s3cr3t&user=app", "s3cr3t"),
         ("AWS_SECRET_ACCESS_KEY: wJalrXUtnFEMI", "wJalrXUtnFEMI"),
+        ('password = "two words" end', "two words"),
+        ("py-spy record --auth-token abc123 --pid 1", "abc123"),
+        ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
     ],
 )
 def test_secrets_are_redacted(text: str, secret: str) -> None:
@@ -31,8 +34,15 @@ def test_secrets_are_redacted(text: str, secret: str) -> None:
     assert count == 1
 
 
-def test_ordinary_text_is_left_alone() -> None:
-    text = "INFO Pyroscope profiling initialized; PYROSCOPE_ENABLED=true PROFILE_INTERVAL=30"
+@pytest.mark.parametrize(
+    "text",
+    [
+        "INFO Pyroscope profiling initialized; PYROSCOPE_ENABLED=true PROFILE_INTERVAL=30",
+        "ERROR duplicate primary key constraint violated",
+        "py-spy record --format speedscope --duration 30 --nonblocking --pid 1",
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
     assert redact(text) == (text, 0)
 
 
