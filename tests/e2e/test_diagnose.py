@@ -1,0 +1,120 @@
+"""`/prof diagnose` end to end: a signed slash command, a real runner on the podman rig, the
+findings message with its buttons in the channel, the evidence in the thread, and a click."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import RunnerFactory, ack_text, message_text
+from tests.rig.podman_rig import PodmanRig
+from tests.rig.processes import BotProcess, RunnerProcess
+from tests.rig.slack_requests import OPERATOR, post_command, sign
+from tests.rig.slack_standin import DEFAULT_CHANNEL, SlackStandIn, block_errors
+
+
+@pytest.fixture
+def stack(pyroscope: PodmanRig) -> Iterator[PodmanRig]:
+    yield pyroscope
+    pyroscope.reset_stack()
+
+
+def click(bot: BotProcess, slack: SlackStandIn, button: dict, message_ts: str, user: str = OPERATOR) -> httpx.Response:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user},
+        "team": {"id": "T0PROFBOT"},
+        "channel": {"id": DEFAULT_CHANNEL},
+        "message": {"ts": message_ts},
+        "response_url": slack.response_url("click"),
+        "trigger_id": "1.2.3",
+        "actions": [{"type": "button", "action_id": button["action_id"], "value": button["value"],
+                     "block_id": "b", "action_ts": str(time.time())}],
+    }  # fmt: skip
+    body = urlencode({"payload": json.dumps(payload)})
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+    return httpx.post(f"{bot.url}/slack/events", content=body, headers=headers, timeout=10)
+
+
+def buttons(post_body: dict) -> list[dict]:
+    blocks = post_body["blocks"]
+    return [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_diagnose_unavailable_posts_findings_buttons_and_evidence(
+    bot: BotProcess, runner: RunnerProcess, stack: PodmanRig, slack: SlackStandIn
+) -> None:
+    stack.podman("kill", "--signal", "KILL", "pyroscope")
+    stack.podman("wait", "pyroscope", check=False)
+    response = post_command(bot.url, "diagnose unavailable", response_url=slack.response_url())
+    assert response.status_code == 200
+    assert "Running INC-PROF-001" in ack_text(response)
+    main, thread = slack.wait_for("chat.postMessage", count=2, timeout=30)
+    assert main.answer["ok"] and thread.answer["ok"], (main.answer, thread.answer)
+    text = message_text(main.body)
+    assert "INC-PROF-001: Pyroscope server unavailable" in text
+    assert "Pyroscope is down: exited with code 137 (killed: likely out of memory)" in text
+    assert "backend cannot reach pyroscope:4040" in text
+    labels = [b["text"]["text"] for b in buttons(main.body)]
+    assert labels == ["Restart pyroscope (change)", "Recreate pyroscope (change)", "Verify /ready (read)"]
+    assert block_errors(main.body["blocks"]) == []
+    # The 100 log lines went to the thread, not into the message.
+    assert thread.body["thread_ts"] == main.answer["ts"]
+    assert "pyroscope: last 100 log lines" in message_text(thread.body)
+
+
+def test_a_change_button_runs_nothing_and_says_why(
+    bot: BotProcess, runner: RunnerProcess, stack: PodmanRig, slack: SlackStandIn
+) -> None:
+    stack.podman("stop", "-t", "5", "pyroscope")
+    post_command(bot.url, "diagnose INC-PROF-001", response_url=slack.response_url())
+    main = slack.wait_for("chat.postMessage", count=1, timeout=30)[0]
+    restart = buttons(main.body)[0]
+    assert click(bot, slack, restart, main.answer["ts"]).status_code == 200
+    [answer] = slack.wait_for("response_url", timeout=15)
+    assert "is a *change* on host" in answer.body["text"]
+    assert "nothing was run" in answer.body["text"]
+    time.sleep(1)
+    assert stack.inspect("pyroscope", "{{.State.Status}}") == "exited"  # still stopped
+
+
+def test_a_forged_button_value_is_refused(bot: BotProcess, runner: RunnerProcess, slack: SlackStandIn) -> None:
+    forged = {"action_id": "remediate:INC-PROF-004:purge",
+              "value": json.dumps({"p": "INC-PROF-004", "a": "rm -rf /", "t": "pyroscope_data", "h": "x"})}  # fmt: skip
+    assert click(bot, slack, forged, "1.1").status_code == 200
+    [answer] = slack.wait_for("response_url", timeout=15)
+    assert "no longer matches a runbook remediation" in answer.body["text"]
+
+
+def test_diagnose_no_data_needs_a_service(bot: BotProcess, slack: SlackStandIn) -> None:
+    response = post_command(bot.url, "diagnose no-data", response_url=slack.response_url())
+    assert "needs a service name" in ack_text(response)
+    response = post_command(bot.url, "diagnose INC-PROF-009", response_url=slack.response_url())
+    assert "No runbook procedure `INC-PROF-009`" in ack_text(response)
+
+
+def test_diagnose_storage_and_freshness_and_runbook(
+    bot: BotProcess, start_runner: RunnerFactory, slack: SlackStandIn
+) -> None:
+    start_runner()
+    post_command(bot.url, "diagnose storage", response_url=slack.response_url())
+    [storage] = slack.wait_for("chat.postMessage", timeout=30)
+    text = message_text(storage.body)
+    assert "INC-PROF-004" in text
+    assert "Pyroscope v1 refuses at start-up" in text
+    assert [b["style"] for b in buttons(storage.body)] == ["primary", "danger"]
+    slack.clear()
+    post_command(bot.url, "freshness", response_url=slack.response_url())
+    [fresh] = slack.wait_for("chat.postMessage", timeout=30)
+    assert "Profile freshness on podhost-1" in message_text(fresh.body)
+    assert "v0 syntax" in message_text(fresh.body)
+    listing = ack_text(post_command(bot.url, "runbook", response_url=slack.response_url()))
+    for pid in ("INC-PROF-001", "INC-PROF-002", "INC-PROF-003", "INC-PROF-004"):
+        assert pid in listing
+    entry = ack_text(post_command(bot.url, "runbook storage", response_url=slack.response_url()))
+    assert "Diagnosis (concurrently)" in entry
