@@ -97,6 +97,8 @@ async def runners_command(inv: Invocation) -> None:
 SUBCOMMANDS.register("diagnose")(diagnoses.diagnose_command)
 SUBCOMMANDS.register("freshness")(diagnoses.freshness_command)
 SUBCOMMANDS.register("runbook")(diagnoses.runbook_command)
+SUBCOMMANDS.register("onboard")(diagnoses.onboard_command)
+SUBCOMMANDS.register("baselines")(diagnoses.baselines_command)
 SUBCOMMANDS.check_complete()
 
 

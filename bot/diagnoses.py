@@ -19,8 +19,10 @@ from slack_sdk.errors import SlackApiError
 from bot import messages
 from bot.context import BotDeps, Invocation
 from bot.posting import answering_errors, post_in_channel
+from handlers.baselines import BaselineParams
 from handlers.findings import Remediation, Report
 from handlers.missing_profiles import NoDataParams
+from handlers.onboarding import OnboardParams
 from handlers.profiling_overhead import OverheadParams
 from handlers.pyroscope_unavailable import UnavailableParams
 from handlers.registry import ProcedureContext
@@ -52,6 +54,10 @@ DIAGNOSES = [
                   lambda target: NoDataParams(service=target)),
     DiagnosisSpec("INC-PROF-004", "storage", "diagnose storage", "pyroscope", False,
                   lambda target: StorageParams(container=target)),
+    DiagnosisSpec("MAINT-PROF-002", "onboard", "onboard SERVICE", None, True,
+                  lambda target: OnboardParams(service=target)),
+    DiagnosisSpec("BASELINES", "baselines", "baselines", "pyroscope", False,
+                  lambda target: BaselineParams(container=target)),
 ]  # fmt: skip
 BY_NAME = {key.lower(): spec for spec in DIAGNOSES for key in (spec.procedure, spec.alias)}
 
@@ -60,7 +66,17 @@ def find(name: str) -> DiagnosisSpec | None:
     return BY_NAME.get(name.lower())
 
 
-async def diagnose_command(inv: Invocation) -> None:
+async def onboard_command(inv: Invocation) -> None:
+    await diagnose_command(inv, ["onboard", *inv.args])
+
+
+async def baselines_command(inv: Invocation) -> None:
+    await diagnose_command(inv, ["baselines", *inv.args])
+
+
+async def diagnose_command(inv: Invocation, words: list[str] | None = None) -> None:
+    if words is not None:
+        inv = Invocation(inv.deps, inv.user_id, inv.channel_id, words, inv.ack, inv.respond)
     if not inv.args:
         await inv.ack(text=messages.unknown_procedure("", [f"{s.procedure} ({s.alias})" for s in DIAGNOSES]))
         return

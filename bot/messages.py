@@ -105,6 +105,8 @@ COMMAND_HELP: dict[str, tuple[str, str]] = {
     ),
     "freshness": ("freshness [SERVICE]", "which services sent profiles to Pyroscope in the last 5 minutes"),
     "runbook": ("runbook [ID]", "the runbook's procedures, or what one of them checks and offers"),
+    "onboard": ("onboard SERVICE", "MAINT-PROF-002: what a service lacks for profiling, with the lines to add"),
+    "baselines": ("baselines", "the runbook's performance baselines: expected, alert, measured, verdict"),
 }
 
 

@@ -7,7 +7,24 @@ tested on recorded outputs.
 """
 
 # Importing a procedure module registers its procedures on RUNBOOK.
-from handlers import health, missing_profiles, profiling_overhead, pyroscope_unavailable, storage_full
+from handlers import (
+    baselines,
+    health,
+    missing_profiles,
+    onboarding,
+    profiling_overhead,
+    pyroscope_unavailable,
+    storage_full,
+)
 from handlers.registry import RUNBOOK
 
-__all__ = ["RUNBOOK", "health", "missing_profiles", "profiling_overhead", "pyroscope_unavailable", "storage_full"]
+__all__ = [
+    "RUNBOOK",
+    "baselines",
+    "health",
+    "missing_profiles",
+    "onboarding",
+    "profiling_overhead",
+    "pyroscope_unavailable",
+    "storage_full",
+]

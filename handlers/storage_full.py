@@ -57,12 +57,12 @@ async def diagnose_storage(ctx: ProcedureContext, params: StorageParams) -> Repo
         ctx.run(VolumeInspect(volume=params.volume), VolumeInfo),
         ctx.run(ContainerDiskUsage(container=params.container, path="/data"), DiskUsage),
         ctx.run(GetPyroscopeConfig(), PyroscopeConfig),
-        _history(ctx, params.volume),
+        volume_history(ctx, params.volume),
     )
     return analyse_storage(ctx.host, params, volume, disk, config, history)
 
 
-async def _history(ctx: ProcedureContext, volume: str) -> list[VolumeSample]:
+async def volume_history(ctx: ProcedureContext, volume: str) -> list[VolumeSample]:
     try:
         return await ctx.bus.volume_history(ctx.host, volume)
     except ProfbotError:

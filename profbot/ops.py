@@ -111,6 +111,7 @@ class ContainerState(OpResult):
     exit_code: int
     oom_killed: bool
     restart_count: int
+    labels: dict[str, str] = {}
     healthcheck_defined: bool
     health: str | None  # healthy, unhealthy, starting; None without a healthcheck
     health_failing_streak: int
@@ -141,6 +142,7 @@ KnownEnvName = Literal["SERVICE_NAME", "PROFILE_INTERVAL", "PYROSCOPE_ENABLED", 
 KnownProcess = Literal["py-spy", "pyroscope"]
 KnownProbeURL = Literal["http://pyroscope:4040/ready"]
 KnownPackage = Literal["pyroscope-io"]
+KnownTool = Literal["py-spy"]
 # A log filter is matched as plain text, case-insensitively (the runbook's `grep -i`).
 LogFilter = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\w .:,/=-]+$")]
 # Pyroscope's duration syntax: [0-9]+(ns|us|µs|ms|s|m|h|d|w|y)
@@ -319,6 +321,21 @@ class ContainerPackageVersion(Operation):
 
     container: ResourceName
     package: KnownPackage = "pyroscope-io"
+
+
+class ToolVersion(OpResult):
+    container: str
+    tool: str
+    installed: bool
+    version: str | None
+
+
+@CATALOG.register("container.tool_version", OpKind.READ, ToolVersion)
+class ContainerToolVersion(Operation):
+    """Whether a tool is installed in a container, and its version (`py-spy --version`)."""
+
+    container: ResourceName
+    tool: KnownTool = "py-spy"
 
 
 # ---------------------------------------------------------------------------- read: Pyroscope

@@ -33,6 +33,7 @@ from profbot.ops import (
     ContainerState,
     ContainerStats,
     ContainerSummary,
+    ContainerToolVersion,
     DiskUsage,
     EnvResult,
     FileResult,
@@ -65,6 +66,7 @@ from profbot.ops import (
     StartContainer,
     StatsResult,
     StopContainer,
+    ToolVersion,
     VolumeInfo,
     VolumeInspect,
 )
@@ -448,6 +450,16 @@ async def container_package_version(host: HostContext, o: ContainerPackageVersio
         version=match.group(1) if match else None,
         how=f"pip show {o.package}",
     )
+
+
+@op(ContainerToolVersion)
+async def container_tool_version(host: HostContext, o: ContainerToolVersion) -> ToolVersion:
+    await host.require_readable(o.container)
+    code, out, err = await host.podman.exec(o.container, [o.tool, "--version"])
+    if code in (126, 127):
+        return ToolVersion(container=o.container, tool=o.tool, installed=False, version=None)
+    text = (out or err).strip().splitlines()
+    return ToolVersion(container=o.container, tool=o.tool, installed=True, version=text[0][:100] if text else None)
 
 
 # ============================================================================ read: Pyroscope

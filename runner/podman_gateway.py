@@ -21,6 +21,7 @@ import requests
 
 from profbot.errors import OperationError, OperationTimeout, PodmanUnavailable, TargetNotFound
 from profbot.ops import ContainerState
+from runner.redaction import redact_env_value
 
 T = TypeVar("T")
 
@@ -58,6 +59,10 @@ def container_state_from_attrs(attrs: dict[str, Any]) -> ContainerState:
         exit_code=int(state.get("ExitCode") or 0),
         oom_killed=bool(state.get("OOMKilled", False)),
         restart_count=int(attrs.get("RestartCount") or 0),
+        labels={
+            str(k): redact_env_value(str(k), str(v))
+            for k, v in ((attrs.get("Config") or {}).get("Labels") or {}).items()
+        },
         healthcheck_defined=bool((attrs.get("Config") or {}).get("Healthcheck")),
         health=health_status if health_status not in ("", "none") else None,
         health_failing_streak=int(health.get("FailingStreak") or 0),

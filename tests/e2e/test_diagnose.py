@@ -118,3 +118,16 @@ def test_diagnose_storage_and_freshness_and_runbook(
         assert pid in listing
     entry = ack_text(post_command(bot.url, "runbook storage", response_url=slack.response_url()))
     assert "Diagnosis (concurrently)" in entry
+
+
+def test_onboard_and_baselines_commands(bot: BotProcess, runner: RunnerProcess, slack: SlackStandIn) -> None:
+    post_command(bot.url, "onboard ai-yolo26", response_url=slack.response_url())
+    [onboard] = slack.wait_for("chat.postMessage", timeout=30)
+    assert "ai-yolo26 is set up for profiling" in message_text(onboard.body)
+    slack.clear()
+    post_command(bot.url, "baselines", response_url=slack.response_url())
+    [baselines] = slack.wait_for("chat.postMessage", timeout=30)
+    text = message_text(baselines.body)
+    assert "BASELINES: Performance baselines" in text
+    assert "*profiler overhead ai-yolo26*: measured" in text
+    assert block_errors(baselines.body["blocks"]) == []

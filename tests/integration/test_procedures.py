@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 import handlers
+from handlers.baselines import BaselineParams
 from handlers.findings import Report, Severity
 from handlers.missing_profiles import NoDataParams
+from handlers.onboarding import OnboardParams
 from handlers.profiling_overhead import OverheadParams
 from handlers.pyroscope_unavailable import UnavailableParams
 from handlers.registry import ProcedureContext
@@ -177,3 +179,47 @@ async def test_storage_growth_per_day_from_sampled_history(
     growth = finding(report, "growth per day")
     assert growth.severity is Severity.CRITICAL
     assert growth.detail.startswith("600 MB/day")
+
+
+# ---------------------------------------------------------------------------- MAINT-PROF-002, baselines
+
+
+async def test_onboarding_check_of_a_complete_service(job_bus: JobBus, ops_runner: RunnerProcess) -> None:
+    report = await run(job_bus, "MAINT-PROF-002", OnboardParams(service="ai-yolo26"))
+    assert report.verdict is Severity.OK, report.findings
+    assert report.summary() == "ai-yolo26 is set up for profiling"
+    assert finding(report, "py-spy").detail == "installed (py-spy 0.4.0)"
+    assert report.evidence == []
+
+
+async def test_onboarding_check_names_the_exact_lines_to_add(
+    job_bus: JobBus, ops_runner: RunnerProcess, unnamed_service: str
+) -> None:
+    report = await run(job_bus, "MAINT-PROF-002", OnboardParams(service=unnamed_service))
+    assert report.summary() == "ai-florence: 3 things missing for profiling"
+    assert finding(report, "SERVICE_NAME").severity is Severity.CRITICAL
+    compose = report.evidence[0]
+    assert compose.title.startswith("Add to docker-compose.prod.yml")
+    assert compose.lines == [
+        "ai-florence:",
+        "  environment:",
+        "    - SERVICE_NAME=ai-florence",
+        "    - PYROSCOPE_URL=http://pyroscope:4040",
+    ]
+
+
+async def test_baselines_measure_every_row(job_bus: JobBus, ops_runner: RunnerProcess) -> None:
+    report = await run(job_bus, "BASELINES", BaselineParams())
+    checks = [f.check for f in report.findings]
+    assert checks == [
+        "Pyroscope CPU",
+        "Pyroscope memory",
+        "profiler overhead ai-yolo26",
+        "profiler overhead backend",
+        "storage growth per day",
+        "profile push latency",
+    ]
+    cpu = finding(report, "Pyroscope CPU")
+    assert cpu.detail.startswith("measured ")
+    assert "expected < 5 % · alert > 10 %" in cpu.detail
+    assert finding(report, "Pyroscope memory").severity is Severity.OK  # a small stand-in
