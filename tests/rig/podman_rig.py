@@ -105,9 +105,12 @@ class PodmanRig:
             check=False,
         )  # fmt: skip
         subprocess.run(["podman", "volume", "prune", "-f"], env=self.env, capture_output=True, check=False)
+        subprocess.run(["podman", "rmi", "-af"], env=self.env, capture_output=True, check=False)
         self.stop_service()
         self._drop_small_data()
-        subprocess.run(["podman", "system", "reset", "-f"], env=self.env, capture_output=True, check=False)
+        # Not `podman system reset`: network definitions are host-wide, and reset would delete
+        # every other rig's networks too. The storage driver's own mount is all that is left.
+        subprocess.run(["umount", "-l", str(self.dir / "root" / "overlay")], capture_output=True, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def podman(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
