@@ -99,6 +99,7 @@ SUBCOMMANDS.register("freshness")(diagnoses.freshness_command)
 SUBCOMMANDS.register("runbook")(diagnoses.runbook_command)
 SUBCOMMANDS.register("onboard")(diagnoses.onboard_command)
 SUBCOMMANDS.register("baselines")(diagnoses.baselines_command)
+SUBCOMMANDS.register("datasource")(diagnoses.datasource_command)
 SUBCOMMANDS.check_complete()
 
 

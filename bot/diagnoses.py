@@ -21,6 +21,7 @@ from bot.context import BotDeps, Invocation
 from bot.posting import answering_errors, post_in_channel
 from handlers.baselines import BaselineParams
 from handlers.findings import Remediation, Report
+from handlers.grafana_datasource import DatasourceParams
 from handlers.missing_profiles import NoDataParams
 from handlers.onboarding import OnboardParams
 from handlers.profiling_overhead import OverheadParams
@@ -58,6 +59,8 @@ DIAGNOSES = [
                   lambda target: OnboardParams(service=target)),
     DiagnosisSpec("BASELINES", "baselines", "baselines", "pyroscope", False,
                   lambda target: BaselineParams(container=target)),
+    DiagnosisSpec("MAINT-PROF-003", "datasource", "datasource", "grafana", False,
+                  lambda target: DatasourceParams(grafana=target)),
 ]  # fmt: skip
 BY_NAME = {key.lower(): spec for spec in DIAGNOSES for key in (spec.procedure, spec.alias)}
 
@@ -68,6 +71,10 @@ def find(name: str) -> DiagnosisSpec | None:
 
 async def onboard_command(inv: Invocation) -> None:
     await diagnose_command(inv, ["onboard", *inv.args])
+
+
+async def datasource_command(inv: Invocation) -> None:
+    await diagnose_command(inv, ["datasource", *inv.args])
 
 
 async def baselines_command(inv: Invocation) -> None:

@@ -107,6 +107,7 @@ COMMAND_HELP: dict[str, tuple[str, str]] = {
     "runbook": ("runbook [ID]", "the runbook's procedures, or what one of them checks and offers"),
     "onboard": ("onboard SERVICE", "MAINT-PROF-002: what a service lacks for profiling, with the lines to add"),
     "baselines": ("baselines", "the runbook's performance baselines: expected, alert, measured, verdict"),
+    "datasource": ("datasource", "MAINT-PROF-003: is Grafana's Pyroscope datasource there (and offer to provision it)"),
 }
 
 

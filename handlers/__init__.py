@@ -9,6 +9,7 @@ tested on recorded outputs.
 # Importing a procedure module registers its procedures on RUNBOOK.
 from handlers import (
     baselines,
+    grafana_datasource,
     health,
     missing_profiles,
     onboarding,
@@ -21,6 +22,7 @@ from handlers.registry import RUNBOOK
 __all__ = [
     "RUNBOOK",
     "baselines",
+    "grafana_datasource",
     "health",
     "missing_profiles",
     "onboarding",

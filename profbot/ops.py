@@ -392,6 +392,27 @@ class GetPyroscopeConfig(Operation):
     """The Pyroscope server config file and its retention setting, read for the running version."""
 
 
+# ---------------------------------------------------------------------------- read: Grafana
+
+
+class GrafanaDatasource(OpResult):
+    name: str
+    type: str
+    url: str | None
+
+
+class GrafanaDatasources(OpResult):
+    grafana_url: str
+    reachable: bool
+    datasources: list[GrafanaDatasource]
+    error: str | None = None
+
+
+@CATALOG.register("grafana.datasources", OpKind.READ, GrafanaDatasources)
+class ListGrafanaDatasources(Operation):
+    """Grafana's datasources (the runbook's `curl .../api/datasources | jq '.[].name'`)."""
+
+
 # ---------------------------------------------------------------------------- change
 
 
@@ -467,6 +488,11 @@ class PullPyroscopeImage(Operation):
     """Pull grafana/pyroscope:TAG and check that an image really arrived."""
 
     tag: ImageTag
+
+
+@CATALOG.register("grafana.provision_pyroscope", OpKind.CHANGE, ChangeResult)
+class ProvisionPyroscopeDatasource(Operation):
+    """Write the runbook's `pyroscope.yml` datasource provisioning file and restart Grafana."""
 
 
 # ---------------------------------------------------------------------------- destroy

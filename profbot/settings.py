@@ -95,6 +95,13 @@ class RunnerSettings(CommonSettings):
         "pyroscope,backend,grafana", alias="PROFBOT_MANAGED_CONTAINERS", pattern=r"^[a-zA-Z0-9_.,-]*$"
     )
 
+    # Grafana (MAINT-PROF-003): its API, a token with datasource read rights, and where its
+    # datasource provisioning files live on this host.
+    grafana_url: HttpUrl = Field(HttpUrl("http://localhost:3002"), alias="GRAFANA_URL")
+    grafana_token: SecretStr | None = Field(None, alias="GRAFANA_TOKEN")
+    grafana_provisioning_dir: Path | None = Field(None, alias="PROFBOT_GRAFANA_PROVISIONING_DIR")
+    grafana_container: str = Field("grafana", alias="PROFBOT_GRAFANA_CONTAINER", pattern=NAME_PATTERN)
+
     # How often the runner samples the Pyroscope volume's size (storage growth per day needs it).
     sample_seconds: float = Field(600.0, alias="PROFBOT_SAMPLE_SECONDS", ge=1, le=86400)
 

@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -40,7 +41,9 @@ from profbot.ops import (
     Freshness,
     GetPyroscopeConfig,
     GetPyroscopeVersion,
+    GrafanaDatasources,
     HttpProbe,
+    ListGrafanaDatasources,
     ListProfiledContainers,
     LogsResult,
     Operation,
@@ -49,6 +52,7 @@ from profbot.ops import (
     PackageVersion,
     ProcessInfo,
     ProcessList,
+    ProvisionPyroscopeDatasource,
     PullPyroscopeImage,
     PurgePyroscopeData,
     PyroscopeConfig,
@@ -72,6 +76,7 @@ from profbot.ops import (
 )
 from runner import pyroscope_config
 from runner.compose import ComposeProject, atomic_write, set_env_file_var
+from runner.grafana import GrafanaClient
 from runner.podman_gateway import PodmanGateway, container_state_from_attrs, parse_podman_time
 from runner.pyroscope import PyroscopeClient
 from runner.redaction import bounded_text, redact, redact_env_value
@@ -87,6 +92,8 @@ class HostPolicy:
     pyroscope_volume: str = "pyroscope_data"
     pyroscope_image: str = "docker.io/grafana/pyroscope"
     pyroscope_config: Path | None = None
+    grafana_container: str = "grafana"
+    grafana_provisioning_dir: Path | None = None
     managed: frozenset[str] = field(default_factory=lambda: frozenset({"pyroscope", "backend", "grafana"}))
 
 
@@ -98,6 +105,7 @@ class HostContext:
     pyroscope: PyroscopeClient
     policy: HostPolicy = field(default_factory=HostPolicy)
     compose: ComposeProject | None = None
+    grafana: GrafanaClient | None = None
 
     def require_compose(self) -> ComposeProject:
         if self.compose is None:
@@ -498,6 +506,47 @@ async def get_pyroscope_config(host: HostContext, _: GetPyroscopeConfig) -> Pyro
     except Exception as exc:  # a config that does not parse is a finding, not a crash
         raise OperationError(f"{path} is not valid YAML: {exc}") from exc
     return PyroscopeConfig(path=str(path), output=bounded_text(text, keep="first"), retention=retention)
+
+
+# ============================================================================ Grafana (MAINT-PROF-003)
+
+# The runbook's provisioning file, as it writes it.
+PYROSCOPE_DATASOURCE_YAML = """\
+apiVersion: 1
+datasources:
+  - name: Pyroscope
+    type: pyroscope
+    url: http://pyroscope:4040
+    access: proxy
+    isDefault: false
+"""
+
+
+@op(ListGrafanaDatasources)
+async def grafana_datasources(host: HostContext, _: ListGrafanaDatasources) -> GrafanaDatasources:
+    if host.grafana is None:
+        raise InvalidArgument("this runner has no Grafana configured (GRAFANA_URL and GRAFANA_TOKEN)")
+    return await host.grafana.datasources()
+
+
+@op(ProvisionPyroscopeDatasource)
+async def provision_pyroscope_datasource(host: HostContext, _: ProvisionPyroscopeDatasource) -> ChangeResult:
+    directory = host.policy.grafana_provisioning_dir
+    if directory is None or not directory.is_dir():
+        raise InvalidArgument("no Grafana provisioning directory configured (PROFBOT_GRAFANA_PROVISIONING_DIR)")
+    container = host.policy.grafana_container
+    await host.require_changeable(container)
+    target = directory / "pyroscope.yml"
+    steps = []
+    if target.exists():
+        backup = target.with_name(f"pyroscope.yml.{datetime.now(UTC):%Y%m%dT%H%M%S}.bak")
+        shutil.copy2(target, backup)
+        steps.append(f"backed up the existing {target.name} to {backup.name}")
+    atomic_write(target, PYROSCOPE_DATASOURCE_YAML)
+    steps.append(f"wrote {target}")
+    await host.podman.restart(container, 30)
+    steps.append(f"restarted {container} (stop timeout 30s)")
+    return ChangeResult(target=str(target), steps=steps, container_id=await _container_id(host, container))
 
 
 # ============================================================================ change

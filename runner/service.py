@@ -12,6 +12,7 @@ from profbot import bus as job_bus
 from profbot.errors import RedisUnavailable
 from profbot.settings import RunnerSettings, without_password
 from runner.compose import ComposeProject
+from runner.grafana import GrafanaClient
 from runner.operations import HostContext, HostPolicy
 from runner.podman_gateway import PodmanGateway
 from runner.pyroscope import PyroscopeClient
@@ -24,14 +25,21 @@ def host_context(settings: RunnerSettings, podman: PodmanGateway, pyroscope: Pyr
     compose = None
     if settings.compose_file is not None:
         compose = ComposeProject(settings.compose_file, env_file=settings.env_file)
+    grafana = None
+    if settings.grafana_token is not None:
+        grafana = GrafanaClient(
+            str(settings.grafana_url), settings.grafana_token.get_secret_value(), settings.call_timeout_seconds
+        )
     policy = HostPolicy(
+        grafana_container=settings.grafana_container,
+        grafana_provisioning_dir=settings.grafana_provisioning_dir,
         pyroscope_container=settings.pyroscope_container,
         pyroscope_volume=settings.pyroscope_volume,
         pyroscope_image=settings.pyroscope_image,
         pyroscope_config=settings.pyroscope_config,
-        managed=settings.managed | {settings.pyroscope_container},
+        managed=settings.managed | {settings.pyroscope_container, settings.grafana_container},
     )
-    return HostContext(podman=podman, pyroscope=pyroscope, policy=policy, compose=compose)
+    return HostContext(podman=podman, pyroscope=pyroscope, policy=policy, compose=compose, grafana=grafana)
 
 
 async def run_runner(settings: RunnerSettings) -> None:

@@ -131,3 +131,10 @@ def test_onboard_and_baselines_commands(bot: BotProcess, runner: RunnerProcess, 
     assert "BASELINES: Performance baselines" in text
     assert "*profiler overhead ai-yolo26*: measured" in text
     assert block_errors(baselines.body["blocks"]) == []
+
+
+def test_datasource_command_offers_provisioning(bot: BotProcess, runner: RunnerProcess, slack: SlackStandIn) -> None:
+    post_command(bot.url, "datasource", response_url=slack.response_url())
+    [post] = slack.wait_for("chat.postMessage", timeout=30)
+    assert "MAINT-PROF-003: Grafana datasource" in message_text(post.body)
+    assert [b["text"]["text"] for b in buttons(post.body)] == ["Provision the Pyroscope datasource (change)"]

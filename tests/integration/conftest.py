@@ -42,6 +42,22 @@ def ops_runner(redis_url: str, prefix: str, podman_rig: PodmanRig) -> Iterator[R
 
 
 @pytest.fixture
+def start_ops_runner(redis_url: str, prefix: str, podman_rig: PodmanRig) -> Iterator[Callable[..., RunnerProcess]]:
+    """A runner on the rig with some settings changed."""
+    started: list[RunnerProcess] = []
+
+    def start(**overrides: str) -> RunnerProcess:
+        settings = {**podman_rig.runner_env(), **overrides}
+        process = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id=HOST, settings=settings).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
 def call(job_bus: JobBus, ops_runner: RunnerProcess) -> Call:
     """Run one operation on the rig's runner, as the bot would; change ops carry an approval id."""
 

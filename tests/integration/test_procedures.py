@@ -13,6 +13,7 @@ import pytest
 import handlers
 from handlers.baselines import BaselineParams
 from handlers.findings import Report, Severity
+from handlers.grafana_datasource import DatasourceParams
 from handlers.missing_profiles import NoDataParams
 from handlers.onboarding import OnboardParams
 from handlers.profiling_overhead import OverheadParams
@@ -20,7 +21,7 @@ from handlers.pyroscope_unavailable import UnavailableParams
 from handlers.registry import ProcedureContext
 from handlers.storage_full import StorageParams
 from profbot.bus import JobBus
-from profbot.ops import OpKind
+from profbot.ops import OpKind, ProvisionPyroscopeDatasource
 from tests.integration.conftest import HOST
 from tests.rig.podman_rig import IMAGE, PodmanRig
 from tests.rig.processes import RunnerProcess
@@ -223,3 +224,36 @@ async def test_baselines_measure_every_row(job_bus: JobBus, ops_runner: RunnerPr
     assert cpu.detail.startswith("measured ")
     assert "expected < 5 % · alert > 10 %" in cpu.detail
     assert finding(report, "Pyroscope memory").severity is Severity.OK  # a small stand-in
+
+
+# ---------------------------------------------------------------------------- MAINT-PROF-003
+
+
+async def test_datasource_missing_then_provisioned(
+    job_bus: JobBus, call: Any, ops_runner: RunnerProcess, stack: PodmanRig
+) -> None:
+    report = await run(job_bus, "MAINT-PROF-003", DatasourceParams())
+    missing = finding(report, "Pyroscope datasource")
+    assert missing.severity is Severity.CRITICAL
+    assert "Grafana has 1 datasources (Prometheus), none of type pyroscope" in missing.detail
+    assert offered(report) == {"provision": OpKind.CHANGE}
+
+    result = await call(ProvisionPyroscopeDatasource(), timeout=60)
+    assert result.steps[-1] == "restarted grafana (stop timeout 30s)"
+    assert "type: pyroscope" in (stack.grafana_provisioning / "pyroscope.yml").read_text()
+    for _ in range(50):  # Grafana reads provisioning files as it starts (its API is down meanwhile)
+        report = await run(job_bus, "MAINT-PROF-003", DatasourceParams())
+        if report.verdict is Severity.OK:
+            break
+        await asyncio.sleep(0.2)
+    assert finding(report, "Pyroscope datasource").detail.startswith("`Pyroscope` -> http://pyroscope:4040")
+    assert report.remediations == []
+
+
+async def test_datasource_with_a_refused_token_says_so(job_bus: JobBus, start_ops_runner: Any) -> None:
+    start_ops_runner(GRAFANA_TOKEN="glsa_wrong")
+    report = await run(job_bus, "MAINT-PROF-003", DatasourceParams())
+    api = finding(report, "Grafana API")
+    assert api.severity is Severity.CRITICAL
+    assert api.detail.endswith("HTTP 401: the token was refused")
+    assert "glsa" not in api.detail

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.rig.ports import free_port
+
 STANDINS = Path(__file__).resolve().parent.parent / "standins"
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 IMAGE = "localhost/profbot-standin:latest"
@@ -53,6 +55,7 @@ class PodmanRig:
         }
         self._service: subprocess.Popen[bytes] | None = None
         self.pyroscope_port = 0
+        self.grafana_port = 0
         # Network definitions and aardvark-dns state are host-wide (/etc/containers/networks,
         # /run/containers/networks), shared by every podman storage: a project name of the rig's
         # own keeps its network apart from any other rig's.
@@ -166,9 +169,16 @@ class PodmanRig:
     def pyroscope_config(self) -> Path:
         return self.project / "monitoring" / "pyroscope" / "pyroscope-config.yml"
 
+    @property
+    def grafana_provisioning(self) -> Path:
+        return self.project / "monitoring" / "grafana" / "provisioning" / "datasources"
+
     def runner_env(self) -> dict[str, str]:
         """What a runner on this rig needs: the socket, the project's files, podman's config."""
         return {
+            "GRAFANA_URL": f"http://127.0.0.1:{self.grafana_port}",
+            "GRAFANA_TOKEN": GRAFANA_TOKEN,
+            "PROFBOT_GRAFANA_PROVISIONING_DIR": str(self.grafana_provisioning),
             "CONTAINER_HOST": self.url,
             "PYROSCOPE_URL": f"http://127.0.0.1:{self.pyroscope_port}",
             "PROFBOT_COMPOSE_FILE": str(self.compose_file),
@@ -185,10 +195,16 @@ class PodmanRig:
         )
         self.pyroscope_config.parent.mkdir(parents=True, exist_ok=True)
         self.pyroscope_config.write_text(RUNBOOK_PYROSCOPE_CONFIG)
+        self.grafana_provisioning.mkdir(parents=True, exist_ok=True)
+        for old in self.grafana_provisioning.iterdir():
+            old.unlink()
+        (self.grafana_provisioning / "prometheus.yml").write_text(
+            "apiVersion: 1\ndatasources:\n  - name: Prometheus\n    type: prometheus\n    url: http://prometheus:9090\n"
+        )
         self.env_file.write_text("PYROSCOPE_ENABLED=true\nGRAFANA_ADMIN_PASSWORD=admin-secret-1\n")
         for leftover in (self.project / "docker-compose.profbot.yml", *self.pyroscope_config.parent.glob("*.bak")):
             leftover.unlink(missing_ok=True)
-        self.compose_file.write_text(compose_yaml(self.project_name, self.pyroscope_port))
+        self.compose_file.write_text(compose_yaml(self.project_name, self.pyroscope_port, self.grafana_port))
 
     def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -201,6 +217,7 @@ class PodmanRig:
 
     def start_stack(self, port: int) -> None:
         self.pyroscope_port = port
+        self.grafana_port = free_port()
         self.write_project()
         self.compose("up", "-d")
         self.wait_pyroscope_ready()
@@ -266,7 +283,8 @@ class PodmanRig:
         return self.podman("inspect", name, "--format", template).stdout.strip()
 
 
-STACK_CONTAINERS = {"pyroscope", "ai-yolo26", "backend", "database"}
+STACK_CONTAINERS = {"pyroscope", "ai-yolo26", "backend", "grafana", "database"}
+GRAFANA_TOKEN = "glsa_profbot_test_token_0123456789"
 
 # The runbook's appendix, as the operators have it: Pyroscope v0 keys that v1 would refuse.
 RUNBOOK_PYROSCOPE_CONFIG = """\
@@ -286,7 +304,7 @@ server:
 """
 
 
-def compose_yaml(project: str, port: int) -> str:
+def compose_yaml(project: str, port: int, grafana_port: int) -> str:
     binds = "\n".join(f"      - {bind}" for bind in HOST_PYTHON_BINDS[1::2])
     health = HEALTH_CMD.replace('"', '\\"')
     return f"""\
@@ -335,6 +353,16 @@ services:
       - DATABASE_URL=postgresql://app:db-password-42@db:5432/app
     volumes:
       - ./site-packages:/opt/site:ro
+{binds}
+  grafana:
+    image: {IMAGE}
+    container_name: grafana
+    command: ["/usr/bin/python3", "/standins/grafana_standin.py"]
+    ports: ["127.0.0.1:{grafana_port}:3000"]
+    environment:
+      - GRAFANA_STANDIN_TOKEN={GRAFANA_TOKEN}
+    volumes:
+      - ./monitoring/grafana/provisioning/datasources:/etc/grafana/provisioning/datasources:ro
 {binds}
   database:
     image: {IMAGE}
