@@ -23,8 +23,8 @@ from bot.context import BotDeps
 from bot.http import build_web_app
 from bot.tasks import BackgroundTasks, SingleFlight
 from profbot import bus as job_bus
-from profbot.errors import ConfigError, RedisUnavailable
-from profbot.settings import ServeSettings, without_password
+from profbot.errors import ConfigError
+from profbot.settings import ServeSettings
 
 log = structlog.get_logger("profbot.serve")
 
@@ -64,11 +64,7 @@ async def keep_warming(authorize: CachedAuthorize) -> None:
 
 
 async def serve(settings: ServeSettings) -> None:
-    redis = job_bus.connect(settings.redis_url)
-    try:
-        await redis.ping()
-    except (RedisError, OSError) as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {without_password(settings.redis_url)}: {exc}") from None
+    redis = await job_bus.connect_checked(settings.redis_url)
 
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
     client = slack_client(settings, session)

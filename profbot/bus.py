@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ from profbot.errors import (
     operation_error_from_code,
 )
 from profbot.ops import Operation, OpResult
+from profbot.settings import without_password
 
 log = structlog.get_logger("profbot.bus")
 
@@ -134,6 +136,26 @@ def connect(url: str) -> aioredis.Redis:
     )
 
 
+async def connect_checked(url: str) -> aioredis.Redis:
+    """A client that has answered a PING, or one clear RedisUnavailable (no password in it)."""
+    redis = connect(url)
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        await redis.aclose()
+        raise RedisUnavailable(f"cannot reach Redis at {without_password(url)}: {exc}") from None
+    return redis
+
+
+@contextlib.contextmanager
+def redis_errors() -> Iterator[None]:
+    """Any Redis or socket failure inside becomes RedisUnavailable, which callers answer users with."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise RedisUnavailable(f"Redis unavailable: {exc}") from exc
+
+
 R = TypeVar("R", bound=OpResult)
 
 
@@ -215,19 +237,15 @@ class JobBus:
 
     async def runners(self) -> list[RunnerInfo]:
         """Every runner ever registered, with ``alive`` decided by its heartbeat key."""
-        try:
+        with redis_errors():
             raw = await self.redis.hgetall(self.keys.runners)
-        except (RedisError, OSError) as exc:
-            raise RedisUnavailable(f"Redis unavailable: {exc}") from exc
         return sorted((RunnerInfo.model_validate_json(v) for v in raw.values()), key=lambda r: r.host)
 
     async def alive_hosts(self, hosts: list[str]) -> set[str]:
         if not hosts:
             return set()
-        try:
+        with redis_errors():
             flags = await self.redis.mget([self.keys.alive(h) for h in hosts])
-        except (RedisError, OSError) as exc:
-            raise RedisUnavailable(f"Redis unavailable: {exc}") from exc
         return {h for h, flag in zip(hosts, flags, strict=True) if flag is not None}
 
     async def hosts_for(self, container: str) -> list[str]:
@@ -238,20 +256,16 @@ class JobBus:
 
     async def volume_history(self, host: str, volume: str) -> list[VolumeSample]:
         """The volume sizes ``host``'s runner sampled, oldest first (see RunnerWorker._sample)."""
-        try:
+        with redis_errors():
             raw = await self.redis.zrange(self.keys.volume_history(host, volume), 0, -1)
-        except (RedisError, OSError) as exc:
-            raise RedisUnavailable(f"Redis unavailable: {exc}") from exc
         return [VolumeSample.model_validate_json(str(item)) for item in raw]
 
     async def ensure_runner(self, host: str) -> None:
         """Raise :class:`NoRunner` unless ``host``'s runner heartbeats."""
-        try:
+        with redis_errors():
             alive, raw = await asyncio.gather(
                 self.redis.exists(self.keys.alive(host)), self.redis.hget(self.keys.runners, host)
             )
-        except (RedisError, OSError) as exc:
-            raise RedisUnavailable(f"Redis unavailable: {exc}") from exc
         if not alive:
             info = RunnerInfo.model_validate_json(raw) if raw else None
             raise NoRunner(host, info.last_seen_at if info else None)
@@ -275,15 +289,13 @@ class JobBus:
             requested_by=requested_by,
             approval_id=approval_id,
         )
-        try:
+        with redis_errors():
             await self.redis.xadd(
                 self.keys.jobs(host),
                 {"job": job.model_dump_json()},
                 maxlen=STREAM_MAXLEN,
                 approximate=True,
             )
-        except (RedisError, OSError) as exc:
-            raise RedisUnavailable(f"Redis unavailable: {exc}") from exc
         log.info("job_submitted", job_id=job.id, host=host, op=job.op)
         return job
 
@@ -303,12 +315,10 @@ class JobBus:
         """
         await self.ensure_runner(host)
         job = await self.submit(host, operation, timeout=timeout, requested_by=requested_by, approval_id=approval_id)
-        try:
+        with redis_errors():
             # The runner cuts a job off at its deadline and reports that: wait a little longer,
             # so the user hears "cut off after Ns" rather than a bare timeout.
             result = await self.waiter.wait(job.id, timeout + RESULT_GRACE_SECONDS)
-        except (RedisError, OSError) as exc:
-            raise RedisUnavailable(f"Redis unavailable: {exc}") from exc
         if result is None:
             raise JobTimeout(f"runner on {host} gave no answer to {operation.name} within {timeout:.0f}s")
         if result.status is JobStatus.OK and result.result is not None:

@@ -6,11 +6,9 @@ import asyncio
 import signal
 
 import structlog
-from redis.exceptions import RedisError
 
 from profbot import bus as job_bus
-from profbot.errors import RedisUnavailable
-from profbot.settings import RunnerSettings, without_password
+from profbot.settings import RunnerSettings
 from runner.compose import ComposeProject
 from runner.grafana import GrafanaClient
 from runner.operations import HostContext, HostPolicy
@@ -43,11 +41,7 @@ def host_context(settings: RunnerSettings, podman: PodmanGateway, pyroscope: Pyr
 
 
 async def run_runner(settings: RunnerSettings) -> None:
-    redis = job_bus.connect(settings.redis_url)
-    try:
-        await redis.ping()
-    except (RedisError, OSError) as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {without_password(settings.redis_url)}: {exc}") from None
+    redis = await job_bus.connect_checked(settings.redis_url)
 
     podman = PodmanGateway(settings.container_host, timeout=settings.call_timeout_seconds)
     pyroscope = PyroscopeClient(str(settings.pyroscope_url), timeout=settings.call_timeout_seconds)

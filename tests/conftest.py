@@ -4,13 +4,14 @@ profbot's own processes."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import structlog
 
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.ports import free_port
+from tests.rig.processes import RunnerProcess
 from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
 from tests.rig.slack_standin import SlackStandIn
 
@@ -67,3 +68,23 @@ def slack() -> Iterator[SlackStandIn]:
         yield standin
     finally:
         standin.close()
+
+
+RunnerFactory = Callable[..., RunnerProcess]
+
+
+@pytest.fixture
+def runner_factory(redis_url: str, prefix: str, podman_rig: PodmanRig) -> Iterator[RunnerFactory]:
+    """Start `profbot runner` processes on the rig: ``start(host_id, **settings_overrides)``."""
+    started: list[RunnerProcess] = []
+
+    def start(host_id: str, **overrides: str) -> RunnerProcess:
+        settings = {**podman_rig.runner_env(), **overrides}
+        process = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id=host_id, settings=settings).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+        print(f"---- profbot runner {process.host_id} log ----\n{process.log()}")  # shown when a test fails

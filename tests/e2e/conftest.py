@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import RunnerFactory
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.processes import BotProcess, RunnerProcess
 from tests.rig.slack_standin import SlackStandIn
@@ -19,23 +20,14 @@ def bot(redis_url: str, prefix: str, slack: SlackStandIn) -> Iterator[BotProcess
     print(f"---- profbot serve log ----\n{process.log()}")  # shown by pytest when the test fails
 
 
-RunnerFactory = Callable[..., RunnerProcess]
-
-
 @pytest.fixture
-def start_runner(redis_url: str, prefix: str, pyroscope: PodmanRig) -> Iterator[RunnerFactory]:
-    started: list[RunnerProcess] = []
+def start_runner(runner_factory: RunnerFactory, pyroscope: PodmanRig) -> RunnerFactory:
+    """Runners on the rig with `pyroscope` healthy; the host id defaults to HOST."""
 
     def start(host_id: str = HOST, **overrides: str) -> RunnerProcess:
-        settings = {**pyroscope.runner_env(), **overrides}
-        process = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id=host_id, settings=settings).start()
-        started.append(process)
-        return process
+        return runner_factory(host_id, **overrides)
 
-    yield start
-    for process in started:
-        process.stop()
-        print(f"---- profbot runner {process.host_id} log ----\n{process.log()}")
+    return start
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import httpx
 import pytest
 import redis
 
-from tests.e2e.conftest import HOST, RunnerFactory, ack_text, message_text
+from tests.conftest import RunnerFactory
+from tests.e2e.conftest import HOST, ack_text, message_text
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.processes import BotProcess, RunnerProcess, base_env
 from tests.rig.redis_rig import PrivateRedis

@@ -11,7 +11,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunnerFactory, ack_text, message_text
+from tests.conftest import RunnerFactory
+from tests.e2e.conftest import ack_text, message_text
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.processes import BotProcess, RunnerProcess
 from tests.rig.slack_requests import OPERATOR, post_command, sign

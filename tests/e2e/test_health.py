@@ -7,7 +7,8 @@ import time
 
 import redis
 
-from tests.e2e.conftest import HOST, RunnerFactory, ack_text, message_text
+from tests.conftest import RunnerFactory
+from tests.e2e.conftest import HOST, ack_text, message_text
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.processes import BotProcess, RunnerProcess
 from tests.rig.slack_requests import post_command

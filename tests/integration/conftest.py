@@ -7,6 +7,7 @@ import pytest
 
 from profbot.bus import JobBus, connect
 from profbot.ops import Operation, OpResult
+from tests.conftest import RunnerFactory
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.processes import RunnerProcess
 
@@ -34,27 +35,18 @@ def stack(podman_rig: PodmanRig) -> Iterator[PodmanRig]:
 
 
 @pytest.fixture
-def ops_runner(redis_url: str, prefix: str, podman_rig: PodmanRig) -> Iterator[RunnerProcess]:
-    process = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id=HOST, settings=podman_rig.runner_env()).start()
-    yield process
-    process.stop()
-    print(f"---- runner log ----\n{process.log()}")
+def ops_runner(runner_factory: RunnerFactory) -> RunnerProcess:
+    return runner_factory(HOST)
 
 
 @pytest.fixture
-def start_ops_runner(redis_url: str, prefix: str, podman_rig: PodmanRig) -> Iterator[Callable[..., RunnerProcess]]:
+def start_ops_runner(runner_factory: RunnerFactory) -> Callable[..., RunnerProcess]:
     """A runner on the rig with some settings changed."""
-    started: list[RunnerProcess] = []
 
     def start(**overrides: str) -> RunnerProcess:
-        settings = {**podman_rig.runner_env(), **overrides}
-        process = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id=HOST, settings=settings).start()
-        started.append(process)
-        return process
+        return runner_factory(HOST, **overrides)
 
-    yield start
-    for process in started:
-        process.stop()
+    return start
 
 
 @pytest.fixture

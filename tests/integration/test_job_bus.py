@@ -8,13 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
-from profbot.bus import CONSUMER_GROUP, BusKeys, Job, JobBus, JobStatus, connect
+from profbot.bus import CONSUMER_GROUP, BusKeys, Job, JobBus, JobStatus
 from profbot.errors import InvalidArgument, JobTimeout, NoRunner, OperationTimeout, OutcomeUnknown
 from tests.rig.bus_test_ops import Change, Done, Work
 from tests.rig.processes import REPO
@@ -36,16 +36,6 @@ class BusRunnerProcess:
         self.proc.send_signal(sig)
         _, err = self.proc.communicate(timeout=30)
         return err.decode()
-
-
-@pytest.fixture
-async def job_bus(redis_url: str, prefix: str) -> AsyncIterator[JobBus]:
-    client = connect(redis_url)
-    b = JobBus(client, prefix)
-    b.waiter.start()
-    yield b
-    await b.waiter.stop()
-    await client.aclose()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from profbot.bus import JobBus
 from profbot.errors import InvalidArgument, OperationTimeout
 from profbot.ops import ContainerInspect, GetPyroscopeConfig, PyroscopeFreshness, PyroscopeReady, SetPyroscopeRetention
+from tests.conftest import RunnerFactory
 from tests.integration.conftest import HOST
 from tests.rig.podman_rig import IMAGE, PodmanRig
 from tests.rig.ports import free_port
@@ -22,18 +23,11 @@ from tests.rig.processes import RunnerProcess
 
 
 @pytest.fixture
-def start_runner(redis_url: str, prefix: str, podman_rig: PodmanRig) -> Iterator[object]:
-    started: list[RunnerProcess] = []
-
+def start_runner(runner_factory: RunnerFactory) -> RunnerFactory:
     def start(host: str = HOST, **overrides: str) -> RunnerProcess:
-        settings = {**podman_rig.runner_env(), **overrides}
-        process = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id=host, settings=settings).start()
-        started.append(process)
-        return process
+        return runner_factory(host, **overrides)
 
-    yield start
-    for process in started:
-        process.stop()
+    return start
 
 
 @pytest.fixture
