@@ -100,6 +100,8 @@ SUBCOMMANDS.register("runbook")(diagnoses.runbook_command)
 SUBCOMMANDS.register("onboard")(diagnoses.onboard_command)
 SUBCOMMANDS.register("baselines")(diagnoses.baselines_command)
 SUBCOMMANDS.register("datasource")(diagnoses.datasource_command)
+SUBCOMMANDS.register("upgrade")(diagnoses.upgrade_command)
+SUBCOMMANDS.register("rollback")(diagnoses.rollback_command)
 SUBCOMMANDS.check_complete()
 
 

@@ -28,6 +28,7 @@ from handlers.profiling_overhead import OverheadParams
 from handlers.pyroscope_unavailable import UnavailableParams
 from handlers.registry import ProcedureContext
 from handlers.storage_full import StorageParams
+from handlers.upgrade import RollbackParams, UpgradeParams
 from profbot.errors import ProfbotError
 from profbot.ops import Freshness, OpKind, PyroscopeFreshness
 from profbot.settings import NAME_PATTERN
@@ -40,10 +41,12 @@ class DiagnosisSpec:
     procedure: str
     alias: str
     usage: str
-    # the service argument, or None when the procedure is about Pyroscope itself
+    # the argument's default, or None when one must be given
     service_default: str | None
     needs_service: bool
     params: Callable[[str], BaseModel]
+    # the container whose host runs it; None: the argument itself names that container
+    route_by: str | None = None
 
 
 DIAGNOSES = [
@@ -61,6 +64,10 @@ DIAGNOSES = [
                   lambda target: BaselineParams(container=target)),
     DiagnosisSpec("MAINT-PROF-003", "datasource", "datasource", "grafana", False,
                   lambda target: DatasourceParams(grafana=target)),
+    DiagnosisSpec("MAINT-PROF-001", "upgrade", "upgrade VERSION", None, True,
+                  lambda tag: UpgradeParams(tag=tag), route_by="pyroscope"),
+    DiagnosisSpec("MAINT-PROF-001-ROLLBACK", "rollback", "rollback", "pyroscope", False,
+                  lambda target: RollbackParams(service=target)),
 ]  # fmt: skip
 BY_NAME = {key.lower(): spec for spec in DIAGNOSES for key in (spec.procedure, spec.alias)}
 
@@ -75,6 +82,14 @@ async def onboard_command(inv: Invocation) -> None:
 
 async def datasource_command(inv: Invocation) -> None:
     await diagnose_command(inv, ["datasource", *inv.args])
+
+
+async def upgrade_command(inv: Invocation) -> None:
+    await diagnose_command(inv, ["upgrade", *inv.args])
+
+
+async def rollback_command(inv: Invocation) -> None:
+    await diagnose_command(inv, ["rollback", *inv.args])
 
 
 async def baselines_command(inv: Invocation) -> None:
@@ -93,7 +108,7 @@ async def diagnose_command(inv: Invocation, words: list[str] | None = None) -> N
         return
     target = inv.args[1] if len(inv.args) > 1 else spec.service_default
     if target is None:
-        await inv.ack(text=messages.needs_service(spec.procedure))
+        await inv.ack(text=messages.needs_service(spec.procedure, spec.usage))
         return
     if not re.match(NAME_PATTERN, target) or len(target) > 128:
         await inv.ack(text=messages.not_a_host(target).replace("host name", "container name"))
@@ -106,11 +121,11 @@ async def diagnose_command(inv: Invocation, words: list[str] | None = None) -> N
 
 async def run_procedure(deps: BotDeps, spec: DiagnosisSpec, target: str) -> Report | messages.Message:
     try:
-        hosts = await deps.bus.hosts_for(target)
+        hosts = await deps.bus.hosts_for(spec.route_by or target)
     except ProfbotError as exc:
         return messages.bus_unavailable(str(exc))
     if not hosts:
-        return messages.no_host_for(target)
+        return messages.no_host_for(spec.route_by or target)
     procedure = deps.runbook.get(spec.procedure)
     assert procedure is not None
     return await procedure(ProcedureContext(deps.bus, hosts[0], deps.job_timeout), spec.params(target))

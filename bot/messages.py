@@ -107,6 +107,8 @@ COMMAND_HELP: dict[str, tuple[str, str]] = {
     "runbook": ("runbook [ID]", "the runbook's procedures, or what one of them checks and offers"),
     "onboard": ("onboard SERVICE", "MAINT-PROF-002: what a service lacks for profiling, with the lines to add"),
     "baselines": ("baselines", "the runbook's performance baselines: expected, alert, measured, verdict"),
+    "upgrade": ("upgrade VERSION", "MAINT-PROF-001 pre-flight: version, image pins, config and its backups"),
+    "rollback": ("rollback", "MAINT-PROF-001 rollback pre-flight: what the rollback would return to"),
     "datasource": ("datasource", "MAINT-PROF-003: is Grafana's Pyroscope datasource there (and offer to provision it)"),
 }
 
@@ -218,8 +220,8 @@ def unknown_procedure(given: str, known: list[str]) -> str:
     return f":x: No runbook procedure `{clip(given, 60)}`. Known: {', '.join(known)}."
 
 
-def needs_service(procedure_id: str) -> str:
-    return f":x: {procedure_id} needs a service name, e.g. `diagnose no-data ai-yolo26`."
+def needs_service(procedure_id: str, usage: str) -> str:
+    return f":x: {procedure_id} needs an argument: `{usage}`."
 
 
 def no_host_for(target: str) -> Message:

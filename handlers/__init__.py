@@ -16,6 +16,7 @@ from handlers import (
     profiling_overhead,
     pyroscope_unavailable,
     storage_full,
+    upgrade,
 )
 from handlers.registry import RUNBOOK
 
@@ -29,4 +30,5 @@ __all__ = [
     "profiling_overhead",
     "pyroscope_unavailable",
     "storage_full",
+    "upgrade",
 ]

@@ -385,6 +385,7 @@ class PyroscopeConfig(OpResult):
     path: str
     output: TextOutput
     retention: RetentionSetting
+    backups: list[str] = []  # backup file names, oldest first
 
 
 @CATALOG.register("pyroscope.config", OpKind.READ, PyroscopeConfig)
@@ -471,6 +472,36 @@ class SetPyroscopeRetention(Operation):
     """Change retention in the Pyroscope config (backed up first), in the running version's form."""
 
     period: Duration
+
+
+class ImagePin(OpResult):
+    service: str
+    compose_image: str  # what the operators' compose file pins
+    override_image: str | None  # what profbot's override pins on top, if anything
+    running_image: str | None  # what the container runs now
+
+
+@CATALOG.register("compose.image", OpKind.READ, ImagePin)
+class GetServiceImage(Operation):
+    """The image a compose service is pinned to, in the compose file and in profbot's override."""
+
+    service: ResourceName
+
+
+@CATALOG.register("compose.set_image_tag", OpKind.CHANGE, ChangeResult)
+class SetServiceImageTag(Operation):
+    """Pin a service to another tag of its image in profbot's override (MAINT-PROF-001 step 4);
+    the operators' compose file stays as it is. Takes effect at the next recreate."""
+
+    service: ResourceName
+    tag: ImageTag
+
+
+@CATALOG.register("compose.clear_image", OpKind.CHANGE, ChangeResult)
+class ClearServiceImage(Operation):
+    """Drop profbot's image pin for a service: back to the compose file's version (the rollback)."""
+
+    service: ResourceName
 
 
 @CATALOG.register("pyroscope.backup_config", OpKind.CHANGE, ChangeResult)

@@ -149,14 +149,44 @@ class ComposeProject:
             current[key] = value
         current.update(updates)
         entry["environment"] = [f"{k}={v}" for k, v in sorted(current.items())]
+        self._write_override(data)
+        shown = ", ".join(f"{k}={v}" for k, v in updates.items())
+        return f"set {shown} for {service} in {self.override_file.name}"
+
+    def _write_override(self, data: dict[str, Any]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             draft = Path(tmp) / "override.yml"
             with draft.open("w") as f:
-                f.write("# Written by profbot (runbook INC-PROF-002). Passed to podman-compose after the main file.\n")
+                f.write("# Written by profbot. Passed to podman-compose after the main file.\n")
                 self._yaml.dump(data, f)
             atomic_write(self.override_file, draft.read_text())
-        shown = ", ".join(f"{k}={v}" for k, v in updates.items())
-        return f"set {shown} for {service} in {self.override_file.name}"
+
+    def image_of(self, service: str) -> tuple[str, str | None]:
+        """(the compose file's image, profbot's override image or None) for ``service``."""
+        self.require_service(service)
+        main = ((self._load(self.compose_file).get("services") or {}).get(service) or {}).get("image")
+        override = ((self._load(self.override_file).get("services") or {}).get(service) or {}).get("image")
+        if not main:
+            raise TargetNotFound(f"service {service} has no image in {self.compose_file.name} (built locally?)")
+        return str(main), str(override) if override else None
+
+    def set_image(self, service: str, image: str | None) -> str:
+        """Pin ``service`` to ``image`` in the override file, or drop the pin with None."""
+        data = self._load(self.override_file)
+        services = data.setdefault("services", {})
+        entry = services.setdefault(service, {})
+        if image is None:
+            entry.pop("image", None)
+            if not entry:
+                services.pop(service, None)
+        else:
+            entry["image"] = image
+        self._write_override(data)
+        return (
+            f"pinned {service} to {image} in {self.override_file.name}"
+            if image
+            else f"removed profbot's image pin for {service}: back to {self.compose_file.name}'s version"
+        )
 
     def env_value(self, name: str) -> str | None:
         if not self.env_file.exists():

@@ -8,6 +8,7 @@ for any declared operation does not start. Every text an operation returns goes 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ from profbot.ops import (
     CATALOG,
     BackupPyroscopeConfig,
     ChangeResult,
+    ClearServiceImage,
     ContainerDiskUsage,
     ContainerEnv,
     ContainerHttpGet,
@@ -41,8 +43,10 @@ from profbot.ops import (
     Freshness,
     GetPyroscopeConfig,
     GetPyroscopeVersion,
+    GetServiceImage,
     GrafanaDatasources,
     HttpProbe,
+    ImagePin,
     ListGrafanaDatasources,
     ListProfiledContainers,
     LogsResult,
@@ -66,6 +70,7 @@ from profbot.ops import (
     RestorePyroscopeConfig,
     SetGlobalProfiling,
     SetPyroscopeRetention,
+    SetServiceImageTag,
     SetServiceProfiling,
     StartContainer,
     StatsResult,
@@ -505,7 +510,47 @@ async def get_pyroscope_config(host: HostContext, _: GetPyroscopeConfig) -> Pyro
         retention = pyroscope_config.read_retention(text, major)
     except Exception as exc:  # a config that does not parse is a finding, not a crash
         raise OperationError(f"{path} is not valid YAML: {exc}") from exc
-    return PyroscopeConfig(path=str(path), output=bounded_text(text, keep="first"), retention=retention)
+    backups = sorted(b.name for b in path.parent.glob(f"{path.name}.*.bak"))
+    return PyroscopeConfig(
+        path=str(path), output=bounded_text(text, keep="first"), retention=retention, backups=backups
+    )
+
+
+# ============================================================================ image pins (MAINT-PROF-001)
+
+
+def _repository(image: str) -> str:
+    """`grafana/pyroscope:1.18.0` -> `grafana/pyroscope` (a registry port's colon is kept)."""
+    head, sep, tail = image.rpartition(":")
+    return head if sep and "/" not in tail else image
+
+
+@op(GetServiceImage)
+async def get_service_image(host: HostContext, o: GetServiceImage) -> ImagePin:
+    compose = host.require_compose()
+    main, override = compose.image_of(o.service)
+    running = None
+    with contextlib.suppress(TargetNotFound):  # not created yet: no running image to report
+        running = (await host.podman.inspect(compose.container_name(o.service))).image or None
+    return ImagePin(service=o.service, compose_image=main, override_image=override, running_image=running)
+
+
+@op(SetServiceImageTag)
+async def set_service_image_tag(host: HostContext, o: SetServiceImageTag) -> ChangeResult:
+    compose = host.require_changeable_service(o.service)
+    main, override = compose.image_of(o.service)
+    image = f"{_repository(override or main)}:{o.tag}"
+    step = compose.set_image(o.service, image)
+    return ChangeResult(target=o.service, steps=[f"{step} (was {override or main})"])
+
+
+@op(ClearServiceImage)
+async def clear_service_image(host: HostContext, o: ClearServiceImage) -> ChangeResult:
+    compose = host.require_changeable_service(o.service)
+    main, override = compose.image_of(o.service)
+    if override is None:
+        raise InvalidArgument(f"{o.service} has no image pin from profbot: nothing to roll back ({main} is in place)")
+    return ChangeResult(target=o.service, steps=[compose.set_image(o.service, None) + f" ({main}, was {override})"])
 
 
 # ============================================================================ Grafana (MAINT-PROF-003)

@@ -139,3 +139,16 @@ def test_datasource_command_offers_provisioning(bot: BotProcess, runner: RunnerP
     [post] = slack.wait_for("chat.postMessage", timeout=30)
     assert "MAINT-PROF-003: Grafana datasource" in message_text(post.body)
     assert [b["text"]["text"] for b in buttons(post.body)] == ["Provision the Pyroscope datasource (change)"]
+
+
+def test_upgrade_preflight_and_bad_versions(bot: BotProcess, runner: RunnerProcess, slack: SlackStandIn) -> None:
+    assert "needs an argument: `upgrade VERSION`" in ack_text(
+        post_command(bot.url, "upgrade", response_url=slack.response_url())
+    )
+    assert "is not a container name" in ack_text(
+        post_command(bot.url, "upgrade 1.19;reboot", response_url=slack.response_url())
+    )
+    post_command(bot.url, "upgrade 1.19.0", response_url=slack.response_url())
+    [post] = slack.wait_for("chat.postMessage", timeout=30)
+    assert "MAINT-PROF-001: Update Pyroscope to 1.19.0" in message_text(post.body)
+    assert [b["text"]["text"] for b in buttons(post.body)] == ["Upgrade to 1.19.0 (change)"]

@@ -20,8 +20,10 @@ from handlers.profiling_overhead import OverheadParams
 from handlers.pyroscope_unavailable import UnavailableParams
 from handlers.registry import ProcedureContext
 from handlers.storage_full import StorageParams
+from handlers.upgrade import RollbackParams, UpgradeParams
 from profbot.bus import JobBus
-from profbot.ops import OpKind, ProvisionPyroscopeDatasource
+from profbot.errors import InvalidArgument
+from profbot.ops import ClearServiceImage, OpKind, ProvisionPyroscopeDatasource, SetServiceImageTag
 from tests.integration.conftest import HOST
 from tests.rig.podman_rig import IMAGE, PodmanRig
 from tests.rig.processes import RunnerProcess
@@ -257,3 +259,42 @@ async def test_datasource_with_a_refused_token_says_so(job_bus: JobBus, start_op
     assert api.severity is Severity.CRITICAL
     assert api.detail.endswith("HTTP 401: the token was refused")
     assert "glsa" not in api.detail
+
+
+# ---------------------------------------------------------------------------- MAINT-PROF-001
+
+
+async def test_upgrade_preflight_catches_a_config_the_target_would_refuse(
+    job_bus: JobBus, ops_runner: RunnerProcess
+) -> None:
+    report = await run(job_bus, "MAINT-PROF-001", UpgradeParams(tag="1.19.0"))
+    assert finding(report, "running version").detail == "1.18.0 -> 1.19.0"
+    assert "running `localhost/profbot-standin:latest`" in finding(report, "image").detail
+    refused = finding(report, "config for the target version")
+    assert refused.severity is Severity.CRITICAL
+    assert "Pyroscope 1.x would refuse to start with this config" in refused.detail
+    assert offered(report) == {"upgrade": OpKind.CHANGE}
+    assert report.remediations[0].params == {"tag": "1.19.0"}
+
+
+async def test_pin_a_tag_then_roll_back(
+    job_bus: JobBus, call: Any, ops_runner: RunnerProcess, stack: PodmanRig
+) -> None:
+    compose_before = stack.compose_file.read_text()
+    nothing = await run(job_bus, "MAINT-PROF-001-ROLLBACK", RollbackParams())
+    assert "nothing to roll back" in finding(nothing, "image").detail
+    assert nothing.remediations == []
+
+    pinned = await call(SetServiceImageTag(service="pyroscope", tag="1.19.0"))
+    assert pinned.steps == [
+        "pinned pyroscope to localhost/profbot-standin:1.19.0 in docker-compose.profbot.yml "
+        "(was localhost/profbot-standin:latest)"
+    ]
+    assert stack.compose_file.read_text() == compose_before
+    rollback = await run(job_bus, "MAINT-PROF-001-ROLLBACK", RollbackParams())
+    assert offered(rollback) == {"rollback": OpKind.CHANGE}
+    assert "rollback returns to `localhost/profbot-standin:latest`" in finding(rollback, "image").detail
+
+    await call(ClearServiceImage(service="pyroscope"))
+    with pytest.raises(InvalidArgument, match="nothing to roll back"):
+        await call(ClearServiceImage(service="pyroscope"))

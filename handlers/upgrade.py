@@ -1,0 +1,185 @@
+"""Runbook MAINT-PROF-001: updating the Pyroscope version, and its rollback.
+
+The pre-flight reads what the upgrade depends on: the running version, the image pins (the
+compose file's and profbot's override), the config and its backups, and whether the config would
+let the target version start at all (a v0 config stops v1). The runbook's procedure itself (pull,
+stop, back up the config, pin the new tag, recreate, verify) is offered as one change, its steps
+listed; rollback drops profbot's pin and recreates on the compose file's version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from handlers.findings import Finding, Remediation, Report, Severity
+from handlers.registry import RUNBOOK, Outcome, ProcedureContext
+from profbot.ops import (
+    GetPyroscopeConfig,
+    GetPyroscopeVersion,
+    GetServiceImage,
+    ImagePin,
+    ImageTag,
+    OpKind,
+    PyroscopeConfig,
+    PyroscopeVersion,
+    ResourceName,
+)
+
+ID = "MAINT-PROF-001"
+ROLLBACK_ID = "MAINT-PROF-001-ROLLBACK"
+UPGRADE_STEPS = (
+    "pull the image and check it arrived",
+    "stop pyroscope",
+    "back up the config",
+    "pin the new tag in profbot's compose override",
+    "recreate pyroscope",
+    "verify /ready",
+)
+IMPACT = "Pyroscope is down while it restarts: profiles pushed meanwhile are lost; services keep running."
+
+
+class UpgradeParams(BaseModel):
+    tag: ImageTag
+    service: ResourceName = "pyroscope"
+
+
+class RollbackParams(BaseModel):
+    service: ResourceName = "pyroscope"
+
+
+def major_of(tag: str) -> int | None:
+    match = re.match(r"v?(\d+)\.", tag)
+    return int(match.group(1)) if match else None
+
+
+@RUNBOOK.procedure(ID, title="Update Pyroscope", runbook_section="MAINT-PROF-001", actions={"upgrade": OpKind.CHANGE})
+async def preflight_upgrade(ctx: ProcedureContext, params: UpgradeParams) -> Report:
+    version, pin, config = await asyncio.gather(
+        ctx.run(GetPyroscopeVersion(), PyroscopeVersion),
+        ctx.run(GetServiceImage(service=params.service), ImagePin),
+        ctx.run(GetPyroscopeConfig(), PyroscopeConfig),
+    )
+    return analyse_upgrade(ctx.host, params, version, pin, config)
+
+
+def analyse_upgrade(
+    host: str,
+    params: UpgradeParams,
+    version: Outcome[PyroscopeVersion],
+    pin: Outcome[ImagePin],
+    config: Outcome[PyroscopeConfig],
+) -> Report:
+    findings: list[Finding] = []
+    target_major = major_of(params.tag)
+    current = version.value.version if version.value is not None else None
+    if version.value is not None:
+        same = current == params.tag.lstrip("v")
+        findings.append(
+            Finding(
+                check="running version",
+                severity=Severity.WARNING if same else Severity.OK,
+                detail=f"{current or version.value.raw}"
+                + (f": already on {params.tag}" if same else f" -> {params.tag}"),
+            )
+        )
+        if version.value.major is not None and target_major is not None and target_major != version.value.major:
+            findings.append(
+                Finding(
+                    check="major version change",
+                    severity=Severity.WARNING,
+                    detail=f"{version.value.major}.x -> {target_major}.x: read the release notes for breaking changes",
+                )
+            )
+    else:
+        findings.append(
+            Finding(check="running version", severity=Severity.WARNING, detail=f"not read: {version.error}")
+        )
+    if pin.value is not None:
+        p = pin.value
+        pinned = f"compose file `{p.compose_image}`" + (
+            f", profbot's override `{p.override_image}`" if p.override_image else ""
+        )
+        findings.append(Finding(check="image", severity=Severity.INFO, detail=f"running `{p.running_image}`; {pinned}"))
+    else:
+        findings.append(Finding(check="image", severity=Severity.CRITICAL, detail=f"not read: {pin.error}"))
+    if config.value is not None:
+        c = config.value
+        backups = (
+            f"{len(c.backups)} backups, latest {c.backups[-1]}"
+            if c.backups
+            else "no backup yet (the upgrade makes one)"
+        )
+        findings.append(Finding(check="config backup", severity=Severity.INFO, detail=backups))
+        if (target_major or 1) >= 1 and not c.retention.valid_for_running_version:
+            findings.append(
+                Finding(
+                    check="config for the target version",
+                    severity=Severity.CRITICAL,
+                    detail=f"Pyroscope {target_major}.x would refuse to start with this config: "
+                    f"{c.retention.explanation}",
+                )
+            )
+    remediations = [
+        Remediation(procedure=ID, action="upgrade", label=f"Upgrade to {params.tag}", kind=OpKind.CHANGE,
+                    target=params.service, host=host, impact=IMPACT, params={"tag": params.tag}),
+    ]  # fmt: skip
+    return Report(
+        procedure=ID,
+        title=f"Update Pyroscope to {params.tag}",
+        host=host,
+        findings=findings,
+        finished_at=datetime.now(UTC),
+        remediations=remediations,
+        notes=["The upgrade runs the runbook's steps in order: " + "; ".join(UPGRADE_STEPS) + "."],
+    )
+
+
+@RUNBOOK.procedure(
+    ROLLBACK_ID, title="Roll Pyroscope back", runbook_section="MAINT-PROF-001", actions={"rollback": OpKind.CHANGE}
+)
+async def preflight_rollback(ctx: ProcedureContext, params: RollbackParams) -> Report:
+    pin = await ctx.run(GetServiceImage(service=params.service), ImagePin)
+    findings: list[Finding] = []
+    remediations: list[Remediation] = []
+    if pin.value is None:
+        findings.append(Finding(check="image", severity=Severity.CRITICAL, detail=f"not read: {pin.error}"))
+    elif pin.value.override_image is None:
+        findings.append(
+            Finding(
+                check="image",
+                severity=Severity.OK,
+                detail=f"no profbot pin: {params.service} runs the compose file's `{pin.value.compose_image}`; "
+                "nothing to roll back",
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                check="image",
+                severity=Severity.INFO,
+                detail=f"profbot pins `{pin.value.override_image}`; rollback returns to `{pin.value.compose_image}`",
+            )
+        )
+        remediations.append(
+            Remediation(
+                procedure=ROLLBACK_ID,
+                action="rollback",
+                label=f"Roll back to {pin.value.compose_image}",
+                kind=OpKind.CHANGE,
+                target=params.service,
+                host=ctx.host,
+                impact=IMPACT,
+            )
+        )
+    return Report(
+        procedure=ROLLBACK_ID,
+        title="Roll Pyroscope back",
+        host=ctx.host,
+        findings=findings,
+        finished_at=datetime.now(UTC),
+        remediations=remediations,
+    )
