@@ -6,9 +6,11 @@
 #   busybox-static                         the root filesystem of the test images (no registry)
 #   redis-server                           the job bus; tests start their own when none answers
 #   python3-venv                           for `make setup`
+#   python3                                Debian's /usr/bin/python3: the test stand-ins run it in
+#                                          busybox containers through read-only bind mounts
 set -euo pipefail
 
-PACKAGES=(podman runc netavark aardvark-dns busybox-static redis-server python3-venv)
+PACKAGES=(podman runc netavark aardvark-dns busybox-static redis-server python3 python3-venv)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
