@@ -94,7 +94,7 @@ def test_a_forged_button_value_is_refused(bot: BotProcess, runner: RunnerProcess
 
 def test_diagnose_no_data_needs_a_service(bot: BotProcess, slack: SlackStandIn) -> None:
     response = post_command(bot.url, "diagnose no-data", response_url=slack.response_url())
-    assert "needs a service name" in ack_text(response)
+    assert "needs an argument: `diagnose no-data SERVICE`" in ack_text(response)
     response = post_command(bot.url, "diagnose INC-PROF-009", response_url=slack.response_url())
     assert "No runbook procedure `INC-PROF-009`" in ack_text(response)
 
