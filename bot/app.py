@@ -15,7 +15,8 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import diagnoses
-from bot.commands import SUBCOMMANDS, BotDeps, Invocation
+from bot.commands import SUBCOMMANDS
+from bot.context import BotDeps, Invocation
 
 log = structlog.get_logger("profbot.app")
 

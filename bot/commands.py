@@ -24,7 +24,6 @@ from profbot.settings import NAME_PATTERN
 
 log = structlog.get_logger("profbot.commands")
 
-__all__ = ["SUBCOMMANDS", "BotDeps", "Invocation", "post_in_channel"]
 
 Handler = Callable[[Invocation], Awaitable[None]]
 

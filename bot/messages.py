@@ -313,10 +313,6 @@ def stale_button() -> str:
     return ":x: This button no longer matches a runbook remediation; run the diagnosis again."
 
 
-def verified(report: Report) -> Message:
-    return report_message(report, None)
-
-
 # ---------------------------------------------------------------------------- freshness and runbook
 
 

@@ -52,8 +52,7 @@ async def diagnose_unavailable(ctx: ProcedureContext, params: UnavailableParams)
         ctx.run(ContainerHttpGet(container=params.probe_from), HttpProbe),
         ctx.run(PyroscopeReady(), ReadyResult),
     )
-    report = analyse_unavailable(ctx.host, params, state, logs, probe, ready)
-    return report
+    return analyse_unavailable(ctx.host, params, state, logs, probe, ready)
 
 
 def analyse_unavailable(
