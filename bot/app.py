@@ -14,7 +14,8 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import diagnoses
+from bot import changes, diagnoses, messages
+from bot.access import access_middleware
 from bot.commands import SUBCOMMANDS
 from bot.context import BotDeps, Invocation
 
@@ -61,6 +62,9 @@ def build_app(deps: BotDeps, authorize: CachedAuthorize) -> AsyncApp:
         raise_error_for_unhandled_request=False,
     )
 
+    # Who may do what, before any listener: non-operators get help and health only.
+    app.use(access_middleware(deps.access, deps.audit))
+
     @app.command(deps.command)
     async def on_command(
         ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any], logger: Any
@@ -84,6 +88,27 @@ def build_app(deps: BotDeps, authorize: CachedAuthorize) -> AsyncApp:
     async def on_remediation(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> BoltResponse | None:
         await ack()
         deps.tasks.spawn(diagnoses.remediation_clicked(deps, body, respond), name="remediation")
+        return ack.response
+
+    @app.action(re.compile(r"^change:(confirm|cancel|approve|reject)$"))
+    async def on_decision(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: Any, respond: AsyncRespond
+    ) -> BoltResponse | None:
+        await ack()
+        user = str((body.get("user") or {}).get("id", ""))
+        flow = changes.ChangeFlow(deps)
+        decision = flow.clicked(str(action.get("action_id")), str(action.get("value", ""))[:64], user,
+                                context.get("roles") or frozenset(), respond)  # fmt: skip
+        deps.tasks.spawn(decision, name="change-decision")
+        return ack.response
+
+    @app.view(messages.DESTROY_MODAL)
+    async def on_typed_confirmation(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> BoltResponse | None:
+        errors = await diagnoses.destroy_submitted(deps, body, view)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+        else:
+            await ack()
         return ack.response
 
     return app

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from bot import diagnoses, messages
+from bot import changes, diagnoses, messages
 from bot.context import BotDeps, Invocation
 from bot.posting import answering_errors, post_in_channel
 from handlers.findings import Finding, Report, Severity
@@ -101,6 +101,8 @@ SUBCOMMANDS.register("baselines")(diagnoses.baselines_command)
 SUBCOMMANDS.register("datasource")(diagnoses.datasource_command)
 SUBCOMMANDS.register("upgrade")(diagnoses.upgrade_command)
 SUBCOMMANDS.register("rollback")(diagnoses.rollback_command)
+SUBCOMMANDS.register("restart")(changes.restart_command)
+SUBCOMMANDS.register("audit")(changes.audit_command)
 SUBCOMMANDS.check_complete()
 
 

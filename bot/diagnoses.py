@@ -16,7 +16,7 @@ import structlog
 from pydantic import BaseModel
 from slack_sdk.errors import SlackApiError
 
-from bot import messages
+from bot import changes, messages
 from bot.context import BotDeps, Invocation
 from bot.posting import answering_errors, post_in_channel
 from handlers.baselines import BaselineParams
@@ -243,5 +243,24 @@ async def _remediation_clicked(deps: BotDeps, body: dict[str, Any], respond: Any
         thread = str((body.get("message") or {}).get("ts", "")) or None
         await deps.client.chat_postMessage(channel=channel, thread_ts=thread, **message.as_kwargs())
         return
-    # Changes and destroys: say what the button stands for; running them is the approval flow's job.
-    await respond(response_type="ephemeral", replace_original=False, text=messages.remediation_preview(remedy, user))
+    # Changes and destroys: a request in the diagnosis's thread, confirmed or approved before anything runs.
+    channel = str((body.get("channel") or {}).get("id", ""))
+    clicked_on = body.get("message") or {}
+    thread = str(clicked_on.get("thread_ts") or clicked_on.get("ts") or "") or None
+    where = changes.Where(channel, thread)
+    await changes.ChangeFlow(deps).request(remedy, user, where, respond, body.get("trigger_id"))
+
+
+async def destroy_submitted(deps: BotDeps, body: dict[str, Any], view: dict[str, Any]) -> dict[str, str] | None:
+    """The destroy modal came back: the remediation it carries is checked again like a button's."""
+    user = str((body.get("user") or {}).get("id", ""))
+    try:
+        metadata = json.loads(str(view.get("private_metadata") or ""))
+        remedy = parse_button(str(metadata["button"]), deps)
+        where = changes.Where(str(metadata["channel"]), str(metadata["thread"]) if metadata.get("thread") else None)
+        typed = str(view["state"]["values"][messages.TYPED_BLOCK][messages.TYPED_INPUT]["value"] or "")
+    except (ValueError, KeyError, TypeError):
+        remedy = None
+    if remedy is None or remedy.kind is not OpKind.DESTROY:
+        return {messages.TYPED_BLOCK: messages.stale_button()}
+    return await changes.ChangeFlow(deps).destroy_typed(remedy, typed, user, where)

@@ -19,11 +19,16 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ContextBlock,
     HeaderBlock,
+    InputBlock,
     MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
     SectionBlock,
 )
+from slack_sdk.models.views import View
 
-from handlers.findings import Evidence, Remediation, Report, Severity
+from handlers.findings import Evidence, Finding, Remediation, Report, Severity
+from profbot.approvals import ChangeRequest, RequestState
 from profbot.bus import RunnerInfo
 from profbot.ops import Freshness, OpKind
 
@@ -110,6 +115,11 @@ COMMAND_HELP: dict[str, tuple[str, str]] = {
     "upgrade": ("upgrade VERSION", "MAINT-PROF-001 pre-flight: version, image pins, config and its backups"),
     "rollback": ("rollback", "MAINT-PROF-001 rollback pre-flight: what the rollback would return to"),
     "datasource": ("datasource", "MAINT-PROF-003: is Grafana's Pyroscope datasource there (and offer to provision it)"),
+    "restart": (
+        "restart SERVICE",
+        "request a restart of SERVICE (you confirm it; then /ready or the diagnosis checks it)",
+    ),
+    "audit": ("audit [N]", "the latest N audit events: requests, confirmations, approvals, executions, results"),
 }
 
 
@@ -301,14 +311,6 @@ def evidence_message(item: Evidence) -> Message:
     return Message(text=f"{item.title}: {len(item.lines)} lines", blocks=blocks)
 
 
-def remediation_preview(r: Remediation, user: str) -> str:
-    return (
-        f":lock: <@{user}>, `{r.action}` of `{r.target}` ({r.procedure}) is a *{KIND_WORD[r.kind]}* on host "
-        f"`{r.host}`; its impact is in the diagnosis above. Changes run only through profbot's confirmation "
-        "and approval flow, which this version does not have yet: nothing was run."
-    )
-
-
 def stale_button() -> str:
     return ":x: This button no longer matches a runbook remediation; run the diagnosis again."
 
@@ -340,3 +342,225 @@ def runbook_index(procedures: list[tuple[str, str, str]]) -> Message:
 def runbook_entry(pid: str, title: str, doc: str, usage: str) -> Message:
     text = f"*{pid}: {title}*\n{doc}\nRun it: `{usage}`"
     return Message(text=f"{pid}: {title}", blocks=[section(text)])
+
+
+# ---------------------------------------------------------------------------- access
+
+
+def not_allowed(user: str, what: str) -> str:
+    return (
+        f":no_entry: <@{user}>, you are not an operator of profbot: {what} is not allowed. "
+        "`help` and `health` are open to everyone; ask in the channel for an operator."
+    )
+
+
+# ---------------------------------------------------------------------------- change requests
+
+STATE_WORDS = {
+    RequestState.AWAITING_CONFIRMATION: ":hourglass_flowing_sand: waiting for the requester's confirmation",
+    RequestState.AWAITING_APPROVAL: ":hourglass_flowing_sand: waiting for a second person's approval",
+    RequestState.RUNNING: ":gear: running",
+    RequestState.SUCCEEDED: ":white_check_mark: succeeded",
+    RequestState.FAILED: ":x: failed",
+    RequestState.UNKNOWN: ":grey_question: outcome unknown: check the target before trying again",
+    RequestState.EXPIRED: ":alarm_clock: expired: nothing ran",
+    RequestState.REJECTED: ":no_entry_sign: rejected: nothing ran",
+    RequestState.CANCELLED: ":leftwards_arrow_with_hook: cancelled: nothing ran",
+}
+
+CONFIRM_ACTION = "change:confirm"
+CANCEL_ACTION = "change:cancel"
+APPROVE_ACTION = "change:approve"
+REJECT_ACTION = "change:reject"
+DESTROY_MODAL = "change:typed-confirmation"
+TYPED_BLOCK = "typed_name"
+TYPED_INPUT = "value"
+
+
+def _at(epoch: float) -> str:
+    return f"{datetime.fromtimestamp(epoch, UTC):%H:%M:%S} UTC"
+
+
+def _step_lines(request: ChangeRequest) -> str:
+    done = {o.index: o for o in request.outcomes}
+    lines = []
+    for i, step in enumerate(request.steps):
+        outcome = done.get(i)
+        if outcome is None:
+            running = request.state is RequestState.RUNNING and i == len(request.outcomes)
+            icon = ":gear:" if running else ":white_small_square:"
+            lines.append(f"{icon} `{step.op}` {escape(step.text)}")
+        else:
+            icon = ":white_check_mark:" if outcome.ok else ":x:"
+            detail = "; ".join(outcome.lines) if outcome.ok else (outcome.error or "failed")
+            lines.append(f"{icon} `{step.op}` {escape(step.text)}: {escape(detail)}")
+    return "\n".join(lines)
+
+
+def change_request_message(request: ChangeRequest, approvers_hint: str = "") -> Message:
+    """The request as it stands: what runs where, its impact, its state; buttons only while pending."""
+    destroy = request.kind is OpKind.DESTROY
+    title = f"{'Destroy' if destroy else 'Change'} request: {request.label}"
+    target = request.identity.describe() if request.identity else f"`{request.target}`"
+    blocks: list[Block] = [
+        header(title),
+        section(
+            f"*What runs* on host `{request.host}` ({request.procedure}, `{request.action}`):\n{_step_lines(request)}\n"
+            f"*Target:* {escape(target)}\n*Impact:* {escape(request.impact)}"
+        ),
+    ]
+    state = STATE_WORDS[request.state]
+    if request.decided_by and request.decided_at:
+        verb = {
+            RequestState.REJECTED: "rejected",
+            RequestState.CANCELLED: "cancelled",
+        }.get(request.state, "approved" if destroy else "confirmed")
+        state += f" · {verb} by <@{request.decided_by}> at {_at(request.decided_at)}"
+    if request.error and request.state not in (RequestState.SUCCEEDED,):
+        state += f"\n{escape(clip(request.error, 1500))}"
+    if request.verification:
+        state += f"\n*Verification:* {escape(request.verification)}"
+    blocks.append(section(f"*State:* {state}"))
+    if request.state is RequestState.AWAITING_CONFIRMATION:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(text="Confirm: run it", action_id=CONFIRM_ACTION, value=request.id, style="primary"),
+                    ButtonElement(text="Cancel", action_id=CANCEL_ACTION, value=request.id),
+                ]
+            )
+        )
+    elif request.state is RequestState.AWAITING_APPROVAL:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(text="Approve", action_id=APPROVE_ACTION, value=request.id, style="danger"),
+                    ButtonElement(text="Reject", action_id=REJECT_ACTION, value=request.id),
+                ]
+            )
+        )
+    who = (
+        f"requested by <@{request.requested_by}> · only they can confirm"
+        if not destroy
+        else f"requested by <@{request.requested_by}> · an approver other than the requester must approve"
+        + (f" ({approvers_hint})" if approvers_hint else "")
+    )
+    pending = f" · expires {_at(request.expires_at)}" if request.state.pending else ""
+    blocks.append(context(f"{who}{pending} · request `{request.id[:12]}`"))
+    return Message(text=f"{title}: {STATE_WORDS[request.state]}", blocks=blocks)
+
+
+def already_handled(request: ChangeRequest) -> str:
+    state = STATE_WORDS[request.state]
+    if request.decided_by and request.decided_at:
+        done = f"{state}: handled by <@{request.decided_by}> at {_at(request.decided_at)}"
+    else:
+        done = state
+    result = ""
+    if request.outcomes:
+        result = "\nResult: " + "; ".join(
+            ("; ".join(o.lines) if o.ok else (o.error or "failed")) for o in request.outcomes
+        )
+    return clip(
+        f":information_source: `{request.label}` is already {done}. Nothing more was run.{escape(result)}", 3000
+    )
+
+
+def request_not_found() -> str:
+    return ":x: This change request is not known any more (it was never stored, or it is over 30 days old)."
+
+
+def only_requester_confirms(request: ChangeRequest) -> str:
+    return f":lock: Only <@{request.requested_by}>, who requested `{request.label}`, can confirm or cancel it."
+
+
+def requester_cannot_approve(request: ChangeRequest) -> str:
+    return (
+        f":lock: You requested `{request.label}`: a destroy needs a *second* person's approval, "
+        "even when the requester is an approver. Nothing was run."
+    )
+
+
+def not_an_approver(request: ChangeRequest) -> str:
+    return f":lock: Only profbot's approvers can approve or reject `{request.label}`. Nothing was run."
+
+
+def cooldown_refused(label: str, target: str, host: str, count: int, per_hour: int) -> str:
+    return (
+        f":octagonal_sign: `{label}` already ran {count} times on `{target}` (host `{host}`) in the last hour; "
+        f"the limit is {per_hour}. Repeating it is not fixing it: escalate to the Pyroscope owners. Nothing was run."
+    )
+
+
+def change_requested(request: ChangeRequest) -> str:
+    how = "approve" if request.kind is OpKind.DESTROY else "confirm"
+    return f":memo: Change request `{request.id[:12]}` posted: {how} it in the thread before {_at(request.expires_at)}."
+
+
+def change_not_requested(reason: str) -> str:
+    return f":x: The change was not requested: {escape(reason)}. Nothing was run."
+
+
+def verification_message(request: ChangeRequest, finding: Finding) -> Message:
+    text = f"{ICON[finding.severity]} Verification of `{request.label}`: {finding.check}: {escape(finding.detail)}"
+    return Message(text=text, blocks=[section(text)])
+
+
+def destroy_modal(remedy: Remediation, metadata: str) -> View:
+    return View(
+        type="modal",
+        callback_id=DESTROY_MODAL,
+        private_metadata=metadata,
+        title=PlainTextObject(text="Confirm a destroy"),
+        submit=PlainTextObject(text="Request approval"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            section(
+                f":warning: *{escape(remedy.label)}* on host `{remedy.host}` ({remedy.procedure}).\n"
+                f"{escape(remedy.impact)}\nA second person from the approvers must approve before anything runs."
+            ),
+            InputBlock(
+                block_id=TYPED_BLOCK,
+                label=PlainTextObject(text=f"Type {remedy.target} to confirm"),
+                element=PlainTextInputElement(action_id=TYPED_INPUT, placeholder=remedy.target[:150]),
+            ),
+        ],
+    )
+
+
+def typed_name_wrong(expected: str) -> str:
+    return f"That is not `{expected}`: type the volume name exactly to request its deletion."
+
+
+# ---------------------------------------------------------------------------- audit
+
+
+def audit_line(event: dict[str, Any]) -> str:
+    at = _at(float(event.get("at", 0)))
+    actor = f"<@{event['actor']}>" if event.get("actor") else "profbot"
+    what = " ".join(str(event[k]) for k in ("procedure", "action", "target") if event.get(k))
+    host = f" on `{event['host']}`" if event.get("host") else ""
+    request = f" `{str(event['request_id'])[:12]}`" if event.get("request_id") else ""
+    outcome = f": {escape(str(event['outcome']))}" if event.get("outcome") else ""
+    return clip(f"{at} *{event.get('event', '?')}* by {actor} {escape(what)}{host}{request}{outcome}", 600)
+
+
+def audit_message(events: list[dict[str, Any]]) -> Message:
+    if not events:
+        text = "The audit log is empty."
+        return Message(text=text, blocks=[section(text)])
+    blocks: list[Block] = [header(f"Audit: the latest {len(events)} events")]
+    chunk: list[str] = []
+    for line in (audit_line(e) for e in events):
+        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_SECTION_TEXT - 10:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    return Message(text=f"Audit: the latest {len(events)} events", blocks=blocks)
+
+
+def audit_mirror_message(event: dict[str, Any]) -> Message:
+    line = f":scroll: {audit_line(event)}"
+    return Message(text=line, blocks=[section(line)])

@@ -18,11 +18,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.access import AccessPolicy
 from bot.app import CachedAuthorize, build_app
-from bot.context import BotDeps
+from bot.audit import AuditLog, AuditMirror
+from bot.changes import ChangeFlow
+from bot.context import BotDeps, ChangePolicy
 from bot.http import build_web_app
 from bot.tasks import BackgroundTasks, SingleFlight
 from profbot import bus as job_bus
+from profbot.approvals import ApprovalStore
 from profbot.errors import ConfigError
 from profbot.settings import ServeSettings
 
@@ -86,6 +90,9 @@ async def serve(settings: ServeSettings) -> None:
     bus = job_bus.JobBus(redis, settings.redis_prefix)
     bus.waiter.start()
     tasks = BackgroundTasks()
+    audit = AuditLog(redis, settings.redis_prefix)
+    if not settings.operator_ids:
+        log.warning("no_operators", hint="PROFBOT_OPERATORS is empty: only help and health will answer")
     deps = BotDeps(
         bus=bus,
         client=client,
@@ -94,8 +101,20 @@ async def serve(settings: ServeSettings) -> None:
         command=settings.command,
         job_timeout=settings.job_timeout_seconds,
         reports=SingleFlight(),
+        approvals=ApprovalStore(redis, settings.redis_prefix),
+        audit=audit,
+        access=AccessPolicy(client, settings.operator_ids, settings.approver_ids),
+        change_policy=ChangePolicy(
+            approval_ttl=settings.approval_ttl_seconds,
+            changes_per_hour=settings.changes_per_hour,
+            verify_seconds=settings.verify_seconds,
+        ),
     )
     bolt = build_app(deps, authorize)
+    stop = asyncio.Event()
+    loops = [asyncio.create_task(ChangeFlow(deps).sweep(stop), name="expiry-sweeper")]
+    if settings.audit_channel:
+        loops.append(asyncio.create_task(AuditMirror(audit, client, settings.audit_channel).run(stop), name="audit"))
 
     async def health() -> dict[str, str]:
         try:
@@ -112,7 +131,6 @@ async def serve(settings: ServeSettings) -> None:
     await web.TCPSite(runner, host.strip("[]"), int(port)).start()
     log.info("serving", listen=settings.listen, command=settings.command)
 
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -123,6 +141,7 @@ async def serve(settings: ServeSettings) -> None:
     # Long enough for a job acknowledged just before SIGTERM to be answered and posted.
     await tasks.drain(max(DRAIN_SECONDS, settings.job_timeout_seconds + job_bus.RESULT_GRACE_SECONDS + 5))
     await runner.cleanup()
+    await asyncio.gather(*loops, return_exceptions=True)
     await bus.waiter.stop()
     if warming is not None:
         warming.cancel()

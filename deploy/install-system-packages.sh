@@ -3,6 +3,8 @@
 #   podman, runc, netavark, aardvark-dns   the container engine the runner drives (runc: crun
 #                                          fails on these VMs; netavark + aardvark-dns let
 #                                          containers reach each other by name)
+#   iptables                               netavark's firewall driver: without it no container on a
+#                                          network starts ("netavark: No such file or directory")
 #   busybox-static                         the root filesystem of the test images (no registry)
 #   redis-server                           the job bus; tests start their own when none answers
 #   python3-venv                           for `make setup`
@@ -10,7 +12,7 @@
 #                                          busybox containers through read-only bind mounts
 set -euo pipefail
 
-PACKAGES=(podman runc netavark aardvark-dns busybox-static redis-server python3 python3-venv)
+PACKAGES=(podman runc netavark aardvark-dns iptables busybox-static redis-server python3 python3-venv)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"

@@ -20,6 +20,9 @@ from handlers import (
 )
 from handlers.registry import RUNBOOK
 
+# Every change or destroy a procedure offers has a plan, or nothing starts.
+RUNBOOK.check_complete()
+
 __all__ = [
     "RUNBOOK",
     "baselines",

@@ -12,10 +12,23 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from handlers.findings import Finding, Remediation, Report, Severity
-from handlers.registry import RUNBOOK, Outcome, ProcedureContext
-from profbot.ops import GrafanaDatasources, ListGrafanaDatasources, OpKind, ResourceName
+from handlers.registry import RUNBOOK, Outcome, Plan, ProcedureContext, Step
+from handlers.verification import diagnosed_again
+from profbot.ops import (
+    GrafanaDatasources,
+    ListGrafanaDatasources,
+    OpKind,
+    ProvisionPyroscopeDatasource,
+    ResourceName,
+)
 
 ID = "MAINT-PROF-003"
+
+
+PROVISION_IMPACT = (
+    "Writes monitoring/grafana/provisioning/datasources/pyroscope.yml and restarts Grafana "
+    "(dashboards are unavailable for a few seconds)."
+)
 
 
 class DatasourceParams(BaseModel):
@@ -36,8 +49,7 @@ def analyse_datasource(host: str, params: DatasourceParams, found: Outcome[Grafa
     provision = Remediation(
         procedure=ID, action="provision", label="Provision the Pyroscope datasource", kind=OpKind.CHANGE,
         target=params.grafana, host=host,
-        impact="Writes monitoring/grafana/provisioning/datasources/pyroscope.yml and restarts Grafana "
-        "(dashboards are unavailable for a few seconds).",
+        impact=PROVISION_IMPACT,
     )  # fmt: skip
     if found.error is not None:
         findings.append(Finding(check="Grafana API", severity=Severity.WARNING, detail=f"not checked: {found.error}"))
@@ -78,4 +90,14 @@ def analyse_datasource(host: str, params: DatasourceParams, found: Outcome[Grafa
         findings=findings,
         finished_at=datetime.now(UTC),
         remediations=remediations,
+    )
+
+
+@RUNBOOK.plan(ID, "provision")
+def plan_provision(remedy: Remediation) -> Plan:
+    return Plan(
+        steps=[Step(ProvisionPyroscopeDatasource(), "write datasources/pyroscope.yml and restart Grafana")],
+        verify=diagnosed_again(RUNBOOK, ID, DatasourceParams(grafana=remedy.target)),
+        impact=PROVISION_IMPACT,
+        binds=("container", remedy.target),
     )

@@ -15,7 +15,8 @@ from pydantic import BaseModel
 
 from handlers.evidence import error_lines, evidence, quote
 from handlers.findings import Finding, Remediation, Report, Severity
-from handlers.registry import RUNBOOK, Outcome, ProcedureContext
+from handlers.registry import RUNBOOK, Outcome, Plan, ProcedureContext, Step
+from handlers.verification import diagnosed_again
 from profbot.ops import (
     PROFILER_LOG,
     ContainerEnv,
@@ -32,10 +33,12 @@ from profbot.ops import (
     PyroscopeFreshness,
     ReadContainerFile,
     ResourceName,
+    RestartContainer,
 )
 
 ID = "INC-PROF-003"
 SDK_INIT_LINE = "pyroscope profiling initialized"
+RESTART_IMPACT = "The service restarts; requests in flight may fail."
 
 
 class NoDataParams(BaseModel):
@@ -159,7 +162,7 @@ def analyse_no_data(
             Finding(check="recent profiles", severity=Severity.WARNING, detail=f"not checked: {fresh.error}")
         )
 
-    impact = "The service restarts; requests in flight may fail."
+    impact = RESTART_IMPACT
     remediations = [
         Remediation(procedure=ID, action="restart", label=f"Restart {service}", kind=OpKind.CHANGE, target=service,
                     host=host, impact=impact),
@@ -175,4 +178,14 @@ def analyse_no_data(
         evidence=evidence_blocks,
         remediations=remediations,
         notes=notes,
+    )
+
+
+@RUNBOOK.plan(ID, "restart")
+def plan_restart(remedy: Remediation) -> Plan:
+    return Plan(
+        steps=[Step(RestartContainer(container=remedy.target), f"podman restart {remedy.target}")],
+        verify=diagnosed_again(RUNBOOK, ID, NoDataParams(service=remedy.target)),
+        impact=RESTART_IMPACT,
+        binds=("container", remedy.target),
     )

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from handlers.evidence import error_lines, evidence, quote
 from handlers.findings import Finding, Remediation, Report, Severity
-from handlers.registry import RUNBOOK, Outcome, ProcedureContext
+from handlers.registry import RUNBOOK, Outcome, Plan, ProcedureContext, Step
+from handlers.verification import diagnosed_again
 from profbot.ops import (
     PROFILER_LOG,
     ContainerEnv,
@@ -26,6 +27,8 @@ from profbot.ops import (
     ProcessList,
     ReadContainerFile,
     ResourceName,
+    SetGlobalProfiling,
+    SetServiceProfiling,
     StatsResult,
 )
 
@@ -148,7 +151,8 @@ def analyse_overhead(
                     kind=OpKind.CHANGE, target=service, host=host, impact=IMPACT),
         Remediation(procedure=ID, action="disable-global", label="Disable profiling everywhere",
                     kind=OpKind.CHANGE, target="PYROSCOPE_ENABLED", host=host,
-                    impact=IMPACT + " Every profiled service on this host is recreated."),
+                    impact=IMPACT + " Every profiled service on this host is recreated.",
+                    params={"service": service}),
     ]  # fmt: skip
     headline = None
     if overhead is not None and overhead > OVERHEAD_ALERT:
@@ -162,4 +166,40 @@ def analyse_overhead(
         headline=headline,
         evidence=evidence_blocks,
         remediations=remediations,
+    )
+
+
+def _verify(remedy: Remediation) -> OverheadParams:
+    return OverheadParams(service=str(remedy.params.get("service", remedy.target)))
+
+
+@RUNBOOK.plan(ID, "raise-interval")
+def plan_raise_interval(remedy: Remediation) -> Plan:
+    interval = int(remedy.params.get("profile_interval", RAISED_INTERVAL))
+    op = SetServiceProfiling(service=remedy.target, profile_interval=interval)
+    return Plan(
+        steps=[Step(op, f"set PROFILE_INTERVAL={interval} for {remedy.target} and recreate it")],
+        verify=diagnosed_again(RUNBOOK, ID, _verify(remedy)),
+        impact=IMPACT,
+        binds=("container", remedy.target),
+    )
+
+
+@RUNBOOK.plan(ID, "disable-service")
+def plan_disable_service(remedy: Remediation) -> Plan:
+    op = SetServiceProfiling(service=remedy.target, pyroscope_enabled=False)
+    return Plan(
+        steps=[Step(op, f"set PYROSCOPE_ENABLED=false for {remedy.target} and recreate it")],
+        verify=diagnosed_again(RUNBOOK, ID, _verify(remedy)),
+        impact=IMPACT,
+        binds=("container", remedy.target),
+    )
+
+
+@RUNBOOK.plan(ID, "disable-global")
+def plan_disable_global(remedy: Remediation) -> Plan:
+    return Plan(
+        steps=[Step(SetGlobalProfiling(enabled=False), "PYROSCOPE_ENABLED=false in .env, then podman-compose up -d")],
+        verify=diagnosed_again(RUNBOOK, ID, _verify(remedy)),
+        impact=IMPACT + " Every profiled service on this host is recreated.",
     )

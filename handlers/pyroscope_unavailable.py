@@ -15,7 +15,8 @@ from pydantic import BaseModel
 from handlers.evidence import error_lines, evidence, quote
 from handlers.findings import Finding, Remediation, Report, Severity
 from handlers.health import analyse_container, analyse_ready
-from handlers.registry import RUNBOOK, Outcome, ProcedureContext
+from handlers.registry import RUNBOOK, Outcome, Plan, ProcedureContext, Step
+from handlers.verification import ready_within
 from profbot.ops import (
     ContainerHttpGet,
     ContainerInspect,
@@ -26,7 +27,9 @@ from profbot.ops import (
     OpKind,
     PyroscopeReady,
     ReadyResult,
+    RecreateService,
     ResourceName,
+    RestartContainer,
 )
 
 ID = "INC-PROF-001"
@@ -130,4 +133,24 @@ def analyse_probe(params: UnavailableParams, probe: Outcome[HttpProbe]) -> Findi
         check=check,
         severity=Severity.CRITICAL,
         detail=f"{params.probe_from} reaches pyroscope:4040 but gets HTTP {p.status_code} `{p.body}`",
+    )
+
+
+@RUNBOOK.plan(ID, "restart")
+def plan_restart(remedy: Remediation) -> Plan:
+    return Plan(
+        steps=[Step(RestartContainer(container=remedy.target), f"podman restart {remedy.target}")],
+        verify=ready_within(),
+        impact=IMPACT,
+        binds=("container", remedy.target),
+    )
+
+
+@RUNBOOK.plan(ID, "recreate")
+def plan_recreate(remedy: Remediation) -> Plan:
+    return Plan(
+        steps=[Step(RecreateService(service=remedy.target), f"podman-compose up -d --force-recreate {remedy.target}")],
+        verify=ready_within(),
+        impact=RECREATE_IMPACT,
+        binds=("container", remedy.target),
     )

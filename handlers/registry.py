@@ -3,6 +3,11 @@
 A procedure is ``async def fn(ctx: ProcedureContext, params: SomeParams) -> Report`` registered
 with ``@registry.procedure(...)``. Registration checks the signature at import time, so a
 procedure with a wrong shape stops the process before it can be offered in Slack.
+
+Each change or destroy remediation a procedure declares has a plan, registered with
+``@registry.plan(procedure_id, action)``: the exact operations a confirmed click runs, the
+target whose identity the approval binds, and the verification that runs after it.
+:meth:`ProcedureRegistry.check_complete` refuses a registry with a declared action left unplanned.
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ import inspect
 import typing
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from handlers.findings import Report
+from handlers.findings import Finding, Remediation, Report
 from profbot.bus import JobBus
 from profbot.errors import ProfbotError
 from profbot.ops import Operation, OpKind, OpResult
@@ -51,6 +56,28 @@ class ProcedureContext:
 
 
 ProcedureFn = Callable[[ProcedureContext, Any], Awaitable[Report]]
+# After a change: what the runbook checks, given a time budget in seconds.
+Verification = Callable[[ProcedureContext, float], Awaitable[Finding]]
+
+
+@dataclass(frozen=True)
+class Step:
+    operation: Operation
+    text: str  # the runbook's words for it, shown before it runs and while it runs
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one click on a change or destroy remediation runs, in order, and how it is checked."""
+
+    steps: list[Step]
+    verify: Verification
+    impact: str  # what the runbook says happens, shown before anyone confirms
+    # The target whose identity an approval binds: ("container", name) or ("volume", name).
+    binds: tuple[Literal["container", "volume"], str] | None = None
+
+
+PlanFn = Callable[[Remediation], Plan]
 
 
 @dataclass(frozen=True)
@@ -78,6 +105,44 @@ class Procedure:
 class ProcedureRegistry:
     def __init__(self) -> None:
         self._procedures: dict[str, Procedure] = {}
+        self._plans: dict[tuple[str, str], PlanFn] = {}
+
+    def plan(self, procedure_id: str, action: str) -> Callable[[PlanFn], PlanFn]:
+        """Register what a click on ``procedure_id``'s ``action`` runs."""
+
+        def decorate(fn: PlanFn) -> PlanFn:
+            procedure = self._procedures.get(procedure_id)
+            if procedure is None:
+                raise ValueError(f"plan for unknown procedure {procedure_id!r}: register the procedure first")
+            kind = procedure.actions.get(action)
+            if kind is None or kind is OpKind.READ:
+                raise ValueError(f"{procedure_id} declares no change or destroy action {action!r}")
+            if (procedure_id, action) in self._plans:
+                raise ValueError(f"plan for {procedure_id} {action} registered twice")
+            self._plans[(procedure_id, action)] = fn
+            return fn
+
+        return decorate
+
+    def plan_for(self, remedy: Remediation) -> Plan:
+        """The plan of a remediation; every step's kind must fit the remediation's."""
+        fn = self._plans.get((remedy.procedure, remedy.action))
+        if fn is None:
+            raise KeyError(f"no plan for {remedy.procedure} {remedy.action}")
+        plan = fn(remedy)
+        if any(step.operation.kind is OpKind.DESTROY for step in plan.steps) and remedy.kind is not OpKind.DESTROY:
+            raise TypeError(f"{remedy.procedure} {remedy.action} is a change but its plan destroys")
+        return plan
+
+    def check_complete(self) -> None:
+        missing = [
+            f"{p.id} {action}"
+            for p in self._procedures.values()
+            for action, kind in p.actions.items()
+            if kind is not OpKind.READ and (p.id, action) not in self._plans
+        ]
+        if missing:
+            raise TypeError(f"change/destroy actions without a plan: {', '.join(missing)}")
 
     def procedure(
         self, id: str, *, title: str, runbook_section: str, actions: dict[str, OpKind] | None = None

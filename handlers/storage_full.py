@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from handlers.findings import Finding, Remediation, Report, Severity
-from handlers.registry import RUNBOOK, Outcome, ProcedureContext
+from handlers.registry import RUNBOOK, Outcome, Plan, ProcedureContext, Step
+from handlers.verification import ready_within
 from profbot.bus import VolumeSample
 from profbot.errors import ProfbotError
 from profbot.ops import (
@@ -22,8 +23,10 @@ from profbot.ops import (
     DiskUsage,
     GetPyroscopeConfig,
     OpKind,
+    PurgePyroscopeData,
     PyroscopeConfig,
     ResourceName,
+    SetPyroscopeRetention,
     VolumeInfo,
     VolumeInspect,
 )
@@ -34,6 +37,12 @@ DISK_CRITICAL = 95.0
 GROWTH_EXPECTED = 100 * 2**20  # runbook baseline: ~100 MB per day
 GROWTH_ALERT = 500 * 2**20  # alert above 500 MB per day
 MIN_HISTORY_SECONDS = 3600  # less than an hour of samples says nothing about a day
+
+
+RETENTION_IMPACT = (
+    "Reduced historical data but prevents service disruption. The config is backed up first; Pyroscope is recreated."
+)
+PURGE_IMPACT = "WARNING: deletes all profiling history. Pyroscope stops and starts again empty."
 
 
 class StorageParams(BaseModel):
@@ -168,15 +177,14 @@ def analyse_storage(
     else:
         findings.append(Finding(check="retention", severity=Severity.INFO, detail=f"not read: {config.error}"))
 
-    impact = "Reduced historical data but prevents service disruption."
     remediations = [
         Remediation(procedure=ID, action="reduce-retention", label=f"Set retention to {params.retention}",
                     kind=OpKind.CHANGE, target=params.container, host=host,
-                    impact=impact + " The config is backed up first; Pyroscope is recreated.",
+                    impact=RETENTION_IMPACT,
                     params={"period": params.retention}),
         Remediation(procedure=ID, action="purge", label=f"Delete {params.volume}", kind=OpKind.DESTROY,
                     target=params.volume, host=host,
-                    impact="WARNING: deletes all profiling history. Pyroscope stops and starts again empty."),
+                    impact=PURGE_IMPACT),
     ]  # fmt: skip
     if not retention_valid:
         notes.append("Setting retention is refused on this Pyroscope until a storage bucket is configured.")
@@ -189,4 +197,25 @@ def analyse_storage(
         headline=headline,
         remediations=remediations,
         notes=notes,
+    )
+
+
+@RUNBOOK.plan(ID, "reduce-retention")
+def plan_reduce_retention(remedy: Remediation) -> Plan:
+    period = str(remedy.params.get("period", "7d"))
+    return Plan(
+        steps=[Step(SetPyroscopeRetention(period=period), f"back up the config, set retention to {period}, recreate")],
+        verify=ready_within(),
+        impact=RETENTION_IMPACT,
+        binds=("container", remedy.target),
+    )
+
+
+@RUNBOOK.plan(ID, "purge")
+def plan_purge(remedy: Remediation) -> Plan:
+    return Plan(
+        steps=[Step(PurgePyroscopeData(), f"stop pyroscope, remove volume {remedy.target}, start pyroscope")],
+        verify=ready_within(),
+        impact=PURGE_IMPACT,
+        binds=("volume", remedy.target),
     )

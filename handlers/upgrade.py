@@ -16,17 +16,24 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from handlers.findings import Finding, Remediation, Report, Severity
-from handlers.registry import RUNBOOK, Outcome, ProcedureContext
+from handlers.registry import RUNBOOK, Outcome, Plan, ProcedureContext, Step
+from handlers.verification import ready_within
 from profbot.ops import (
+    BackupPyroscopeConfig,
+    ClearServiceImage,
     GetPyroscopeConfig,
     GetPyroscopeVersion,
     GetServiceImage,
     ImagePin,
     ImageTag,
     OpKind,
+    PullPyroscopeImage,
     PyroscopeConfig,
     PyroscopeVersion,
+    RecreateService,
     ResourceName,
+    SetServiceImageTag,
+    StopContainer,
 )
 
 ID = "MAINT-PROF-001"
@@ -182,4 +189,36 @@ async def preflight_rollback(ctx: ProcedureContext, params: RollbackParams) -> R
         findings=findings,
         finished_at=datetime.now(UTC),
         remediations=remediations,
+    )
+
+
+@RUNBOOK.plan(ID, "upgrade")
+def plan_upgrade(remedy: Remediation) -> Plan:
+    tag, service = str(remedy.params.get("tag", "")), remedy.target
+    return Plan(
+        steps=[
+            Step(PullPyroscopeImage(tag=tag), f"1. pull grafana/pyroscope:{tag} and check it arrived"),
+            Step(StopContainer(container=service), f"2. stop {service}"),
+            Step(BackupPyroscopeConfig(), "3. back up the config"),
+            Step(SetServiceImageTag(service=service, tag=tag), f"4. pin {tag} in profbot's compose override"),
+            Step(RecreateService(service=service), f"5. podman-compose up -d --force-recreate {service}"),
+        ],
+        verify=ready_within(),
+        impact=IMPACT,
+        binds=("container", service),
+    )
+
+
+@RUNBOOK.plan(ROLLBACK_ID, "rollback")
+def plan_rollback(remedy: Remediation) -> Plan:
+    service = remedy.target
+    return Plan(
+        steps=[
+            Step(StopContainer(container=service), f"1. stop {service}"),
+            Step(ClearServiceImage(service=service), "2. drop profbot's pin: back to the compose file's version"),
+            Step(RecreateService(service=service), f"3. podman-compose up -d --force-recreate {service}"),
+        ],
+        verify=ready_within(),
+        impact=IMPACT,
+        binds=("container", service),
     )

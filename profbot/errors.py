@@ -11,6 +11,8 @@
     └── OperationError              an operation failed on the runner (carried back as ``code``)
         ├── InvalidArgument         an argument broke the operation's rules (nothing ran)
         ├── NotAllowed              the target is outside what this runner manages (nothing ran)
+        │   └── NotApproved         a change came without a matching, running approval (nothing ran)
+        │       └── TargetChanged   the approved target was replaced since the approval (nothing ran)
         ├── TargetNotFound          the container, volume or file does not exist
         ├── PodmanUnavailable       the runner cannot reach the podman socket
         ├── OperationTimeout        the operation hit its deadline and was cut off
@@ -74,6 +76,14 @@ class NotAllowed(OperationError):
     code = "not_allowed"
 
 
+class NotApproved(NotAllowed):
+    code = "not_approved"
+
+
+class TargetChanged(NotApproved):
+    code = "target_changed"
+
+
 class TargetNotFound(OperationError):
     code = "not_found"
 
@@ -96,6 +106,8 @@ _BY_CODE: dict[str, type[OperationError]] = {
         OperationError,
         InvalidArgument,
         NotAllowed,
+        NotApproved,
+        TargetChanged,
         TargetNotFound,
         PodmanUnavailable,
         OperationTimeout,

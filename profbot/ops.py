@@ -233,7 +233,8 @@ class ProcessList(OpResult):
 
 @CATALOG.register("container.processes", OpKind.READ, ProcessList)
 class ContainerProcesses(Operation):
-    """Processes whose command line contains ``match`` (the runbook's `ps aux | grep`, `pgrep -a`)."""
+    """Processes whose program (or interpreted script) name contains ``match``: the runbook's
+    `pgrep -a`, and its `ps aux | grep` without counting the grep, or the runner's own probes."""
 
     container: ResourceName
     match: KnownProcess

@@ -43,7 +43,19 @@ def _container_host(value: str) -> str:
     return value
 
 
+def _slack_principals(value: str) -> str:
+    for item in _principals(value):
+        if not re.match(r"^[UWS][A-Z0-9]{2,30}$", item):
+            raise ValueError(f"{item!r} is not a Slack user id (U..., W...) or user group id (S...)")
+    return value
+
+
+def _principals(value: str) -> frozenset[str]:
+    return frozenset(item.strip() for item in value.split(",") if item.strip())
+
+
 ListenAddress = Annotated[str, AfterValidator(_listen_address)]
+SlackPrincipals = Annotated[str, AfterValidator(_slack_principals)]
 RedisURL = Annotated[str, AfterValidator(_redis_url)]
 ContainerHostURL = Annotated[str, AfterValidator(_container_host)]
 
@@ -68,6 +80,27 @@ class ServeSettings(CommonSettings):
     command: str = Field("/prof", alias="PROFBOT_COMMAND", pattern=r"^/[a-z0-9_-]{1,31}$")
     # How long the bot waits for a runner's answer before telling the user it has none.
     job_timeout_seconds: float = Field(20.0, alias="PROFBOT_JOB_TIMEOUT", gt=0, le=600)
+
+    # Who may do what: Slack user ids (U..., W...) and user group ids (S..., resolved with
+    # usergroups.users.list), comma-separated. Everyone else may use help and health only.
+    operators: SlackPrincipals = Field("", alias="PROFBOT_OPERATORS")
+    approvers: SlackPrincipals = Field("", alias="PROFBOT_APPROVERS")
+    # Where every audit event is mirrored, when set (a channel id the bot is in).
+    audit_channel: str | None = Field(None, alias="PROFBOT_AUDIT_CHANNEL", pattern=r"^[CG][A-Z0-9]{2,30}$")
+    # How long a change waits for its confirmation or approval before it expires.
+    approval_ttl_seconds: float = Field(900.0, alias="PROFBOT_APPROVAL_TTL", ge=1, le=86400)
+    # The same change on the same target at most this many times per hour; beyond: escalate.
+    changes_per_hour: int = Field(3, alias="PROFBOT_CHANGES_PER_HOUR", ge=1, le=100)
+    # How long the verification after a change may take (e.g. /ready after a restart).
+    verify_seconds: float = Field(60.0, alias="PROFBOT_VERIFY_SECONDS", ge=1, le=900)
+
+    @property
+    def operator_ids(self) -> frozenset[str]:
+        return _principals(self.operators)
+
+    @property
+    def approver_ids(self) -> frozenset[str]:
+        return _principals(self.approvers)
 
 
 class RunnerSettings(CommonSettings):

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from profbot.errors import InvalidArgument, NotAllowed, OperationError, TargetNotFound
+from profbot.approvals import TargetIdentity
+from profbot.errors import InvalidArgument, NotAllowed, OperationError, TargetChanged, TargetNotFound
 from profbot.ops import (
     CATALOG,
     BackupPyroscopeConfig,
@@ -273,7 +274,7 @@ async def container_processes(host: HostContext, o: ContainerProcesses) -> Proce
     for row in table.get("Processes") or []:
         fields = dict(zip(titles, row, strict=False))
         command = str(fields.get("COMMAND", ""))
-        if o.match not in command:
+        if not any(o.match in program for program in program_names(command)):
             continue
         cpu = str(fields.get("%CPU", "0"))
         processes.append(
@@ -286,6 +287,30 @@ async def container_processes(host: HostContext, o: ContainerProcesses) -> Proce
             )
         )
     return ProcessList(container=o.container, match=o.match, processes=processes)
+
+
+_INTERPRETERS = re.compile(r"^(sh|bash|dash|ash|busybox|env|perl|python(\d+(\.\d+)?)?)$")
+
+
+def program_names(command: str) -> list[str]:
+    """The programs a command line runs: what `pgrep` matches (the process name), seen through an
+    interpreter so that `/bin/sh /scripts/pyroscope-profiler.sh svc` counts as `pyroscope-profiler.sh`.
+
+    Matching any word of the command line instead would count the runner's own probes: while a
+    diagnosis asks `python3 -c ... pyroscope-io` for the SDK version, that exec would be taken for a
+    running pyroscope profiler."""
+    words = command.split()
+    if not words:
+        return []
+    names = [os.path.basename(words[0])]
+    if _INTERPRETERS.match(names[0]):
+        for word in words[1:]:
+            if word in ("-c", "-e", "-m"):
+                break  # inline code or a module: no script file of its own
+            if not word.startswith("-") and "=" not in word:
+                names.append(os.path.basename(word))
+                break
+    return names
 
 
 @op(ContainerDiskUsage)
@@ -602,6 +627,31 @@ async def _container_id(host: HostContext, name: str) -> str | None:
         return str((await host.podman.container(name)).id)
     except TargetNotFound:
         return None
+
+
+async def verify_identity(host: HostContext, identity: TargetIdentity) -> None:
+    """Raise TargetChanged unless the target is still what the approval was given for: a
+    container recreated, or a volume removed and made again, is not what anyone approved."""
+    if identity.kind == "container":
+        now = await _container_id(host, identity.name)
+        if now != identity.id:
+            seen = f"is now {now[:12]}" if now else "no longer exists"
+            raise TargetChanged(
+                f"{identity.name} was container {(identity.id or '?')[:12]} when this was approved and {seen}: "
+                "it was replaced since; nothing ran. Diagnose again and request the change anew."
+            )
+        return
+    try:
+        created = parse_podman_time((await host.podman.volume(identity.name)).get("CreatedAt"))
+    except TargetNotFound:
+        created = None
+    approved = datetime.fromisoformat(identity.created_at) if identity.created_at else None
+    if created is None or approved is None or created != approved:
+        seen = f"was created {created.isoformat()}" if created else "no longer exists"
+        raise TargetChanged(
+            f"volume {identity.name} was created {identity.created_at} when this was approved and now {seen}: "
+            "it was replaced since; nothing ran. Request the change anew."
+        )
 
 
 @op(RestartContainer)

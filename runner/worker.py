@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError, ResponseError
 
 from profbot import __version__
+from profbot.approvals import ApprovalStore
 from profbot.bus import (
     CLAIM_TTL_SECONDS,
     CONSUMER_GROUP,
@@ -32,9 +33,9 @@ from profbot.bus import (
     RunnerInfo,
     VolumeSample,
 )
-from profbot.errors import InvalidArgument, NotAllowed, OperationError, OperationTimeout, OutcomeUnknown
+from profbot.errors import InvalidArgument, NotApproved, OperationError, OperationTimeout, OutcomeUnknown
 from profbot.ops import CATALOG, OperationCatalog, OpKind
-from runner.operations import IMPLEMENTATIONS, HostContext, OperationTable, tree_size
+from runner.operations import IMPLEMENTATIONS, HostContext, OperationTable, tree_size, verify_identity
 from runner.redaction import redact
 
 log = structlog.get_logger("profbot.runner")
@@ -72,6 +73,7 @@ class RunnerWorker:
         self.stream = self.keys.jobs(host_id)
         self.started_at = time.time()
         self._inflight: set[asyncio.Task[None]] = set()
+        self.approvals = ApprovalStore(redis, prefix)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -253,10 +255,8 @@ class RunnerWorker:
                 operation = self.catalog.parse(job.op, job.params)
             except ValidationError as exc:
                 raise InvalidArgument(_describe_validation(exc)) from None
-            if operation.kind is not OpKind.READ and not job.approval_id:
-                raise NotAllowed(
-                    f"{job.op} is a {operation.kind} operation: it needs the id of the approval the bot issued"
-                )
+            if operation.kind is not OpKind.READ:
+                await self._check_approval(job, operation.kind)
             try:
                 value = await asyncio.wait_for(self.table.execute(self.host, operation), timeout=job.deadline - started)
             except TimeoutError:
@@ -282,6 +282,18 @@ class RunnerWorker:
             )
         log.info("job_done", job_id=job.id, op=job.op, ms=round((time.time() - started) * 1000, 1))
         return self._result(job, JobStatus.OK, started=started, value=value.model_dump(mode="json"))
+
+    async def _check_approval(self, job: Job, kind: OpKind) -> None:
+        """A change runs only as a step of a running change request that lists it, once; before
+        the first step, the target must still be the one the request was made for."""
+        if not job.approval_id:
+            raise NotApproved(f"{job.op} is a {kind} operation: it needs the id of the approval the bot issued")
+        request, index = await self.approvals.authorize_step(
+            job.approval_id, host=self.host_id, op=job.op, params=job.params, job_id=job.id
+        )
+        if index == 0 and request.identity is not None:
+            await verify_identity(self.host, request.identity)
+        log.info("job_approved", job_id=job.id, op=job.op, request=request.id, step=index, by=request.decided_by)
 
     async def _answer_redelivery(self, job: Job) -> JobResult | None:
         existing = await self._retrying(lambda: self.redis.get(self.keys.result(job.id)))

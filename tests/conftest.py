@@ -13,6 +13,7 @@ from tests.rig.podman_rig import PodmanRig
 from tests.rig.ports import free_port
 from tests.rig.processes import RunnerProcess
 from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
+from tests.rig.slack_requests import APPROVER, APPROVERS_GROUP
 from tests.rig.slack_standin import SlackStandIn
 
 
@@ -64,6 +65,7 @@ def pyroscope(podman_rig: PodmanRig) -> PodmanRig:
 @pytest.fixture
 def slack() -> Iterator[SlackStandIn]:
     standin = SlackStandIn().start()
+    standin.usergroups[APPROVERS_GROUP] = [APPROVER]
     try:
         yield standin
     finally:

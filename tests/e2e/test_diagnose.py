@@ -69,7 +69,7 @@ def test_diagnose_unavailable_posts_findings_buttons_and_evidence(
     assert "pyroscope: last 100 log lines" in message_text(thread.body)
 
 
-def test_a_change_button_runs_nothing_and_says_why(
+def test_a_change_button_asks_for_confirmation_and_runs_nothing_yet(
     bot: BotProcess, runner: RunnerProcess, stack: PodmanRig, slack: SlackStandIn
 ) -> None:
     stack.podman("stop", "-t", "5", "pyroscope")
@@ -77,11 +77,11 @@ def test_a_change_button_runs_nothing_and_says_why(
     main = slack.wait_for("chat.postMessage", count=1, timeout=30)[0]
     restart = buttons(main.body)[0]
     assert click(bot, slack, restart, main.answer["ts"]).status_code == 200
-    [answer] = slack.wait_for("response_url", timeout=15)
-    assert "is a *change* on host" in answer.body["text"]
-    assert "nothing was run" in answer.body["text"]
+    assert "confirm it in the thread before" in slack.said("click")
+    posted = [message_text(c.body) for c in slack.wait_for("chat.postMessage", count=3, timeout=15)]
+    assert any("Change request: restart pyroscope" in text for text in posted), posted
     time.sleep(1)
-    assert stack.inspect("pyroscope", "{{.State.Status}}") == "exited"  # still stopped
+    assert stack.inspect("pyroscope", "{{.State.Status}}") == "exited"  # still stopped: nobody confirmed
 
 
 def test_a_forged_button_value_is_refused(bot: BotProcess, runner: RunnerProcess, slack: SlackStandIn) -> None:

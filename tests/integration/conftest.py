@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 
 from profbot.bus import JobBus, connect
-from profbot.ops import Operation, OpResult
+from profbot.ops import Operation, OpKind, OpResult
 from tests.conftest import RunnerFactory
+from tests.rig.approvals import approved
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.processes import RunnerProcess
 
@@ -53,7 +54,10 @@ def start_ops_runner(runner_factory: RunnerFactory) -> Callable[..., RunnerProce
 def call(job_bus: JobBus, ops_runner: RunnerProcess) -> Call:
     """Run one operation on the rig's runner, as the bot would; change ops carry an approval id."""
 
-    async def run(operation: Operation, *, approval: str | None = "appr-test", timeout: float = 60) -> OpResult:
-        return await job_bus.call(HOST, operation, timeout=timeout, approval_id=approval)
+    async def run(operation: Operation, *, approval: bool = True, timeout: float = 60) -> OpResult:
+        approval_id = (
+            await approved(job_bus, HOST, operation) if approval and operation.kind is not OpKind.READ else None
+        )
+        return await job_bus.call(HOST, operation, timeout=timeout, approval_id=approval_id)
 
     return run

@@ -49,7 +49,7 @@ def started_at(rig: PodmanRig, name: str) -> str:
 async def test_a_change_without_an_approval_id_is_refused_and_nothing_happens(call: Call, stack: PodmanRig) -> None:
     before = started_at(stack, "ai-yolo26")
     with pytest.raises(NotAllowed, match="needs the id of the approval"):
-        await call(RestartContainer(container="ai-yolo26"), approval=None)
+        await call(RestartContainer(container="ai-yolo26"), approval=False)
     assert started_at(stack, "ai-yolo26") == before
 
 
@@ -222,5 +222,5 @@ async def test_purge_refuses_when_another_container_uses_the_volume(call: Call, 
 async def test_purge_without_approval_deletes_nothing(call: Call, stack: PodmanRig) -> None:
     stack.podman("exec", "pyroscope", "sh", "-c", "echo history > /data/old-block")
     with pytest.raises(NotAllowed):
-        await call(PurgePyroscopeData(), approval=None)
+        await call(PurgePyroscopeData(), approval=False)
     assert stack.podman("exec", "pyroscope", "cat", "/data/old-block").stdout.strip() == "history"

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 
 from profbot.bus import CONSUMER_GROUP, BusKeys, Job, JobBus, JobStatus
 from profbot.errors import InvalidArgument, JobTimeout, NoRunner, OperationTimeout, OutcomeUnknown
+from tests.rig.approvals import approved
 from tests.rig.bus_test_ops import Change, Done, Work
 from tests.rig.processes import REPO
 
@@ -72,7 +73,8 @@ async def test_a_job_runs_and_its_typed_result_comes_back(job_bus: JobBus, start
 async def test_a_job_delivered_twice_runs_once(job_bus: JobBus, start_runner, tmp_path: Path) -> None:
     await start_runner()
     log = tmp_path / "log"
-    job = await job_bus.submit(HOST, Change(log=str(log)), timeout=10, approval_id="appr-1")
+    change = Change(log=str(log))
+    job = await job_bus.submit(HOST, change, timeout=10, approval_id=await approved(job_bus, HOST, change))
     first = await job_bus.waiter.wait(job.id, 10)
     # Slack retries and bot replicas can enqueue the same job id again.
     await job_bus.redis.xadd(job_bus.keys.jobs(HOST), {"job": job.model_dump_json()})
@@ -137,8 +139,10 @@ async def test_a_change_cut_off_at_its_deadline_is_outcome_unknown_not_failed(
 ) -> None:
     """A change's podman calls cannot be recalled once started: the user must not read "failed"."""
     await start_runner()
+    change = Change(log=str(tmp_path / "log"), seconds=30)
+    approval = await approved(job_bus, HOST, change)
     with pytest.raises(OutcomeUnknown, match=r"cut off after .* outcome unknown"):
-        await job_bus.call(HOST, Change(log=str(tmp_path / "log"), seconds=30), timeout=1, approval_id="appr-2")
+        await job_bus.call(HOST, change, timeout=1, approval_id=approval)
 
 
 async def test_invalid_arguments_are_refused_on_the_runner_too(job_bus: JobBus, start_runner, tmp_path: Path) -> None:

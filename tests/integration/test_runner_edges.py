@@ -17,6 +17,7 @@ from profbot.errors import InvalidArgument, OperationTimeout
 from profbot.ops import ContainerInspect, GetPyroscopeConfig, PyroscopeFreshness, PyroscopeReady, SetPyroscopeRetention
 from tests.conftest import RunnerFactory
 from tests.integration.conftest import HOST
+from tests.rig.approvals import approved
 from tests.rig.podman_rig import IMAGE, PodmanRig
 from tests.rig.ports import free_port
 from tests.rig.processes import RunnerProcess
@@ -95,7 +96,8 @@ async def test_retention_on_v0_uses_the_v0_key(job_bus: JobBus, start_runner, po
         config: Any = await job_bus.call(HOST, GetPyroscopeConfig(), timeout=30)
         assert config.retention.valid_for_running_version
         assert config.retention.value == "15d"
-        await job_bus.call(HOST, SetPyroscopeRetention(period="7d"), timeout=60, approval_id="appr-v0")
+        retention = SetPyroscopeRetention(period="7d")
+        await job_bus.call(HOST, retention, timeout=60, approval_id=await approved(job_bus, HOST, retention))
         text = podman_rig.pyroscope_config.read_text()
         assert "retention: 7d" in text
         assert "retention-period" not in text
@@ -153,5 +155,7 @@ async def test_jobs_go_to_the_host_that_runs_the_target(job_bus: JobBus, start_r
 
 async def test_a_runner_refuses_a_retention_it_cannot_apply_for_its_version(job_bus: JobBus, start_runner) -> None:
     start_runner()
+    retention = SetPyroscopeRetention(period="30d")
+    approval = await approved(job_bus, HOST, retention)
     with pytest.raises(InvalidArgument, match=r"Pyroscope 1\.x has no retention setting without a storage bucket"):
-        await job_bus.call(HOST, SetPyroscopeRetention(period="30d"), timeout=30, approval_id="appr")
+        await job_bus.call(HOST, retention, timeout=30, approval_id=approval)

@@ -14,7 +14,7 @@ import httpx
 import redis
 
 from tests.rig.ports import free_port
-from tests.rig.slack_requests import SIGNING_SECRET
+from tests.rig.slack_requests import APPROVERS_GROUP, OPERATOR, OPERATOR_2, SIGNING_SECRET
 from tests.rig.slack_standin import DEFAULT_TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,7 +81,11 @@ class BotProcess(ProfbotProcess):
                 REDIS_URL=redis_url,
                 PROFBOT_REDIS_PREFIX=prefix,
                 PROFBOT_JOB_TIMEOUT="15",
-                **extra,
+                **{
+                    "PROFBOT_OPERATORS": f"{OPERATOR},{OPERATOR_2}",
+                    "PROFBOT_APPROVERS": f"{OPERATOR},{APPROVERS_GROUP}",
+                    **extra,
+                },
             ),
         )
 

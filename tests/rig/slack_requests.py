@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -11,7 +13,13 @@ from slack_sdk.signature import SignatureVerifier
 from tests.rig.slack_standin import DEFAULT_CHANNEL, TEAM_ID
 
 SIGNING_SECRET = "profbot-test-signing-secret"
-OPERATOR = "U0OPERATOR"
+# The people of the tests. The bot under test runs with PROFBOT_OPERATORS=OPERATOR,OPERATOR_2 and
+# PROFBOT_APPROVERS=OPERATOR,APPROVERS_GROUP; the Slack stand-in puts APPROVER in that group.
+OPERATOR = "U0OPERATOR"  # an operator and an approver
+OPERATOR_2 = "U0OPERATOR2"  # an operator only
+APPROVER = "U0APPROVER"  # an approver through the user group only
+APPROVERS_GROUP = "S0APPROVERS"
+STRANGER = "U0STRANGER"  # neither
 
 
 def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
@@ -55,3 +63,47 @@ def post_command(
     body = command_body(text, user=user, channel=channel, response_url=response_url)
     headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body, secret, timestamp)}
     return httpx.post(f"{bot_url}/slack/events", content=body, headers=headers, timeout=10)
+
+
+def interaction_request(payload: dict[str, Any], *, secret: str = SIGNING_SECRET) -> tuple[str, dict[str, str]]:
+    """A block_actions or view_submission payload, form-encoded and signed as Slack sends it."""
+    body = urlencode({"payload": json.dumps(payload)})
+    return body, {"Content-Type": "application/x-www-form-urlencoded", **sign(body, secret)}
+
+
+def post_interaction(bot_url: str, payload: dict[str, Any], *, secret: str = SIGNING_SECRET) -> httpx.Response:
+    body, headers = interaction_request(payload, secret=secret)
+    return httpx.post(f"{bot_url}/slack/events", content=body, headers=headers, timeout=30)
+
+
+def button_payload(
+    button: dict[str, Any], *, user: str, response_url: str, message_ts: str, thread_ts: str | None = None,
+    channel: str = DEFAULT_CHANNEL,
+) -> dict[str, Any]:  # fmt: skip
+    message: dict[str, Any] = {"ts": message_ts}
+    if thread_ts:
+        message["thread_ts"] = thread_ts
+    return {
+        "type": "block_actions",
+        "user": {"id": user},
+        "team": {"id": TEAM_ID},
+        "channel": {"id": channel},
+        "message": message,
+        "response_url": response_url,
+        "trigger_id": f"{time.time():.0f}.42.{user}",
+        "actions": [{"type": "button", "action_id": button["action_id"], "value": button["value"],
+                     "block_id": "b", "action_ts": str(time.time())}],
+    }  # fmt: skip
+
+
+def view_submission_payload(view: dict[str, Any], *, user: str, values: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The modal ``view`` (as views.open received it) submitted with plain-text ``values``:
+    {block_id: {action_id: text}}."""
+    state = {block: {action: {"type": "plain_text_input", "value": text} for action, text in inputs.items()}
+             for block, inputs in values.items()}  # fmt: skip
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID},
+        "user": {"id": user},
+        "view": {**view, "id": "V0MODAL", "state": {"values": state}},
+    }

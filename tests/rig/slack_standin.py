@@ -5,6 +5,8 @@
   Block Kit's limits ``invalid_blocks``; a queued failure (``rate_limit_next``, ``fail_next``) a 429
   with ``Retry-After`` or a 5xx.
 - ``POST /response/<id>``: ``response_url`` posts, recorded the same way.
+- ``views.open`` checks the trigger id and the modal's limits; ``usergroups.users.list`` (a GET,
+  as slack_sdk sends it) answers the members set in ``usergroups``, ``no_such_subteam`` otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_TOKEN = "xoxb-profbot-test-token"
 DEFAULT_CHANNEL = "C0PROFOPS"
@@ -40,6 +42,7 @@ class Call:
     at: float = field(default_factory=time.time)
     status: int = 200
     answer: dict[str, Any] = field(default_factory=dict)
+    name: str = ""  # a response_url's name (the last part of its path)
 
 
 def block_errors(blocks: Any) -> list[str]:
@@ -80,6 +83,7 @@ class SlackStandIn:
         self.token = token
         self.channels = set(channels or {DEFAULT_CHANNEL})
         self.calls: list[Call] = []
+        self.usergroups: dict[str, list[str]] = {}
         self._queued: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self._lock = threading.Lock()
         self._ts = 1_764_000_000_000_100
@@ -130,6 +134,16 @@ class SlackStandIn:
             time.sleep(0.02)
         raise AssertionError(f"{count} call(s) to {method} expected within {timeout}s, saw {self.calls_to(method)}")
 
+    def said(self, name: str, timeout: float = 30.0) -> str:
+        """The text of the first post to response_url ``name``, once it arrives."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for call in self.calls_to("response_url"):
+                if call.name == name:
+                    return str(call.body.get("text", ""))
+            time.sleep(0.02)
+        raise AssertionError(f"nothing was posted to response_url {name!r} within {timeout}s")
+
     def clear(self) -> None:
         with self._lock:
             self.calls.clear()
@@ -174,7 +188,36 @@ class SlackStandIn:
             if method == "chat.postEphemeral":
                 return 200, {"ok": True, "message_ts": ts}, {}
             return 200, {"ok": True, "channel": channel, "ts": body.get("ts", ts), "message": body}, {}
+        if method == "views.open":
+            return self._views_open(body)
+        if method == "usergroups.users.list":
+            group = body.get("usergroup")
+            if group not in self.usergroups:
+                return 200, {"ok": False, "error": "no_such_subteam"}, {}
+            return 200, {"ok": True, "users": list(self.usergroups[group])}, {}
         return 200, {"ok": False, "error": "unknown_method"}, {}
+
+    def _views_open(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if not body.get("trigger_id"):
+            return 200, {"ok": False, "error": "invalid_trigger_id"}, {}
+        view = body.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return 200, {"ok": False, "error": "invalid_arguments"}, {}
+        problems = block_errors(view.get("blocks") or [])
+        if len((view.get("title") or {}).get("text", "")) > 24:
+            problems.append("title over 24 characters")
+        if len(view.get("private_metadata") or "") > 3000:
+            problems.append("private_metadata over 3000 characters")
+        if len(view.get("blocks") or []) > 100:
+            problems.append("more than 100 blocks")
+        if problems:
+            return 200, {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": problems}}, {}
+        with self._lock:
+            self._ts += 1
+            view_id = f"V{self._ts}"
+        return 200, {"ok": True, "view": {**view, "id": view_id}}, {}
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         standin = self
@@ -183,6 +226,12 @@ class SlackStandIn:
             protocol_version = "HTTP/1.1"  # keep-alive, as Slack's API servers do
 
             def do_GET(self) -> None:
+                if self.path.startswith("/api/"):
+                    url = urlsplit(self.path)
+                    method = url.path.removeprefix("/api/")
+                    body = {k: v[0] for k, v in parse_qs(url.query).items()}
+                    self._reply(method, body, {k.lower(): v for k, v in self.headers.items()})
+                    return
                 # /_count/<method>: how many calls were recorded, for a stand-in in another process
                 if not self.path.startswith("/_count/"):
                     self.send_error(404)
@@ -200,6 +249,7 @@ class SlackStandIn:
                     method = self.path.removeprefix("/api/").split("?")[0]
                 elif self.path.startswith("/response/"):
                     method = "response_url"
+                    headers["x-response-name"] = self.path.removeprefix("/response/")
                 else:
                     self.send_error(404)
                     return
@@ -207,9 +257,13 @@ class SlackStandIn:
                     body = json.loads(raw or b"{}")
                 else:
                     body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                self._reply(method, body, headers)
+
+            def _reply(self, method: str, body: dict[str, Any], headers: dict[str, str]) -> None:
                 status, answer, extra = standin._answer(method, body, headers)
                 with standin._lock:
-                    standin.calls.append(Call(method, body, headers, status=status, answer=answer))
+                    name = headers.get("x-response-name", "")
+                    standin.calls.append(Call(method, body, headers, status=status, answer=answer, name=name))
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -9,7 +9,7 @@ import pytest
 from profbot.errors import InvalidArgument, OperationError
 from runner import pyroscope_config
 from runner.compose import set_env_file_var
-from runner.operations import parse_df
+from runner.operations import parse_df, program_names
 from runner.redaction import REDACTED, bounded_text, redact, redact_env_value
 
 
@@ -134,3 +134,20 @@ def test_v1_with_a_bucket_drops_v0_keys_and_sets_the_limit() -> None:
         "set limits.compactor_blocks_retention_period: 7d (was unset); removed v0 keys v1 refuses: "
         "retention-period, analytics-opt-out, storage.path"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "match", "counted"),
+    [
+        ("/bin/sh /standins/pyroscope-profiler.sh ai-yolo26 http://pyroscope:4040 30", "pyroscope", True),
+        ("/usr/local/bin/py-spy record --format speedscope --pid 1 -o /tmp/p.json", "py-spy", True),
+        ("bash -x /scripts/pyroscope-profiler.sh backend", "pyroscope", True),
+        # The runner's own SDK probe, seen while a diagnosis runs: not a profiler.
+        ("python3 -c import sys, importlib.metadata as m pyroscope-io", "pyroscope", False),
+        ("/usr/bin/python3 /standins/backend_standin.py PYROSCOPE_URL=http://pyroscope:4040", "pyroscope", False),
+        ("grep py-spy", "py-spy", False),
+        ("", "pyroscope", False),
+    ],
+)
+def test_process_match_is_on_the_program_not_its_arguments(command: str, match: str, counted: bool) -> None:
+    assert any(match in name for name in program_names(command)) is counted

@@ -1,0 +1,263 @@
+"""Change requests and their approvals, as the bot and the runners both see them in Redis.
+
+A change request binds exactly what will run: the procedure and action, the host, every step's
+operation and arguments, and the identity of the target when it was requested (container id;
+volume name and creation time). The bot moves it through its states; a runner executes a change
+step only when its job names a request that is ``running`` and lists that very step, and each
+step runs at most once per request, whatever the bot sends.
+
+::
+
+    awaiting_confirmation --confirm--> running --> succeeded | failed | unknown
+    awaiting_approval -----approve---> running
+    awaiting_* --> expired | rejected | cancelled          (final: never revived)
+
+Every state change is a compare-and-set on the request's ``state`` field (one Lua script), so two
+clicks, Slack's retries or two bot replicas cannot move a request twice.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any, Literal
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, Field
+
+from profbot.bus import redis_errors
+from profbot.errors import NotApproved
+from profbot.ops import OpKind
+
+STEP_CLAIM_TTL_SECONDS = 7 * 24 * 3600
+REQUEST_TTL_SECONDS = 30 * 24 * 3600  # requests stay readable (for "already done by X") this long
+
+
+class RequestState(StrEnum):
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    AWAITING_APPROVAL = "awaiting_approval"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # a step's outcome is unknown (cut off, runner stopped): check by hand
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+    @property
+    def pending(self) -> bool:
+        return self in (RequestState.AWAITING_CONFIRMATION, RequestState.AWAITING_APPROVAL)
+
+
+PENDING = frozenset({RequestState.AWAITING_CONFIRMATION, RequestState.AWAITING_APPROVAL})
+
+
+class TargetIdentity(BaseModel):
+    """What the target was when the change was requested; a runner refuses if it is not that any more."""
+
+    kind: Literal["container", "volume"]
+    name: str
+    id: str | None = None  # a container's id
+    created_at: str | None = None  # a volume's creation time, as podman reports it
+
+    def describe(self) -> str:
+        if self.kind == "container":
+            return f"container {self.name} ({(self.id or '?')[:12]})"
+        return f"volume {self.name} (created {self.created_at or '?'})"
+
+
+class PlannedStep(BaseModel):
+    op: str
+    params: dict[str, Any]
+    kind: OpKind
+    text: str  # what the step does, in the runbook's words
+
+
+class StepOutcome(BaseModel):
+    index: int
+    ok: bool
+    lines: list[str] = []
+    error: str | None = None
+
+
+class ChangeRequest(BaseModel):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    procedure: str
+    action: str
+    kind: OpKind
+    label: str
+    host: str
+    target: str
+    impact: str
+    params: dict[str, Any] = {}
+    steps: list[PlannedStep]
+    identity: TargetIdentity | None = None
+    requested_by: str
+    channel: str
+    thread_ts: str | None = None
+    message_ts: str | None = None
+    state: RequestState
+    created_at: float = Field(default_factory=time.time)
+    expires_at: float
+    decided_by: str | None = None  # who confirmed, approved, rejected or cancelled it
+    decided_at: float | None = None
+    finished_at: float | None = None
+    outcomes: list[StepOutcome] = []
+    error: str | None = None
+    verification: str | None = None
+
+    @property
+    def cooldown_key(self) -> str:
+        return f"{self.host}:{self.procedure}:{self.action}:{self.target}"
+
+
+# Move a request from one of the allowed states to a new one, atomically; answer the state seen.
+_TRANSITION = """
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then return '' end
+for i = 3, #ARGV do
+  if ARGV[i] == current then
+    redis.call('HSET', KEYS[1], 'state', ARGV[1], 'doc', ARGV[2])
+    return 'ok:' .. current
+  end
+end
+return current
+"""
+
+# Record one execution of a change on a target unless the hour's budget is spent.
+_COOLDOWN = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+class ApprovalStore:
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._transition = redis.register_script(_TRANSITION)
+        self._cooldown = redis.register_script(_COOLDOWN)
+
+    def key(self, request_id: str) -> str:
+        return f"{self.prefix}:change:{request_id}"
+
+    def step_key(self, request_id: str, index: int) -> str:
+        return f"{self.prefix}:change:{request_id}:step:{index}"
+
+    @property
+    def pending_key(self) -> str:
+        return f"{self.prefix}:changes:pending"
+
+    def executions_key(self, request: ChangeRequest) -> str:
+        return f"{self.prefix}:changes:executed:{request.cooldown_key}"
+
+    async def create(self, request: ChangeRequest) -> None:
+        with redis_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(
+                    self.key(request.id), mapping={"state": request.state.value, "doc": request.model_dump_json()}
+                )
+                pipe.expire(self.key(request.id), REQUEST_TTL_SECONDS)
+                if request.state.pending:
+                    pipe.zadd(self.pending_key, {request.id: request.expires_at})
+                await pipe.execute()
+
+    async def get(self, request_id: str) -> ChangeRequest | None:
+        with redis_errors():
+            raw = await self.redis.hget(self.key(request_id), "doc")
+        return ChangeRequest.model_validate_json(raw) if raw else None
+
+    async def transition(
+        self,
+        request_id: str,
+        to: RequestState,
+        allowed_from: frozenset[RequestState] | set[RequestState],
+        change: Callable[[ChangeRequest], None] | None = None,
+    ) -> tuple[bool, ChangeRequest | None]:
+        """Move the request to ``to`` if it is in one of ``allowed_from``; ``change`` edits the
+        stored document on the way. Answers whether this call moved it, and the request as it now is."""
+        for _ in range(10):
+            current = await self.get(request_id)
+            if current is None or current.state not in allowed_from:
+                return False, current
+            updated = current.model_copy(deep=True)
+            updated.state = to
+            if change is not None:
+                change(updated)
+            with redis_errors():
+                answer = await self._transition(
+                    keys=[self.key(request_id)],
+                    args=[to.value, updated.model_dump_json(), *sorted(s.value for s in allowed_from)],
+                )
+            answer = answer.decode() if isinstance(answer, bytes) else str(answer)
+            if answer.startswith("ok:"):
+                if answer[3:] != current.state.value:
+                    continue  # moved between our read and our write, to another allowed state: redo
+                if not to.pending:
+                    with redis_errors():
+                        await self.redis.zrem(self.pending_key, request_id)
+                return True, updated
+        return False, await self.get(request_id)
+
+    async def update(self, request_id: str, change: Callable[[ChangeRequest], None]) -> ChangeRequest | None:
+        """Edit a request's document without changing its state (progress while it runs)."""
+        current = await self.get(request_id)
+        if current is None:
+            return None
+        moved, updated = await self.transition(request_id, current.state, {current.state}, change)
+        return updated if moved else current
+
+    async def due_for_expiry(self, now: float | None = None) -> list[str]:
+        with redis_errors():
+            raw = await self.redis.zrangebyscore(self.pending_key, "-inf", now or time.time())
+        return [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
+
+    async def take_execution_slot(self, request: ChangeRequest, per_hour: int, now: float | None = None) -> bool:
+        """Count this execution against the target's hourly budget; False when it is spent."""
+        with redis_errors():
+            taken = await self._cooldown(
+                keys=[self.executions_key(request)],
+                args=[now or time.time(), 3600, per_hour, f"{request.id}:{uuid.uuid4().hex[:8]}"],
+            )
+        return bool(taken)
+
+    async def executions_in_last_hour(self, request: ChangeRequest, now: float | None = None) -> int:
+        now = now or time.time()
+        with redis_errors():
+            return int(await self.redis.zcount(self.executions_key(request), now - 3600, "+inf"))
+
+    # ------------------------------------------------------------------ the runner's side
+
+    async def authorize_step(
+        self, request_id: str, *, host: str, op: str, params: dict[str, Any], job_id: str
+    ) -> tuple[ChangeRequest, int]:
+        """The request and step index a change job may run as; raises :class:`NotApproved`.
+
+        The job must name a request that is running on this host and list this exact operation
+        and arguments as a step nobody has taken yet. Taking the step is a SET NX, so the same
+        step of the same request never runs twice, even if the bot sends it twice.
+        """
+        request = await self.get(request_id)
+        if request is None:
+            raise NotApproved(f"{op}: no change request {request_id[:40]!r} was approved; nothing ran")
+        if request.state is not RequestState.RUNNING:
+            raise NotApproved(f"{op}: change request {request_id} is {request.state.value}, not approved to run")
+        if request.host != host:
+            raise NotApproved(f"{op}: change request {request_id} was approved for host {request.host}, not {host}")
+        matching = [i for i, step in enumerate(request.steps) if step.op == op and step.params == params]
+        if not matching:
+            raise NotApproved(f"{op} with these arguments is not a step of approved request {request_id}; nothing ran")
+        for index in matching:
+            key = self.step_key(request_id, index)
+            with redis_errors():
+                if await self.redis.set(key, job_id, nx=True, ex=STEP_CLAIM_TTL_SECONDS):
+                    return request, index
+                holder = await self.redis.get(key)
+            if (holder.decode() if isinstance(holder, bytes) else holder) == job_id:
+                return request, index  # our own earlier SET whose reply was lost
+        raise NotApproved(f"{op}: this step of request {request_id} already ran; it is not run twice")
