@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after another."""
 
-from bench import ack_latency, runner_ops
+from bench import ack_latency, alert_intake, runner_ops
 from profbot import logs
 
 if __name__ == "__main__":
@@ -8,3 +8,5 @@ if __name__ == "__main__":
     ack_latency.main()
     print()
     runner_ops.main()
+    print()
+    alert_intake.main()

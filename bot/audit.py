@@ -99,7 +99,11 @@ class AuditMirror:
         while not stop.is_set():
             try:
                 # Our own unacknowledged entries first (a post that failed), then new ones.
-                entries = await self._read(redis, "0") or await self._read(redis, ">", block_ms=1000)
+                entries = (
+                    await self._read(redis, "0")
+                    or await self._take_over(redis)
+                    or await self._read(redis, ">", block_ms=1000)
+                )
                 for entry_id, fields in entries:
                     await self._post(fields)
                     await redis.xack(self.audit.stream, MIRROR_GROUP, entry_id)
@@ -127,6 +131,13 @@ class AuditMirror:
             MIRROR_GROUP, self.consumer, {self.audit.stream: start}, count=20, block=block_ms
         )
         return [(entry_id, fields) for _, entries in raw or [] for entry_id, fields in entries if fields]
+
+    async def _take_over(self, redis: aioredis.Redis) -> list[tuple[str, Any]]:
+        """Entries a stopped bot (another pid, another replica) left unposted for a minute."""
+        raw: Any = await redis.xautoclaim(
+            self.audit.stream, MIRROR_GROUP, self.consumer, min_idle_time=60_000, start_id="0-0", count=20
+        )
+        return [(entry_id, fields) for entry_id, fields in raw[1] if fields]
 
     async def _post(self, fields: dict[str, Any]) -> None:
         try:

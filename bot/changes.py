@@ -43,7 +43,7 @@ from profbot.approvals import (
     StepOutcome,
     TargetIdentity,
 )
-from profbot.errors import JobTimeout, OutcomeUnknown, ProfbotError, TargetNotFound
+from profbot.errors import JobTimeout, OutcomeUnknown, ProfbotError, RedisUnavailable, TargetNotFound
 from profbot.ops import CATALOG, ChangeResult, ContainerInspect, ContainerState, OpKind, VolumeInfo, VolumeInspect
 from profbot.settings import NAME_PATTERN
 
@@ -116,7 +116,12 @@ class ChangeFlow:
                 response_type="ephemeral", replace_original=False, text=messages.change_not_requested(str(exc))
             )
             return None
-        await self.store.create(draft)
+        stored_id = await self.store.create(draft)
+        if stored_id != draft.id:  # a double click, or the same change already waiting
+            existing = await self.store.get(stored_id)
+            await respond(response_type="ephemeral", replace_original=False,
+                          text=messages.already_requested(existing or draft))  # fmt: skip
+            return None
         await self.audit.append("requested", actor=user, request=draft, outcome=draft.impact)
         draft.message_ts = await self._post(draft)
         if draft.message_ts:
@@ -236,10 +241,14 @@ class ChangeFlow:
         if not moved or current is None:
             await tell(messages.already_handled(current or request))
             return
-        await self.audit.append(event, actor=user, request=current)
-        await self._show(current)
         if to is RequestState.RUNNING:
+            # Started before anything else can fail: a running request always has its executor.
             self.deps.tasks.spawn(self.execute(current), name=f"change-{current.id[:8]}")
+        try:
+            await self.audit.append(event, actor=user, request=current)
+        except ProfbotError as exc:
+            log.error("audit_unwritten", request=current.id, audit_event=event, error=str(exc))
+        await self._show(current)
 
     async def expire(self, request_id: str) -> None:
         moved, current = await self.store.transition(request_id, RequestState.EXPIRED, PENDING)
@@ -263,6 +272,12 @@ class ChangeFlow:
     async def execute(self, request: ChangeRequest) -> None:
         try:
             await self._execute(request)
+        except asyncio.CancelledError:
+            # Shutdown cut it off mid-way: say so, rather than leave it "running" for ever.
+            await asyncio.shield(
+                self._finish(request.id, RequestState.UNKNOWN, "profbot stopped while running it: check the target")
+            )
+            raise
         except Exception as exc:
             log.exception("change_crashed", request=request.id)
             await self._finish(request.id, RequestState.UNKNOWN, f"profbot failed while running it: {exc}")
@@ -286,7 +301,9 @@ class ChangeFlow:
             except ProfbotError as exc:
                 outcome = StepOutcome(index=index, ok=False, error=str(exc)[:1500])
                 await self._record(request.id, outcome)
-                state = RequestState.UNKNOWN if isinstance(exc, OutcomeUnknown | JobTimeout) else RequestState.FAILED
+                # Lost contact (Redis, no answer) after the job went out: it may have run.
+                lost = isinstance(exc, OutcomeUnknown | JobTimeout | RedisUnavailable)
+                state = RequestState.UNKNOWN if lost else RequestState.FAILED
                 await self._finish(request.id, state, f"step {index + 1} ({step.op}): {exc}")
                 return
             lines = result.steps if isinstance(result, ChangeResult) else [result.model_dump_json()[:300]]

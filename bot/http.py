@@ -70,7 +70,10 @@ def check_body(content_type: str, body: bytes) -> str | None:
 
 
 def build_web_app(
-    bolt: AsyncApp, signing_secret: str, health: Callable[[], Awaitable[dict[str, str]]]
+    bolt: AsyncApp,
+    signing_secret: str,
+    health: Callable[[], Awaitable[dict[str, str]]],
+    extra_routes: list[web.RouteDef] | None = None,
 ) -> web.Application:
     verifier = SignatureVerifier(signing_secret)
 
@@ -105,4 +108,5 @@ def build_web_app(
     web_app = web.Application(client_max_size=MAX_BODY_BYTES)
     web_app.router.add_post("/slack/events", slack_events)
     web_app.router.add_get("/healthz", healthz)
+    web_app.add_routes(extra_routes or [])
     return web_app

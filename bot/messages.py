@@ -9,6 +9,7 @@ text is cut and the cut is said, never refused by Slack as ``invalid_blocks``.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.alert_ledger import AlertGroup
+from bot.alert_payloads import AlertIn
 from handlers.findings import Evidence, Finding, Remediation, Report, Severity
 from profbot.approvals import ChangeRequest, RequestState
 from profbot.bus import RunnerInfo
@@ -492,6 +495,14 @@ def cooldown_refused(label: str, target: str, host: str, count: int, per_hour: i
     )
 
 
+def already_requested(request: ChangeRequest) -> str:
+    return (
+        f":information_source: `{request.label}` on host `{request.host}` is already requested "
+        f"(`{request.id[:12]}`, by <@{request.requested_by}>, {STATE_WORDS[request.state]}): "
+        "use that request. Nothing new was filed."
+    )
+
+
 def change_requested(request: ChangeRequest) -> str:
     how = "approve" if request.kind is OpKind.DESTROY else "confirm"
     return f":memo: Change request `{request.id[:12]}` posted: {how} it in the thread before {_at(request.expires_at)}."
@@ -564,3 +575,97 @@ def audit_message(events: list[dict[str, Any]]) -> Message:
 def audit_mirror_message(event: dict[str, Any]) -> Message:
     line = f":scroll: {audit_line(event)}"
     return Message(text=line, blocks=[section(line)])
+
+
+# ---------------------------------------------------------------------------- alerts
+
+MAX_INSTANCES_SHOWN = 10
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes}m {secs}s" if hours else (f"{minutes}m {secs}s" if minutes else f"{secs}s")
+
+
+def _link(url: str, label: str) -> str | None:
+    # Only http(s) URLs, with Slack's control characters escaped: a label is never a second link.
+    if not url.startswith(("http://", "https://")) or "|" in url or ">" in url:
+        return None
+    return f"<{url.replace(' ', '%20')}|{label}>"
+
+
+def _alert_line(alert: AlertIn) -> str:
+    instance = alert.labels.get("instance") or alert.labels.get("service") or alert.identity[:12]
+    summary = alert.annotations.get("summary", "")
+    return f"`{escape(instance)}` {escape(summary)}".strip()[:200]  # ten of them fit a section
+
+
+def alert_parent_message(group: AlertGroup, procedure: str | None) -> Message:
+    firing = group.status == "firing"
+    icon = ":red_circle:" if firing else ":white_check_mark:"
+    labels = {**group.common_labels, **group.group_labels}
+    severity = labels.get("severity", "unknown")
+    state = "FIRING" if firing else "RESOLVED"
+    title = f"{icon} {state}: {group.alertname}"  # a header is plain text: nothing in it is markup
+    alerts = sorted(group.alerts.values(), key=lambda a: a.identity)
+    shown = group.firing if firing and group.firing else alerts
+    lines = [_alert_line(a) for a in shown[:MAX_INSTANCES_SHOWN]]
+    if len(shown) > MAX_INSTANCES_SHOWN:
+        lines.append(f"_and {len(shown) - MAX_INSTANCES_SHOWN} more_")
+    summary = group.common_annotations.get("summary") or (alerts[0].annotations.get("summary", "") if alerts else "")
+    first = alerts[0] if alerts else None
+    links = [
+        _link(first.generatorURL, "source") if first else None,
+        _link(first.silenceURL, "silence") if first and first.silenceURL else None,
+        _link(f"{group.external_url}/#/silences/new", "silence")
+        if group.source == "alertmanager" and group.external_url
+        else None,
+        _link(first.dashboardURL, "dashboard") if first and first.dashboardURL else None,
+        _link(first.panelURL, "panel") if first and first.panelURL else None,
+    ]
+    body = f"*{escape(clip(summary, 500))}*\n" if summary else ""  # a long summary must not hide the instances
+    body += f"severity `{escape(severity)}` · {len(group.firing)} of {len(group.alerts)} alerts firing\n"
+    body += "\n".join(lines)
+    blocks: list[Block] = [header(clip(title, MAX_HEADER_TEXT)), section(body)]
+    link_text = " · ".join(link for link in links if link)
+    if link_text:
+        blocks.append(context(link_text))
+    timing = (
+        f"first seen {_at(group.first_seen)} · last seen {_at(group.last_seen)} · {group.notifications} notifications"
+    )
+    if not firing and group.resolved_at:
+        began = group.started.timestamp() if group.started else group.first_seen
+        timing += f" · resolved after {_duration(group.resolved_at - began)}"
+    runbook = f" · runbook {procedure}: diagnosis in the thread" if procedure else ""
+    blocks.append(context(f"{timing} · {group.source}{runbook}"))
+    return Message(text=f"{state}: {escape(group.alertname)} ({escape(severity)})", blocks=blocks)
+
+
+def alerts_joined_message(alerts: list[AlertIn]) -> Message:
+    lines = [_alert_line(a) for a in alerts[:MAX_INSTANCES_SHOWN]]
+    if len(alerts) > MAX_INSTANCES_SHOWN:
+        lines.append(f"_and {len(alerts) - MAX_INSTANCES_SHOWN} more_")
+    text = f":heavy_plus_sign: {len(alerts)} more alert{'s' if len(alerts) > 1 else ''} firing in this group:"
+    return Message(text=text, blocks=[section(text + "\n" + "\n".join(lines))])
+
+
+def alert_resolved_message(group: AlertGroup) -> Message:
+    began = group.started.timestamp() if group.started else group.first_seen
+    lasted = _duration((group.resolved_at or time.time()) - began)
+    text = f":white_check_mark: Resolved: {escape(group.alertname)}, after {lasted}."
+    return Message(text=text, blocks=[section(text)])
+
+
+def alert_refiring_message(group: AlertGroup) -> Message:
+    text = f":red_circle: Firing again: {escape(group.alertname)}."
+    return Message(text=text, blocks=[section(text)])
+
+
+def alert_needs_target(procedure: str, usage: str) -> Message:
+    text = (
+        f":information_source: This alert maps to {procedure}, which needs a service: the alert has no "
+        f"`service`, `service_name` or `container` label. Run `/prof {usage}` by hand."
+    )
+    return Message(text=text, blocks=[section(text)])

@@ -19,6 +19,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.access import AccessPolicy
+from bot.alert_intake import alert_routes, intake_not_configured
+from bot.alert_ledger import AlertLedger
+from bot.alert_threads import AlertPoster, AlertSettings, ChannelPacer
 from bot.app import CachedAuthorize, build_app
 from bot.audit import AuditLog, AuditMirror
 from bot.changes import ChangeFlow
@@ -124,7 +127,23 @@ async def serve(settings: ServeSettings) -> None:
             redis_state = f"unreachable: {exc}"
         return {"status": "ok", "redis": redis_state, "background_tasks": str(len(tasks))}
 
-    web_app = build_web_app(bolt, settings.slack_signing_secret.get_secret_value(), health)
+    ledger = AlertLedger(redis, settings.redis_prefix)
+    if settings.alert_token is not None and settings.alert_channel:
+        routes = alert_routes(
+            ledger,
+            settings.alert_token.get_secret_value(),
+            settings.grafana_hmac_secret.get_secret_value() if settings.grafana_hmac_secret else None,
+        )
+        alert_settings = AlertSettings(
+            channel=settings.alert_channel,
+            procedures=settings.alert_procedure_table,
+            diagnosis_cooldown=settings.alert_diagnosis_cooldown,
+        )
+        poster = AlertPoster(deps, ledger, alert_settings, ChannelPacer(settings.slack_channel_rate))
+        loops.append(asyncio.create_task(poster.run(stop), name="alert-poster"))
+    else:
+        routes = intake_not_configured()
+    web_app = build_web_app(bolt, settings.slack_signing_secret.get_secret_value(), health, routes)
     runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
     await runner.setup()
     host, _, port = settings.listen.rpartition(":")

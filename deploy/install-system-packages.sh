@@ -7,12 +7,15 @@
 #                                          network starts ("netavark: No such file or directory")
 #   busybox-static                         the root filesystem of the test images (no registry)
 #   redis-server                           the job bus; tests start their own when none answers
+#   prometheus, prometheus-alertmanager    the alert path's real client in the tests (a rule that
+#                                          fires when Pyroscope stops answering, its webhook to profbot)
 #   python3-venv                           for `make setup`
 #   python3                                Debian's /usr/bin/python3: the test stand-ins run it in
 #                                          busybox containers through read-only bind mounts
 set -euo pipefail
 
-PACKAGES=(podman runc netavark aardvark-dns iptables busybox-static redis-server python3 python3-venv)
+PACKAGES=(podman runc netavark aardvark-dns iptables busybox-static redis-server python3 python3-venv
+          prometheus prometheus-alertmanager)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
@@ -38,4 +41,11 @@ fi
 echo "profbot: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# Install without starting daemons (Prometheus and Alertmanager would start on their default ports):
+# the tests run their own, on free loopback ports.
+policy=/usr/sbin/policy-rc.d
+had_policy=0
+[ -e "$policy" ] && had_policy=1
+[ "$had_policy" = 1 ] || { printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; }
+trap '[ "$had_policy" = 1 ] || rm -f "$policy"' EXIT
 apt-get install -y -qq "${missing[@]}" >/dev/null

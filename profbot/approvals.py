@@ -113,17 +113,14 @@ class ChangeRequest(BaseModel):
         return f"{self.host}:{self.procedure}:{self.action}:{self.target}"
 
 
-# Move a request from one of the allowed states to a new one, atomically; answer the state seen.
+# Write a request's new state and document if nobody wrote it since we read it (its version), and
+# when it leaves its pending states, free the "one open request per change and target" key.
 _TRANSITION = """
-local current = redis.call('HGET', KEYS[1], 'state')
-if not current then return '' end
-for i = 3, #ARGV do
-  if ARGV[i] == current then
-    redis.call('HSET', KEYS[1], 'state', ARGV[1], 'doc', ARGV[2])
-    return 'ok:' .. current
-  end
-end
-return current
+local version = redis.call('HGET', KEYS[1], 'version') or '0'
+if version ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'doc', ARGV[2], 'version', tonumber(version) + 1)
+if ARGV[4] == '0' and redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
+return 1
 """
 
 # Record one execution of a change on a target unless the hour's budget is spent.
@@ -156,21 +153,37 @@ class ApprovalStore:
     def executions_key(self, request: ChangeRequest) -> str:
         return f"{self.prefix}:changes:executed:{request.cooldown_key}"
 
-    async def create(self, request: ChangeRequest) -> None:
+    def open_key(self, request: ChangeRequest) -> str:
+        return f"{self.prefix}:changes:open:{request.cooldown_key}"
+
+    async def create(self, request: ChangeRequest) -> str:
+        """Store a new request; the id of the request stored, which is an already open one for the
+        same change on the same target if there is one (a double click files one request)."""
         with redis_errors():
+            if request.state.pending:
+                ttl = max(1, int(request.expires_at - time.time()) + 1)
+                if not await self.redis.set(self.open_key(request), request.id, nx=True, ex=ttl):
+                    existing = await self.redis.get(self.open_key(request))
+                    if existing:
+                        return str(existing)
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hset(
-                    self.key(request.id), mapping={"state": request.state.value, "doc": request.model_dump_json()}
+                    self.key(request.id),
+                    mapping={"state": request.state.value, "doc": request.model_dump_json(), "version": 0},
                 )
                 pipe.expire(self.key(request.id), REQUEST_TTL_SECONDS)
                 if request.state.pending:
                     pipe.zadd(self.pending_key, {request.id: request.expires_at})
                 await pipe.execute()
+        return request.id
+
+    async def _read(self, request_id: str) -> tuple[ChangeRequest | None, str]:
+        with redis_errors():
+            doc, version = await self.redis.hmget(self.key(request_id), ["doc", "version"])
+        return (ChangeRequest.model_validate_json(doc) if doc else None), str(version or "0")
 
     async def get(self, request_id: str) -> ChangeRequest | None:
-        with redis_errors():
-            raw = await self.redis.hget(self.key(request_id), "doc")
-        return ChangeRequest.model_validate_json(raw) if raw else None
+        return (await self._read(request_id))[0]
 
     async def transition(
         self,
@@ -180,9 +193,12 @@ class ApprovalStore:
         change: Callable[[ChangeRequest], None] | None = None,
     ) -> tuple[bool, ChangeRequest | None]:
         """Move the request to ``to`` if it is in one of ``allowed_from``; ``change`` edits the
-        stored document on the way. Answers whether this call moved it, and the request as it now is."""
-        for _ in range(10):
-            current = await self.get(request_id)
+        stored document on the way. Answers whether this call moved it, and the request as it now is.
+
+        Optimistic: read the document and its version, write only if the version is unchanged,
+        else read again. Whoever loses a race sees the winner's state and stops there."""
+        for _ in range(50):
+            current, version = await self._read(request_id)
             if current is None or current.state not in allowed_from:
                 return False, current
             updated = current.model_copy(deep=True)
@@ -190,14 +206,11 @@ class ApprovalStore:
             if change is not None:
                 change(updated)
             with redis_errors():
-                answer = await self._transition(
-                    keys=[self.key(request_id)],
-                    args=[to.value, updated.model_dump_json(), *sorted(s.value for s in allowed_from)],
+                written = await self._transition(
+                    keys=[self.key(request_id), self.open_key(current)],
+                    args=[to.value, updated.model_dump_json(), version, "1" if to.pending else "0", request_id],
                 )
-            answer = answer.decode() if isinstance(answer, bytes) else str(answer)
-            if answer.startswith("ok:"):
-                if answer[3:] != current.state.value:
-                    continue  # moved between our read and our write, to another allowed state: redo
+            if int(written) == 1:
                 if not to.pending:
                     with redis_errors():
                         await self.redis.zrem(self.pending_key, request_id)
@@ -206,11 +219,14 @@ class ApprovalStore:
 
     async def update(self, request_id: str, change: Callable[[ChangeRequest], None]) -> ChangeRequest | None:
         """Edit a request's document without changing its state (progress while it runs)."""
-        current = await self.get(request_id)
-        if current is None:
-            return None
-        moved, updated = await self.transition(request_id, current.state, {current.state}, change)
-        return updated if moved else current
+        for _ in range(50):
+            current = await self.get(request_id)
+            if current is None:
+                return None
+            moved, updated = await self.transition(request_id, current.state, {current.state}, change)
+            if moved:
+                return updated
+        return await self.get(request_id)
 
     async def due_for_expiry(self, now: float | None = None) -> list[str]:
         with redis_errors():

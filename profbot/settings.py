@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, Field, HttpUrl, SecretStr, ValidationError
+from pydantic import AfterValidator, Field, HttpUrl, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from profbot.errors import ConfigError
@@ -94,6 +94,29 @@ class ServeSettings(CommonSettings):
     # How long the verification after a change may take (e.g. /ready after a restart).
     verify_seconds: float = Field(60.0, alias="PROFBOT_VERIFY_SECONDS", ge=1, le=900)
 
+    # Alert intake (POST /alerts/alertmanager, /alerts/grafana): the bearer token both must carry,
+    # Grafana's optional HMAC secret, and the channel where each alert group gets its thread.
+    alert_token: SecretStr | None = Field(None, alias="PROFBOT_ALERT_TOKEN", min_length=16)
+    grafana_hmac_secret: SecretStr | None = Field(None, alias="PROFBOT_GRAFANA_HMAC_SECRET", min_length=1)
+    alert_channel: str | None = Field(None, alias="PROFBOT_ALERT_CHANNEL", pattern=r"^[CG][A-Z0-9]{2,30}$")
+    # alertname=PROCEDURE pairs added to (or overriding) the built-in table, e.g. "PyroDown=INC-PROF-001".
+    alert_procedures: str = Field("", alias="PROFBOT_ALERT_PROCEDURES", pattern=r"^([A-Za-z0-9_:.-]+=[A-Z0-9-]+,?)*$")
+    # A group firing again within this many seconds does not run its diagnosis again.
+    alert_diagnosis_cooldown: float = Field(900.0, alias="PROFBOT_ALERT_DIAGNOSIS_COOLDOWN", ge=0, le=86400)
+    # Messages per second per channel profbot allows itself (Slack's chat.postMessage: about 1/s).
+    slack_channel_rate: float = Field(1.0, alias="PROFBOT_SLACK_CHANNEL_RATE", gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _alerts_need_a_channel(self) -> ServeSettings:
+        if self.alert_token is not None and not self.alert_channel:
+            raise ValueError("PROFBOT_ALERT_CHANNEL is missing: alerts need a channel for their threads")
+        return self
+
+    @property
+    def alert_procedure_table(self) -> dict[str, str]:
+        pairs = (item.split("=", 1) for item in self.alert_procedures.split(",") if "=" in item)
+        return {name.strip(): procedure.strip() for name, procedure in pairs}
+
     @property
     def operator_ids(self) -> frozenset[str]:
         return _principals(self.operators)
@@ -153,8 +176,10 @@ def load(cls: type[S]) -> S:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            name = ".".join(str(part) for part in err["loc"]) or "?"
-            if err["type"] == "missing":
+            name = ".".join(str(part) for part in err["loc"])
+            if not name:  # a rule across settings: its message names them
+                problems.append(str(err["msg"]).removeprefix("Value error, "))
+            elif err["type"] == "missing":
                 problems.append(f"{name} is missing")
             else:
                 problems.append(f"{name} is invalid ({err['msg']})")

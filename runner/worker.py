@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError, ResponseError
 
 from profbot import __version__
-from profbot.approvals import ApprovalStore
+from profbot.approvals import ApprovalStore, TargetIdentity
 from profbot.bus import (
     CLAIM_TTL_SECONDS,
     CONSUMER_GROUP,
@@ -39,6 +39,13 @@ from runner.operations import IMPLEMENTATIONS, HostContext, OperationTable, tree
 from runner.redaction import redact
 
 log = structlog.get_logger("profbot.runner")
+
+# Operations without a target argument, and the runner setting that names what they act on.
+POLICY_TARGETS = {
+    "pyroscope.set_retention": "pyroscope_container",
+    "pyroscope.purge_data": "pyroscope_volume",
+    "grafana.provision_pyroscope": "grafana_container",
+}
 
 
 class RunnerWorker:
@@ -292,8 +299,21 @@ class RunnerWorker:
             job.approval_id, host=self.host_id, op=job.op, params=job.params, job_id=job.id
         )
         if index == 0 and request.identity is not None:
+            self._check_bound_target(job.op, request.identity)
             await verify_identity(self.host, request.identity)
         log.info("job_approved", job_id=job.id, op=job.op, request=request.id, step=index, by=request.decided_by)
+
+    def _check_bound_target(self, op: str, identity: TargetIdentity) -> None:
+        """Operations that name no target act on what this runner's configuration says: the
+        approval must have bound that very container or volume."""
+        attribute = POLICY_TARGETS.get(op)
+        if attribute is None:
+            return
+        actual = str(getattr(self.host.policy, attribute))
+        if identity.name != actual:
+            raise NotApproved(
+                f"{op} acts on {actual} on this host, but the approval was for {identity.describe()}; nothing ran"
+            )
 
     async def _answer_redelivery(self, job: Job) -> JobResult | None:
         existing = await self._retrying(lambda: self.redis.get(self.keys.result(job.id)))

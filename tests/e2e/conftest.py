@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -18,6 +18,23 @@ def bot(redis_url: str, prefix: str, slack: SlackStandIn) -> Iterator[BotProcess
     yield process
     process.stop()
     print(f"---- profbot serve log ----\n{process.log()}")  # shown by pytest when the test fails
+
+
+@pytest.fixture
+def bot_with(redis_url: str, prefix: str, slack: SlackStandIn) -> Iterator[Callable[..., BotProcess]]:
+    """Start bots with some settings changed (``redis_url=`` too); all are stopped after the test."""
+    started: list[BotProcess] = []
+
+    def start(**settings: str) -> BotProcess:
+        url = settings.pop("redis_url", redis_url)
+        process = BotProcess(redis_url=url, prefix=prefix, slack_api_url=slack.api_url, **settings).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+        print(f"---- profbot serve log ----\n{process.log()[-20000:]}")
 
 
 @pytest.fixture

@@ -197,22 +197,6 @@ def test_deleting_the_volume_takes_the_typed_name_and_a_second_approver(
     assert stack.inspect("pyroscope", "{{.State.Status}}") == "running"
 
 
-@pytest.fixture
-def bot_with(redis_url: str, prefix: str, slack: SlackStandIn) -> Iterator[Callable[..., BotProcess]]:
-    """Start a bot with some settings changed."""
-    started: list[BotProcess] = []
-
-    def start(**settings: str) -> BotProcess:
-        process = BotProcess(redis_url=redis_url, prefix=prefix, slack_api_url=slack.api_url, **settings).start()
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
-        print(f"---- profbot serve log ----\n{process.log()}")
-
-
 def test_an_expired_request_cannot_be_confirmed(
     bot_with: Callable[..., BotProcess], runner: RunnerProcess, stack: PodmanRig, slack: SlackStandIn
 ) -> None:

@@ -25,14 +25,16 @@ def stack(pyroscope: PodmanRig) -> Iterator[PodmanRig]:
     pyroscope.reset_stack()
 
 
-def click(bot: BotProcess, slack: SlackStandIn, button: dict, message_ts: str, user: str = OPERATOR) -> httpx.Response:
+def click(
+    bot: BotProcess, slack: SlackStandIn, button: dict, message_ts: str, user: str = OPERATOR, name: str = "click"
+) -> httpx.Response:
     payload = {
         "type": "block_actions",
         "user": {"id": user},
         "team": {"id": "T0PROFBOT"},
         "channel": {"id": DEFAULT_CHANNEL},
         "message": {"ts": message_ts},
-        "response_url": slack.response_url("click"),
+        "response_url": slack.response_url(name),
         "trigger_id": "1.2.3",
         "actions": [{"type": "button", "action_id": button["action_id"], "value": button["value"],
                      "block_id": "b", "action_ts": str(time.time())}],
@@ -78,6 +80,8 @@ def test_a_change_button_asks_for_confirmation_and_runs_nothing_yet(
     restart = buttons(main.body)[0]
     assert click(bot, slack, restart, main.answer["ts"]).status_code == 200
     assert "confirm it in the thread before" in slack.said("click")
+    click(bot, slack, restart, main.answer["ts"], name="again")  # a double click files no second request
+    assert "is already requested" in slack.said("again")
     posted = [message_text(c.body) for c in slack.wait_for("chat.postMessage", count=3, timeout=15)]
     assert any("Change request: restart pyroscope" in text for text in posted), posted
     time.sleep(1)

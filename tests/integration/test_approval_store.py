@@ -74,3 +74,24 @@ async def test_the_hourly_budget_counts_executions_per_target(store: ApprovalSto
     assert await store.executions_in_last_hour(r) == 2
     # An hour later the budget is back.
     assert await store.take_execution_slot(r, per_hour=2, now=time.time() + 3601)
+
+
+async def test_a_second_request_for_the_same_open_change_is_the_first_one(store: ApprovalStore) -> None:
+    first, second = request(), request()
+    assert await store.create(first) == first.id
+    assert await store.create(second) == first.id  # a double click files one request
+    assert await store.get(second.id) is None
+    await store.transition(first.id, RequestState.CANCELLED, PENDING)
+    third = request()
+    assert await store.create(third) == third.id  # once it is closed, a new one can be filed
+
+
+async def test_an_edit_racing_a_confirmation_loses_neither(store: ApprovalStore) -> None:
+    r = request()
+    await store.create(r)
+    edit = store.update(r.id, lambda x: setattr(x, "message_ts", "1.2"))
+    confirm = store.transition(r.id, RequestState.RUNNING, PENDING, lambda x: setattr(x, "decided_by", "U9"))
+    await asyncio.gather(edit, confirm)
+    stored = await store.get(r.id)
+    assert stored is not None
+    assert (stored.state, stored.message_ts, stored.decided_by) == (RequestState.RUNNING, "1.2", "U9")

@@ -16,6 +16,7 @@ from profbot.ops import (
     ContainerState,
     PurgePyroscopeData,
     RestartContainer,
+    SetPyroscopeRetention,
     StopContainer,
 )
 from tests.integration.conftest import HOST
@@ -101,3 +102,19 @@ async def test_a_volume_replaced_since_the_approval_is_refused(
     with pytest.raises(TargetChanged, match="volume pyroscope_data was created 2020-01-01"):
         await job_bus.call(HOST, PurgePyroscopeData(), timeout=60, approval_id=approval)
     assert stack.podman("volume", "inspect", "pyroscope_data", "--format", "{{.CreatedAt}}").stdout.strip() == marker
+
+
+async def test_an_approval_for_another_target_than_the_runners_own_is_refused(
+    job_bus: JobBus, ops_runner: RunnerProcess, stack: PodmanRig
+) -> None:
+    """Retention names no container: it acts on the runner's Pyroscope, so an approval bound to
+    another container (`/prof diagnose storage grafana`) must not stretch to it."""
+    grafana = await job_bus.call(HOST, ContainerInspect(container="grafana"), timeout=30)
+    assert isinstance(grafana, ContainerState)
+    retention = SetPyroscopeRetention(period="7d")
+    identity = TargetIdentity(kind="container", name="grafana", id=grafana.id)
+    approval = await approved(job_bus, HOST, retention, identity=identity)
+    config = stack.pyroscope_config.read_text()
+    with pytest.raises(NotApproved, match="acts on pyroscope on this host, but the approval was for container grafana"):
+        await job_bus.call(HOST, retention, timeout=30, approval_id=approval)
+    assert stack.pyroscope_config.read_text() == config

@@ -7,6 +7,7 @@
 - ``POST /response/<id>``: ``response_url`` posts, recorded the same way.
 - ``views.open`` checks the trigger id and the modal's limits; ``usergroups.users.list`` (a GET,
   as slack_sdk sends it) answers the members set in ``usergroups``, ``no_such_subteam`` otherwise.
+- ``channel_rate_limit``: writes per channel and second beyond it get 429 with ``Retry-After: 1``.
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ class SlackStandIn:
         self.channels = set(channels or {DEFAULT_CHANNEL})
         self.calls: list[Call] = []
         self.usergroups: dict[str, list[str]] = {}
+        # Writes per second per channel before Slack answers 429 (None: no limit), as chat.postMessage's
+        # "about one message per second per channel, short bursts allowed".
+        self.channel_rate_limit: int | None = None
+        self._channel_writes: dict[str, list[float]] = {}
         self._queued: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self._lock = threading.Lock()
         self._ts = 1_764_000_000_000_100
@@ -173,6 +178,8 @@ class SlackStandIn:
             channel = body.get("channel")
             if channel not in self.channels:
                 return 200, {"ok": False, "error": "channel_not_found"}, {}
+            if self._over_channel_rate(str(channel)):
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
             blocks = body.get("blocks")
             if isinstance(blocks, str):
                 blocks = json.loads(blocks)
@@ -196,6 +203,18 @@ class SlackStandIn:
                 return 200, {"ok": False, "error": "no_such_subteam"}, {}
             return 200, {"ok": True, "users": list(self.usergroups[group])}, {}
         return 200, {"ok": False, "error": "unknown_method"}, {}
+
+    def _over_channel_rate(self, channel: str) -> bool:
+        if self.channel_rate_limit is None:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._channel_writes.get(channel, []) if now - t < 1.0]
+            if len(recent) >= self.channel_rate_limit:
+                self._channel_writes[channel] = recent
+                return True
+            self._channel_writes[channel] = [*recent, now]
+        return False
 
     def _views_open(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         if not body.get("trigger_id"):

@@ -75,6 +75,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self._send(503, f.read().strip() or "not ready")
             else:
                 self._send(200, "ready")
+        elif url.path == "/metrics":
+            # Prometheus text format, as Pyroscope's own /metrics (what a scrape-based alert watches).
+            self._send(200, '# TYPE pyroscope_build_info gauge\npyroscope_build_info{version="standin"} 1\n')
         elif url.path == "/pyroscope/render":
             start, end = parse_window(params)
             query = params.get("query", "")

@@ -1,0 +1,268 @@
+"""Alerts become threads: the webhook intake of a real `profbot serve`, its ledger in Redis and the
+threads it keeps in the Slack stand-in's alert channel."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from tests.e2e.conftest import message_text
+from tests.rig.alerting_rig import AlertingRig
+from tests.rig.podman_rig import PodmanRig
+from tests.rig.processes import BotProcess, RunnerProcess
+from tests.rig.redis_rig import PrivateRedis
+from tests.rig.slack_standin import Call, SlackStandIn
+
+ALERT_CHANNEL = "C0ALERTS"
+ALERT_TOKEN = "alert-token-0123456789abcdef"
+HMAC_SECRET = "grafana-hmac-secret"
+
+
+def alert(name: str, instance: str, status: str = "firing", **labels: str) -> dict[str, Any]:
+    return {
+        "status": status,
+        "labels": {"alertname": name, "instance": instance, "severity": "critical", **labels},
+        "annotations": {"summary": f"{name} on {instance}"},
+        "startsAt": "2026-11-25T17:15:01.904Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://127.0.0.1:19090/graph?g0.expr=up",
+        "fingerprint": hashlib.sha256(f"{name}{instance}".encode()).hexdigest()[:16],
+    }
+
+
+def group(name: str, alerts: list[dict[str, Any]], status: str = "firing", version: str = "4") -> dict[str, Any]:
+    return {
+        "receiver": "profbot", "status": status, "alerts": alerts, "groupLabels": {"alertname": name},
+        "commonLabels": {"alertname": name, "severity": "critical"}, "commonAnnotations": {},
+        "externalURL": "http://127.0.0.1:19093", "version": version, "truncatedAlerts": 0,
+        "groupKey": f'{{}}:{{alertname="{name}"}}', "notification_reason": "newer field, ignored",
+    }  # fmt: skip
+
+
+def send(bot: BotProcess, payload: Any, *, path: str = "alertmanager", token: str | None = ALERT_TOKEN,
+         headers: dict[str, str] | None = None) -> httpx.Response:  # fmt: skip
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    if token is not None:
+        sent["Authorization"] = f"Bearer {token}"
+    return httpx.post(f"{bot.url}/alerts/{path}", content=body, headers=sent, timeout=30)
+
+
+@pytest.fixture
+def alert_bot(bot_with: Callable[..., BotProcess], slack: SlackStandIn) -> Callable[..., BotProcess]:
+    """``bot_with`` set up to take alerts into ALERT_CHANNEL."""
+    slack.channels.add(ALERT_CHANNEL)
+
+    def start(**settings: str) -> BotProcess:
+        return bot_with(**{"PROFBOT_ALERT_TOKEN": ALERT_TOKEN, "PROFBOT_ALERT_CHANNEL": ALERT_CHANNEL,
+                           "PROFBOT_GRAFANA_HMAC_SECRET": HMAC_SECRET, "PROFBOT_SLACK_CHANNEL_RATE": "50",
+                           **settings})  # fmt: skip
+
+    return start
+
+
+def stored(redis_url: str, prefix: str) -> int:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    return int(client.xlen(f"{prefix}:alerts:ledger")) if client.exists(f"{prefix}:alerts:ledger") else 0
+
+
+def posts(slack: SlackStandIn, method: str = "chat.postMessage") -> list[Call]:
+    return [c for c in slack.calls_to(method) if c.answer.get("ok") and c.body.get("channel") == ALERT_CHANNEL]
+
+
+def wait_for_posts(
+    slack: SlackStandIn, count: int, method: str = "chat.postMessage", timeout: float = 30
+) -> list[Call]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = posts(slack, method)
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    seen = [message_text(c.body)[:200] for c in posts(slack, method)]
+    raise AssertionError(f"{count} {method} to {ALERT_CHANNEL} expected, saw {seen}")
+
+
+def test_bad_alert_requests_are_refused_with_the_reason_and_store_nothing(
+    alert_bot: Callable[..., BotProcess], bot: BotProcess, redis_url: str, prefix: str
+) -> None:
+    b = alert_bot()
+    good = group("ProfbotTest", [alert("ProfbotTest", "a:1")])
+    cases = [
+        (send(b, good, token=None), 401, "missing Authorization header"),
+        (send(b, good, token="wrong-token-0123456789"), 401, "invalid bearer token"),
+        (send(b, b"{not json", token=ALERT_TOKEN), 400, "not valid JSON"),
+        (send(b, {**good, "groupKey": ""}), 400, "groupKey"),
+        (send(b, {k: v for k, v in good.items() if k != "alerts"}), 400, "alerts: Field required"),
+        (send(b, {**good, "alerts": [{"status": "burning", "labels": {}}]}), 400, "alerts.0.status"),
+        (send(b, {**good, "version": "3"}), 400, "alertmanager webhooks send version '4'"),
+        (send(b, good, path="grafana", headers={"X-Grafana-Alerting-Signature": "00"}), 401, "invalid X-Grafana"),
+        (send(b, b"x" * (10 * 1024 * 1024)), 413, ""),
+        (send(bot, good), 404, "alert intake is not configured"),  # a bot without PROFBOT_ALERT_TOKEN
+    ]
+    for response, status, reason in cases:
+        assert response.status_code == status, (response.status_code, response.text[:300])
+        assert reason in response.text
+    assert stored(redis_url, prefix) == 0
+
+
+def test_a_signed_grafana_alert_is_taken(alert_bot: Callable[..., BotProcess], redis_url: str, prefix: str) -> None:
+    b = alert_bot()
+    payload = {**group("GrafanaTest", [alert("GrafanaTest", "g:1")], version="1"), "orgId": 1, "state": "alerting",
+               "title": "[FIRING:1] GrafanaTest", "message": "m"}  # fmt: skip
+    body = json.dumps(payload).encode()
+    signature = hmac.new(HMAC_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    response = send(b, body, path="grafana", headers={"X-Grafana-Alerting-Signature": signature})
+    assert response.status_code == 200, response.text
+    assert stored(redis_url, prefix) == 1
+
+
+def test_redis_down_answers_503_so_alertmanager_retries(
+    alert_bot: Callable[..., BotProcess], slack: SlackStandIn
+) -> None:
+    private = PrivateRedis().start()
+    try:
+        b = alert_bot(redis_url=private.url)
+        private.stop()
+        response = send(b, group("ProfbotTest", [alert("ProfbotTest", "a:1")]))
+        assert response.status_code == 503
+        assert "alert not stored, retry" in response.text
+    finally:
+        private.close()
+
+
+def test_a_group_is_one_thread_updated_joined_and_resolved_in_place(
+    alert_bot: Callable[..., BotProcess], slack: SlackStandIn, redis_url: str, prefix: str
+) -> None:
+    b = alert_bot()
+    first = alert("QueueBacklog", "worker-1:9100")
+    assert send(b, group("QueueBacklog", [first])).status_code == 200
+    [parent] = wait_for_posts(slack, 1)
+    text = message_text(parent.body)
+    assert "FIRING: QueueBacklog" in text and "`worker-1:9100` QueueBacklog on worker-1:9100" in text
+    assert "severity `critical`" in text and "1 notifications" in text
+    ts = parent.answer["ts"]
+
+    # The same group again: the parent is updated, nothing new is posted.
+    assert send(b, group("QueueBacklog", [first])).status_code == 200
+    update = wait_for_posts(slack, 1, "chat.update")[-1]
+    assert update.body["ts"] == ts and "2 notifications" in message_text(update.body)
+
+    # The bot restarts; a second alert joins the group: a reply in the same thread.
+    b.stop()
+    b = alert_bot()
+    second = alert("QueueBacklog", "worker-2:9100")
+    assert send(b, group("QueueBacklog", [first, second])).status_code == 200
+    replies = wait_for_posts(slack, 2)
+    assert replies[-1].body["thread_ts"] == ts
+    assert "1 more alert firing in this group" in message_text(replies[-1].body)
+    assert "`worker-2:9100`" in message_text(replies[-1].body)
+
+    # Resolved: the parent says so and for how long; a reply too.
+    resolved = group("QueueBacklog", [{**first, "status": "resolved"}, {**second, "status": "resolved"}], "resolved")
+    assert send(b, resolved).status_code == 200
+    done = wait_for_posts(slack, 3)[-1]
+    assert done.body["thread_ts"] == ts and "Resolved: QueueBacklog, after" in message_text(done.body)
+    final = posts(slack, "chat.update")[-1]
+    assert "RESOLVED: QueueBacklog" in message_text(final.body) and "resolved after" in message_text(final.body)
+    assert len([c for c in posts(slack) if "thread_ts" not in c.body]) == 1  # one thread, all along
+    assert stored(redis_url, prefix) == 6  # every alert of every notification is in the ledger
+
+
+def test_two_replicas_given_the_same_webhook_make_one_thread(
+    alert_bot: Callable[..., BotProcess], slack: SlackStandIn
+) -> None:
+    replicas = [alert_bot(), alert_bot()]
+    payload = group("DiskPressure", [alert("DiskPressure", "node-1")])
+    with ThreadPoolExecutor(2) as pool:
+        assert [f.result().status_code for f in [pool.submit(send, r, payload) for r in replicas]] == [200, 200]
+    wait_for_posts(slack, 1)
+    time.sleep(2)
+    assert len(posts(slack)) == 1
+
+
+def test_a_storm_of_5000_alerts_in_100_groups_makes_100_threads_within_slacks_rate(
+    alert_bot: Callable[..., BotProcess], slack: SlackStandIn, redis_url: str, prefix: str
+) -> None:
+    slack.channel_rate_limit = 60  # per second: beyond it the stand-in answers 429 Retry-After
+    b = alert_bot(PROFBOT_SLACK_CHANNEL_RATE="40")
+    payloads = [group(f"Storm{g:03d}", [alert(f"Storm{g:03d}", f"host-{i}:9100") for i in range(50)])
+                for g in range(100)]  # fmt: skip
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda p: send(b, p).status_code, payloads))
+    assert codes == [200] * 100
+    assert stored(redis_url, prefix) == 5000  # no alert missing from the ledger
+    parents = wait_for_posts(slack, 100, timeout=90)
+    time.sleep(1)
+    parents = [c for c in posts(slack) if "thread_ts" not in c.body]
+    assert len(parents) == 100
+    assert len({message_text(c.body).split("\n")[0] for c in parents}) == 100
+    throttled = [c for c in slack.calls if c.status == 429]
+    assert len(throttled) <= 5, f"{len(throttled)} calls were throttled: the bot outran Slack's rate"
+
+
+def test_slack_down_delays_the_threads_and_loses_none_of_them(
+    alert_bot: Callable[..., BotProcess], slack: SlackStandIn
+) -> None:
+    b = alert_bot()
+    slack.fail_next("chat.postMessage", status=503, times=8)  # Slack down for a few seconds
+    names = ["First", "Second", "Third"]
+    for name in names:
+        assert send(b, group(name, [alert(name, "x:1")])).status_code == 200  # stored, whatever Slack does
+    parents = wait_for_posts(slack, 3, timeout=60)
+    assert [message_text(c.body).split("\n")[0] for c in parents] == [f":red_circle: FIRING: {n}" for n in names]
+    assert len([c for c in slack.calls_to("chat.postMessage") if c.status == 503]) == 8
+
+
+@pytest.fixture
+def alerting(alert_bot: Callable[..., BotProcess], pyroscope: PodmanRig) -> Iterator[tuple[BotProcess, AlertingRig]]:
+    b = alert_bot()
+    rig = AlertingRig(scrape_target=f"127.0.0.1:{pyroscope.pyroscope_port}",
+                      webhook_url=f"{b.url}/alerts/alertmanager", token=ALERT_TOKEN).start()  # fmt: skip
+    yield b, rig
+    print(f"---- alertmanager ----\n{rig.log('alertmanager')}\n---- prometheus ----\n{rig.log('prometheus')}")
+    rig.stop()
+    pyroscope.reset_stack()
+
+
+def test_prometheus_and_alertmanager_open_a_diagnosed_thread_and_resolve_it(
+    alerting: tuple[BotProcess, AlertingRig], runner: RunnerProcess, pyroscope: PodmanRig, slack: SlackStandIn
+) -> None:
+    pyroscope.podman("stop", "-t", "5", "pyroscope")  # Pyroscope stops answering
+    parent = wait_for_posts(slack, 1, timeout=60)[0]
+    text = message_text(parent.body)
+    assert "FIRING: PyroscopeDown" in text and "Pyroscope is not answering its scrape" in text
+    assert "runbook INC-PROF-001" in text
+    ts = parent.answer["ts"]
+    # The mapped procedure's diagnosis (reads only) in the thread, with its remediation buttons.
+    diagnosis = wait_until_posted(slack, lambda c: "INC-PROF-001: Pyroscope server unavailable" in message_text(c.body))
+    assert diagnosis.body["thread_ts"] == ts
+    assert "Pyroscope is down" in message_text(diagnosis.body)
+    assert "Restart pyroscope (change)" in json.dumps(diagnosis.body["blocks"])
+    assert pyroscope.inspect("pyroscope", "{{.State.Status}}") == "exited"  # an alert never changes anything
+
+    pyroscope.podman("start", "pyroscope")
+    resolved = wait_until_posted(slack, lambda c: "Resolved: PyroscopeDown" in message_text(c.body), timeout=90)
+    assert resolved.body["thread_ts"] == ts
+    final = [c for c in posts(slack, "chat.update") if c.body["ts"] == ts][-1]
+    assert "RESOLVED: PyroscopeDown" in message_text(final.body) and "resolved after" in message_text(final.body)
+    assert len([c for c in posts(slack) if "thread_ts" not in c.body]) == 1
+
+
+def wait_until_posted(slack: SlackStandIn, predicate: Callable[[Call], bool], timeout: float = 60) -> Call:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for call in posts(slack):
+            if predicate(call):
+                return call
+        time.sleep(0.1)
+    raise AssertionError(f"no such post within {timeout}s; saw {[message_text(c.body)[:150] for c in posts(slack)]}")
