@@ -193,11 +193,10 @@ class AlertPoster:
             await self._diagnose(group)
 
     def _procedure(self, group: AlertGroup) -> str | None:
-        labels = {**group.common_labels, **group.group_labels}
-        annotations = dict(group.common_annotations)
-        if not labels.get("alertname") and group.alerts:
-            first = next(iter(group.alerts.values()))
-            labels, annotations = {**first.labels, **labels}, {**first.annotations, **annotations}
+        # The group's own labels first; then any alert's (a runbook_id set per alert counts too).
+        labels, annotations = {**group.common_labels, **group.group_labels}, dict(group.common_annotations)
+        for alert in sorted(group.alerts.values(), key=lambda a: a.identity):
+            labels, annotations = {**alert.labels, **labels}, {**alert.annotations, **annotations}
         procedure = procedure_for(labels, annotations, self.settings.procedures)
         return procedure if procedure and diagnoses.find(procedure) else None
 

@@ -266,3 +266,23 @@ def wait_until_posted(slack: SlackStandIn, predicate: Callable[[Call], bool], ti
                 return call
         time.sleep(0.1)
     raise AssertionError(f"no such post within {timeout}s; saw {[message_text(c.body)[:150] for c in posts(slack)]}")
+
+
+def test_a_mapped_group_firing_again_within_the_cooldown_is_not_diagnosed_again(
+    alert_bot: Callable[..., BotProcess], slack: SlackStandIn
+) -> None:
+    b = alert_bot()  # no runner: the diagnosis answers that no host runs the target, in the thread
+    mapped = alert("StorageAlmostFull", "node-1", runbook_id="INC-PROF-004")
+    assert send(b, group("StorageAlmostFull", [mapped])).status_code == 200
+    parent = wait_for_posts(slack, 1)[0]
+    assert "runbook INC-PROF-004" in message_text(parent.body)
+    diagnosis = wait_until_posted(slack, lambda c: "No heartbeating runner" in message_text(c.body))
+    assert diagnosis.body["thread_ts"] == parent.answer["ts"]
+
+    resolved = group("StorageAlmostFull", [{**mapped, "status": "resolved"}], "resolved")
+    assert send(b, resolved).status_code == 200
+    wait_until_posted(slack, lambda c: "Resolved: StorageAlmostFull" in message_text(c.body))
+    assert send(b, group("StorageAlmostFull", [mapped])).status_code == 200
+    wait_until_posted(slack, lambda c: "Firing again: StorageAlmostFull" in message_text(c.body))
+    time.sleep(2)
+    assert len([c for c in posts(slack) if "No heartbeating runner" in message_text(c.body)]) == 1
