@@ -56,6 +56,14 @@ class AlertGroup(BaseModel):
     def alertname(self) -> str:
         return self.group_labels.get("alertname") or self.common_labels.get("alertname") or self.title or "alert"
 
+    def merged_labels(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Labels and annotations of the group, over those of its alerts: a ``runbook_id`` or a
+        ``service`` set on one alert counts for the group."""
+        labels, annotations = {**self.common_labels, **self.group_labels}, dict(self.common_annotations)
+        for alert in sorted(self.alerts.values(), key=lambda a: a.identity):
+            labels, annotations = {**alert.labels, **labels}, {**alert.annotations, **annotations}
+        return labels, annotations
+
     @property
     def firing(self) -> list[AlertIn]:
         return [a for a in self.alerts.values() if a.status == "firing"]
@@ -119,7 +127,10 @@ class AlertLedger:
     async def group(self, gid: str) -> AlertGroup | None:
         key = self.group_key(gid)
         with redis_errors():
-            fields, alerts = await self.redis.hgetall(key), await self.redis.hgetall(f"{key}:alerts")
+            async with self.redis.pipeline(transaction=True) as pipe:  # one round trip, one snapshot
+                pipe.hgetall(key)
+                pipe.hgetall(f"{key}:alerts")
+                fields, alerts = await pipe.execute()
         if not fields:
             return None
         return AlertGroup(
@@ -159,10 +170,6 @@ class AlertLedger:
         if fingerprints:
             with redis_errors():
                 await self.redis.sadd(f"{self.group_key(gid)}:announced", *fingerprints)
-
-    async def ledger_count(self) -> int:
-        with redis_errors():
-            return int(await self.redis.xlen(self.ledger))
 
     async def claim_diagnosis(self, gid: str, cooldown: float) -> bool:
         """True once per cooldown per group: whether this sighting should run the diagnosis."""

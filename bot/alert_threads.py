@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -26,13 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from redis.exceptions import ResponseError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import diagnoses, messages
 from bot.alert_ledger import AlertGroup, AlertLedger
 from bot.context import BotDeps
+from bot.stream_consumer import Entries, GroupConsumer
 from handlers.alert_routing import procedure_for, target_for
 from profbot.settings import NAME_PATTERN
 
@@ -45,7 +43,6 @@ POSTER_GROUP = "slack-posters"
 LOCK_MS = 600_000  # longer than any group's sync, pacer waits and Slack retries included
 # Delete the lock only if it is still ours (it may have expired and been taken).
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-CLAIM_IDLE_MS = 60_000  # entries a dead replica held this long are taken over
 
 
 class ChannelPacer:
@@ -80,47 +77,18 @@ class AlertPoster:
         self.settings = settings
         self.pacer = pacer
         self.client: AsyncWebClient = deps.client
-        self.consumer = f"{socket.gethostname()}:{os.getpid()}"
+        self.inbox = GroupConsumer(ledger.redis, ledger.inbox, POSTER_GROUP, start_id="0", count=500)
 
     # ------------------------------------------------------------------ the loop
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = 1.0
-        while not stop.is_set():
-            try:
-                await self._ensure_group()
-                entries = await self._read("0") or await self._take_over() or await self._read(">", block_ms=1000)
-                await self._process(entries)
-                backoff = 1.0
-            except Exception as exc:  # Slack or Redis down: the entries stay pending, retried in order
-                log.warning("alert_post_retry", error=f"{type(exc).__name__}: {exc}"[:300], in_seconds=backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
-                backoff = min(backoff * 2, 30.0)
+        await self.inbox.serve(stop, self._process, "alert_post")
 
-    async def _ensure_group(self) -> None:
-        try:
-            await self.ledger.redis.xgroup_create(self.ledger.inbox, POSTER_GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def _read(self, start: str, block_ms: int | None = None) -> list[tuple[str, str]]:
-        raw: Any = await self.ledger.redis.xreadgroup(
-            POSTER_GROUP, self.consumer, {self.ledger.inbox: start}, count=500, block=block_ms
-        )
-        return [(entry_id, fields["group"]) for _, entries in raw or [] for entry_id, fields in entries if fields]
-
-    async def _take_over(self) -> list[tuple[str, str]]:
-        raw: Any = await self.ledger.redis.xautoclaim(
-            self.ledger.inbox, POSTER_GROUP, self.consumer, min_idle_time=CLAIM_IDLE_MS, start_id="0-0", count=100
-        )
-        return [(entry_id, fields["group"]) for entry_id, fields in raw[1] if fields]
-
-    async def _process(self, entries: list[tuple[str, str]]) -> None:
+    async def _process(self, entries: Entries) -> None:
         order: list[str] = []
         ids: dict[str, list[str]] = {}
-        for entry_id, gid in entries:
+        for entry_id, fields in entries:
+            gid = str(fields["group"])
             if gid not in ids:
                 order.append(gid)
                 ids[gid] = []
@@ -130,7 +98,7 @@ class AlertPoster:
                 if not held:
                     continue  # another replica is on it; our entries stay pending and come back
                 await self.sync(gid)
-            await self.ledger.redis.xack(self.ledger.inbox, POSTER_GROUP, *ids[gid])
+            await self.inbox.ack(*ids[gid])
 
     @contextlib.asynccontextmanager
     async def _group_lock(self, gid: str) -> AsyncIterator[bool]:
@@ -164,7 +132,8 @@ class AlertPoster:
             if group.status == "resolved":
                 await self.ledger.set_fields(gid, resolved_at=time.time(), resolved_posted=1)
             else:
-                await self._diagnose(group.model_copy(update={"thread_ts": ts, "channel": self.settings.channel}))
+                group = group.model_copy(update={"thread_ts": ts, "channel": self.settings.channel})
+                await self._diagnose(group, procedure)
             log.info("alert_thread_created", group=gid, alertname=group.alertname, ts=ts)
             return
 
@@ -190,24 +159,19 @@ class AlertPoster:
             await self._reply(group, messages.alert_resolved_message(group))
             await self.ledger.set_fields(gid, resolved_at=group.resolved_at, resolved_posted=1)
         if refiring:
-            await self._diagnose(group)
+            await self._diagnose(group, procedure)
 
     def _procedure(self, group: AlertGroup) -> str | None:
-        # The group's own labels first; then any alert's (a runbook_id set per alert counts too).
-        labels, annotations = {**group.common_labels, **group.group_labels}, dict(group.common_annotations)
-        for alert in sorted(group.alerts.values(), key=lambda a: a.identity):
-            labels, annotations = {**alert.labels, **labels}, {**alert.annotations, **annotations}
+        labels, annotations = group.merged_labels()
         procedure = procedure_for(labels, annotations, self.settings.procedures)
         return procedure if procedure and diagnoses.find(procedure) else None
 
-    async def _diagnose(self, group: AlertGroup) -> None:
-        procedure = self._procedure(group)
+    async def _diagnose(self, group: AlertGroup, procedure: str | None) -> None:
         if procedure is None or not await self.ledger.claim_diagnosis(group.id, self.settings.diagnosis_cooldown):
             return
         spec = diagnoses.find(procedure)
         assert spec is not None
-        labels = {**(next(iter(group.alerts.values())).labels if group.alerts else {}), **group.common_labels}
-        target = target_for(labels) if spec.needs_service else spec.service_default
+        target = target_for(group.merged_labels()[0]) if spec.needs_service else spec.service_default
         if target is not None and not re.match(NAME_PATTERN, target):
             target = None  # not a container name: never passed on
         if target is None:

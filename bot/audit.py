@@ -8,19 +8,16 @@ it, so while Slack is down entries wait in order and nothing is lost.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import socket
 import time
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import RedisError, ResponseError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
+from bot.stream_consumer import Entries, GroupConsumer
 from profbot.approvals import ChangeRequest
 from profbot.bus import redis_errors
 
@@ -71,73 +68,23 @@ class AuditLog:
             raw: Any = await self.redis.xrevrange(self.stream, count=count)
         return [dict(fields) for _, fields in raw]
 
-    async def events_for(self, request_id: str) -> list[dict[str, Any]]:
-        with redis_errors():
-            raw: Any = await self.redis.xrange(self.stream)
-        return [dict(f) for _, f in raw if f.get("request_id") == request_id]
-
 
 class AuditMirror:
     """Copies the audit stream to a Slack channel, in order, retrying while Slack is down."""
 
     def __init__(self, audit: AuditLog, client: AsyncWebClient, channel: str) -> None:
-        self.audit = audit
         self.client = client
         self.channel = channel
-        self.consumer = f"{socket.gethostname()}:{os.getpid()}"
+        # "$": a new mirror starts with what happens from now on, not years of history.
+        self.entries = GroupConsumer(audit.redis, audit.stream, MIRROR_GROUP, start_id="$", count=20)
 
     async def run(self, stop: asyncio.Event) -> None:
-        redis = self.audit.redis
-        while not stop.is_set():
-            try:
-                await self._ensure_group(redis)
-                break
-            except (RedisError, OSError) as exc:
-                log.warning("audit_mirror_redis", error=str(exc))
-                await _sleep_or_stop(stop, 2)
-        backoff = 1.0
-        while not stop.is_set():
-            try:
-                # Our own unacknowledged entries first (a post that failed), then new ones.
-                entries = (
-                    await self._read(redis, "0")
-                    or await self._take_over(redis)
-                    or await self._read(redis, ">", block_ms=1000)
-                )
-                for entry_id, fields in entries:
-                    await self._post(fields)
-                    await redis.xack(self.audit.stream, MIRROR_GROUP, entry_id)
-                backoff = 1.0
-            except (RedisError, OSError, SlackApiError, TimeoutError) as exc:
-                # Slack or Redis down: the entry stays pending and is posted when it is back.
-                log.warning("audit_mirror_retry", error=str(exc)[:300], in_seconds=backoff)
-                await _sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, 30.0)
-            except Exception:
-                log.exception("audit_mirror_crashed")
-                await _sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, 30.0)
+        await self.entries.serve(stop, self._mirror, "audit_mirror")
 
-    async def _ensure_group(self, redis: aioredis.Redis) -> None:
-        try:
-            # "$": the mirror starts with what happens from now on, not years of history.
-            await redis.xgroup_create(self.audit.stream, MIRROR_GROUP, id="$", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def _read(self, redis: aioredis.Redis, start: str, block_ms: int | None = None) -> list[tuple[str, Any]]:
-        raw: Any = await redis.xreadgroup(
-            MIRROR_GROUP, self.consumer, {self.audit.stream: start}, count=20, block=block_ms
-        )
-        return [(entry_id, fields) for _, entries in raw or [] for entry_id, fields in entries if fields]
-
-    async def _take_over(self, redis: aioredis.Redis) -> list[tuple[str, Any]]:
-        """Entries a stopped bot (another pid, another replica) left unposted for a minute."""
-        raw: Any = await redis.xautoclaim(
-            self.audit.stream, MIRROR_GROUP, self.consumer, min_idle_time=60_000, start_id="0-0", count=20
-        )
-        return [(entry_id, fields) for entry_id, fields in raw[1] if fields]
+    async def _mirror(self, entries: Entries) -> None:
+        for entry_id, fields in entries:
+            await self._post(fields)
+            await self.entries.ack(entry_id)
 
     async def _post(self, fields: dict[str, Any]) -> None:
         try:
@@ -150,8 +97,3 @@ class AuditMirror:
                 log.error("audit_mirror_refused", error=error, channel=self.channel)
                 return
             raise
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -15,7 +15,6 @@ Everything is appended to the audit (bot/audit.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import time
@@ -30,7 +29,8 @@ from bot import messages
 from bot.access import Role
 from bot.audit import AuditLog
 from bot.context import BotDeps, ChangePolicy, Invocation
-from bot.posting import answering_errors, post_in_channel
+from bot.posting import answering_errors, post_in_channel, tell_privately
+from bot.tasks import sleep_or_stop
 from handlers import missing_profiles, pyroscope_unavailable
 from handlers.findings import Finding, Remediation, Severity
 from handlers.registry import Plan, ProcedureContext
@@ -78,7 +78,7 @@ class ChangeFlow:
             return
         request = await self._make_request(remedy, user, where, RequestState.AWAITING_CONFIRMATION, respond)
         if request is not None:
-            await respond(response_type="ephemeral", replace_original=False, text=messages.change_requested(request))
+            await tell_privately(respond, messages.change_requested(request))
 
     async def _make_request(
         self, remedy: Remediation, user: str, where: Where, state: RequestState, respond: Any
@@ -87,7 +87,7 @@ class ChangeFlow:
             plan = self.deps.runbook.plan_for(remedy)
         except (KeyError, ValidationError, TypeError, ValueError) as exc:
             log.warning("plan_refused", procedure=remedy.procedure, action=remedy.action, error=str(exc)[:300])
-            await respond(response_type="ephemeral", replace_original=False, text=messages.stale_button())
+            await tell_privately(respond, messages.stale_button())
             return None
         draft = ChangeRequest(
             procedure=remedy.procedure, action=remedy.action, kind=remedy.kind,
@@ -101,26 +101,20 @@ class ChangeFlow:
         count = await self.store.executions_in_last_hour(draft)
         if count >= self.policy.changes_per_hour:
             await self.audit.append("refused", actor=user, request=draft, outcome=f"cooldown: {count} in the last hour")
-            await respond(
-                response_type="ephemeral",
-                replace_original=False,
-                text=messages.cooldown_refused(
-                    draft.label, draft.target, draft.host, count, self.policy.changes_per_hour
-                ),
+            refusal = messages.cooldown_refused(
+                draft.label, draft.target, draft.host, count, self.policy.changes_per_hour
             )
+            await tell_privately(respond, refusal)
             return None
         try:
             draft.identity = await self._identity(plan, remedy.host)
         except ProfbotError as exc:
-            await respond(
-                response_type="ephemeral", replace_original=False, text=messages.change_not_requested(str(exc))
-            )
+            await tell_privately(respond, messages.change_not_requested(str(exc)))
             return None
         stored_id = await self.store.create(draft)
         if stored_id != draft.id:  # a double click, or the same change already waiting
             existing = await self.store.get(stored_id)
-            await respond(response_type="ephemeral", replace_original=False,
-                          text=messages.already_requested(existing or draft))  # fmt: skip
+            await tell_privately(respond, messages.already_requested(existing or draft))
             return None
         await self.audit.append("requested", actor=user, request=draft, outcome=draft.impact)
         draft.message_ts = await self._post(draft)
@@ -151,7 +145,7 @@ class ChangeFlow:
         self, remedy: Remediation, user: str, where: Where, respond: Any, trigger_id: str | None
     ) -> None:
         if not trigger_id:
-            await respond(response_type="ephemeral", replace_original=False, text=messages.stale_button())
+            await tell_privately(respond, messages.stale_button())
             return
         metadata = json.dumps(
             {"button": messages.remediation_value(remedy), "channel": where.channel, "thread": where.thread_ts}
@@ -185,7 +179,7 @@ class ChangeFlow:
 
     async def clicked(self, action_id: str, request_id: str, user: str, roles: frozenset[Role], respond: Any) -> None:
         async def tell(text: str) -> None:
-            await respond(response_type="ephemeral", replace_original=False, text=text)
+            await tell_privately(respond, text)
 
         request = await self.store.get(request_id)
         if request is None:
@@ -264,8 +258,7 @@ class ChangeFlow:
                     await self.expire(request_id)
             except Exception as exc:
                 log.warning("expiry_sweep_failed", error=str(exc)[:300])
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=SWEEP_SECONDS)
+            await sleep_or_stop(stop, SWEEP_SECONDS)
 
     # ------------------------------------------------------------------ executing
 
@@ -371,7 +364,8 @@ class ChangeFlow:
         return str(answer.get("ts") or "") or None
 
     async def _show(self, request: ChangeRequest) -> None:
-        """Update the request's message in place, as stored now; its buttons go once it is decided."""
+        """Update the request's message in place, as stored now; its buttons go once it is decided.
+        Read again rather than trust the caller's copy: the executor may have moved on meanwhile."""
         latest = await self.store.get(request.id) or request
         if not latest.message_ts:
             return
@@ -405,10 +399,9 @@ async def restart_command(inv: Invocation) -> None:
                 return
             # Pyroscope's own restart is INC-PROF-001's; a profiled service's is INC-PROF-003's.
             procedure = pyroscope_unavailable.ID if service == "pyroscope" else missing_profiles.ID
-            impact = pyroscope_unavailable.IMPACT if service == "pyroscope" else missing_profiles.RESTART_IMPACT
             remedy = Remediation(
                 procedure=procedure, action="restart", label=f"Restart {service}", kind=OpKind.CHANGE,
-                target=service, host=hosts[0], impact=impact,
+                target=service, host=hosts[0], impact="",  # the request states the plan's impact
             )  # fmt: skip
             await ChangeFlow(inv.deps).request(remedy, inv.user_id, Where(inv.channel_id, None), inv.respond, None)
 

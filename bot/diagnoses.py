@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import changes, messages
 from bot.context import BotDeps, Invocation
-from bot.posting import answering_errors, post_in_channel
+from bot.posting import answering_errors, post_in_channel, tell_privately
 from handlers.baselines import BaselineParams
 from handlers.findings import Remediation, Report
 from handlers.grafana_datasource import DatasourceParams
@@ -225,7 +225,7 @@ async def remediation_clicked(deps: BotDeps, body: dict[str, Any], respond: Any)
         await _remediation_clicked(deps, body, respond)
     except Exception:
         log.exception("remediation_failed")
-        await respond(response_type="ephemeral", replace_original=False, text=messages.internal_error())
+        await tell_privately(respond, messages.internal_error())
 
 
 async def _remediation_clicked(deps: BotDeps, body: dict[str, Any], respond: Any) -> None:
@@ -233,7 +233,7 @@ async def _remediation_clicked(deps: BotDeps, body: dict[str, Any], respond: Any
     actions = body.get("actions") or [{}]
     remedy = parse_button(str(actions[0].get("value", "")), deps)
     if remedy is None:
-        await respond(response_type="ephemeral", replace_original=False, text=messages.stale_button())
+        await tell_privately(respond, messages.stale_button())
         return
     spec = next((s for s in DIAGNOSES if s.procedure == remedy.procedure), None)
     if remedy.kind is OpKind.READ and spec is not None:

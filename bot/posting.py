@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import structlog
 from slack_sdk.errors import SlackApiError
@@ -35,6 +36,11 @@ async def post_in_channel(inv: Invocation, message: messages.Message) -> str | N
         return None
 
 
+async def tell_privately(respond: Any, text: str) -> None:
+    """An ephemeral answer to whoever clicked or typed, leaving the message they acted on as it is."""
+    await respond(response_type="ephemeral", replace_original=False, text=text)
+
+
 @contextlib.asynccontextmanager
 async def answering_errors(inv: Invocation) -> AsyncIterator[None]:
     """Whatever breaks in background work, the user who was told "checking..." hears about it."""
@@ -43,4 +49,4 @@ async def answering_errors(inv: Invocation) -> AsyncIterator[None]:
     except Exception:
         log.exception("background_work_failed", user=inv.user_id, channel=inv.channel_id)
         with contextlib.suppress(Exception):
-            await inv.respond(response_type="ephemeral", replace_original=False, text=messages.internal_error())
+            await tell_privately(inv.respond, messages.internal_error())

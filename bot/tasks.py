@@ -4,6 +4,7 @@ is drained on shutdown (slack-bolt's own lazy listeners use a bare ``ensure_futu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any, Generic, TypeVar
 
@@ -61,3 +62,9 @@ class SingleFlight(Generic[T]):
             future.add_done_callback(lambda _: self._inflight.pop(key, None))
         # shield: one requester giving up must not cancel the check the others wait for
         return await asyncio.shield(future)
+
+
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``, or less if ``stop`` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

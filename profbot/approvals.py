@@ -48,7 +48,7 @@ class RequestState(StrEnum):
 
     @property
     def pending(self) -> bool:
-        return self in (RequestState.AWAITING_CONFIRMATION, RequestState.AWAITING_APPROVAL)
+        return self in PENDING
 
 
 PENDING = frozenset({RequestState.AWAITING_CONFIRMATION, RequestState.AWAITING_APPROVAL})
@@ -193,40 +193,43 @@ class ApprovalStore:
         change: Callable[[ChangeRequest], None] | None = None,
     ) -> tuple[bool, ChangeRequest | None]:
         """Move the request to ``to`` if it is in one of ``allowed_from``; ``change`` edits the
-        stored document on the way. Answers whether this call moved it, and the request as it now is.
+        stored document on the way. Answers whether this call moved it, and the request as it now is."""
+        return await self._write(request_id, allowed_from, to, change)
 
-        Optimistic: read the document and its version, write only if the version is unchanged,
-        else read again. Whoever loses a race sees the winner's state and stops there."""
+    async def update(self, request_id: str, change: Callable[[ChangeRequest], None]) -> ChangeRequest | None:
+        """Edit a request's document without changing its state (progress while it runs)."""
+        return (await self._write(request_id, frozenset(RequestState), None, change))[1]
+
+    async def _write(
+        self,
+        request_id: str,
+        allowed_from: frozenset[RequestState] | set[RequestState],
+        to: RequestState | None,
+        change: Callable[[ChangeRequest], None] | None,
+    ) -> tuple[bool, ChangeRequest | None]:
+        """Optimistic: read the document and its version, write only if the version is unchanged,
+        else read again. Whoever loses a race sees the winner's state and stops there.
+        ``to=None`` keeps the state as it is."""
         for _ in range(50):
             current, version = await self._read(request_id)
             if current is None or current.state not in allowed_from:
                 return False, current
             updated = current.model_copy(deep=True)
-            updated.state = to
+            updated.state = to or current.state
             if change is not None:
                 change(updated)
             with redis_errors():
                 written = await self._transition(
                     keys=[self.key(request_id), self.open_key(current)],
-                    args=[to.value, updated.model_dump_json(), version, "1" if to.pending else "0", request_id],
-                )
+                    args=[updated.state.value, updated.model_dump_json(), version,
+                          "1" if updated.state.pending else "0", request_id],
+                )  # fmt: skip
             if int(written) == 1:
-                if not to.pending:
+                if not updated.state.pending:
                     with redis_errors():
                         await self.redis.zrem(self.pending_key, request_id)
                 return True, updated
         return False, await self.get(request_id)
-
-    async def update(self, request_id: str, change: Callable[[ChangeRequest], None]) -> ChangeRequest | None:
-        """Edit a request's document without changing its state (progress while it runs)."""
-        for _ in range(50):
-            current = await self.get(request_id)
-            if current is None:
-                return None
-            moved, updated = await self.transition(request_id, current.state, {current.state}, change)
-            if moved:
-                return updated
-        return await self.get(request_id)
 
     async def due_for_expiry(self, now: float | None = None) -> list[str]:
         with redis_errors():
