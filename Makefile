@@ -1,7 +1,7 @@
 # The one entry point for people, CI and the README.
 #   make test    install what the tests need (system packages, the venv) and run every test
 #   make run     install the venv and run profbot (serve + a runner on this host) from .env
-#   make check   ruff (format + lint) and mypy --strict
+#   make check   ruff (format + lint), mypy --strict, the import layers (import-linter), module size
 #   make bench   benchmarks under bench/
 
 PYTHON ?= python3
@@ -31,6 +31,8 @@ check: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy --strict $(PACKAGES)
 	$(VENV)/bin/mypy tests bench
+	$(VENV)/bin/lint-imports
+	$(PY) deploy/check-module-size.py $(PACKAGES)
 
 fmt: setup
 	$(VENV)/bin/ruff format .

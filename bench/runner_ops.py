@@ -14,8 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bench.machine import describe, percentile
-from profbot.bus import JobBus, connect
-from profbot.ops import (
+from profbot.bus import JobBus
+from profbot.ops.containers import (
     ContainerDiskUsage,
     ContainerEnv,
     ContainerHttpGet,
@@ -24,15 +24,13 @@ from profbot.ops import (
     ContainerPackageVersion,
     ContainerProcesses,
     ContainerStats,
-    GetPyroscopeConfig,
-    GetPyroscopeVersion,
     ListProfiledContainers,
-    Operation,
-    PyroscopeFreshness,
-    PyroscopeReady,
     ReadContainerFile,
     VolumeInspect,
 )
+from profbot.ops.contract import Operation
+from profbot.ops.pyroscope import GetPyroscopeConfig, GetPyroscopeVersion, PyroscopeFreshness, PyroscopeReady
+from profbot.redis_access import connect
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.ports import free_port
 from tests.rig.processes import RunnerProcess

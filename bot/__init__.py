@@ -1,8 +1,10 @@
-"""The Slack-facing service (``profbot serve``): where Slack is spoken.
+"""The bot: ``profbot serve``. It never touches podman; runners do (runner/).
 
-- ``http.py``      the HTTP routes: Slack's signed requests and ``/healthz``
-- ``app.py``       the slack-bolt AsyncApp and its listeners
-- ``commands.py``  what each ``/prof`` subcommand does
-- ``messages.py``  every text and Block Kit message a user sees
-- ``tasks.py``     the background work started after an ``ack()``
+- ``usecases/``  the application: diagnose, request, decide, execute and verify changes, alert
+                 threads, health and runners, the audit. Typed commands in, domain content out,
+                 through ports; no front end in it.
+- ``slack/``     where Slack is spoken: bolt listeners, Block Kit, the People port over the Web API
+- ``webhooks/``  alerts in: Alertmanager's and Grafana's webhooks
+- ``stores/``    the bot's Redis stores behind the ports (alert ledger and inbox, offers, audit feed)
+- ``service.py`` the composition root: settings, Redis, Slack, use cases, the HTTP server
 """

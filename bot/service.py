@@ -1,14 +1,16 @@
-"""``profbot serve``: wire settings, Redis, the Slack client and the HTTP server together."""
+"""``profbot serve``: the composition root. Settings, Redis and its stores, the Slack client and
+its People port, the use cases on top of them, and the HTTP server with its front ends (Slack's
+events, the alert webhooks, ``/healthz``)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 import aiohttp
 import structlog
 from aiohttp import web
-from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -18,24 +20,32 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
-from bot.access import AccessPolicy
-from bot.alert_intake import alert_routes, intake_not_configured
-from bot.alert_ledger import AlertLedger
-from bot.alert_threads import AlertPoster, AlertSettings, ChannelPacer
-from bot.app import CachedAuthorize, build_app
-from bot.audit import AuditLog, AuditMirror
-from bot.changes import ChangeFlow
-from bot.context import BotDeps, ChangePolicy
-from bot.http import build_web_app
-from bot.tasks import BackgroundTasks, SingleFlight
-from profbot import bus as job_bus
-from profbot.approvals import ApprovalStore
+from bot.slack.app import build_app
+from bot.slack.auth import CachedAuthorize
+from bot.slack.directory import SlackDirectory
+from bot.slack.http import slack_events_app
+from bot.slack.pacing import ChannelPacer
+from bot.slack.people import SlackPeople
+from bot.stores.alert_inbox import AlertInbox
+from bot.stores.alert_ledger import RedisAlertLedger
+from bot.stores.audit_feed import AuditFeed
+from bot.stores.offers import RedisOfferStore
+from bot.usecases.app import Ports, Profbot, Settings
+from bot.usecases.audit import mirror
+from bot.usecases.settings import AlertPolicy, ChangePolicy
+from bot.webhooks.intake import alert_routes, intake_not_configured
+from profbot.aio import BackgroundTasks
+from profbot.approvals.store import ApprovalStore
+from profbot.audit import AuditEvent, AuditLog
+from profbot.bus import RESULT_GRACE_SECONDS, JobBus
 from profbot.errors import ConfigError
+from profbot.redis_access import REDIS_DOWN, connect_checked
 from profbot.settings import ServeSettings
 
 log = structlog.get_logger("profbot.serve")
 
 DRAIN_SECONDS = 20.0
+MAX_BODY_BYTES = 1024 * 1024  # Slack's and the alert senders' payloads stay far below this
 
 
 def slack_client(settings: ServeSettings, session: aiohttp.ClientSession) -> AsyncWebClient:
@@ -58,26 +68,8 @@ def slack_client(settings: ServeSettings, session: aiohttp.ClientSession) -> Asy
     return client
 
 
-async def keep_warming(authorize: CachedAuthorize) -> None:
-    """Retry auth.test in the background, so the first request does not pay for it before its ack."""
-    while True:
-        await asyncio.sleep(5)
-        try:
-            await authorize.warm()
-            log.info("slack_identity_after_retry")
-            return
-        except Exception as exc:
-            log.warning("slack_auth_test_retry_failed", error=str(exc))
-
-
-async def serve(settings: ServeSettings) -> None:
-    redis = await job_bus.connect_checked(settings.redis_url)
-
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-    client = slack_client(settings, session)
-    warming: asyncio.Task[None] | None = None
-    token = settings.slack_bot_token.get_secret_value()
-    authorize = CachedAuthorize(client, token)
+async def warm_up(authorize: CachedAuthorize) -> asyncio.Task[None] | None:
+    """Learn the workspace's identity now; a refused token stops the process, Slack away does not."""
     try:
         identity = await authorize.warm()
         log.info("slack_identity", team=identity.team_id, bot_user=identity.bot_user_id)
@@ -88,81 +80,106 @@ async def serve(settings: ServeSettings) -> None:
         log.warning("slack_auth_test_failed", error=str(error))
     except Exception as exc:  # Slack briefly unreachable must not keep the bot down
         log.warning("slack_unreachable_at_start", error=str(exc))
-        warming = asyncio.create_task(keep_warming(authorize), name="slack-auth-warmup")
+        return asyncio.create_task(authorize.keep_warming(), name="slack-auth-warmup")
+    return None
 
-    bus = job_bus.JobBus(redis, settings.redis_prefix)
-    bus.waiter.start()
-    tasks = BackgroundTasks()
-    audit = AuditLog(redis, settings.redis_prefix)
-    if not settings.operator_ids:
-        log.warning("no_operators", hint="PROFBOT_OPERATORS is empty: only help and health will answer")
-    deps = BotDeps(
-        bus=bus,
-        client=client,
-        tasks=tasks,
-        runbook=handlers.RUNBOOK,
-        command=settings.command,
-        job_timeout=settings.job_timeout_seconds,
-        reports=SingleFlight(),
-        approvals=ApprovalStore(redis, settings.redis_prefix),
-        audit=audit,
-        access=AccessPolicy(client, settings.operator_ids, settings.approver_ids),
-        change_policy=ChangePolicy(
-            approval_ttl=settings.approval_ttl_seconds,
-            changes_per_hour=settings.changes_per_hour,
-            verify_seconds=settings.verify_seconds,
-        ),
-    )
-    bolt = build_app(deps, authorize)
-    stop = asyncio.Event()
-    loops = [asyncio.create_task(ChangeFlow(deps).sweep(stop), name="expiry-sweeper")]
-    if settings.audit_channel:
-        loops.append(asyncio.create_task(AuditMirror(audit, client, settings.audit_channel).run(stop), name="audit"))
 
-    async def health() -> dict[str, str]:
-        try:
-            await redis.ping()
-            redis_state = "ok"
-        except (RedisError, OSError) as exc:
-            redis_state = f"unreachable: {exc}"
-        return {"status": "ok", "redis": redis_state, "background_tasks": str(len(tasks))}
-
-    ledger = AlertLedger(redis, settings.redis_prefix)
+def use_case_settings(settings: ServeSettings) -> Settings:
+    alerts = None
     if settings.alert_token is not None and settings.alert_channel:
-        routes = alert_routes(
-            ledger,
-            settings.alert_token.get_secret_value(),
-            settings.grafana_hmac_secret.get_secret_value() if settings.grafana_hmac_secret else None,
-        )
-        alert_settings = AlertSettings(
+        alerts = AlertPolicy(
             channel=settings.alert_channel,
             procedures=settings.alert_procedure_table,
             diagnosis_cooldown=settings.alert_diagnosis_cooldown,
         )
-        poster = AlertPoster(deps, ledger, alert_settings, ChannelPacer(settings.slack_channel_rate))
-        loops.append(asyncio.create_task(poster.run(stop), name="alert-poster"))
-    else:
-        routes = intake_not_configured()
-    web_app = build_web_app(bolt, settings.slack_signing_secret.get_secret_value(), health, routes)
-    runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
-    await runner.setup()
-    host, _, port = settings.listen.rpartition(":")
-    await web.TCPSite(runner, host.strip("[]"), int(port)).start()
-    log.info("serving", listen=settings.listen, command=settings.command)
+    return Settings(
+        operators=settings.operator_ids,
+        approvers=settings.approver_ids,
+        job_timeout=settings.job_timeout_seconds,
+        changes=ChangePolicy(
+            approval_ttl=settings.approval_ttl_seconds,
+            changes_per_hour=settings.changes_per_hour,
+            verify_seconds=settings.verify_seconds,
+        ),
+        alerts=alerts,
+    )
 
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
 
-    log.info("shutting_down")
-    await runner.shutdown()
-    # Long enough for a job acknowledged just before SIGTERM to be answered and posted.
-    await tasks.drain(max(DRAIN_SECONDS, settings.job_timeout_seconds + job_bus.RESULT_GRACE_SECONDS + 5))
-    await runner.cleanup()
-    await asyncio.gather(*loops, return_exceptions=True)
-    await bus.waiter.stop()
-    if warming is not None:
-        warming.cancel()
-    await redis.aclose()
-    await session.close()
+async def serve(settings: ServeSettings) -> None:
+    redis = await connect_checked(settings.redis_url)
+    prefix = settings.redis_prefix
+    async with contextlib.AsyncExitStack() as resources:
+        resources.push_async_callback(redis.aclose)
+        session = await resources.enter_async_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)))
+        client = slack_client(settings, session)
+        authorize = CachedAuthorize(client, settings.slack_bot_token.get_secret_value())
+        warming = await warm_up(authorize)
+        bus = await resources.enter_async_context(JobBus(redis, prefix))
+        tasks = BackgroundTasks()
+        people = SlackPeople(client, session)
+        ports = Ports(
+            bus=bus,
+            people=people,
+            changes=ApprovalStore(redis, prefix),
+            trail=AuditLog(redis, prefix),
+            offers=RedisOfferStore(redis, prefix),
+            directory=SlackDirectory(client),
+            ledger=RedisAlertLedger(redis, prefix),
+            alert_people=SlackPeople(client, session, pacer=ChannelPacer(settings.slack_channel_rate)),
+        )
+        profbot = Profbot(ports, use_case_settings(settings), book=handlers.RUNBOOK, tasks=tasks)
+        if not settings.operator_ids:
+            log.warning("no_operators", hint="PROFBOT_OPERATORS is empty: only help and health will answer")
+
+        stop = asyncio.Event()
+        loops = [asyncio.create_task(profbot.decisions.sweep(stop), name="expiry-sweeper")]
+        if settings.audit_channel:
+            channel = settings.audit_channel
+
+            async def mirrored(event: AuditEvent) -> None:
+                await mirror(people, channel, event)
+
+            loops.append(asyncio.create_task(AuditFeed(redis, prefix).serve(stop, mirrored), name="audit-mirror"))
+        if profbot.alerts is not None and settings.alert_token is not None:
+            threads = profbot.alerts
+            routes = alert_routes(
+                threads.receive,
+                settings.alert_token.get_secret_value(),
+                settings.grafana_hmac_secret.get_secret_value() if settings.grafana_hmac_secret else None,
+            )
+            loops.append(asyncio.create_task(AlertInbox(redis, prefix).serve(stop, threads.sync), name="alert-poster"))
+        else:
+            routes = intake_not_configured()
+
+        async def healthz(_: web.Request) -> web.StreamResponse:
+            try:
+                await redis.ping()
+                redis_state = "ok"
+            except REDIS_DOWN as exc:
+                redis_state = f"unreachable: {exc}"
+            return web.json_response({"status": "ok", "redis": redis_state, "background_tasks": str(len(tasks))})
+
+        bolt = build_app(profbot, client, authorize, tasks, settings.command)
+        web_app = web.Application(client_max_size=MAX_BODY_BYTES)
+        web_app.add_subapp("/slack", slack_events_app(bolt, settings.slack_signing_secret.get_secret_value()))
+        web_app.router.add_get("/healthz", healthz)
+        web_app.add_routes(routes)
+        runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+        await runner.setup()
+        host, _, port = settings.listen.rpartition(":")
+        await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+        log.info("serving", listen=settings.listen, command=settings.command)
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+
+        log.info("shutting_down")
+        await runner.shutdown()
+        # Long enough for a job acknowledged just before SIGTERM to be answered and posted.
+        await tasks.drain(max(DRAIN_SECONDS, settings.job_timeout_seconds + RESULT_GRACE_SECONDS + 5))
+        await runner.cleanup()
+        await asyncio.gather(*loops, return_exceptions=True)
+        if warming is not None:
+            warming.cancel()

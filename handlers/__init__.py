@@ -1,12 +1,22 @@
 """The runbook as code (``../shared/reference/profiling-operations-runbook.md``).
 
-Each runbook procedure is a typed function registered on :data:`handlers.catalog.RUNBOOK`. It asks
-runners for operations through a :class:`~handlers.registry.ProcedureContext` and returns a
-:class:`~handlers.findings.Report` of findings; analysis is kept in pure functions so it can be
-tested on recorded outputs.
+- ``registry.py``      :data:`RUNBOOK`: procedures and actions, registered by decorator, checked at import
+- ``actions.py``       remediations as typed actions: label, risk, impact, params, plan or recheck
+- ``context.py``       what a procedure runs operations with; an operation's outcome
+- ``findings.py``      what a procedure reports: findings, evidence, remediations offered
+- ``verification.py``  what runs by itself after a change
+- ``alert_routing.py`` which procedure an alert calls for
+- one module per runbook section: ``health.py`` (Health Monitoring), ``pyroscope_unavailable.py``
+  (INC-PROF-001), ``profiling_overhead.py`` (002), ``missing_profiles.py`` (003), ``storage_full.py``
+  (004), ``upgrade.py`` (MAINT-PROF-001), ``onboarding.py`` (002), ``grafana_datasource.py`` (003),
+  ``baselines.py`` (Performance Baselines)
+
+A procedure asks runners for operations through a :class:`~handlers.context.ProcedureContext` and
+returns a :class:`~handlers.findings.Report`; analysis is kept in pure functions, tested on
+recorded outputs. Nothing here knows a front end.
 """
 
-# Importing a procedure module registers its procedures on RUNBOOK.
+# Importing a procedure module registers its procedures and actions on RUNBOOK.
 from handlers import (
     baselines,
     grafana_datasource,
@@ -19,9 +29,6 @@ from handlers import (
     upgrade,
 )
 from handlers.registry import RUNBOOK
-
-# Every change or destroy a procedure offers has a plan, or nothing starts.
-RUNBOOK.check_complete()
 
 __all__ = [
     "RUNBOOK",

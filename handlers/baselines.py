@@ -12,17 +12,17 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from handlers.context import Outcome, ProcedureContext
 from handlers.findings import Finding, Report, Severity
-from handlers.registry import RUNBOOK, Outcome, ProcedureContext
+from handlers.registry import RUNBOOK
 from handlers.storage_full import growth_per_day, volume_history
 from profbot.bus import VolumeSample
-from profbot.ops import (
-    ContainerList,
+from profbot.ops.arguments import ResourceName
+from profbot.ops.containers import (
     ContainerProcesses,
     ContainerStats,
     ListProfiledContainers,
     ProcessList,
-    ResourceName,
     StatsResult,
 )
 
@@ -47,17 +47,17 @@ def row(metric: str, expected: str, alert: str, measured: str, severity: Severit
     return Finding(check=metric, severity=severity, detail=f"measured {measured} · expected {expected} · alert {alert}")
 
 
-@RUNBOOK.procedure(ID, title="Performance baselines", runbook_section="Performance Baselines")
+@RUNBOOK.procedure(
+    ID, title="Performance baselines", runbook_section="Performance Baselines", alias="baselines", argument="container"
+)
 async def measure_baselines(ctx: ProcedureContext, params: BaselineParams) -> Report:
     stats, profiled, history = await asyncio.gather(
-        ctx.run(ContainerStats(container=params.container, interval=1.0), StatsResult),
-        ctx.run(ListProfiledContainers(), ContainerList),
+        ctx.run(ContainerStats(container=params.container, interval=1.0)),
+        ctx.run(ListProfiledContainers()),
         volume_history(ctx, params.volume),
     )
     names = [c.name for c in profiled.value.containers if c.status == "running"] if profiled.value else []
-    spies = await asyncio.gather(
-        *(ctx.run(ContainerProcesses(container=n, match="py-spy"), ProcessList) for n in names)
-    )
+    spies = await asyncio.gather(*(ctx.run(ContainerProcesses(container=n, match="py-spy")) for n in names))
     return analyse_baselines(ctx.host, stats, dict(zip(names, spies, strict=True)), history)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from handlers.findings import Evidence
-from profbot.ops import TextOutput
+from profbot.ops.contract import TextOutput
 
 # What marks a log line as an error, across Go (Pyroscope: level=error), Python and shell output.
 ERROR_LINE = re.compile(

@@ -1,5 +1,6 @@
 """What a procedure reports: findings ranked by severity, the evidence behind them, and the
-remediations the runbook offers, each labelled read, change or destroy."""
+remediations the runbook offers, each labelled read, change or destroy (handlers/actions.py).
+A front end renders them; nothing here is built for one."""
 
 from __future__ import annotations
 
@@ -41,16 +42,17 @@ class Evidence(BaseModel):
 
 
 class Remediation(BaseModel):
-    """One of the runbook's resolution steps, offered as a button."""
+    """One of the runbook's remediations, offered for a target on a host. Made only by the action
+    registry (``Action.offer``), so its label, risk and impact are always the registry's."""
 
     procedure: str  # e.g. INC-PROF-001
     action: str  # e.g. restart, recreate, verify
-    label: str  # the button's text
-    kind: OpKind
-    target: str  # the container, service or volume it acts on
-    host: str
+    label: str  # e.g. "Delete volume pyroscope_data"
+    kind: OpKind  # its risk: read, change or destroy
     impact: str  # what the runbook says happens
-    params: dict[str, Any] = {}
+    host: str
+    target: str  # the container, service, volume or setting it acts on
+    params: dict[str, Any] = {}  # the action's parameters (its params model, as JSON)
 
 
 class Report(BaseModel):

@@ -8,19 +8,18 @@ missing, offers to write the runbook's provisioning file and restart Grafana (a 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from pydantic import BaseModel
 
+from handlers.actions import ActionParams, Plan, Step
+from handlers.context import Outcome, ProcedureContext
 from handlers.findings import Finding, Remediation, Report, Severity
-from handlers.registry import RUNBOOK, Outcome, Plan, ProcedureContext, Step
+from handlers.registry import RUNBOOK
 from handlers.verification import diagnosed_again
-from profbot.ops import (
-    GrafanaDatasources,
-    ListGrafanaDatasources,
-    OpKind,
-    ProvisionPyroscopeDatasource,
-    ResourceName,
-)
+from profbot.ops.arguments import ResourceName
+from profbot.ops.contract import OpKind
+from profbot.ops.grafana import GrafanaDatasources, ListGrafanaDatasources, ProvisionPyroscopeDatasource
 
 ID = "MAINT-PROF-003"
 
@@ -35,22 +34,22 @@ class DatasourceParams(BaseModel):
     grafana: ResourceName = "grafana"
 
 
+class GrafanaParams(ActionParams):
+    target_field: ClassVar[str] = "grafana"
+    grafana: ResourceName
+
+
 @RUNBOOK.procedure(
-    ID, title="Grafana datasource", runbook_section="MAINT-PROF-003", actions={"provision": OpKind.CHANGE}
+    ID, title="Grafana datasource", runbook_section="MAINT-PROF-003", alias="datasource", argument="grafana"
 )
 async def check_datasource(ctx: ProcedureContext, params: DatasourceParams) -> Report:
-    found = await ctx.run(ListGrafanaDatasources(), GrafanaDatasources)
+    found = await ctx.run(ListGrafanaDatasources())
     return analyse_datasource(ctx.host, params, found)
 
 
 def analyse_datasource(host: str, params: DatasourceParams, found: Outcome[GrafanaDatasources]) -> Report:
     findings: list[Finding] = []
     remediations: list[Remediation] = []
-    provision = Remediation(
-        procedure=ID, action="provision", label="Provision the Pyroscope datasource", kind=OpKind.CHANGE,
-        target=params.grafana, host=host,
-        impact=PROVISION_IMPACT,
-    )  # fmt: skip
     if found.error is not None:
         findings.append(Finding(check="Grafana API", severity=Severity.WARNING, detail=f"not checked: {found.error}"))
     elif found.value is not None and found.value.error is not None:
@@ -82,7 +81,7 @@ def analyse_datasource(host: str, params: DatasourceParams, found: Outcome[Grafa
                     "none of type pyroscope",
                 )
             )
-            remediations.append(provision)
+            remediations.append(provision.offer(host, GrafanaParams(grafana=params.grafana)))
     return Report(
         procedure=ID,
         title="Grafana datasource",
@@ -93,11 +92,12 @@ def analyse_datasource(host: str, params: DatasourceParams, found: Outcome[Grafa
     )
 
 
-@RUNBOOK.plan(ID, "provision")
-def plan_provision(remedy: Remediation) -> Plan:
+@RUNBOOK.action(
+    ID, "provision", risk=OpKind.CHANGE, label="Provision the Pyroscope datasource", impact=PROVISION_IMPACT
+)
+def provision(p: GrafanaParams) -> Plan:
     return Plan(
         steps=[Step(ProvisionPyroscopeDatasource(), "write datasources/pyroscope.yml and restart Grafana")],
-        verify=diagnosed_again(RUNBOOK, ID, DatasourceParams(grafana=remedy.target)),
-        impact=PROVISION_IMPACT,
-        binds=("container", remedy.target),
+        verify=diagnosed_again(check_datasource, DatasourceParams(grafana=p.grafana)),
+        binds="container",
     )

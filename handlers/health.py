@@ -12,11 +12,15 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from handlers.context import Outcome, ProcedureContext
 from handlers.findings import Finding, Report, Severity
-from handlers.registry import RUNBOOK, Outcome, ProcedureContext
+from handlers.registry import RUNBOOK
 from profbot.errors import PodmanUnavailable, TargetNotFound
-from profbot.ops import ContainerInspect, ContainerState, PyroscopeReady, ReadyResult, ResourceName
+from profbot.ops.arguments import ResourceName
+from profbot.ops.containers import ContainerInspect, ContainerState
+from profbot.ops.pyroscope import PyroscopeReady, ReadyResult
 
+ID = "HEALTH"
 READY_CHECK = "Pyroscope /ready"
 
 
@@ -28,14 +32,14 @@ class HealthParams(BaseModel):
     container: ResourceName = "pyroscope"
 
 
-@RUNBOOK.procedure("HEALTH", title="Pyroscope health check", runbook_section="Health Monitoring")
+@RUNBOOK.procedure(ID, title="Pyroscope health check", runbook_section="Health Monitoring", argument="container")
 async def health_check(ctx: ProcedureContext, params: HealthParams) -> Report:
     ready, container = await asyncio.gather(
-        ctx.run(PyroscopeReady(), ReadyResult),
-        ctx.run(ContainerInspect(container=params.container, run_healthcheck=True), ContainerState),
+        ctx.run(PyroscopeReady()),
+        ctx.run(ContainerInspect(container=params.container, run_healthcheck=True)),
     )
     return Report(
-        procedure="HEALTH",
+        procedure=ID,
         title="Pyroscope health",
         host=ctx.host,
         findings=[analyse_ready(ready), analyse_container(params.container, container)],

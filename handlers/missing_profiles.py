@@ -13,28 +13,28 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from handlers.actions import Plan, Recheck, ServiceParams, Step
+from handlers.context import Outcome, ProcedureContext
 from handlers.evidence import error_lines, evidence, quote
-from handlers.findings import Finding, Remediation, Report, Severity
-from handlers.registry import RUNBOOK, Outcome, Plan, ProcedureContext, Step
+from handlers.findings import Finding, Report, Severity
+from handlers.registry import RUNBOOK
 from handlers.verification import diagnosed_again
-from profbot.ops import (
-    PROFILER_LOG,
+from profbot.ops.arguments import PROFILER_LOG, ResourceName
+from profbot.ops.containers import (
     ContainerEnv,
     ContainerLogs,
     ContainerPackageVersion,
     ContainerProcesses,
     EnvResult,
     FileResult,
-    Freshness,
     LogsResult,
-    OpKind,
     PackageVersion,
     ProcessList,
-    PyroscopeFreshness,
     ReadContainerFile,
-    ResourceName,
     RestartContainer,
 )
+from profbot.ops.contract import OpKind
+from profbot.ops.pyroscope import Freshness, PyroscopeFreshness
 
 ID = "INC-PROF-003"
 SDK_INIT_LINE = "pyroscope profiling initialized"
@@ -46,20 +46,17 @@ class NoDataParams(BaseModel):
 
 
 @RUNBOOK.procedure(
-    ID,
-    title="Profiler not collecting data",
-    runbook_section="INC-PROF-003",
-    actions={"restart": OpKind.CHANGE, "verify": OpKind.READ},
+    ID, title="Profiler not collecting data", runbook_section="INC-PROF-003", alias="no-data", argument="service"
 )
 async def diagnose_no_data(ctx: ProcedureContext, params: NoDataParams) -> Report:
     s = params.service
     env, profiler, log, package, sdk_log, fresh = await asyncio.gather(
-        ctx.run(ContainerEnv(container=s, names=["SERVICE_NAME", "PYROSCOPE_ENABLED", "PYROSCOPE_URL"]), EnvResult),
-        ctx.run(ContainerProcesses(container=s, match="pyroscope"), ProcessList),
-        ctx.run(ReadContainerFile(container=s, path=PROFILER_LOG), FileResult),
-        ctx.run(ContainerPackageVersion(container=s, package="pyroscope-io"), PackageVersion),
-        ctx.run(ContainerLogs(container=s, tail=1000, contains=SDK_INIT_LINE), LogsResult),
-        ctx.run(PyroscopeFreshness(services=[s], minutes=5), Freshness),
+        ctx.run(ContainerEnv(container=s, names=["SERVICE_NAME", "PYROSCOPE_ENABLED", "PYROSCOPE_URL"])),
+        ctx.run(ContainerProcesses(container=s, match="pyroscope")),
+        ctx.run(ReadContainerFile(container=s, path=PROFILER_LOG)),
+        ctx.run(ContainerPackageVersion(container=s, package="pyroscope-io")),
+        ctx.run(ContainerLogs(container=s, tail=1000, contains=SDK_INIT_LINE)),
+        ctx.run(PyroscopeFreshness(services=[s], minutes=5)),
     )
     return analyse_no_data(ctx.host, s, env, profiler, log, package, sdk_log, fresh)
 
@@ -162,13 +159,8 @@ def analyse_no_data(
             Finding(check="recent profiles", severity=Severity.WARNING, detail=f"not checked: {fresh.error}")
         )
 
-    impact = RESTART_IMPACT
-    remediations = [
-        Remediation(procedure=ID, action="restart", label=f"Restart {service}", kind=OpKind.CHANGE, target=service,
-                    host=host, impact=impact),
-        Remediation(procedure=ID, action="verify", label="Check again", kind=OpKind.READ, target=service, host=host,
-                    impact="Reads only."),
-    ]  # fmt: skip
+    target = ServiceParams(service=service)
+    remediations = [restart.offer(host, target), check_again.offer(host, target)]
     return Report(
         procedure=ID,
         title=f"No profiles from {service} ({mode})",
@@ -181,11 +173,15 @@ def analyse_no_data(
     )
 
 
-@RUNBOOK.plan(ID, "restart")
-def plan_restart(remedy: Remediation) -> Plan:
+@RUNBOOK.action(ID, "restart", risk=OpKind.CHANGE, label="Restart {service}", impact=RESTART_IMPACT)
+def restart(p: ServiceParams) -> Plan:
     return Plan(
-        steps=[Step(RestartContainer(container=remedy.target), f"podman restart {remedy.target}")],
-        verify=diagnosed_again(RUNBOOK, ID, NoDataParams(service=remedy.target)),
-        impact=RESTART_IMPACT,
-        binds=("container", remedy.target),
+        steps=[Step(RestartContainer(container=p.service), f"podman restart {p.service}")],
+        verify=diagnosed_again(diagnose_no_data, NoDataParams(service=p.service)),
+        binds="container",
     )
+
+
+@RUNBOOK.action(ID, "verify", risk=OpKind.READ, label="Check again", impact="Reads only.")
+def check_again(p: ServiceParams) -> Recheck:
+    return Recheck(diagnose_no_data, NoDataParams(service=p.service))

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from handlers.context import Outcome, ProcedureContext
 from handlers.findings import Evidence, Finding, Report, Severity
-from handlers.registry import RUNBOOK, Outcome, ProcedureContext
-from profbot.ops import (
-    PROFILER_LOG,
+from handlers.registry import RUNBOOK
+from profbot.ops.arguments import PROFILER_LOG, ResourceName
+from profbot.ops.containers import (
     ContainerEnv,
     ContainerInspect,
     ContainerState,
@@ -24,7 +25,6 @@ from profbot.ops import (
     EnvResult,
     FileResult,
     ReadContainerFile,
-    ResourceName,
     ToolVersion,
 )
 
@@ -42,14 +42,16 @@ class OnboardParams(BaseModel):
     service: ResourceName
 
 
-@RUNBOOK.procedure(ID, title="Adding profiling to a service", runbook_section="MAINT-PROF-002")
+@RUNBOOK.procedure(
+    ID, title="Adding profiling to a service", runbook_section="MAINT-PROF-002", alias="onboard", argument="service"
+)
 async def check_onboarding(ctx: ProcedureContext, params: OnboardParams) -> Report:
     s = params.service
     state, env, spy, log = await asyncio.gather(
-        ctx.run(ContainerInspect(container=s), ContainerState),
-        ctx.run(ContainerEnv(container=s, names=["SERVICE_NAME", "PYROSCOPE_ENABLED", "PYROSCOPE_URL"]), EnvResult),
-        ctx.run(ContainerToolVersion(container=s, tool="py-spy"), ToolVersion),
-        ctx.run(ReadContainerFile(container=s, path=PROFILER_LOG), FileResult),
+        ctx.run(ContainerInspect(container=s)),
+        ctx.run(ContainerEnv(container=s, names=["SERVICE_NAME", "PYROSCOPE_ENABLED", "PYROSCOPE_URL"])),
+        ctx.run(ContainerToolVersion(container=s, tool="py-spy")),
+        ctx.run(ReadContainerFile(container=s, path=PROFILER_LOG)),
     )
     return analyse_onboarding(ctx.host, s, state, env, spy, log)
 

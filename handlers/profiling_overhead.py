@@ -9,28 +9,29 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from handlers.actions import ActionParams, Plan, ServiceParams, Step
+from handlers.context import Outcome, ProcedureContext
 from handlers.evidence import error_lines, evidence, quote
-from handlers.findings import Finding, Remediation, Report, Severity
-from handlers.registry import RUNBOOK, Outcome, Plan, ProcedureContext, Step
+from handlers.findings import Finding, Report, Severity
+from handlers.registry import RUNBOOK
 from handlers.verification import diagnosed_again
-from profbot.ops import (
-    PROFILER_LOG,
+from profbot.ops.arguments import PROFILER_LOG, ResourceName
+from profbot.ops.compose import SetGlobalProfiling, SetServiceProfiling
+from profbot.ops.containers import (
     ContainerEnv,
     ContainerProcesses,
     ContainerStats,
     EnvResult,
     FileResult,
-    OpKind,
     ProcessList,
     ReadContainerFile,
-    ResourceName,
-    SetGlobalProfiling,
-    SetServiceProfiling,
     StatsResult,
 )
+from profbot.ops.contract import OpKind
 
 ID = "INC-PROF-002"
 OVERHEAD_EXPECTED_MAX = 3.0  # runbook, Performance Baselines: profiler overhead per service 1-3 %
@@ -40,22 +41,34 @@ RAISED_INTERVAL = 60
 IMPACT = "Reduced profiling coverage but improved service performance."
 
 
+GLOBAL_IMPACT = IMPACT + " Every profiled service on this host is recreated."
+
+
 class OverheadParams(BaseModel):
-    service: ResourceName = "ai-yolo26"
+    service: ResourceName
+
+
+class IntervalParams(ServiceParams):
+    profile_interval: Annotated[int, Field(ge=5, le=3600)]
+
+
+class GlobalProfilingParams(ActionParams):
+    """Profiling off on the whole host; ``service`` is the one whose diagnosis checks it."""
+
+    target_field: ClassVar[str] = "setting"
+    setting: Literal["PYROSCOPE_ENABLED"] = "PYROSCOPE_ENABLED"
+    service: ResourceName
 
 
 @RUNBOOK.procedure(
-    ID,
-    title="High CPU overhead from profiling",
-    runbook_section="INC-PROF-002",
-    actions={"raise-interval": OpKind.CHANGE, "disable-service": OpKind.CHANGE, "disable-global": OpKind.CHANGE},
+    ID, title="High CPU overhead from profiling", runbook_section="INC-PROF-002", alias="overhead", argument="service"
 )
 async def diagnose_overhead(ctx: ProcedureContext, params: OverheadParams) -> Report:
     spies, log, env, stats = await asyncio.gather(
-        ctx.run(ContainerProcesses(container=params.service, match="py-spy"), ProcessList),
-        ctx.run(ReadContainerFile(container=params.service, path=PROFILER_LOG), FileResult),
-        ctx.run(ContainerEnv(container=params.service, names=["PROFILE_INTERVAL"]), EnvResult),
-        ctx.run(ContainerStats(container=params.service, interval=1.0), StatsResult),
+        ctx.run(ContainerProcesses(container=params.service, match="py-spy")),
+        ctx.run(ReadContainerFile(container=params.service, path=PROFILER_LOG)),
+        ctx.run(ContainerEnv(container=params.service, names=["PROFILE_INTERVAL"])),
+        ctx.run(ContainerStats(container=params.service, interval=1.0)),
     )
     return analyse_overhead(ctx.host, params.service, spies, log, env, stats)
 
@@ -144,16 +157,10 @@ def analyse_overhead(
 
     raised = max(RAISED_INTERVAL, (interval or DEFAULT_INTERVAL) * 2)
     remediations = [
-        Remediation(procedure=ID, action="raise-interval", label=f"Set PROFILE_INTERVAL={raised}",
-                    kind=OpKind.CHANGE, target=service, host=host, impact=IMPACT,
-                    params={"profile_interval": raised}),
-        Remediation(procedure=ID, action="disable-service", label=f"Disable profiling for {service}",
-                    kind=OpKind.CHANGE, target=service, host=host, impact=IMPACT),
-        Remediation(procedure=ID, action="disable-global", label="Disable profiling everywhere",
-                    kind=OpKind.CHANGE, target="PYROSCOPE_ENABLED", host=host,
-                    impact=IMPACT + " Every profiled service on this host is recreated.",
-                    params={"service": service}),
-    ]  # fmt: skip
+        raise_interval.offer(host, IntervalParams(service=service, profile_interval=raised)),
+        disable_service.offer(host, ServiceParams(service=service)),
+        disable_global.offer(host, GlobalProfilingParams(service=service)),
+    ]
     headline = None
     if overhead is not None and overhead > OVERHEAD_ALERT:
         headline = f"Profiling overhead on {service} is {overhead:.1f} %, above the 5 % alert threshold"
@@ -169,37 +176,31 @@ def analyse_overhead(
     )
 
 
-def _verify(remedy: Remediation) -> OverheadParams:
-    return OverheadParams(service=str(remedy.params.get("service", remedy.target)))
-
-
-@RUNBOOK.plan(ID, "raise-interval")
-def plan_raise_interval(remedy: Remediation) -> Plan:
-    interval = int(remedy.params.get("profile_interval", RAISED_INTERVAL))
-    op = SetServiceProfiling(service=remedy.target, profile_interval=interval)
+@RUNBOOK.action(
+    ID, "raise-interval", risk=OpKind.CHANGE, label="Set PROFILE_INTERVAL={profile_interval}", impact=IMPACT
+)
+def raise_interval(p: IntervalParams) -> Plan:
+    op = SetServiceProfiling(service=p.service, profile_interval=p.profile_interval)
     return Plan(
-        steps=[Step(op, f"set PROFILE_INTERVAL={interval} for {remedy.target} and recreate it")],
-        verify=diagnosed_again(RUNBOOK, ID, _verify(remedy)),
-        impact=IMPACT,
-        binds=("container", remedy.target),
+        steps=[Step(op, f"set PROFILE_INTERVAL={p.profile_interval} for {p.service} and recreate it")],
+        verify=diagnosed_again(diagnose_overhead, OverheadParams(service=p.service)),
+        binds="container",
     )
 
 
-@RUNBOOK.plan(ID, "disable-service")
-def plan_disable_service(remedy: Remediation) -> Plan:
-    op = SetServiceProfiling(service=remedy.target, pyroscope_enabled=False)
+@RUNBOOK.action(ID, "disable-service", risk=OpKind.CHANGE, label="Disable profiling for {service}", impact=IMPACT)
+def disable_service(p: ServiceParams) -> Plan:
+    op = SetServiceProfiling(service=p.service, pyroscope_enabled=False)
     return Plan(
-        steps=[Step(op, f"set PYROSCOPE_ENABLED=false for {remedy.target} and recreate it")],
-        verify=diagnosed_again(RUNBOOK, ID, _verify(remedy)),
-        impact=IMPACT,
-        binds=("container", remedy.target),
+        steps=[Step(op, f"set PYROSCOPE_ENABLED=false for {p.service} and recreate it")],
+        verify=diagnosed_again(diagnose_overhead, OverheadParams(service=p.service)),
+        binds="container",
     )
 
 
-@RUNBOOK.plan(ID, "disable-global")
-def plan_disable_global(remedy: Remediation) -> Plan:
+@RUNBOOK.action(ID, "disable-global", risk=OpKind.CHANGE, label="Disable profiling everywhere", impact=GLOBAL_IMPACT)
+def disable_global(p: GlobalProfilingParams) -> Plan:
     return Plan(
         steps=[Step(SetGlobalProfiling(enabled=False), "PYROSCOPE_ENABLED=false in .env, then podman-compose up -d")],
-        verify=diagnosed_again(RUNBOOK, ID, _verify(remedy)),
-        impact=IMPACT + " Every profiled service on this host is recreated.",
+        verify=diagnosed_again(diagnose_overhead, OverheadParams(service=p.service)),
     )

@@ -12,25 +12,26 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from handlers.actions import ContainerParams, Plan, Recheck, Step
+from handlers.context import Outcome, ProcedureContext
 from handlers.evidence import error_lines, evidence, quote
-from handlers.findings import Finding, Remediation, Report, Severity
+from handlers.findings import Finding, Report, Severity
 from handlers.health import analyse_container, analyse_ready
-from handlers.registry import RUNBOOK, Outcome, Plan, ProcedureContext, Step
+from handlers.registry import RUNBOOK
 from handlers.verification import ready_within
-from profbot.ops import (
+from profbot.ops.arguments import ResourceName
+from profbot.ops.compose import RecreateService
+from profbot.ops.containers import (
     ContainerHttpGet,
     ContainerInspect,
     ContainerLogs,
     ContainerState,
     HttpProbe,
     LogsResult,
-    OpKind,
-    PyroscopeReady,
-    ReadyResult,
-    RecreateService,
-    ResourceName,
     RestartContainer,
 )
+from profbot.ops.contract import OpKind
+from profbot.ops.pyroscope import PyroscopeReady, ReadyResult
 
 ID = "INC-PROF-001"
 IMPACT = "Profiling data is lost during the outage; services keep running normally."
@@ -43,17 +44,14 @@ class UnavailableParams(BaseModel):
 
 
 @RUNBOOK.procedure(
-    ID,
-    title="Pyroscope server unavailable",
-    runbook_section="INC-PROF-001",
-    actions={"restart": OpKind.CHANGE, "recreate": OpKind.CHANGE, "verify": OpKind.READ},
+    ID, title="Pyroscope server unavailable", runbook_section="INC-PROF-001", alias="unavailable", argument="container"
 )
 async def diagnose_unavailable(ctx: ProcedureContext, params: UnavailableParams) -> Report:
     state, logs, probe, ready = await asyncio.gather(
-        ctx.run(ContainerInspect(container=params.container, run_healthcheck=True), ContainerState),
-        ctx.run(ContainerLogs(container=params.container, tail=100), LogsResult),
-        ctx.run(ContainerHttpGet(container=params.probe_from), HttpProbe),
-        ctx.run(PyroscopeReady(), ReadyResult),
+        ctx.run(ContainerInspect(container=params.container, run_healthcheck=True)),
+        ctx.run(ContainerLogs(container=params.container, tail=100)),
+        ctx.run(ContainerHttpGet(container=params.probe_from)),
+        ctx.run(PyroscopeReady()),
     )
     return analyse_unavailable(ctx.host, params, state, logs, probe, ready)
 
@@ -95,14 +93,8 @@ def analyse_unavailable(
         headline = f"Pyroscope is running but not ready: /ready answers {ready.value.status_code} `{ready.value.body}`"
     else:
         headline = None
-    remediations = [
-        Remediation(procedure=ID, action="restart", label=f"Restart {params.container}", kind=OpKind.CHANGE,
-                    target=params.container, host=host, impact=IMPACT),
-        Remediation(procedure=ID, action="recreate", label=f"Recreate {params.container}", kind=OpKind.CHANGE,
-                    target=params.container, host=host, impact=RECREATE_IMPACT),
-        Remediation(procedure=ID, action="verify", label="Verify /ready", kind=OpKind.READ,
-                    target=params.container, host=host, impact="Reads only."),
-    ]  # fmt: skip
+    target = ContainerParams(container=params.container)
+    remediations = [restart.offer(host, target), recreate.offer(host, target), verify.offer(host, target)]
     return Report(
         procedure=ID,
         title="Pyroscope server unavailable",
@@ -136,21 +128,24 @@ def analyse_probe(params: UnavailableParams, probe: Outcome[HttpProbe]) -> Findi
     )
 
 
-@RUNBOOK.plan(ID, "restart")
-def plan_restart(remedy: Remediation) -> Plan:
+@RUNBOOK.action(ID, "restart", risk=OpKind.CHANGE, label="Restart {container}", impact=IMPACT)
+def restart(p: ContainerParams) -> Plan:
     return Plan(
-        steps=[Step(RestartContainer(container=remedy.target), f"podman restart {remedy.target}")],
+        steps=[Step(RestartContainer(container=p.container), f"podman restart {p.container}")],
         verify=ready_within(),
-        impact=IMPACT,
-        binds=("container", remedy.target),
+        binds="container",
     )
 
 
-@RUNBOOK.plan(ID, "recreate")
-def plan_recreate(remedy: Remediation) -> Plan:
+@RUNBOOK.action(ID, "recreate", risk=OpKind.CHANGE, label="Recreate {container}", impact=RECREATE_IMPACT)
+def recreate(p: ContainerParams) -> Plan:
     return Plan(
-        steps=[Step(RecreateService(service=remedy.target), f"podman-compose up -d --force-recreate {remedy.target}")],
+        steps=[Step(RecreateService(service=p.container), f"podman-compose up -d --force-recreate {p.container}")],
         verify=ready_within(),
-        impact=RECREATE_IMPACT,
-        binds=("container", remedy.target),
+        binds="container",
     )
+
+
+@RUNBOOK.action(ID, "verify", risk=OpKind.READ, label="Verify /ready", impact="Reads only.")
+def verify(p: ContainerParams) -> Recheck:
+    return Recheck(diagnose_unavailable, UnavailableParams(container=p.container))

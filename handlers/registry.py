@@ -1,13 +1,12 @@
-"""The procedure registry: runbook procedures as typed, registered functions.
+"""The runbook registry: procedures and their actions, registered by decorator on :data:`RUNBOOK`
+when ``handlers`` is imported, and checked at import.
 
-A procedure is ``async def fn(ctx: ProcedureContext, params: SomeParams) -> Report`` registered
-with ``@registry.procedure(...)``. Registration checks the signature at import time, so a
-procedure with a wrong shape stops the process before it can be offered in Slack.
+A procedure is ``async def fn(ctx: ProcedureContext, params: SomeParams) -> Report``, registered
+with ``@RUNBOOK.procedure(id, ...)``. It says how people name it (``alias``), which of its params
+the one argument of a command fills (``argument``; required when the field has no default), and,
+when the argument does not name a container, which container's host runs it (``routes_by``).
 
-Each change or destroy remediation a procedure declares has a plan, registered with
-``@registry.plan(procedure_id, action)``: the exact operations a confirmed click runs, the
-target whose identity the approval binds, and the verification that runs after it.
-:meth:`ProcedureRegistry.check_complete` refuses a registry with a declared action left unplanned.
+An action (handlers/actions.py) is registered with ``@RUNBOOK.action(procedure, id, ...)``.
 """
 
 from __future__ import annotations
@@ -15,69 +14,20 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
 
-from handlers.findings import Finding, Remediation, Report
-from profbot.bus import JobBus
-from profbot.errors import ProfbotError
-from profbot.ops import Operation, OpKind, OpResult
+from handlers.actions import Action, ActionParams, Plan, Recheck, make_action
+from handlers.context import ProcedureContext
+from handlers.findings import Remediation, Report
+from profbot.ops import OpKind
 
-R = TypeVar("R", bound=OpResult)
 P = TypeVar("P", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class Outcome(Generic[R]):
-    """An operation's result, or the error that stood in its way. Exactly one is set."""
-
-    value: R | None = None
-    error: ProfbotError | None = None
-
-
-class ProcedureContext:
-    """What a procedure can do: run operations on its host, with one deadline for each."""
-
-    def __init__(self, bus: JobBus, host: str, timeout: float) -> None:
-        self.bus = bus
-        self.host = host
-        self.timeout = timeout
-
-    async def run(self, operation: Operation, result_type: type[R]) -> Outcome[R]:
-        try:
-            value = await self.bus.call(self.host, operation, timeout=self.timeout)
-        except ProfbotError as exc:
-            return Outcome(error=exc)
-        if not isinstance(value, result_type):
-            raise TypeError(f"{operation.name} answered {type(value).__name__}, not {result_type.__name__}")
-        return Outcome(value=value)
-
-
+A = TypeVar("A", bound=ActionParams)
 ProcedureFn = Callable[[ProcedureContext, Any], Awaitable[Report]]
-# After a change: what the runbook checks, given a time budget in seconds.
-Verification = Callable[[ProcedureContext, float], Awaitable[Finding]]
-
-
-@dataclass(frozen=True)
-class Step:
-    operation: Operation
-    text: str  # the runbook's words for it, shown before it runs and while it runs
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What one click on a change or destroy remediation runs, in order, and how it is checked."""
-
-    steps: list[Step]
-    verify: Verification
-    impact: str  # what the runbook says happens, shown before anyone confirms
-    # The target whose identity an approval binds: ("container", name) or ("volume", name).
-    binds: tuple[Literal["container", "volume"], str] | None = None
-
-
-PlanFn = Callable[[Remediation], Plan]
 
 
 @dataclass(frozen=True)
@@ -87,65 +37,59 @@ class Procedure:
     runbook_section: str
     params_type: type[BaseModel]
     fn: ProcedureFn
-    # The remediations it may offer and their kind: a button is only ever taken for one of these.
-    actions: dict[str, OpKind] = field(default_factory=dict)
+    alias: str | None  # the word people use for it: "unavailable", "storage", "onboard"
+    argument: str | None  # the params field a command's one argument fills
+    argument_label: str  # how usage names it: SERVICE, VERSION
+    routes_by: str | None  # the container whose host runs it; None: the argument's value
 
     @property
     def doc(self) -> str:
         return inspect.getdoc(inspect.getmodule(self.fn)) or ""
 
+    @property
+    def needs_argument(self) -> bool:
+        return self.argument is not None and self.params_type.model_fields[self.argument].is_required()
+
+    @property
+    def default_argument(self) -> str | None:
+        if self.argument is None:
+            return None
+        default = self.params_type.model_fields[self.argument].default
+        return None if default is PydanticUndefined or default is None else str(default)
+
+    def params_for(self, argument: str | None) -> BaseModel:
+        """The procedure's params with ``argument`` in its field (the default when None).
+        Raises pydantic's ValidationError for an argument the field refuses."""
+        values = {self.argument: argument} if self.argument is not None and argument is not None else {}
+        return self.params_type.model_validate(values)
+
+    def route_for(self, params: BaseModel) -> str:
+        """The container whose host runs this procedure for ``params``."""
+        if self.routes_by is not None or self.argument is None:
+            return self.routes_by or "pyroscope"
+        return str(getattr(params, self.argument))
+
     async def __call__(self, ctx: ProcedureContext, params: BaseModel) -> Report:
-        report = await self.fn(ctx, self.params_type.model_validate(params.model_dump()))
-        for remedy in report.remediations:
-            if self.actions.get(remedy.action) is not remedy.kind:
-                raise TypeError(f"{self.id} offered undeclared remediation {remedy.action!r} ({remedy.kind})")
-        return report
+        return await self.fn(ctx, self.params_type.model_validate(params.model_dump()))
 
 
-class ProcedureRegistry:
+class Runbook:
     def __init__(self) -> None:
         self._procedures: dict[str, Procedure] = {}
-        self._plans: dict[tuple[str, str], PlanFn] = {}
+        self._actions: dict[tuple[str, str], Action[Any]] = {}
 
-    def plan(self, procedure_id: str, action: str) -> Callable[[PlanFn], PlanFn]:
-        """Register what a click on ``procedure_id``'s ``action`` runs."""
-
-        def decorate(fn: PlanFn) -> PlanFn:
-            procedure = self._procedures.get(procedure_id)
-            if procedure is None:
-                raise ValueError(f"plan for unknown procedure {procedure_id!r}: register the procedure first")
-            kind = procedure.actions.get(action)
-            if kind is None or kind is OpKind.READ:
-                raise ValueError(f"{procedure_id} declares no change or destroy action {action!r}")
-            if (procedure_id, action) in self._plans:
-                raise ValueError(f"plan for {procedure_id} {action} registered twice")
-            self._plans[(procedure_id, action)] = fn
-            return fn
-
-        return decorate
-
-    def plan_for(self, remedy: Remediation) -> Plan:
-        """The plan of a remediation; every step's kind must fit the remediation's."""
-        fn = self._plans.get((remedy.procedure, remedy.action))
-        if fn is None:
-            raise KeyError(f"no plan for {remedy.procedure} {remedy.action}")
-        plan = fn(remedy)
-        if any(step.operation.kind is OpKind.DESTROY for step in plan.steps) and remedy.kind is not OpKind.DESTROY:
-            raise TypeError(f"{remedy.procedure} {remedy.action} is a change but its plan destroys")
-        return plan
-
-    def check_complete(self) -> None:
-        missing = [
-            f"{p.id} {action}"
-            for p in self._procedures.values()
-            for action, kind in p.actions.items()
-            if kind is not OpKind.READ and (p.id, action) not in self._plans
-        ]
-        if missing:
-            raise TypeError(f"change/destroy actions without a plan: {', '.join(missing)}")
+    # ------------------------------------------------------------------ procedures
 
     def procedure(
-        self, id: str, *, title: str, runbook_section: str, actions: dict[str, OpKind] | None = None
+        self,
+        id: str,
+        *,
+        title: str,
+        runbook_section: str,
+        alias: str | None = None,
+        argument: str | None = None,
+        argument_label: str = "SERVICE",
+        routes_by: str | None = None,
     ) -> Callable[[Callable[[ProcedureContext, P], Awaitable[Report]]], Procedure]:
         def decorate(fn: Callable[[ProcedureContext, P], Awaitable[Report]]) -> Procedure:
             if id in self._procedures:
@@ -161,7 +105,11 @@ class ProcedureRegistry:
                 raise TypeError(f"procedure {id}: params must be annotated with a pydantic model")
             if hints.get("return") is not Report:
                 raise TypeError(f"procedure {id}: must return Report")
-            proc = Procedure(id, title, runbook_section, params_type, fn, dict(actions or {}))
+            if argument is not None and argument not in params_type.model_fields:
+                raise TypeError(f"procedure {id}: {params_type.__name__} has no field {argument!r}")
+            if alias is not None and any(p.alias == alias for p in self._procedures.values()):
+                raise ValueError(f"procedure {id}: alias {alias!r} is taken")
+            proc = Procedure(id, title, runbook_section, params_type, fn, alias, argument, argument_label, routes_by)
             self._procedures[id] = proc
             return proc
 
@@ -170,9 +118,49 @@ class ProcedureRegistry:
     def get(self, id: str) -> Procedure | None:
         return self._procedures.get(id)
 
+    def find(self, name: str) -> Procedure | None:
+        """A procedure by its id or its alias, in any case."""
+        wanted = name.lower()
+        return next((p for p in self if wanted in (p.id.lower(), (p.alias or "").lower())), None)
+
     def __iter__(self) -> Iterator[Procedure]:
         return iter(self._procedures.values())
 
+    # ------------------------------------------------------------------ actions
 
-# The runbook's procedures register here when ``handlers`` is imported.
-RUNBOOK = ProcedureRegistry()
+    def action(
+        self, procedure: str, id: str, *, risk: OpKind, label: str, impact: str
+    ) -> Callable[[Callable[[A], Plan] | Callable[[A], Recheck]], Action[A]]:
+        """Register one of ``procedure``'s remediations (see handlers/actions.py)."""
+
+        def decorate(fn: Callable[[A], Plan] | Callable[[A], Recheck]) -> Action[A]:
+            if procedure not in self._procedures:
+                raise ValueError(f"action for unknown procedure {procedure!r}: register the procedure first")
+            if (procedure, id) in self._actions:
+                raise ValueError(f"action {procedure} {id} registered twice")
+            action: Action[A] = make_action(procedure, id, risk, label, impact, fn)
+            self._actions[(procedure, id)] = action
+            return action
+
+        return decorate
+
+    def actions_of(self, procedure: str) -> list[Action[Any]]:
+        return [a for (p, _), a in self._actions.items() if p == procedure]
+
+    def action_named(self, procedure: str, action: str) -> Action[Any]:
+        """The registered action ``action`` of ``procedure``; KeyError if there is none."""
+        found = self._actions.get((procedure, action))
+        if found is None:
+            raise KeyError(f"no action {action!r} in {procedure}")
+        return found
+
+    def action_for(self, remedy: Remediation) -> Action[Any]:
+        """The registered action a remediation stands for; KeyError if none (a stale offer)."""
+        action = self._actions.get((remedy.procedure, remedy.action))
+        if action is None or action.risk is not remedy.kind:
+            raise KeyError(f"no {remedy.kind} action {remedy.action!r} in {remedy.procedure}")
+        return action
+
+
+# The runbook's procedures and actions register here when ``handlers`` is imported.
+RUNBOOK = Runbook()

@@ -13,23 +13,17 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from handlers.findings import Finding, Remediation, Report, Severity
-from handlers.registry import RUNBOOK, Outcome, Plan, ProcedureContext, Step
+from handlers.actions import ContainerParams, Plan, Step, VolumeParams
+from handlers.context import Outcome, ProcedureContext
+from handlers.findings import Finding, Report, Severity
+from handlers.registry import RUNBOOK
 from handlers.verification import ready_within
 from profbot.bus import VolumeSample
 from profbot.errors import ProfbotError
-from profbot.ops import (
-    ContainerDiskUsage,
-    DiskUsage,
-    GetPyroscopeConfig,
-    OpKind,
-    PurgePyroscopeData,
-    PyroscopeConfig,
-    ResourceName,
-    SetPyroscopeRetention,
-    VolumeInfo,
-    VolumeInspect,
-)
+from profbot.ops.arguments import Duration, ResourceName
+from profbot.ops.containers import ContainerDiskUsage, DiskUsage, VolumeInfo, VolumeInspect
+from profbot.ops.contract import OpKind
+from profbot.ops.pyroscope import GetPyroscopeConfig, PurgePyroscopeData, PyroscopeConfig, SetPyroscopeRetention
 
 ID = "INC-PROF-004"
 DISK_WARNING = 85.0
@@ -48,7 +42,11 @@ PURGE_IMPACT = "WARNING: deletes all profiling history. Pyroscope stops and star
 class StorageParams(BaseModel):
     container: ResourceName = "pyroscope"
     volume: ResourceName = "pyroscope_data"
-    retention: str = "7d"  # what "reduce retention" offers, the runbook's example
+    retention: Duration = "7d"  # what "reduce retention" offers, the runbook's example
+
+
+class RetentionParams(ContainerParams):
+    period: Duration
 
 
 def _mb(n: float) -> str:
@@ -56,16 +54,13 @@ def _mb(n: float) -> str:
 
 
 @RUNBOOK.procedure(
-    ID,
-    title="Pyroscope storage full",
-    runbook_section="INC-PROF-004",
-    actions={"reduce-retention": OpKind.CHANGE, "purge": OpKind.DESTROY},
+    ID, title="Pyroscope storage full", runbook_section="INC-PROF-004", alias="storage", argument="container"
 )
 async def diagnose_storage(ctx: ProcedureContext, params: StorageParams) -> Report:
     volume, disk, config, history = await asyncio.gather(
-        ctx.run(VolumeInspect(volume=params.volume), VolumeInfo),
-        ctx.run(ContainerDiskUsage(container=params.container, path="/data"), DiskUsage),
-        ctx.run(GetPyroscopeConfig(), PyroscopeConfig),
+        ctx.run(VolumeInspect(volume=params.volume)),
+        ctx.run(ContainerDiskUsage(container=params.container, path="/data")),
+        ctx.run(GetPyroscopeConfig()),
         volume_history(ctx, params.volume),
     )
     return analyse_storage(ctx.host, params, volume, disk, config, history)
@@ -178,14 +173,9 @@ def analyse_storage(
         findings.append(Finding(check="retention", severity=Severity.INFO, detail=f"not read: {config.error}"))
 
     remediations = [
-        Remediation(procedure=ID, action="reduce-retention", label=f"Set retention to {params.retention}",
-                    kind=OpKind.CHANGE, target=params.container, host=host,
-                    impact=RETENTION_IMPACT,
-                    params={"period": params.retention}),
-        Remediation(procedure=ID, action="purge", label=f"Delete {params.volume}", kind=OpKind.DESTROY,
-                    target=params.volume, host=host,
-                    impact=PURGE_IMPACT),
-    ]  # fmt: skip
+        reduce_retention.offer(host, RetentionParams(container=params.container, period=params.retention)),
+        purge.offer(host, VolumeParams(volume=params.volume)),
+    ]
     if not retention_valid:
         notes.append("Setting retention is refused on this Pyroscope until a storage bucket is configured.")
     return Report(
@@ -200,22 +190,21 @@ def analyse_storage(
     )
 
 
-@RUNBOOK.plan(ID, "reduce-retention")
-def plan_reduce_retention(remedy: Remediation) -> Plan:
-    period = str(remedy.params.get("period", "7d"))
+@RUNBOOK.action(ID, "reduce-retention", risk=OpKind.CHANGE, label="Set retention to {period}", impact=RETENTION_IMPACT)
+def reduce_retention(p: RetentionParams) -> Plan:
     return Plan(
-        steps=[Step(SetPyroscopeRetention(period=period), f"back up the config, set retention to {period}, recreate")],
+        steps=[
+            Step(SetPyroscopeRetention(period=p.period), f"back up the config, set retention to {p.period}, recreate")
+        ],
         verify=ready_within(),
-        impact=RETENTION_IMPACT,
-        binds=("container", remedy.target),
+        binds="container",
     )
 
 
-@RUNBOOK.plan(ID, "purge")
-def plan_purge(remedy: Remediation) -> Plan:
+@RUNBOOK.action(ID, "purge", risk=OpKind.DESTROY, label="Delete volume {volume}", impact=PURGE_IMPACT)
+def purge(p: VolumeParams) -> Plan:
     return Plan(
-        steps=[Step(PurgePyroscopeData(), f"stop pyroscope, remove volume {remedy.target}, start pyroscope")],
+        steps=[Step(PurgePyroscopeData(), f"stop pyroscope, remove volume {p.volume}, start pyroscope")],
         verify=ready_within(),
-        impact=PURGE_IMPACT,
-        binds=("volume", remedy.target),
+        binds="volume",
     )

@@ -15,25 +15,22 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from handlers.actions import Plan, ServiceParams, Step
+from handlers.context import Outcome, ProcedureContext
 from handlers.findings import Finding, Remediation, Report, Severity
-from handlers.registry import RUNBOOK, Outcome, Plan, ProcedureContext, Step
+from handlers.registry import RUNBOOK
 from handlers.verification import ready_within
-from profbot.ops import (
+from profbot.ops.arguments import ImageRef, ImageTag, ResourceName
+from profbot.ops.compose import ClearServiceImage, GetServiceImage, ImagePin, RecreateService, SetServiceImageTag
+from profbot.ops.containers import StopContainer
+from profbot.ops.contract import OpKind
+from profbot.ops.pyroscope import (
     BackupPyroscopeConfig,
-    ClearServiceImage,
     GetPyroscopeConfig,
     GetPyroscopeVersion,
-    GetServiceImage,
-    ImagePin,
-    ImageTag,
-    OpKind,
     PullPyroscopeImage,
     PyroscopeConfig,
     PyroscopeVersion,
-    RecreateService,
-    ResourceName,
-    SetServiceImageTag,
-    StopContainer,
 )
 
 ID = "MAINT-PROF-001"
@@ -58,17 +55,33 @@ class RollbackParams(BaseModel):
     service: ResourceName = "pyroscope"
 
 
+class PinParams(ServiceParams):
+    tag: ImageTag
+
+
+class UnpinParams(ServiceParams):
+    back_to: ImageRef  # the compose file's image, which the rollback returns to
+
+
 def major_of(tag: str) -> int | None:
     match = re.match(r"v?(\d+)\.", tag)
     return int(match.group(1)) if match else None
 
 
-@RUNBOOK.procedure(ID, title="Update Pyroscope", runbook_section="MAINT-PROF-001", actions={"upgrade": OpKind.CHANGE})
+@RUNBOOK.procedure(
+    ID,
+    title="Update Pyroscope",
+    runbook_section="MAINT-PROF-001",
+    alias="upgrade",
+    argument="tag",
+    argument_label="VERSION",
+    routes_by="pyroscope",
+)
 async def preflight_upgrade(ctx: ProcedureContext, params: UpgradeParams) -> Report:
     version, pin, config = await asyncio.gather(
-        ctx.run(GetPyroscopeVersion(), PyroscopeVersion),
-        ctx.run(GetServiceImage(service=params.service), ImagePin),
-        ctx.run(GetPyroscopeConfig(), PyroscopeConfig),
+        ctx.run(GetPyroscopeVersion()),
+        ctx.run(GetServiceImage(service=params.service)),
+        ctx.run(GetPyroscopeConfig()),
     )
     return analyse_upgrade(ctx.host, params, version, pin, config)
 
@@ -130,10 +143,7 @@ def analyse_upgrade(
                     f"{c.retention.explanation}",
                 )
             )
-    remediations = [
-        Remediation(procedure=ID, action="upgrade", label=f"Upgrade to {params.tag}", kind=OpKind.CHANGE,
-                    target=params.service, host=host, impact=IMPACT, params={"tag": params.tag}),
-    ]  # fmt: skip
+    remediations = [upgrade.offer(host, PinParams(service=params.service, tag=params.tag))]
     return Report(
         procedure=ID,
         title=f"Update Pyroscope to {params.tag}",
@@ -146,10 +156,10 @@ def analyse_upgrade(
 
 
 @RUNBOOK.procedure(
-    ROLLBACK_ID, title="Roll Pyroscope back", runbook_section="MAINT-PROF-001", actions={"rollback": OpKind.CHANGE}
+    ROLLBACK_ID, title="Roll Pyroscope back", runbook_section="MAINT-PROF-001", alias="rollback", argument="service"
 )
 async def preflight_rollback(ctx: ProcedureContext, params: RollbackParams) -> Report:
-    pin = await ctx.run(GetServiceImage(service=params.service), ImagePin)
+    pin = await ctx.run(GetServiceImage(service=params.service))
     findings: list[Finding] = []
     remediations: list[Remediation] = []
     if pin.value is None:
@@ -171,17 +181,8 @@ async def preflight_rollback(ctx: ProcedureContext, params: RollbackParams) -> R
                 detail=f"profbot pins `{pin.value.override_image}`; rollback returns to `{pin.value.compose_image}`",
             )
         )
-        remediations.append(
-            Remediation(
-                procedure=ROLLBACK_ID,
-                action="rollback",
-                label=f"Roll back to {pin.value.compose_image}",
-                kind=OpKind.CHANGE,
-                target=params.service,
-                host=ctx.host,
-                impact=IMPACT,
-            )
-        )
+        unpin = UnpinParams(service=params.service, back_to=pin.value.compose_image)
+        remediations.append(rollback.offer(ctx.host, unpin))
     return Report(
         procedure=ROLLBACK_ID,
         title="Roll Pyroscope back",
@@ -192,9 +193,9 @@ async def preflight_rollback(ctx: ProcedureContext, params: RollbackParams) -> R
     )
 
 
-@RUNBOOK.plan(ID, "upgrade")
-def plan_upgrade(remedy: Remediation) -> Plan:
-    tag, service = str(remedy.params.get("tag", "")), remedy.target
+@RUNBOOK.action(ID, "upgrade", risk=OpKind.CHANGE, label="Upgrade to {tag}", impact=IMPACT)
+def upgrade(p: PinParams) -> Plan:
+    tag, service = p.tag, p.service
     return Plan(
         steps=[
             Step(PullPyroscopeImage(tag=tag), f"1. pull grafana/pyroscope:{tag} and check it arrived"),
@@ -204,14 +205,13 @@ def plan_upgrade(remedy: Remediation) -> Plan:
             Step(RecreateService(service=service), f"5. podman-compose up -d --force-recreate {service}"),
         ],
         verify=ready_within(),
-        impact=IMPACT,
-        binds=("container", service),
+        binds="container",
     )
 
 
-@RUNBOOK.plan(ROLLBACK_ID, "rollback")
-def plan_rollback(remedy: Remediation) -> Plan:
-    service = remedy.target
+@RUNBOOK.action(ROLLBACK_ID, "rollback", risk=OpKind.CHANGE, label="Roll back to {back_to}", impact=IMPACT)
+def rollback(p: UnpinParams) -> Plan:
+    service = p.service
     return Plan(
         steps=[
             Step(StopContainer(container=service), f"1. stop {service}"),
@@ -219,6 +219,5 @@ def plan_rollback(remedy: Remediation) -> Plan:
             Step(RecreateService(service=service), f"3. podman-compose up -d --force-recreate {service}"),
         ],
         verify=ready_within(),
-        impact=IMPACT,
-        binds=("container", service),
+        binds="container",
     )

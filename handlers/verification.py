@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from handlers.actions import Verification
+from handlers.context import ProcedureContext
 from handlers.findings import Finding, Severity
-from handlers.registry import ProcedureContext, ProcedureRegistry, Verification
-from profbot.ops import PyroscopeReady, ReadyResult
+from profbot.ops.pyroscope import PyroscopeReady
+
+if TYPE_CHECKING:
+    from handlers.registry import Procedure
 
 POLL_SECONDS = 1.0
 
@@ -21,7 +26,7 @@ def ready_within() -> Verification:
         started = time.monotonic()
         last = "no answer"
         while True:
-            outcome = await ctx.run(PyroscopeReady(), ReadyResult)
+            outcome = await ctx.run(PyroscopeReady())
             waited = time.monotonic() - started
             if outcome.value is not None and outcome.value.ready:
                 return Finding(check="Pyroscope /ready", severity=Severity.OK, detail=f"ready after {waited:.0f}s")
@@ -41,13 +46,11 @@ def ready_within() -> Verification:
     return verify
 
 
-def diagnosed_again(registry: ProcedureRegistry, procedure_id: str, params: BaseModel) -> Verification:
+def diagnosed_again(procedure: Procedure, params: BaseModel) -> Verification:
     """Run the procedure's diagnosis again (reads only): its verdict is the verification."""
 
     async def verify(ctx: ProcedureContext, budget: float) -> Finding:
-        procedure = registry.get(procedure_id)
-        assert procedure is not None, procedure_id
-        report = await procedure(ProcedureContext(ctx.bus, ctx.host, min(ctx.timeout, budget)), params)
-        return Finding(check=f"{procedure_id} again", severity=report.verdict, detail=report.summary())
+        report = await procedure(ctx.within(budget), params)
+        return Finding(check=f"{procedure.id} again", severity=report.verdict, detail=report.summary())
 
     return verify

@@ -1,14 +1,8 @@
-"""The job bus between the bot and the runners, over Redis.
+"""The job bus between the bot and the runners, over Redis (key names: profbot/keys.py).
 
-Layout under the prefix ``P`` (one prefix per deployment, so several can share a Redis):
-
-- ``P:jobs:HOST``          a stream per host; consumer group ``runners``. Jobs queued while the
-                           host's runner is down wait there and are read when it comes back.
-- ``P:job:ID:claim``       set once (NX) by the runner that starts job ID: a job runs at most once.
-- ``P:result:ID``          the job's :class:`JobResult` (JSON), kept for a day.
-- ``P:results``            pub/sub channel announcing finished job ids, so waiters wake at once.
-- ``P:runners``            hash HOST -> :class:`RunnerInfo` (JSON), the registry of every runner seen.
-- ``P:runner:HOST:alive``  heartbeat key with a TTL; gone means the runner stopped heartbeating.
+The bot submits a :class:`Job` to a host's stream and waits for its :class:`JobResult`; a runner
+(runner/worker.py) runs it at most once and answers. :class:`JobBus` is the bot's side;
+:class:`Bus` is what the runbook and the use cases need of it, so their tests can hand them a fake.
 """
 
 from __future__ import annotations
@@ -17,25 +11,19 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
-from redis.exceptions import RedisError
 
-from profbot.errors import (
-    JobTimeout,
-    NoRunner,
-    OutcomeUnknown,
-    RedisUnavailable,
-    operation_error_from_code,
-)
+from profbot import retry
+from profbot.errors import JobTimeout, NoRunner, OutcomeUnknown, operation_error_from_code
+from profbot.keys import Keys
 from profbot.ops import Operation, OpResult
-from profbot.settings import without_password
+from profbot.redis_access import REDIS_DOWN, redis_errors
 
 log = structlog.get_logger("profbot.bus")
 
@@ -44,36 +32,14 @@ STREAM_MAXLEN = 10_000  # approximate cap per host stream; jobs are tiny and sho
 RESULT_TTL_SECONDS = 24 * 3600
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
 RESULT_GRACE_SECONDS = 3.0
-
-
 HISTORY_SAMPLES = 2000  # per host and volume: two weeks at one sample every ten minutes
+
+R = TypeVar("R", bound=OpResult)
 
 
 class VolumeSample(BaseModel):
     at: float
     size_bytes: int
-
-
-class BusKeys:
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.results_channel = f"{prefix}:results"
-        self.runners = f"{prefix}:runners"
-
-    def jobs(self, host: str) -> str:
-        return f"{self.prefix}:jobs:{host}"
-
-    def claim(self, job_id: str) -> str:
-        return f"{self.prefix}:job:{job_id}:claim"
-
-    def result(self, job_id: str) -> str:
-        return f"{self.prefix}:result:{job_id}"
-
-    def alive(self, host: str) -> str:
-        return f"{self.prefix}:runner:{host}:alive"
-
-    def volume_history(self, host: str, volume: str) -> str:
-        return f"{self.prefix}:history:{host}:volume:{volume}"
 
 
 class Job(BaseModel):
@@ -114,6 +80,7 @@ class RunnerInfo(BaseModel):
     pid: int
     started_at: float
     last_seen: float
+    heartbeat_seconds: float = 5.0
     podman_version: str | None = None
     podman_api_version: str | None = None
     podman_error: str | None = None
@@ -125,38 +92,28 @@ class RunnerInfo(BaseModel):
         return datetime.fromtimestamp(self.last_seen, UTC)
 
 
-def connect(url: str) -> aioredis.Redis:
-    """A Redis client with bounded timeouts: a lost server becomes an error, never a hang."""
-    return aioredis.Redis.from_url(
-        url,
-        socket_connect_timeout=2.0,
-        socket_timeout=5.0,
-        health_check_interval=15,
-        decode_responses=True,
-    )
+class Bus(Protocol):
+    """What the runbook and the use cases ask of the job bus."""
 
+    async def call(
+        self,
+        host: str,
+        operation: Operation[R],
+        *,
+        timeout: float | None = None,
+        requested_by: str | None = None,
+        approval_id: str | None = None,
+    ) -> R: ...
 
-async def connect_checked(url: str) -> aioredis.Redis:
-    """A client that has answered a PING, or one clear RedisUnavailable (no password in it)."""
-    redis = connect(url)
-    try:
-        await redis.ping()
-    except (RedisError, OSError) as exc:
-        await redis.aclose()
-        raise RedisUnavailable(f"cannot reach Redis at {without_password(url)}: {exc}") from None
-    return redis
+    async def runners(self) -> list[RunnerInfo]: ...
 
+    async def alive_hosts(self, hosts: list[str]) -> set[str]: ...
 
-@contextlib.contextmanager
-def redis_errors() -> Iterator[None]:
-    """Any Redis or socket failure inside becomes RedisUnavailable, which callers answer users with."""
-    try:
-        yield
-    except (RedisError, OSError) as exc:
-        raise RedisUnavailable(f"Redis unavailable: {exc}") from exc
+    async def hosts_for(self, container: str) -> list[str]: ...
 
+    async def ensure_runner(self, host: str) -> None: ...
 
-R = TypeVar("R", bound=OpResult)
+    async def volume_history(self, host: str, volume: str) -> list[VolumeSample]: ...
 
 
 class ResultWaiter:
@@ -169,43 +126,43 @@ class ResultWaiter:
 
     POLL_SECONDS = 1.0
 
-    def __init__(self, redis: aioredis.Redis, keys: BusKeys) -> None:
+    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
         self._waiting: dict[str, asyncio.Event] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     def start(self) -> None:
         if self._task is None:
+            self._stop.clear()
             self._task = asyncio.create_task(self._listen(), name="profbot-result-listener")
 
     async def stop(self) -> None:
         if self._task is not None:
+            self._stop.set()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
 
     async def _listen(self) -> None:
-        backoff = 0.2
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self._keys.results_channel)
-                backoff = 0.2
-                while True:
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is not None:
-                        event = self._waiting.get(str(message["data"]))
-                        if event is not None:
-                            event.set()
-            except (RedisError, OSError) as exc:
-                log.warning("result_listener_lost", error=str(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        while not self._stop.is_set():
+            await retry.unless_stopped(self._subscribed, on=REDIS_DOWN, what="result_listener", stop=self._stop)
+
+    async def _subscribed(self) -> None:
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self._keys.results_channel)
+            while not self._stop.is_set():
+                message = await pubsub.get_message(timeout=1.0)
+                if message is not None:
+                    event = self._waiting.get(str(message["data"]))
+                    if event is not None:
+                        event.set()
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
     async def wait(self, job_id: str, timeout: float) -> JobResult | None:
         """The job's result, or None if none arrived within ``timeout`` seconds."""
@@ -232,11 +189,18 @@ class JobBus:
 
     def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
         self.redis = redis
-        self.keys = BusKeys(prefix)
+        self.keys = Keys(prefix)
         self.waiter = ResultWaiter(redis, self.keys)
 
+    async def __aenter__(self) -> JobBus:
+        self.waiter.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.waiter.stop()
+
     async def runners(self) -> list[RunnerInfo]:
-        """Every runner ever registered, with ``alive`` decided by its heartbeat key."""
+        """Every runner ever registered (whether it still heartbeats: :meth:`alive_hosts`)."""
         with redis_errors():
             raw = await self.redis.hgetall(self.keys.runners)
         return sorted((RunnerInfo.model_validate_json(v) for v in raw.values()), key=lambda r: r.host)
@@ -255,7 +219,7 @@ class JobBus:
         return [r.host for r in runners if r.host in alive and container in r.containers]
 
     async def volume_history(self, host: str, volume: str) -> list[VolumeSample]:
-        """The volume sizes ``host``'s runner sampled, oldest first (see RunnerWorker._sample)."""
+        """The volume sizes ``host``'s runner sampled, oldest first (see RunnerWorker.sample_volume)."""
         with redis_errors():
             raw = await self.redis.zrange(self.keys.volume_history(host, volume), 0, -1)
         return [VolumeSample.model_validate_json(str(item)) for item in raw]
@@ -273,7 +237,7 @@ class JobBus:
     async def submit(
         self,
         host: str,
-        operation: Operation,
+        operation: Operation[Any],
         *,
         timeout: float,
         requested_by: str | None = None,
@@ -302,27 +266,29 @@ class JobBus:
     async def call(
         self,
         host: str,
-        operation: Operation,
+        operation: Operation[R],
         *,
-        timeout: float,
+        timeout: float | None = None,
         requested_by: str | None = None,
         approval_id: str | None = None,
-    ) -> OpResult:
-        """Run ``operation`` on ``host`` and return its typed result.
+    ) -> R:
+        """Run ``operation`` on ``host`` within ``timeout`` (default: the operation's own time
+        budget) and return its result, typed as the operation declares.
 
         Raises :class:`NoRunner`, :class:`RedisUnavailable`, :class:`JobTimeout` or the
         :class:`~profbot.errors.OperationError` the runner reported.
         """
+        budget = operation.time_budget() if timeout is None else timeout
         await self.ensure_runner(host)
-        job = await self.submit(host, operation, timeout=timeout, requested_by=requested_by, approval_id=approval_id)
+        job = await self.submit(host, operation, timeout=budget, requested_by=requested_by, approval_id=approval_id)
         with redis_errors():
             # The runner cuts a job off at its deadline and reports that: wait a little longer,
             # so the user hears "cut off after Ns" rather than a bare timeout.
-            result = await self.waiter.wait(job.id, timeout + RESULT_GRACE_SECONDS)
+            result = await self.waiter.wait(job.id, budget + RESULT_GRACE_SECONDS)
         if result is None:
-            raise JobTimeout(f"runner on {host} gave no answer to {operation.name} within {timeout:.0f}s")
+            raise JobTimeout(f"runner on {host} gave no answer to {operation.name} within {budget:.0f}s")
         if result.status is JobStatus.OK and result.result is not None:
-            return operation.result_type.model_validate(result.result)
+            return operation.parse_result(result.result)
         if result.status is JobStatus.EXPIRED:
             raise JobTimeout(result.error or f"{operation.name} on {host} expired before it ran")
         if result.status is JobStatus.UNKNOWN:

@@ -4,6 +4,11 @@
 
     ProfbotError
     ├── ConfigError                 a setting is missing or invalid (the CLI exits 2 on it)
+    ├── DeliveryError               a front end could not deliver a message to people
+    │   ├── PlaceUnavailable        the bot may not post there (not in the channel, archived, gone)
+    │   ├── ContentRefused          the front end refused the message itself (invalid blocks, too long)
+    │   ├── MessageGone             the message to update no longer exists
+    │   └── FrontEndUnavailable     the front end did not answer, or still rate-limits: try later
     ├── BusError                    the job bus between bot and runners failed
     │   ├── RedisUnavailable        Redis did not answer
     │   ├── NoRunner                no runner is registered, or the host's runner stopped heartbeating
@@ -33,6 +38,31 @@ class ProfbotError(Exception):
 
 class ConfigError(ProfbotError):
     """A setting is missing or invalid."""
+
+
+class DeliveryError(ProfbotError):
+    """A front end could not deliver a message. ``reason`` is the front end's own word for it
+    (Slack's error code), for logs and for telling people what to fix."""
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(message or reason)
+
+
+class PlaceUnavailable(DeliveryError):
+    """The bot may not post in that place: answer the asker privately instead."""
+
+
+class ContentRefused(DeliveryError):
+    """The message itself was refused: no retry will change that."""
+
+
+class MessageGone(DeliveryError):
+    """The message to update or reply to no longer exists."""
+
+
+class FrontEndUnavailable(DeliveryError):
+    """The front end is down or still rate-limits after its retries: try again later."""
 
 
 class BusError(ProfbotError):

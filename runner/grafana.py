@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from profbot.ops import GrafanaDatasource, GrafanaDatasources
+from profbot.ops.grafana import GrafanaDatasource, GrafanaDatasources
 from runner.redaction import redact
 
 
@@ -20,6 +20,12 @@ class GrafanaClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def __aenter__(self) -> GrafanaClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     async def datasources(self) -> GrafanaDatasources:
         try:

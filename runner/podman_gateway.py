@@ -20,7 +20,7 @@ import podman.errors
 import requests
 
 from profbot.errors import OperationError, OperationTimeout, PodmanUnavailable, TargetNotFound
-from profbot.ops import ContainerState
+from profbot.ops.containers import ContainerState
 from runner.redaction import redact_env_value
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ import time
 import httpx
 
 from profbot.errors import OperationError
-from profbot.ops import Freshness, ReadyResult, ServiceFreshness
+from profbot.ops.pyroscope import Freshness, ReadyResult, ServiceFreshness
 
 MAX_BODY_CHARS = 500  # a /ready body is a word or a reason; anything longer is cut and said
 MAX_PROFILE_TYPES = 8  # render queries per service; a server has a handful of types
@@ -20,6 +20,12 @@ class PyroscopeClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def __aenter__(self) -> PyroscopeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     async def ready(self) -> ReadyResult:
         url = f"{self.base_url}/ready"

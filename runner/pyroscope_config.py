@@ -17,7 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from profbot.errors import InvalidArgument
-from profbot.ops import RetentionSetting
+from profbot.ops.pyroscope import RetentionSetting
 
 V1_RETENTION = ("limits", "compactor_blocks_retention_period")
 V0_RETENTION = "retention"

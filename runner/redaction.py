@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from profbot.ops import TextOutput
+from profbot.ops.contract import TextOutput
 
 REDACTED = "[redacted]"
 MAX_LINES = 500

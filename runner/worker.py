@@ -9,24 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import time
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import structlog
 from pydantic import ValidationError
-from redis.exceptions import RedisError, ResponseError
 
-from profbot import __version__
-from profbot.approvals import ApprovalStore, TargetIdentity
+from profbot import __version__, retry
+from profbot.aio import sleep_or_stop
+from profbot.approvals.store import ApprovalStore
 from profbot.bus import (
     CLAIM_TTL_SECONDS,
     CONSUMER_GROUP,
     HISTORY_SAMPLES,
     RESULT_TTL_SECONDS,
-    BusKeys,
     Job,
     JobResult,
     JobStatus,
@@ -34,18 +35,18 @@ from profbot.bus import (
     VolumeSample,
 )
 from profbot.errors import InvalidArgument, NotApproved, OperationError, OperationTimeout, OutcomeUnknown
-from profbot.ops import CATALOG, OperationCatalog, OpKind
-from runner.operations import IMPLEMENTATIONS, HostContext, OperationTable, tree_size, verify_identity
+from profbot.keys import Keys
+from profbot.ops.contract import CATALOG, OperationCatalog, OpKind
+from profbot.redis_access import REDIS_DOWN
+from profbot.streams import GroupConsumer
+from runner.host_policy import HostContext, check_bound_target, verify_identity
+from runner.operations import IMPLEMENTATIONS, OperationTable
+from runner.operations.containers import tree_size
 from runner.redaction import redact
 
 log = structlog.get_logger("profbot.runner")
 
-# Operations without a target argument, and the runner setting that names what they act on.
-POLICY_TARGETS = {
-    "pyroscope.set_retention": "pyroscope_container",
-    "pyroscope.purge_data": "pyroscope_volume",
-    "grafana.provision_pyroscope": "grafana_container",
-}
+T = TypeVar("T")
 
 
 class RunnerWorker:
@@ -66,7 +67,7 @@ class RunnerWorker:
         table: OperationTable = IMPLEMENTATIONS,
     ) -> None:
         self.redis = redis
-        self.keys = BusKeys(prefix)
+        self.keys = Keys(prefix)
         self.host_id = host_id
         self.host = host
         self.pyroscope_url = pyroscope_url
@@ -78,6 +79,9 @@ class RunnerWorker:
         self.sample_volumes = sample_volumes
         self.sample_seconds = sample_seconds
         self.stream = self.keys.jobs(host_id)
+        # The consumer is named after the host, not the process: a restarted runner reads what its
+        # predecessor had taken and not acknowledged, and answers it (run, or "outcome unknown").
+        self.jobs = GroupConsumer(redis, self.stream, CONSUMER_GROUP, start_id="0", count=1000, consumer=host_id)
         self.started_at = time.time()
         self._inflight: set[asyncio.Task[None]] = set()
         self.approvals = ApprovalStore(redis, prefix)
@@ -86,7 +90,7 @@ class RunnerWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set, then drain in-flight jobs (up to ``drain_seconds``)."""
-        await self._ensure_group()
+        await self.jobs.ensure_group()
         heartbeat = asyncio.create_task(self._heartbeat_loop(stop), name="profbot-heartbeat")
         sampler = asyncio.create_task(self._sample_loop(stop), name="profbot-volume-sampler")
         try:
@@ -103,50 +107,31 @@ class RunnerWorker:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*REDIS_DOWN):
                 await self.redis.delete(self.keys.alive(self.host_id))
             log.info("runner_stopped", host=self.host_id)
 
-    async def _ensure_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(self.stream, CONSUMER_GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
     async def _recover_pending(self) -> None:
         """Jobs delivered to this host before a restart and never acknowledged."""
-        raw = await self.redis.xreadgroup(CONSUMER_GROUP, self.host_id, {self.stream: "0"}, count=1000)
-        for entry_id, fields in _stream_entries(raw):
-            if fields:  # an entry trimmed from the stream comes back with no fields
+        for entry_id, fields in await self.jobs.read_pending():
+            if fields:
                 self._spawn(entry_id, fields)
-            else:
-                await self.redis.xack(self.stream, CONSUMER_GROUP, entry_id)
+            else:  # trimmed from the stream meanwhile: nothing left to answer
+                await self.jobs.ack(entry_id)
 
     async def _read_loop(self, stop: asyncio.Event) -> None:
-        backoff = 0.2
         while not stop.is_set():
             free = self.concurrency - len(self._inflight)
             if free <= 0:
                 await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED, timeout=1.0)
                 continue
-            try:
-                entries = await self.redis.xreadgroup(
-                    CONSUMER_GROUP, self.host_id, {self.stream: ">"}, count=free, block=1000
-                )
-                backoff = 0.2
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc):  # the stream was deleted under us: recreate it
-                    await self._ensure_group()
-                    continue
-                raise
-            except (RedisError, OSError) as exc:
-                log.warning("runner_redis_lost", error=str(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            for entry_id, fields in _stream_entries(entries):
-                self._spawn(entry_id, fields)
+            entries = await retry.unless_stopped(
+                functools.partial(self.jobs.read_new, free, block_ms=1000),
+                on=REDIS_DOWN, what="runner_read", stop=stop,
+            )  # fmt: skip
+            if isinstance(entries, list):
+                for entry_id, fields in entries:
+                    self._spawn(entry_id, fields)
 
     def _spawn(self, entry_id: str, fields: dict[str, Any]) -> None:
         task = asyncio.create_task(self._handle(entry_id, fields), name=f"job-{entry_id}")
@@ -161,8 +146,7 @@ class RunnerWorker:
                 await self.heartbeat()
             except Exception as exc:  # a dead heartbeat task would make a working runner look gone
                 log.warning("heartbeat_failed", error=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.heartbeat_seconds)
+            await sleep_or_stop(stop, self.heartbeat_seconds)
 
     async def heartbeat(self) -> None:
         podman_version = podman_api = podman_error = None
@@ -184,6 +168,7 @@ class RunnerWorker:
             pid=os.getpid(),
             started_at=self.started_at,
             last_seen=time.time(),
+            heartbeat_seconds=self.heartbeat_seconds,
             podman_version=podman_version,
             podman_api_version=podman_api,
             podman_error=podman_error,
@@ -206,8 +191,7 @@ class RunnerWorker:
                     await self.sample_volume(volume)
                 except Exception as exc:  # sampling is best effort; it must not die for good
                     log.info("volume_sample_skipped", volume=volume, error=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.sample_seconds)
+            await sleep_or_stop(stop, self.sample_seconds)
 
     async def sample_volume(self, volume: str) -> VolumeSample | None:
         attrs = await self.host.podman.volume(volume)
@@ -299,21 +283,9 @@ class RunnerWorker:
             job.approval_id, host=self.host_id, op=job.op, params=job.params, job_id=job.id
         )
         if index == 0 and request.identity is not None:
-            self._check_bound_target(job.op, request.identity)
+            check_bound_target(self.host.policy, job.op, request.identity)
             await verify_identity(self.host, request.identity)
         log.info("job_approved", job_id=job.id, op=job.op, request=request.id, step=index, by=request.decided_by)
-
-    def _check_bound_target(self, op: str, identity: TargetIdentity) -> None:
-        """Operations that name no target act on what this runner's configuration says: the
-        approval must have bound that very container or volume."""
-        attribute = POLICY_TARGETS.get(op)
-        if attribute is None:
-            return
-        actual = str(getattr(self.host.policy, attribute))
-        if identity.name != actual:
-            raise NotApproved(
-                f"{op} acts on {actual} on this host, but the approval was for {identity.describe()}; nothing ran"
-            )
 
     async def _answer_redelivery(self, job: Job) -> JobResult | None:
         existing = await self._retrying(lambda: self.redis.get(self.keys.result(job.id)))
@@ -361,26 +333,11 @@ class RunnerWorker:
         await self._retrying(store)
 
     async def _ack(self, entry_id: str) -> None:
-        await self._retrying(lambda: self.redis.xack(self.stream, CONSUMER_GROUP, entry_id))
+        await self._retrying(lambda: self.jobs.ack(entry_id))
 
-    async def _retrying(self, call: Any) -> Any:
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         """Retry a Redis call until it succeeds: a result computed must not be lost to a blip."""
-        backoff = 0.2
-        while True:
-            try:
-                return await call()
-            except (RedisError, OSError) as exc:
-                log.warning("runner_redis_retry", error=str(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-
-
-def _stream_entries(raw: Any) -> list[tuple[str, dict[str, Any]]]:
-    """XREADGROUP's answer for our one stream as (entry id, fields) pairs (RESP2 list or RESP3 dict)."""
-    if not raw:
-        return []
-    streams = raw.values() if isinstance(raw, dict) else (messages for _name, messages in raw)
-    return [(str(entry_id), dict(fields or {})) for messages in streams for entry_id, fields in messages]
+        return await retry.forever(call, on=REDIS_DOWN, what="runner_redis")
 
 
 def _describe_validation(exc: ValidationError) -> str:

@@ -14,8 +14,9 @@ import httpx
 import pytest
 import redis
 
-from profbot.bus import JobBus, connect
-from profbot.ops import SetServiceImageTag
+from profbot.bus import JobBus
+from profbot.ops.compose import SetServiceImageTag
+from profbot.redis_access import connect
 from tests.e2e.conftest import ack_text, message_text
 from tests.rig.approvals import approved
 from tests.rig.podman_rig import PodmanRig
@@ -121,7 +122,7 @@ def test_a_restart_is_confirmed_by_its_requester_and_runs_once(
     assert buttons(done.body) == []  # no buttons once decided
     assert stack.inspect("pyroscope", "{{.State.Status}}") == "running"
     verified = wait_until(
-        slack, "chat.postMessage", lambda c: "Verification of `restart pyroscope`" in message_text(c.body)
+        slack, "chat.postMessage", lambda c: "Verification of `Restart pyroscope`" in message_text(c.body)
     )
     assert "Pyroscope /ready: ready after" in message_text(verified.body)
     assert verified.body["thread_ts"] == diagnosis.answer["ts"]
@@ -148,7 +149,7 @@ def test_deleting_the_volume_takes_the_typed_name_and_a_second_approver(
     created = stack.podman("volume", "inspect", "pyroscope_data", "--format", "{{.CreatedAt}}").stdout.strip()
     post_command(bot.url, "diagnose storage", response_url=slack.response_url())
     diagnosis = wait_until(slack, "chat.postMessage", lambda c: "INC-PROF-004" in message_text(c.body), 30)
-    purge = button(diagnosis.body, "Delete pyroscope_data (destroy)")
+    purge = button(diagnosis.body, "Delete volume pyroscope_data (destroy)")
     click(bot, slack, purge, user=APPROVER, ts=diagnosis.answer["ts"], name="approver-purge")
     assert "you are not an operator" in slack.said("approver-purge")  # approvers approve; operators request
     click(bot, slack, purge, user=OPERATOR, ts=diagnosis.answer["ts"], name="purge")
@@ -156,6 +157,12 @@ def test_deleting_the_volume_takes_the_typed_name_and_a_second_approver(
     [opened] = slack.wait_for("views.open", 1, 30)
     assert opened.answer["ok"], opened.answer
     view = opened.body["view"]
+    # The modal says what the registry says: the action's label and the runbook's impact.
+    asked = json.dumps(view)
+    assert "*Delete volume pyroscope_data* on host `podhost-1` (INC-PROF-004)" in asked
+    assert "WARNING: deletes all profiling history. Pyroscope stops and starts again empty." in asked
+    assert "Type pyroscope_data to confirm" in asked
+    assert "*purge*" not in asked and "\\n\\nA second person" not in asked  # no half-filled remediation
 
     # A wrong name is refused inside the modal, and nothing is requested.
     wrong = post_interaction(
@@ -172,8 +179,11 @@ def test_deleting_the_volume_takes_the_typed_name_and_a_second_approver(
     request = request_posted(slack)
     assert request.body["thread_ts"] == diagnosis.answer["ts"]
     text = message_text(request.body)
-    assert "Destroy request: purge pyroscope_data" in text
-    assert "waiting for a second person's approval" in text and "deletes all profiling history" in text
+    assert "Destroy request: Delete volume pyroscope_data" in text
+    assert "waiting for a second person's approval" in text
+    assert "*Impact:* WARNING: deletes all profiling history. Pyroscope stops and starts again empty." in text
+    assert "volume pyroscope_data (created " in text  # the identity the approval binds
+    assert "stop pyroscope, remove volume pyroscope_data, start pyroscope" in text
     approve = button(request.body, "change:approve")
     ts = request.answer["ts"]
 
@@ -188,7 +198,7 @@ def test_deleting_the_volume_takes_the_typed_name_and_a_second_approver(
     assert "approved by <@U0APPROVER>" in message_text(done.body)
     assert "removed volume pyroscope_data" in message_text(done.body)
     verified = wait_until(
-        slack, "chat.postMessage", lambda c: "Verification of `purge pyroscope_data`" in message_text(c.body)
+        slack, "chat.postMessage", lambda c: "Verification of `Delete volume pyroscope_data`" in message_text(c.body)
     )
     assert "ready after" in message_text(verified.body)
     # The volume is really gone: a new, empty one in its place, and Pyroscope answers again.
@@ -330,7 +340,9 @@ def test_an_upgrade_stops_at_the_step_that_fails_and_a_rollback_shows_each_step(
     assert any(":white_check_mark: `container.stop`" in u and ":gear: `compose.clear_image`" in u for u in updates)
     assert ":white_check_mark: `compose.recreate`" in message_text(done.body)
     verified = wait_until(
-        slack, "chat.postMessage", lambda c: "Verification of `rollback pyroscope`" in message_text(c.body)
+        slack,
+        "chat.postMessage",
+        lambda c: "Verification of `Roll back to " in message_text(c.body),
     )
     assert "ready after" in message_text(verified.body)
     assert "docker.io/grafana/pyroscope:1.19.0" not in stack.inspect("pyroscope", "{{.ImageName}}")

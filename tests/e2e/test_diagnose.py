@@ -83,17 +83,22 @@ def test_a_change_button_asks_for_confirmation_and_runs_nothing_yet(
     click(bot, slack, restart, main.answer["ts"], name="again")  # a double click files no second request
     assert "is already requested" in slack.said("again")
     posted = [message_text(c.body) for c in slack.wait_for("chat.postMessage", count=3, timeout=15)]
-    assert any("Change request: restart pyroscope" in text for text in posted), posted
+    assert any("Change request: Restart pyroscope" in text for text in posted), posted
     time.sleep(1)
     assert stack.inspect("pyroscope", "{{.State.Status}}") == "exited"  # still stopped: nobody confirmed
 
 
 def test_a_forged_button_value_is_refused(bot: BotProcess, runner: RunnerProcess, slack: SlackStandIn) -> None:
-    forged = {"action_id": "remediate:INC-PROF-004:purge",
-              "value": json.dumps({"p": "INC-PROF-004", "a": "rm -rf /", "t": "pyroscope_data", "h": "x"})}  # fmt: skip
-    assert click(bot, slack, forged, "1.1").status_code == 200
-    [answer] = slack.wait_for("response_url", timeout=15)
-    assert "no longer matches a runbook remediation" in answer.body["text"]
+    # A button carries an offer's id only: a remediation spelled out, or an id profbot never
+    # offered, selects nothing.
+    remediation = {"p": "INC-PROF-004", "a": "rm -rf /", "t": "pyroscope_data", "h": "x"}
+    spelled_out = {"action_id": "remediate:INC-PROF-004:purge", "value": json.dumps(remediation)}
+    never_offered = {"action_id": "remediate:INC-PROF-004:purge", "value": "0123456789abcdef" * 2}
+    assert click(bot, slack, spelled_out, "1.1", name="spelled").status_code == 200
+    assert click(bot, slack, never_offered, "1.1", name="unknown").status_code == 200
+    for name in ("spelled", "unknown"):
+        assert "no longer matches a runbook remediation" in slack.said(name)
+    assert slack.calls_to("views.open") == [] and slack.calls_to("chat.postMessage") == []
 
 
 def test_diagnose_no_data_needs_a_service(bot: BotProcess, slack: SlackStandIn) -> None:

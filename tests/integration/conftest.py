@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 
-from profbot.bus import JobBus, connect
-from profbot.ops import Operation, OpKind, OpResult
+from profbot.bus import JobBus
+from profbot.ops.contract import AnyOperation, OpKind, OpResult
+from profbot.redis_access import connect
 from tests.conftest import RunnerFactory
 from tests.rig.approvals import approved
 from tests.rig.podman_rig import PodmanRig
@@ -54,7 +55,7 @@ def start_ops_runner(runner_factory: RunnerFactory) -> Callable[..., RunnerProce
 def call(job_bus: JobBus, ops_runner: RunnerProcess) -> Call:
     """Run one operation on the rig's runner, as the bot would; change ops carry an approval id."""
 
-    async def run(operation: Operation, *, approval: bool = True, timeout: float = 60) -> OpResult:
+    async def run(operation: AnyOperation, *, approval: bool = True, timeout: float = 60) -> OpResult:
         approval_id = (
             await approved(job_bus, HOST, operation) if approval and operation.kind is not OpKind.READ else None
         )

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from profbot.approvals import PENDING, ApprovalStore, ChangeRequest, PlannedStep, RequestState
-from profbot.bus import connect
+from profbot.approvals.model import PENDING, ChangeRequest, PlannedStep, RequestState
+from profbot.approvals.store import ApprovalStore
 from profbot.errors import NotApproved
-from profbot.ops import OpKind
+from profbot.ops.contract import OpKind
+from profbot.redis_access import connect
 
 
 @pytest.fixture

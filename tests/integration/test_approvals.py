@@ -7,18 +7,13 @@ import time
 
 import pytest
 
-from profbot.approvals import ApprovalStore, ChangeRequest, PlannedStep, RequestState, TargetIdentity
+from profbot.approvals.model import ChangeRequest, PlannedStep, RequestState, TargetIdentity
+from profbot.approvals.store import ApprovalStore
 from profbot.bus import JobBus
 from profbot.errors import NotApproved, TargetChanged
-from profbot.ops import (
-    ChangeResult,
-    ContainerInspect,
-    ContainerState,
-    PurgePyroscopeData,
-    RestartContainer,
-    SetPyroscopeRetention,
-    StopContainer,
-)
+from profbot.ops.containers import ContainerInspect, ContainerState, RestartContainer, StopContainer
+from profbot.ops.contract import ChangeResult
+from profbot.ops.pyroscope import PurgePyroscopeData, SetPyroscopeRetention
 from tests.integration.conftest import HOST
 from tests.rig.approvals import approved
 from tests.rig.podman_rig import PodmanRig

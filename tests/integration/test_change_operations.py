@@ -12,21 +12,15 @@ from pathlib import Path
 import pytest
 
 from profbot.errors import InvalidArgument, NotAllowed, OperationError, TargetNotFound
-from profbot.ops import (
+from profbot.ops.compose import RecreateService, SetGlobalProfiling, SetServiceProfiling
+from profbot.ops.containers import ContainerEnv, ReadContainerFile, RestartContainer, StartContainer, StopContainer
+from profbot.ops.pyroscope import (
     BackupPyroscopeConfig,
-    ContainerEnv,
     GetPyroscopeConfig,
     PullPyroscopeImage,
     PurgePyroscopeData,
-    ReadContainerFile,
-    RecreateService,
-    RestartContainer,
     RestorePyroscopeConfig,
-    SetGlobalProfiling,
     SetPyroscopeRetention,
-    SetServiceProfiling,
-    StartContainer,
-    StopContainer,
 )
 from tests.integration.conftest import Call
 from tests.rig.podman_rig import IMAGE, PodmanRig

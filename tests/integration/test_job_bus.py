@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from profbot.bus import CONSUMER_GROUP, BusKeys, Job, JobBus, JobStatus
+from profbot.bus import CONSUMER_GROUP, Job, JobBus, JobStatus
 from profbot.errors import InvalidArgument, JobTimeout, NoRunner, OperationTimeout, OutcomeUnknown
+from profbot.keys import Keys
 from tests.rig.approvals import approved
 from tests.rig.bus_test_ops import Change, Done, Work
 from tests.rig.processes import REPO
@@ -48,7 +49,7 @@ def start_runner(redis_url: str, prefix: str) -> Iterator[object]:
         runners.append(r)
         client = aioredis.Redis.from_url(redis_url)
         for _ in range(200):
-            if await client.exists(BusKeys(prefix).alive(host)):
+            if await client.exists(Keys(prefix).alive(host)):
                 break
             await asyncio.sleep(0.05)
         await client.aclose()

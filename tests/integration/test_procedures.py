@@ -12,18 +12,20 @@ import pytest
 
 import handlers
 from handlers.baselines import BaselineParams
+from handlers.context import ProcedureContext
 from handlers.findings import Report, Severity
 from handlers.grafana_datasource import DatasourceParams
 from handlers.missing_profiles import NoDataParams
 from handlers.onboarding import OnboardParams
 from handlers.profiling_overhead import OverheadParams
 from handlers.pyroscope_unavailable import UnavailableParams
-from handlers.registry import ProcedureContext
 from handlers.storage_full import StorageParams
 from handlers.upgrade import RollbackParams, UpgradeParams
 from profbot.bus import JobBus
 from profbot.errors import InvalidArgument
-from profbot.ops import ClearServiceImage, OpKind, ProvisionPyroscopeDatasource, SetServiceImageTag
+from profbot.ops.compose import ClearServiceImage, SetServiceImageTag
+from profbot.ops.contract import OpKind
+from profbot.ops.grafana import ProvisionPyroscopeDatasource
 from tests.integration.conftest import HOST
 from tests.rig.podman_rig import IMAGE, PodmanRig
 from tests.rig.processes import RunnerProcess
@@ -94,7 +96,7 @@ async def test_overhead_when_the_profiler_burns_cpu(
     assert report.summary().startswith("Profiling overhead on ai-yolo26 is")
     assert finding(report, "PROFILE_INTERVAL").detail == "30 s"
     raise_interval = next(r for r in report.remediations if r.action == "raise-interval")
-    assert raise_interval.params == {"profile_interval": 60}
+    assert raise_interval.params == {"service": "ai-yolo26", "profile_interval": 60}
     assert set(offered(report)) == {"raise-interval", "disable-service", "disable-global"}
 
 
@@ -274,7 +276,7 @@ async def test_upgrade_preflight_catches_a_config_the_target_would_refuse(
     assert refused.severity is Severity.CRITICAL
     assert "Pyroscope 1.x would refuse to start with this config" in refused.detail
     assert offered(report) == {"upgrade": OpKind.CHANGE}
-    assert report.remediations[0].params == {"tag": "1.19.0"}
+    assert report.remediations[0].params == {"service": "pyroscope", "tag": "1.19.0"}
 
 
 async def test_pin_a_tag_then_roll_back(

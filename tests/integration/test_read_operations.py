@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from profbot.errors import InvalidArgument, NotAllowed, OperationError, TargetNotFound
-from profbot.ops import (
+from profbot.ops.containers import (
     ContainerDiskUsage,
     ContainerEnv,
     ContainerHttpGet,
@@ -17,13 +17,11 @@ from profbot.ops import (
     ContainerPackageVersion,
     ContainerProcesses,
     ContainerStats,
-    GetPyroscopeConfig,
-    GetPyroscopeVersion,
     ListProfiledContainers,
-    PyroscopeFreshness,
     ReadContainerFile,
     VolumeInspect,
 )
+from profbot.ops.pyroscope import GetPyroscopeConfig, GetPyroscopeVersion, PyroscopeFreshness
 from tests.integration.conftest import HOST, Call
 from tests.rig.podman_rig import PodmanRig
 
@@ -214,16 +212,17 @@ async def test_a_forged_job_with_an_injected_name_is_refused_by_the_runner(
 ) -> None:
     import redis.asyncio as aioredis
 
-    from profbot.bus import BusKeys, Job
+    from profbot.bus import Job
+    from profbot.keys import Keys
 
     now = time.time()
     job = Job(
         host=HOST, op="container.logs", params={"container": "ai-yolo26; rm -rf /"}, submitted_at=now, deadline=now + 10
     )
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    await client.xadd(BusKeys(prefix).jobs(HOST), {"job": job.model_dump_json()})
+    await client.xadd(Keys(prefix).jobs(HOST), {"job": job.model_dump_json()})
     for _ in range(100):
-        raw = await client.get(BusKeys(prefix).result(job.id))
+        raw = await client.get(Keys(prefix).result(job.id))
         if raw:
             break
         await asyncio.sleep(0.05)

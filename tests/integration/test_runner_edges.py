@@ -14,7 +14,8 @@ import pytest
 
 from profbot.bus import JobBus
 from profbot.errors import InvalidArgument, OperationTimeout
-from profbot.ops import ContainerInspect, GetPyroscopeConfig, PyroscopeFreshness, PyroscopeReady, SetPyroscopeRetention
+from profbot.ops.containers import ContainerInspect
+from profbot.ops.pyroscope import GetPyroscopeConfig, PyroscopeFreshness, PyroscopeReady, SetPyroscopeRetention
 from tests.conftest import RunnerFactory
 from tests.integration.conftest import HOST
 from tests.rig.approvals import approved

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
-from profbot.approvals import ApprovalStore, ChangeRequest, PlannedStep, RequestState, TargetIdentity
+from profbot.approvals.model import ChangeRequest, PlannedStep, RequestState, TargetIdentity
+from profbot.approvals.store import ApprovalStore
 from profbot.bus import JobBus
-from profbot.ops import Operation, OpKind
+from profbot.ops.contract import AnyOperation, OpKind
 
 
-async def approved(bus: JobBus, host: str, *operations: Operation, identity: TargetIdentity | None = None) -> str:
+async def approved(bus: JobBus, host: str, *operations: AnyOperation, identity: TargetIdentity | None = None) -> str:
     """Store a running (confirmed) change request whose steps are ``operations``; its id."""
     kind = OpKind.DESTROY if any(o.kind is OpKind.DESTROY for o in operations) else OpKind.CHANGE
     request = ChangeRequest(

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from profbot.ops import Operation, OperationCatalog, OpKind, OpResult
-from runner.operations import HostContext, OperationTable
+from profbot.ops.contract import Operation, OperationCatalog, OpKind, OpResult
+from runner.host_policy import HostContext
+from runner.operations import OperationTable
 
 TEST_CATALOG = OperationCatalog()
 
@@ -16,16 +17,16 @@ class Done(OpResult):
     runs: int
 
 
-@TEST_CATALOG.register("test.work", OpKind.READ, Done)
-class Work(Operation):
+@TEST_CATALOG.register("test.work", OpKind.READ, timeout=60)
+class Work(Operation[Done]):
     """Append a line to ``log`` when it starts, sleep ``seconds``, return how many lines there are."""
 
     log: str
     seconds: float = 0.0
 
 
-@TEST_CATALOG.register("test.change", OpKind.CHANGE, Done)
-class Change(Operation):
+@TEST_CATALOG.register("test.change", OpKind.CHANGE, timeout=60)
+class Change(Operation[Done]):
     log: str
     seconds: float = 0.0
 

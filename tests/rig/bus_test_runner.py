@@ -9,8 +9,9 @@ import asyncio
 import signal
 import sys
 
-from profbot import bus, logs
-from runner.operations import HostContext
+from profbot import logs
+from profbot.redis_access import connect
+from runner.host_policy import HostContext
 from runner.podman_gateway import PodmanGateway
 from runner.pyroscope import PyroscopeClient
 from runner.worker import RunnerWorker
@@ -18,7 +19,7 @@ from tests.rig.bus_test_ops import TEST_CATALOG, TEST_TABLE
 
 
 async def main(redis_url: str, prefix: str, host_id: str) -> None:
-    redis = bus.connect(redis_url)
+    redis = connect(redis_url)
     host = HostContext(
         podman=PodmanGateway("unix:///nonexistent/podman.sock", timeout=1),
         pyroscope=PyroscopeClient("http://127.0.0.1:9", timeout=1),

@@ -8,10 +8,11 @@ import json
 
 import pytest
 
-from bot import messages
-from bot.alert_intake import check_bearer, check_grafana_hmac
-from bot.alert_ledger import AlertGroup
-from bot.alert_payloads import AlertIn, WebhookIn, parse_webhook
+from bot.slack.render import render
+from bot.usecases.alert_model import Alert, AlertGroup, AlertNotification
+from bot.usecases.content import AlertThread
+from bot.webhooks.intake import check_bearer, check_grafana_hmac
+from bot.webhooks.payloads import parse_webhook
 from handlers.alert_routing import procedure_for, target_for
 from tests.rig.slack_standin import block_errors
 
@@ -50,8 +51,9 @@ def test_the_target_comes_from_the_service_label_first() -> None:
 
 def test_alertmanager_payload_parses_and_newer_fields_are_ignored() -> None:
     payload = parse_webhook("alertmanager", json.dumps({**ALERTMANAGER, "routeLabels": {"a": "b"}}).encode())
-    assert isinstance(payload, WebhookIn)
+    assert isinstance(payload, AlertNotification)
     assert payload.alerts[0].identity == "97f50f5299744521"
+    assert payload.alerts[0].startsAt is not None and payload.alerts[0].startsAt.tzinfo is not None
 
 
 @pytest.mark.parametrize(
@@ -81,13 +83,13 @@ def test_bearer_and_grafana_signature_checks() -> None:
 
 def test_a_parent_message_of_many_alerts_stays_within_block_kit_and_escapes_labels() -> None:
     alerts = {
-        f"fp{i}": AlertIn(status="firing", labels={"alertname": "Big", "instance": f"<!channel> host-{i}"},
+        f"fp{i}": Alert(status="firing", labels={"alertname": "Big", "instance": f"<!channel> host-{i}"},
                           annotations={"summary": "x" * 3000}, generatorURL="http://x/graph")
         for i in range(400)
     }  # fmt: skip
     group = AlertGroup(id="g", source="alertmanager", group_key="k", status="firing", first_seen=0, last_seen=1,
                        notifications=3, alerts=alerts, external_url="http://am:9093")  # fmt: skip
-    message = messages.alert_parent_message(group, "INC-PROF-001")
+    message = render(AlertThread(group, "INC-PROF-001"))
     blocks = message.as_kwargs()["blocks"]
     assert block_errors(blocks) == []
     text = json.dumps(blocks)
@@ -98,5 +100,16 @@ def test_a_parent_message_of_many_alerts_stays_within_block_kit_and_escapes_labe
 def test_an_overlong_annotation_is_cut_not_refused() -> None:
     alerts = [{**ALERTMANAGER["alerts"][0], "annotations": {"description": "d" * 50_000}}]  # type: ignore[index]
     payload = parse_webhook("alertmanager", json.dumps({**ALERTMANAGER, "alerts": alerts}).encode())
-    assert isinstance(payload, WebhookIn)
+    assert isinstance(payload, AlertNotification)
     assert len(payload.alerts[0].annotations["description"]) == 4000
+
+
+def test_audit_events_keep_the_streams_field_names() -> None:
+    from profbot.audit import AuditEvent, AuditKind
+
+    event = AuditEvent(kind=AuditKind.REQUESTED, at=1.5, actor="U1", risk="destroy", outcome="o" * 3000)
+    fields = event.to_fields()
+    assert fields["event"] == "requested" and fields["kind"] == "destroy" and len(fields["outcome"]) == 2000
+    written_by_the_last_release = {"event": "refused", "at": "2.000", "actor": "U2", "kind": "change", "host": ""}
+    read = AuditEvent.from_fields(written_by_the_last_release)
+    assert (read.kind, read.risk, read.actor, read.host) == (AuditKind.REFUSED, "change", "U2", None)

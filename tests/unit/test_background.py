@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.tasks import BackgroundTasks, SingleFlight
+from profbot import retry
+from profbot.aio import BackgroundTasks, SingleFlight
 
 
 async def test_concurrent_requests_for_the_same_check_share_one_run() -> None:
@@ -63,3 +64,34 @@ async def test_drain_waits_for_work_in_flight() -> None:
     await tasks.drain(timeout=5)
     assert finished == ["posted"]
     assert len(tasks) == 0
+
+
+async def test_a_retry_makes_no_attempt_once_its_stop_is_set() -> None:
+    stop = asyncio.Event()
+    attempts = 0
+
+    async def down() -> str:
+        nonlocal attempts
+        attempts += 1
+        raise OSError("Redis went away")
+
+    async def shutdown_during_the_backoff() -> None:
+        await asyncio.sleep(0.05)
+        stop.set()
+
+    stopping = asyncio.create_task(shutdown_during_the_backoff())
+    assert await retry.unless_stopped(down, on=(OSError,), what="t", stop=stop, initial=1.0) is retry.STOPPED
+    await stopping
+    assert attempts == 1  # not one more after the stop
+
+
+async def test_a_retry_goes_on_until_the_call_succeeds() -> None:
+    failures = iter([OSError("down"), OSError("still down")])
+
+    async def comes_back() -> str:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return "stored"
+
+    assert await retry.forever(comes_back, on=(OSError,), what="t", initial=0.01, cap=0.02) == "stored"

@@ -10,11 +10,16 @@ import structlog
 from pydantic import BaseModel
 from slack_sdk.signature import SignatureVerifier
 
-from bot.http import check_body, check_signature
+from bot.slack.http import check_body, check_signature
+from handlers.actions import ContainerParams, Plan, Recheck, Step
+from handlers.context import ProcedureContext
 from handlers.findings import Report
-from handlers.registry import ProcedureContext, ProcedureRegistry
+from handlers.registry import Runbook
+from handlers.verification import ready_within
 from profbot import logs
-from profbot.ops import ContainerInspect, OperationCatalog, OpKind, OpResult
+from profbot.ops.containers import RestartContainer
+from profbot.ops.contract import Operation, OperationCatalog, OpKind, OpResult
+from profbot.ops.pyroscope import PurgePyroscopeData
 from runner.operations import IMPLEMENTATIONS, OperationTable
 
 SECRET = "s3cret"
@@ -60,7 +65,7 @@ def test_body_shapes() -> None:
 
 
 def test_procedure_with_a_wrong_signature_is_refused_at_registration() -> None:
-    registry = ProcedureRegistry()
+    registry = Runbook()
 
     with pytest.raises(TypeError, match="params must be annotated"):
         # mypy refuses this too; the runtime check covers procedures mypy never sees.
@@ -76,13 +81,55 @@ def test_procedure_with_a_wrong_signature_is_refused_at_registration() -> None:
         registry.procedure("Y", title="y", runbook_section="y")(typed.fn)
 
 
+def test_actions_are_checked_when_they_are_declared() -> None:
+    book = Runbook()
+
+    @book.procedure("P", title="p", runbook_section="p")
+    async def diagnose(ctx: ProcedureContext, params: ContainerParams) -> Report:
+        raise NotImplementedError
+
+    @book.action("P", "restart", risk=OpKind.CHANGE, label="Restart {container}", impact="i")
+    def restart(p: ContainerParams) -> Plan:
+        return Plan(steps=[Step(RestartContainer(container=p.container), "restart")], verify=ready_within())
+
+    offered = restart.offer("h1", ContainerParams(container="pyroscope"))
+    assert (offered.label, offered.target, offered.kind, offered.impact) == ("Restart pyroscope", "pyroscope",
+                                                                              OpKind.CHANGE, "i")  # fmt: skip
+    assert book.action_for(offered) is restart
+
+    with pytest.raises(TypeError, match="label names unknown parameters"):
+        book.action("P", "x", risk=OpKind.CHANGE, label="Restart {service}", impact="i")(restart.fn)
+    with pytest.raises(TypeError, match="a read action returns Recheck"):
+        book.action("P", "y", risk=OpKind.READ, label="Check", impact="i")(restart.fn)
+    with pytest.raises(ValueError, match="unknown procedure"):
+        book.action("Q", "z", risk=OpKind.CHANGE, label="z", impact="i")(restart.fn)
+
+    @book.action("P", "sneaky", risk=OpKind.CHANGE, label="Tidy {container}", impact="i")
+    def sneaky(p: ContainerParams) -> Plan:
+        return Plan(steps=[Step(PurgePyroscopeData(), "purge")], verify=ready_within())
+
+    with pytest.raises(TypeError, match="is a change but its plan destroys"):
+        sneaky.plan(ContainerParams(container="pyroscope"))
+
+    @book.action("P", "verify", risk=OpKind.READ, label="Check", impact="Reads only.")
+    def verify(p: ContainerParams) -> Recheck:
+        return Recheck(diagnose, p)
+
+    with pytest.raises(KeyError):  # a read offer cannot pass for a change
+        book.action_for(verify.offer("h1", ContainerParams(container="x")).model_copy(update={"kind": OpKind.CHANGE}))
+
+
 def test_a_runner_missing_an_implementation_refuses_to_start() -> None:
     catalog = OperationCatalog()
 
     class R(OpResult):
         pass
 
-    catalog.register("a.b", OpKind.READ, R)(type("AB", (ContainerInspect,), {}))
+    class AB(Operation[R]):
+        pass
+
+    catalog.register("a.b", OpKind.READ, timeout=5)(AB)
+    assert AB.result_type is R  # read from Operation[R]
     with pytest.raises(RuntimeError, match=r"lacks implementations for: a\.b"):
         OperationTable(catalog).check_complete()
     IMPLEMENTATIONS.check_complete()  # the real table is complete

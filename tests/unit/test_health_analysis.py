@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from handlers.context import Outcome
 from handlers.findings import Severity
 from handlers.health import analyse_container, analyse_ready, describe_exit
-from handlers.registry import Outcome
 from profbot.errors import JobTimeout, PodmanUnavailable, TargetNotFound
-from profbot.ops import ContainerState, ReadyResult
+from profbot.ops.containers import ContainerState
+from profbot.ops.pyroscope import ReadyResult
 
 
 def state(**overrides: object) -> ContainerState:

@@ -1,11 +1,17 @@
-"""Messages stay inside Block Kit's limits, checked by the Slack stand-in's own validator."""
+"""What Slack is sent stays inside Block Kit's limits (checked by the Slack stand-in's own
+validator), and what came from outside can neither ping nor pass for a link."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot import messages
-from handlers.findings import Finding, Report, Severity
+from bot.slack.render import render
+from bot.slack.render.blocks import clip
+from bot.slack.render.reports import report_lines
+from bot.usecases.commands import Problem, Unparsed
+from bot.usecases.content import DiagnosisPosted, HealthOverview, Offer
+from handlers.findings import Finding, Remediation, Report, Severity
+from profbot.ops import OpKind
 from tests.rig.slack_standin import block_errors
 
 
@@ -19,41 +25,40 @@ def report(host: str, n: int, detail: str = "x") -> Report:
 
 def test_clip_keeps_the_limit_and_says_what_was_cut() -> None:
     text = "y" * 5000
-    clipped = messages.clip(text, 3000)
+    clipped = clip(text, 3000)
     assert len(clipped) <= 3000
     cut = int(clipped.rsplit("(", 1)[1].split()[0])
     assert len(clipped.split("…")[0]) + cut == 5000
-    assert messages.clip("short", 3000) == "short"
+    assert clip("short", 3000) == "short"
 
 
 def test_health_for_sixty_hosts_fits_in_fifty_blocks() -> None:
-    msg = messages.health_message([report(f"h{i}", 2) for i in range(60)], "U1").as_kwargs()
+    msg = render(HealthOverview([report(f"h{i}", 2) for i in range(60)], "U1")).as_kwargs()
     assert block_errors(msg["blocks"]) == []
     assert len(msg["blocks"]) == 50
     assert "more blocks not shown" in msg["blocks"][-1]["elements"][0]["text"]
 
 
 def test_a_huge_finding_is_cut_not_refused() -> None:
-    msg = messages.health_message([report("h", 3, detail="z" * 4000)], None).as_kwargs()
+    msg = render(HealthOverview([report("h", 3, detail="z" * 4000)])).as_kwargs()
     assert block_errors(msg["blocks"]) == []
     assert "more characters cut" in msg["blocks"][1]["text"]["text"]
 
 
 def test_findings_are_listed_most_severe_first() -> None:
-    text = messages.report_lines(report("h", 4))
-    lines = text.splitlines()
+    lines = report_lines(report("h", 4)).splitlines()
     assert [line.split()[0] for line in lines] == [":red_circle:"] * 2 + [":white_check_mark:"] * 2
 
 
 def test_headline_counts_failing_checks() -> None:
-    assert messages.health_message([report("h", 4)], None).text.startswith("Pyroscope health: 2 failing checks")
+    assert render(HealthOverview([report("h", 4)])).text.startswith("Pyroscope health: 2 failing checks")
     ok = Report(procedure="HEALTH", title="t", host="h", finished_at=datetime.now(UTC),
                 findings=[Finding(check="a", severity=Severity.OK, detail="fine")])  # fmt: skip
-    assert messages.health_message([ok], None).text.startswith("Pyroscope health: all checks pass")
+    assert render(HealthOverview([ok])).text.startswith("Pyroscope health: all checks pass")
 
 
 def test_unknown_command_is_quoted_short() -> None:
-    msg = messages.unknown_command("/prof", "x" * 500)
+    msg = render(Unparsed(problem=Problem.UNKNOWN_COMMAND, given="x" * 500))
     assert block_errors(msg.as_kwargs()["blocks"]) == []
     assert "more characters cut" in msg.text
 
@@ -62,7 +67,21 @@ def test_text_from_containers_cannot_ping_or_fake_links() -> None:
     r = Report(procedure="HEALTH", title="t", host="h", finished_at=datetime.now(UTC),
                findings=[Finding(check="container x", severity=Severity.CRITICAL,
                                  detail="unhealthy: <!channel> see <http://evil.example|the fix> & more")])  # fmt: skip
-    text = messages.health_message([r], None).as_kwargs()["blocks"][1]["text"]["text"]
-    assert "<!channel>" not in text
+    message = render(HealthOverview([r]))
+    text = message.as_kwargs()["blocks"][1]["text"]["text"]
+    assert "<!channel>" not in text and "<!channel>" not in message.text
     assert "&lt;!channel&gt;" in text
     assert "&lt;http://evil.example|the fix&gt; &amp; more" in text
+
+
+def test_a_remediation_button_carries_the_offer_id_only() -> None:
+    remedy = Remediation(procedure="INC-PROF-004", action="purge", label="Delete volume pyroscope_data",
+                         kind=OpKind.DESTROY, impact="WARNING", host="h", target="pyroscope_data")  # fmt: skip
+    offer = Offer("ab" * 16, remedy)
+    blocks = render(DiagnosisPosted(report("h", 1), [offer], "U1")).as_kwargs()["blocks"]
+    [button] = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert button == {
+        "type": "button", "text": {"type": "plain_text", "text": "Delete volume pyroscope_data (destroy)",
+                                   "emoji": True},
+        "action_id": "remediate:INC-PROF-004:purge", "value": "ab" * 16, "style": "danger",
+    }  # fmt: skip

@@ -10,35 +10,31 @@ import httpx
 import pytest
 
 from handlers.baselines import analyse_baselines
+from handlers.context import Outcome
 from handlers.findings import Severity
 from handlers.missing_profiles import analyse_no_data
 from handlers.onboarding import analyse_onboarding
 from handlers.profiling_overhead import analyse_overhead
 from handlers.pyroscope_unavailable import UnavailableParams, analyse_unavailable
-from handlers.registry import Outcome
 from handlers.storage_full import StorageParams, analyse_storage, growth_per_day
 from profbot.bus import VolumeSample
 from profbot.errors import TargetNotFound
-from profbot.ops import (
+from profbot.ops.containers import (
     ContainerState,
     DiskUsage,
     EnvResult,
     FileResult,
-    Freshness,
     HttpProbe,
     LogsResult,
     PackageVersion,
     ProcessInfo,
     ProcessList,
-    PyroscopeConfig,
-    ReadyResult,
-    RetentionSetting,
-    ServiceFreshness,
     StatsResult,
-    TextOutput,
     ToolVersion,
     VolumeInfo,
 )
+from profbot.ops.contract import TextOutput
+from profbot.ops.pyroscope import Freshness, PyroscopeConfig, ReadyResult, RetentionSetting, ServiceFreshness
 from runner.pyroscope import PyroscopeClient
 
 NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
@@ -116,7 +112,9 @@ def test_overhead_against_the_runbook_baselines(cpus: tuple[float, ...], severit
     interval = next(f for f in report.findings if f.check == "PROFILE_INTERVAL")
     assert interval.detail == "10 s: more often than the default 30 s"
     assert "Permission denied" in next(f for f in report.findings if f.check == "profiler log").detail
-    assert next(r for r in report.remediations if r.action == "raise-interval").params == {"profile_interval": 60}
+    raise_interval = next(r for r in report.remediations if r.action == "raise-interval")
+    assert raise_interval.params == {"service": "ai-yolo26", "profile_interval": 60}
+    assert raise_interval.label == "Set PROFILE_INTERVAL=60"
 
 
 def test_no_data_when_service_name_differs_from_the_service() -> None:

@@ -9,7 +9,8 @@ import pytest
 from profbot.errors import InvalidArgument, OperationError
 from runner import pyroscope_config
 from runner.compose import set_env_file_var
-from runner.operations import parse_df, program_names
+from runner.operations.containers import parse_df
+from runner.operations.inside_containers import program_names
 from runner.redaction import REDACTED, bounded_text, redact, redact_env_value
 
 

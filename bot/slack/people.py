@@ -1,0 +1,107 @@
+"""The People port, spoken in Slack: post, update and reply with the Web API, tell one person with
+their ``response_url`` (else ``chat.postEphemeral``), ask with a modal (``views.open``).
+
+Slack's errors become profbot's delivery errors here and nowhere else (``SLACK_ERRORS``): a place
+the bot may not post in, content Slack refuses, a message gone, or Slack unavailable (after
+slack_sdk's own retries of 429 with ``Retry-After``, 5xx and connection errors).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.slack.pacing import ChannelPacer
+from bot.slack.render import destroy_modal, render
+from bot.usecases.commands import Asker, Place
+from bot.usecases.content import Content, Form
+from bot.usecases.ports import MessageRef
+from profbot.errors import ContentRefused, DeliveryError, FrontEndUnavailable, MessageGone, PlaceUnavailable
+
+log = structlog.get_logger("profbot.slack")
+
+# Slack's error codes, as profbot's delivery errors. Anything else is FrontEndUnavailable: try later.
+SLACK_ERRORS: dict[str, type[DeliveryError]] = {
+    "channel_not_found": PlaceUnavailable,
+    "not_in_channel": PlaceUnavailable,
+    "is_archived": PlaceUnavailable,
+    "restricted_action": PlaceUnavailable,
+    "user_not_in_channel": PlaceUnavailable,
+    "invalid_blocks": ContentRefused,
+    "invalid_blocks_format": ContentRefused,
+    "msg_too_long": ContentRefused,
+    "msg_blocks_too_long": ContentRefused,
+    "no_text": ContentRefused,
+    "message_not_found": MessageGone,
+    "cant_update_message": MessageGone,
+    "expired_trigger_id": MessageGone,
+    "invalid_trigger_id": MessageGone,
+}
+
+
+def delivery_error(code: str, method: str) -> DeliveryError:
+    return SLACK_ERRORS.get(code, FrontEndUnavailable)(code, f"Slack {method}: {code}")
+
+
+class SlackPeople:
+    def __init__(
+        self, client: AsyncWebClient, session: aiohttp.ClientSession, *, pacer: ChannelPacer | None = None
+    ) -> None:
+        """``pacer``: pace writes per channel (the alert threads' storms), else write at once."""
+        self.client = client
+        self.session = session
+        self.pacer = pacer
+
+    async def post(self, place: Place, content: Content) -> MessageRef:
+        answer = await self._call(
+            "chat_postMessage", channel=place.channel, thread_ts=place.thread, **render(content).as_kwargs()
+        )
+        return MessageRef(
+            channel=str(answer.get("channel") or place.channel), ts=str(answer["ts"]), thread=place.thread
+        )
+
+    async def update(self, message: MessageRef, content: Content) -> None:
+        await self._call("chat_update", channel=message.channel, ts=message.ts, **render(content).as_kwargs())
+
+    async def reply(self, message: MessageRef, content: Content) -> MessageRef:
+        return await self.post(message.thread_place, content)
+
+    async def tell(self, person: Asker, content: Content) -> None:
+        message = render(content).as_kwargs()
+        if person.reply_to:
+            await self._respond(person.reply_to, message)
+            return
+        await self._call("chat_postEphemeral", channel=person.place.channel, user=person.user, **message)
+
+    async def ask(self, person: Asker, form: Form) -> None:
+        if not person.form_handle:
+            raise MessageGone("no_trigger_id", "no trigger id to open a form with")
+        await self._call("views_open", trigger_id=person.form_handle, view=destroy_modal(form))
+
+    async def _respond(self, url: str, message: dict[str, Any]) -> None:
+        # The response_url answers this person privately, even where the bot is not in the channel.
+        webhook = AsyncWebhookClient(url, session=self.session, timeout=10)
+        try:
+            response = await webhook.send(response_type="ephemeral", replace_original=False, **message)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise FrontEndUnavailable(type(exc).__name__, f"response_url: {exc}") from exc
+        if response.status_code != 200:
+            code = response.body.strip()[:60] or f"http_{response.status_code}"
+            raise FrontEndUnavailable(code, f"response_url answered {response.status_code}: {code}")
+
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        if self.pacer is not None and "channel" in kwargs:
+            await self.pacer.wait(str(kwargs["channel"]))
+        try:
+            return await getattr(self.client, method)(**kwargs)
+        except SlackApiError as exc:
+            code = str(exc.response.get("error") or "unknown_error")
+            log.warning("slack_refused", method=method, error=code)
+            raise delivery_error(code, method) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise FrontEndUnavailable(type(exc).__name__, f"Slack {method}: {exc}") from exc

@@ -1,0 +1,111 @@
+"""Alert threads: the group's first message (edited in place), alerts joining, firing again, resolved."""
+
+from __future__ import annotations
+
+import time
+
+from slack_sdk.models.blocks import Block
+
+from bot.slack.render.blocks import MAX_HEADER_TEXT, Message, at, clip, context, escape, header, section
+from bot.slack.render.dispatch import render
+from bot.usecases.alert_model import Alert, AlertGroup
+from bot.usecases.content import AlertFiringAgain, AlertNeedsTarget, AlertResolved, AlertsJoined, AlertThread
+
+MAX_INSTANCES_SHOWN = 10
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes}m {secs}s" if hours else (f"{minutes}m {secs}s" if minutes else f"{secs}s")
+
+
+def _link(url: str, label: str) -> str | None:
+    # Only http(s) URLs, with Slack's control characters escaped: a label is never a second link.
+    if not url.startswith(("http://", "https://")) or "|" in url or ">" in url:
+        return None
+    return f"<{url.replace(' ', '%20')}|{label}>"
+
+
+def _alert_line(alert: Alert) -> str:
+    instance = alert.labels.get("instance") or alert.labels.get("service") or alert.identity[:12]
+    summary = alert.annotations.get("summary", "")
+    return f"`{escape(instance)}` {escape(summary)}".strip()[:200]  # ten of them fit a section
+
+
+def _lasted(group: AlertGroup) -> str:
+    began = group.started.timestamp() if group.started else group.first_seen
+    return _duration((group.resolved_at or time.time()) - began)
+
+
+@render.register
+def _thread(content: AlertThread) -> Message:
+    group, procedure = content.group, content.procedure
+    firing = group.status == "firing"
+    icon = ":red_circle:" if firing else ":white_check_mark:"
+    labels = {**group.common_labels, **group.group_labels}
+    severity = labels.get("severity", "unknown")
+    state = "FIRING" if firing else "RESOLVED"
+    title = f"{icon} {state}: {group.alertname}"  # a header is plain text: nothing in it is markup
+    alerts = sorted(group.alerts.values(), key=lambda a: a.identity)
+    shown = group.firing if firing and group.firing else alerts
+    lines = [_alert_line(a) for a in shown[:MAX_INSTANCES_SHOWN]]
+    if len(shown) > MAX_INSTANCES_SHOWN:
+        lines.append(f"_and {len(shown) - MAX_INSTANCES_SHOWN} more_")
+    summary = group.common_annotations.get("summary") or (alerts[0].annotations.get("summary", "") if alerts else "")
+    first = alerts[0] if alerts else None
+    links = [
+        _link(first.generatorURL, "source") if first else None,
+        _link(first.silenceURL, "silence") if first and first.silenceURL else None,
+        _link(f"{group.external_url}/#/silences/new", "silence")
+        if group.source == "alertmanager" and group.external_url
+        else None,
+        _link(first.dashboardURL, "dashboard") if first and first.dashboardURL else None,
+        _link(first.panelURL, "panel") if first and first.panelURL else None,
+    ]
+    body = f"*{escape(clip(summary, 500))}*\n" if summary else ""  # a long summary must not hide the instances
+    body += f"severity `{escape(severity)}` · {len(group.firing)} of {len(group.alerts)} alerts firing\n"
+    body += "\n".join(lines)
+    blocks: list[Block] = [header(clip(title, MAX_HEADER_TEXT)), section(body)]
+    link_text = " · ".join(link for link in links if link)
+    if link_text:
+        blocks.append(context(link_text))
+    timing = (
+        f"first seen {at(group.first_seen)} · last seen {at(group.last_seen)} · {group.notifications} notifications"
+    )
+    if not firing and group.resolved_at:
+        timing += f" · resolved after {_lasted(group)}"
+    runbook = f" · runbook {procedure}: diagnosis in the thread" if procedure else ""
+    blocks.append(context(f"{timing} · {group.source}{runbook}"))
+    return Message(text=f"{state}: {escape(group.alertname)} ({escape(severity)})", blocks=blocks)
+
+
+@render.register
+def _joined(content: AlertsJoined) -> Message:
+    alerts = content.alerts
+    lines = [_alert_line(a) for a in alerts[:MAX_INSTANCES_SHOWN]]
+    if len(alerts) > MAX_INSTANCES_SHOWN:
+        lines.append(f"_and {len(alerts) - MAX_INSTANCES_SHOWN} more_")
+    text = f":heavy_plus_sign: {len(alerts)} more alert{'s' if len(alerts) > 1 else ''} firing in this group:"
+    return Message(text=text, blocks=[section(text + "\n" + "\n".join(lines))])
+
+
+@render.register
+def _resolved(content: AlertResolved) -> Message:
+    return Message.of(
+        f":white_check_mark: Resolved: {escape(content.group.alertname)}, after {_lasted(content.group)}."
+    )
+
+
+@render.register
+def _refiring(content: AlertFiringAgain) -> Message:
+    return Message.of(f":red_circle: Firing again: {escape(content.group.alertname)}.")
+
+
+@render.register
+def _needs_target(content: AlertNeedsTarget) -> Message:
+    return Message.of(
+        f":information_source: This alert maps to {content.procedure}, which needs a service: the alert has no "
+        f"`service`, `service_name` or `container` label. Run `/prof {content.usage}` by hand."
+    )

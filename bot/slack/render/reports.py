@@ -1,0 +1,179 @@
+"""Diagnoses with their remediation buttons, their evidence, health, runners, freshness, the runbook."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
+
+from bot.slack.action_ids import remediation_action_id
+from bot.slack.render.blocks import (
+    ICON,
+    MAX_ACTIONS_ELEMENTS,
+    MAX_BLOCKS,
+    MAX_BUTTON_TEXT,
+    MAX_SECTION_TEXT,
+    Message,
+    clip,
+    context,
+    escape,
+    header,
+    mention,
+    section,
+    utc,
+)
+from bot.slack.render.dispatch import render
+from bot.usecases.content import (
+    DiagnosisPosted,
+    FreshnessView,
+    HealthOverview,
+    Offer,
+    RunbookEntry,
+    RunbookIndex,
+    RunnersOverview,
+)
+from handlers.findings import Evidence, Report, Severity
+from profbot.ops import OpKind
+
+KIND_WORD = {OpKind.READ: "read", OpKind.CHANGE: "change", OpKind.DESTROY: "destroy"}
+
+
+def report_lines(report: Report) -> str:
+    return "\n".join(f"{ICON[f.severity]} *{escape(f.check)}*: {escape(f.detail)}" for f in report.ranked())
+
+
+def remediation_button(offer: Offer) -> ButtonElement:
+    r = offer.remediation
+    style = "danger" if r.kind is OpKind.DESTROY else ("primary" if r.kind is OpKind.CHANGE else None)
+    return ButtonElement(
+        text=clip(f"{r.label} ({KIND_WORD[r.kind]})", MAX_BUTTON_TEXT),
+        action_id=remediation_action_id(r.procedure, r.action),
+        value=offer.id,
+        style=style,
+    )
+
+
+def report_message(report: Report, offers: list[Offer], asked_by: str | None) -> Message:
+    headline = f"{ICON[report.verdict]} {escape(report.summary())}"
+    blocks: list[Block] = [
+        header(f"{report.procedure}: {report.title}"),
+        section(f"*{headline}*\n{report_lines(report)}"),
+    ]
+    if report.notes:
+        blocks.append(context(*(f":memo: {escape(note)}" for note in report.notes)))
+    if offers:
+        blocks.append(ActionsBlock(elements=[remediation_button(o) for o in offers[:MAX_ACTIONS_ELEMENTS]]))
+    who = f"requested by {mention(asked_by)} · " if asked_by else ""
+    evidence = " · evidence in the thread" if report.evidence else ""
+    blocks.append(context(f"{who}host {report.host} · {utc(report.finished_at)}{evidence}"))
+    text_lines = [headline] + [f"{f.severity.value}: {escape(f.check)}: {escape(f.detail)}" for f in report.ranked()]
+    return Message(text="\n".join(text_lines), blocks=blocks)
+
+
+@render.register
+def _diagnosis(content: DiagnosisPosted) -> Message:
+    return report_message(content.report, content.offers, content.asked_by)
+
+
+@render.register
+def _report(content: Report) -> Message:
+    return report_message(content, [], None)
+
+
+CODE_CHUNK = MAX_SECTION_TEXT - 10  # room for the ``` fences
+
+
+@render.register
+def _evidence(item: Evidence) -> Message:
+    """Raw output as code blocks, each within a section's 3000 characters; what does not fit in
+    one message's 50 blocks is cut and counted."""
+    blocks: list[Block] = [section(f"*{escape(item.title)}*")]
+    chunk: list[str] = []
+    size = 0
+    cut = 0
+    for i, line in enumerate(item.lines):
+        line = escape(line.replace("```", "ʼʼʼ"))[:CODE_CHUNK]
+        if size + len(line) + 1 > CODE_CHUNK:
+            if len(blocks) >= MAX_BLOCKS - 2:
+                cut = len(item.lines) - i
+                break
+            blocks.append(section("```" + "\n".join(chunk) + "```"))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk and not cut:
+        blocks.append(section("```" + "\n".join(chunk) + "```"))
+    if not item.lines:
+        blocks.append(section("_(empty)_"))
+    omitted = cut + item.omitted_lines
+    if omitted:
+        blocks.append(context(f"_{omitted} more lines not shown_"))
+    return Message(text=f"{escape(item.title)}: {len(item.lines)} lines", blocks=blocks)
+
+
+@render.register
+def _health(content: HealthOverview) -> Message:
+    reports = content.reports
+    failing = [f for r in reports for f in r.findings if f.severity.rank >= Severity.WARNING.rank]
+    hosts = len(reports)
+    if failing:
+        headline = f"Pyroscope health: {len(failing)} failing check{'s' if len(failing) > 1 else ''}"
+    else:
+        headline = "Pyroscope health: all checks pass"
+    blocks: list[Block] = [header(headline)]
+    for report in reports:
+        blocks.append(section(f"{ICON[report.verdict]} *host {report.host}*\n{report_lines(report)}"))
+    who = f"requested by {mention(content.asked_by)} · " if content.asked_by else ""
+    blocks.append(context(f"{who}{hosts} host{'s' if hosts != 1 else ''} · {utc(datetime.now(UTC))}"))
+    text_lines = [headline] + [
+        f"{r.host}: {escape(f.check)} {f.severity.value}: {escape(f.detail)}" for r in reports for f in r.ranked()
+    ]
+    return Message(text="\n".join(text_lines), blocks=blocks)
+
+
+@render.register
+def _runners(content: RunnersOverview) -> Message:
+    lines = []
+    for r in content.runners:
+        state = ":large_green_circle: up" if r.host in content.alive else ":red_circle: not heartbeating"
+        podman = (
+            f"podman {r.podman_version}" if r.podman_version else f"podman unreachable ({escape(str(r.podman_error))})"
+        )
+        lines.append(
+            f"{state} *{r.host}*: last seen {utc(r.last_seen_at)}, runner {r.version}, {podman}, "
+            f"{len(r.containers)} containers, Pyroscope at {escape(r.pyroscope_url)}"
+        )
+    return Message(
+        text=f"{len(content.alive)} of {len(content.runners)} runners up",
+        blocks=[section("*Runners*\n" + "\n".join(lines))],
+    )
+
+
+@render.register
+def _freshness(content: FreshnessView) -> Message:
+    fresh, host = content.freshness, content.host
+    lines = []
+    for s in fresh.services:
+        icon = ICON[Severity.OK] if s.has_data else ICON[Severity.CRITICAL]
+        detail = f"{s.samples} samples" if s.has_data else "no profiles"
+        lines.append(f"{icon} *{escape(s.service)}*: {detail} in the last {fresh.minutes} min")
+    if not lines:
+        lines.append("_no service has sent profiles in the window_")
+    blocks: list[Block] = [section(f"*Profile freshness on {host}* (Pyroscope {fresh.api})\n" + "\n".join(lines))]
+    if fresh.note:
+        blocks.append(context(f":memo: {escape(fresh.note)}"))
+    stale = [escape(s.service) for s in fresh.services if not s.has_data]
+    text = f"Profile freshness on {host}: " + (f"no recent profiles for {', '.join(stale)}" if stale else "all fresh")
+    return Message(text=text, blocks=blocks)
+
+
+@render.register
+def _runbook_index(content: RunbookIndex) -> Message:
+    lines = [f"*{line.procedure}*: {line.title} (`{line.usage}`)" for line in content.lines]
+    return Message(text="Runbook procedures", blocks=[section("*Runbook procedures*\n" + "\n".join(lines))])
+
+
+@render.register
+def _runbook_entry(content: RunbookEntry) -> Message:
+    text = f"*{content.procedure}: {content.title}*\n{content.doc}\nRun it: `{content.usage}`"
+    return Message(text=f"{content.procedure}: {content.title}", blocks=[section(text)])

@@ -1,0 +1,128 @@
+"""The alert ledger in Redis: every alert received, each group's state and its thread (keys:
+profbot/keys.py).
+
+A notification is written in one MULTI/EXEC: the group's fields, each alert under its fingerprint,
+one entry per alert in the ledger stream, and one entry in the inbox stream the alert poster reads
+(bot/stores/alert_inbox.py). Only after EXEC does the intake answer 2xx, so an acknowledged alert
+is stored; the front end is never on the intake's path.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from bot.usecases.alert_model import Alert, AlertGroup, AlertNotification
+from profbot.keys import Keys
+from profbot.redis_access import redis_errors
+
+LEDGER_MAXLEN = 1_000_000
+INBOX_MAXLEN = 100_000
+
+
+class RedisAlertLedger:
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+
+    async def record(self, notification: AlertNotification) -> str:
+        """Store a notification durably; its group id. Raises RedisUnavailable (the intake's 503)."""
+        gid = notification.group_id
+        key = self.keys.alert_group(gid)
+        now = time.time()
+        with redis_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hsetnx(key, "first_seen", now)
+                pipe.hset(
+                    key,
+                    mapping={
+                        "source": notification.source,
+                        "group_key": notification.group_key,
+                        "status": notification.status,
+                        "receiver": notification.receiver,
+                        "group_labels": json.dumps(notification.group_labels),
+                        "common_labels": json.dumps(notification.common_labels),
+                        "common_annotations": json.dumps(notification.common_annotations),
+                        "external_url": notification.external_url,
+                        "title": notification.title,
+                        "last_seen": now,
+                    },
+                )
+                pipe.hincrby(key, "notifications", 1)
+                pipe.hset(
+                    self.keys.alert_group_alerts(gid),
+                    mapping={a.identity: a.model_dump_json() for a in notification.alerts},
+                )
+                for alert in notification.alerts:
+                    pipe.xadd(
+                        self.keys.alert_ledger,
+                        {"group": gid, "fingerprint": alert.identity, "status": alert.status,
+                         "alertname": alert.labels.get("alertname", ""), "at": f"{now:.3f}"},
+                        maxlen=LEDGER_MAXLEN, approximate=True,
+                    )  # fmt: skip
+                pipe.xadd(self.keys.alert_inbox, {"group": gid}, maxlen=INBOX_MAXLEN, approximate=True)
+                await pipe.execute()
+        return gid
+
+    async def group(self, gid: str) -> AlertGroup | None:
+        with redis_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:  # one round trip, one snapshot
+                pipe.hgetall(self.keys.alert_group(gid))
+                pipe.hgetall(self.keys.alert_group_alerts(gid))
+                fields, alerts = await pipe.execute()
+        if not fields:
+            return None
+        return AlertGroup(
+            id=gid,
+            source=fields["source"],
+            group_key=fields["group_key"],
+            status=fields["status"],
+            receiver=fields.get("receiver", ""),
+            group_labels=json.loads(fields.get("group_labels") or "{}"),
+            common_labels=json.loads(fields.get("common_labels") or "{}"),
+            common_annotations=json.loads(fields.get("common_annotations") or "{}"),
+            external_url=fields.get("external_url", ""),
+            title=fields.get("title", ""),
+            first_seen=float(fields["first_seen"]),
+            last_seen=float(fields["last_seen"]),
+            notifications=int(fields.get("notifications", 0)),
+            thread_ts=fields.get("thread_ts") or None,
+            channel=fields.get("channel") or None,
+            resolved_at=float(fields["resolved_at"]) if fields.get("resolved_at") else None,
+            resolved_posted=fields.get("resolved_posted") == "1",
+            alerts={fp: Alert.model_validate_json(raw) for fp, raw in alerts.items()},
+        )
+
+    async def _set(self, gid: str, **fields: Any) -> None:
+        with redis_errors():
+            await self.redis.hset(self.keys.alert_group(gid), mapping={k: str(v) for k, v in fields.items()})
+
+    async def set_thread(self, gid: str, channel: str, ts: str) -> None:
+        await self._set(gid, thread_ts=ts, channel=channel)
+
+    async def set_resolved(self, gid: str, at: float) -> None:
+        await self._set(gid, resolved_at=at, resolved_posted=1)
+
+    async def clear_resolved(self, gid: str) -> None:
+        with redis_errors():
+            await self.redis.hdel(self.keys.alert_group(gid), "resolved_posted", "resolved_at")
+
+    async def announced(self, gid: str) -> set[str]:
+        with redis_errors():
+            return {str(fp) for fp in await self.redis.smembers(self.keys.alert_group_announced(gid))}
+
+    async def announce(self, gid: str, fingerprints: list[str]) -> None:
+        if fingerprints:
+            with redis_errors():
+                await self.redis.sadd(self.keys.alert_group_announced(gid), *fingerprints)
+
+    async def claim_diagnosis(self, gid: str, cooldown: float) -> bool:
+        """True once per cooldown per group: whether this sighting should run the diagnosis."""
+        if cooldown <= 0:
+            return True
+        with redis_errors():
+            key = self.keys.alert_group_diagnosed(gid)
+            return bool(await self.redis.set(key, "1", nx=True, ex=max(1, int(cooldown))))

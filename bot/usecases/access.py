@@ -1,0 +1,112 @@
+"""Who may do what.
+
+Everyone may use the public commands (help, health). Everything else needs an operator; deciding
+on a destroy (approve, reject) needs an approver, who need not be an operator. The finer rules of
+deciding (who confirms, who approves what) are the decision table, profbot/approvals/rules.py.
+
+Roles come from user ids and user groups (``PROFBOT_OPERATORS``, ``PROFBOT_APPROVERS``); a group's
+members come from the front end's directory and are cached for a few minutes. When the directory
+cannot say who is in a group, its members are treated as outside it (fail closed), keeping the last
+answer if there is one. Every refusal is audited.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+
+import structlog
+
+from bot.usecases.audit import AuditRecords
+from bot.usecases.commands import PUBLIC_WORDS, Asker, Command, Role, Unparsed
+from bot.usecases.ports import Clock, GroupDirectory
+from profbot.audit import AuditEvent, AuditKind
+from profbot.errors import DeliveryError
+
+log = structlog.get_logger("profbot.access")
+
+GROUP_CACHE_SECONDS = 300.0
+
+
+class Gate(StrEnum):
+    """What a person is about to do, as far as roles go."""
+
+    PUBLIC = "public"  # help, health
+    OPERATE = "operate"  # every other command, remediations, confirming one's own change
+    DECIDE = "decide"  # approve or reject: approvers, who need not be operators
+
+
+NEEDED: dict[Gate, frozenset[Role]] = {
+    Gate.PUBLIC: frozenset(),
+    Gate.OPERATE: frozenset({Role.OPERATOR}),
+    Gate.DECIDE: frozenset({Role.OPERATOR, Role.APPROVER}),
+}
+
+
+def gate_of(command: Command | Unparsed) -> Gate:
+    """A command's gate; what could not be parsed is gated as the subcommand it was meant as."""
+    if isinstance(command, Unparsed):
+        return Gate.PUBLIC if command.word in PUBLIC_WORDS else Gate.OPERATE
+    return Gate.PUBLIC if command.public else Gate.OPERATE
+
+
+def allowed(roles: frozenset[Role], gate: Gate) -> bool:
+    needed = NEEDED[gate]
+    return not needed or bool(needed & roles)
+
+
+class AccessPolicy:
+    def __init__(
+        self,
+        operators: frozenset[str],
+        approvers: frozenset[str],
+        directory: GroupDirectory,
+        audit: AuditRecords,
+        *,
+        cache_seconds: float = GROUP_CACHE_SECONDS,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.operators = operators
+        self.approvers = approvers
+        self.directory = directory
+        self.audit = audit
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+
+    async def roles(self, user: str) -> frozenset[Role]:
+        roles = set()
+        if await self._member(user, self.operators):
+            roles.add(Role.OPERATOR)
+        if await self._member(user, self.approvers):
+            roles.add(Role.APPROVER)
+        return frozenset(roles)
+
+    async def refused(self, asker: Asker, what: str) -> None:
+        """Record that ``asker`` was not allowed ``what`` (the caller tells them)."""
+        log.info("access_refused", user=asker.user, what=what)
+        await self.audit.record(
+            AuditEvent(kind=AuditKind.REFUSED, actor=asker.user, outcome=f"not an operator: {what}")
+        )
+
+    async def _member(self, user: str, principals: frozenset[str]) -> bool:
+        if not user:
+            return False
+        if user in principals:
+            return True
+        for group in sorted(p for p in principals if p.startswith("S")):
+            if user in await self._group_members(group):
+                return True
+        return False
+
+    async def _group_members(self, group: str) -> frozenset[str]:
+        cached = self._groups.get(group)
+        if cached is not None and self.clock() - cached[0] < self.cache_seconds:
+            return cached[1]
+        try:
+            members = await self.directory.members(group)
+        except DeliveryError as exc:
+            log.warning("usergroup_unresolved", group=group, error=exc.reason)
+            return cached[1] if cached is not None else frozenset()
+        self._groups[group] = (self.clock(), members)
+        return members

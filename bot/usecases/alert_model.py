@@ -1,0 +1,120 @@
+"""Alerts as profbot keeps them: one alert, a notification (what one webhook said about a group),
+and a group with its Slack-free state (first and last seen, its thread, resolved or not).
+
+Alertmanager's and Grafana's webhooks share this shape (``../shared/reference/alerts-and-pyroscope.md``);
+bot/webhooks/payloads.py parses them into :class:`AlertNotification`. Long texts are cut, not
+refused: a 4xx would make the sender drop the whole alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+Source = Literal["alertmanager", "grafana"]
+
+
+def cut(limit: int) -> BeforeValidator:
+    """A long text is cut, not refused."""
+    return BeforeValidator(lambda v: v[:limit] if isinstance(v, str) else v)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # A sender that omits the zone means UTC; mixing aware and naive times breaks every comparison.
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+Text = Annotated[str, cut(4000)]
+Time = Annotated[datetime | None, AfterValidator(_aware)]
+
+
+class Alert(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, Text]
+    annotations: dict[str, Text] = {}
+    startsAt: Time = None
+    endsAt: Time = None
+    generatorURL: Text = ""
+    fingerprint: Annotated[str, Field(max_length=200)] = ""
+    # Grafana only
+    silenceURL: Text = ""
+    dashboardURL: Text = ""
+    panelURL: Text = ""
+
+    @property
+    def identity(self) -> str:
+        """Alertmanager's fingerprint, or (Grafana without one) a hash of the labels."""
+        if self.fingerprint:
+            return self.fingerprint
+        return hashlib.sha256(json.dumps(self.labels, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class AlertNotification(BaseModel):
+    """What one webhook said about one alert group."""
+
+    source: Source
+    group_key: str
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    alerts: list[Alert]
+    group_labels: dict[str, str] = {}
+    common_labels: dict[str, str] = {}
+    common_annotations: dict[str, str] = {}
+    external_url: str = ""
+    title: str = ""
+
+    @property
+    def group_id(self) -> str:
+        return group_id(self.source, self.group_key)
+
+
+def group_id(source: Source, group_key: str) -> str:
+    return hashlib.sha256(f"{source}\0{group_key}".encode()).hexdigest()[:20]
+
+
+class AlertGroup(BaseModel):
+    id: str
+    source: Source
+    group_key: str
+    status: str
+    receiver: str = ""
+    group_labels: dict[str, str] = {}
+    common_labels: dict[str, str] = {}
+    common_annotations: dict[str, str] = {}
+    external_url: str = ""
+    title: str = ""
+    first_seen: float
+    last_seen: float
+    notifications: int
+    thread_ts: str | None = None
+    channel: str | None = None
+    resolved_at: float | None = None
+    resolved_posted: bool = False
+    alerts: dict[str, Alert] = {}
+
+    @property
+    def alertname(self) -> str:
+        return self.group_labels.get("alertname") or self.common_labels.get("alertname") or self.title or "alert"
+
+    def merged_labels(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Labels and annotations of the group, over those of its alerts: a ``runbook_id`` or a
+        ``service`` set on one alert counts for the group."""
+        labels, annotations = {**self.common_labels, **self.group_labels}, dict(self.common_annotations)
+        for alert in sorted(self.alerts.values(), key=lambda a: a.identity):
+            labels, annotations = {**alert.labels, **labels}, {**alert.annotations, **annotations}
+        return labels, annotations
+
+    @property
+    def firing(self) -> list[Alert]:
+        return [a for a in self.alerts.values() if a.status == "firing"]
+
+    @property
+    def started(self) -> datetime | None:
+        starts = [a.startsAt for a in self.alerts.values() if a.startsAt and a.startsAt.year > 1]
+        return min(starts) if starts else None

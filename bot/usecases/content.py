@@ -1,0 +1,275 @@
+"""What the use cases say to people: domain content, rendered by each front end (bot/slack/render/
+for Slack). Nothing here is markup: a front end decides how a finding, a request or a refusal looks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from bot.usecases.alert_model import Alert, AlertGroup
+from bot.usecases.commands import Command, Place, Unparsed
+from handlers.findings import Evidence, Finding, Remediation, Report
+from profbot.approvals.model import ChangeRequest
+from profbot.approvals.rules import Refusal
+from profbot.audit import AuditEvent
+from profbot.bus import RunnerInfo
+from profbot.ops.pyroscope import Freshness
+
+# ---------------------------------------------------------------------------- reads
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A remediation as offered: a front end's button carries ``id``, never the remediation."""
+
+    id: str
+    remediation: Remediation
+
+
+@dataclass(frozen=True)
+class DiagnosisPosted:
+    report: Report
+    offers: list[Offer] = field(default_factory=list)
+    asked_by: str | None = None  # None: profbot ran it for an alert
+
+
+@dataclass(frozen=True)
+class HealthOverview:
+    reports: list[Report]
+    asked_by: str | None = None
+
+
+@dataclass(frozen=True)
+class RunnersOverview:
+    runners: list[RunnerInfo]
+    alive: frozenset[str]
+
+
+@dataclass(frozen=True)
+class FreshnessView:
+    host: str
+    freshness: Freshness
+
+
+@dataclass(frozen=True)
+class HelpLine:
+    usage: str  # without the command's name: "health [HOST]"
+    what: str
+
+
+@dataclass(frozen=True)
+class HelpListing:
+    lines: list[HelpLine]
+
+
+@dataclass(frozen=True)
+class RunbookLine:
+    procedure: str
+    title: str
+    usage: str
+
+
+@dataclass(frozen=True)
+class RunbookIndex:
+    lines: list[RunbookLine]
+
+
+@dataclass(frozen=True)
+class RunbookEntry:
+    procedure: str
+    title: str
+    doc: str
+    usage: str
+
+
+@dataclass(frozen=True)
+class AuditListing:
+    events: list[AuditEvent]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit event, as mirrored to a channel."""
+
+    event: AuditEvent
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A command was taken; its answer follows (a front end with a deadline acknowledges first)."""
+
+    command: Command
+    title: str | None = None  # the procedure's title, for a diagnosis
+
+
+# ---------------------------------------------------------------------------- notices
+
+
+@dataclass(frozen=True)
+class NoRunners:
+    """No runner ever registered."""
+
+
+@dataclass(frozen=True)
+class BusUnavailable:
+    error: str
+
+
+@dataclass(frozen=True)
+class NoHostFor:
+    target: str
+
+
+@dataclass(frozen=True)
+class InternalError:
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class CannotPostHere:
+    """The place refused the bot; the content follows, to the asker alone."""
+
+    reason: str
+    content: Content
+
+
+@dataclass(frozen=True)
+class StaleOffer:
+    """A button or form that no longer stands for a runbook remediation."""
+
+
+@dataclass(frozen=True)
+class NotAllowed:
+    user: str
+    what: str  # the command's name, or "this button"
+
+
+# ---------------------------------------------------------------------------- changes
+
+
+@dataclass(frozen=True)
+class ChangeRequested:
+    request: ChangeRequest
+
+
+@dataclass(frozen=True)
+class AlreadyRequested:
+    request: ChangeRequest
+
+
+@dataclass(frozen=True)
+class ChangeNotRequested:
+    reason: str
+
+
+@dataclass(frozen=True)
+class CooldownReached:
+    label: str
+    target: str
+    host: str
+    count: int
+    per_hour: int
+
+
+@dataclass(frozen=True)
+class RequestNotFound:
+    pass
+
+
+@dataclass(frozen=True)
+class DecisionRefused:
+    refusal: Refusal
+    request: ChangeRequest
+
+
+@dataclass(frozen=True)
+class Verified:
+    request: ChangeRequest
+    finding: Finding
+
+
+@dataclass(frozen=True)
+class TypedNameForm:
+    """Ask the requester to type the target's name before a destroy is filed."""
+
+    offer_id: str
+    remediation: Remediation
+    place: Place  # where the request will be posted once the name is right
+
+
+@dataclass(frozen=True)
+class TypedNameWrong:
+    expected: str
+
+
+# ---------------------------------------------------------------------------- alerts
+
+
+@dataclass(frozen=True)
+class AlertThread:
+    """An alert group's first message, kept up to date."""
+
+    group: AlertGroup
+    procedure: str | None
+
+
+@dataclass(frozen=True)
+class AlertsJoined:
+    alerts: list[Alert]
+
+
+@dataclass(frozen=True)
+class AlertResolved:
+    group: AlertGroup
+
+
+@dataclass(frozen=True)
+class AlertFiringAgain:
+    group: AlertGroup
+
+
+@dataclass(frozen=True)
+class AlertNeedsTarget:
+    procedure: str
+    usage: str
+
+
+Form = TypedNameForm
+
+Content = Union[  # noqa: UP007 - a runtime alias that singledispatch-based renderers enumerate
+    Report,
+    Evidence,
+    ChangeRequest,
+    DiagnosisPosted,
+    HealthOverview,
+    RunnersOverview,
+    FreshnessView,
+    HelpListing,
+    RunbookIndex,
+    RunbookEntry,
+    AuditListing,
+    AuditEntry,
+    Accepted,
+    Unparsed,
+    NoRunners,
+    BusUnavailable,
+    NoHostFor,
+    InternalError,
+    CannotPostHere,
+    StaleOffer,
+    NotAllowed,
+    ChangeRequested,
+    AlreadyRequested,
+    ChangeNotRequested,
+    CooldownReached,
+    RequestNotFound,
+    DecisionRefused,
+    Verified,
+    TypedNameWrong,
+    AlertThread,
+    AlertsJoined,
+    AlertResolved,
+    AlertFiringAgain,
+    AlertNeedsTarget,
+]

@@ -1,0 +1,99 @@
+"""Decide on a change request: confirm, cancel, approve or reject; and expire what nobody decided.
+
+What a decision does is the decision table (profbot/approvals/rules.py); it is applied with a
+compare-and-set, so double clicks, retries and several bot replicas move a request once. Those
+who came too late are told who decided, when, and with what result. A request that starts running
+gets its executor at once (bot/usecases/execution.py). Every move and refusal is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from bot.usecases.audit import AuditRecords
+from bot.usecases.commands import Asker, Role
+from bot.usecases.content import DecisionRefused, RequestNotFound
+from bot.usecases.execution import Executor
+from bot.usecases.ports import ChangeStore, Clock, People
+from bot.usecases.speech import tell
+from profbot.aio import BackgroundTasks, sleep_or_stop
+from profbot.approvals.model import PENDING, ChangeRequest, RequestState
+from profbot.approvals.rules import Decision, Move, Refusal, Standing, decide
+from profbot.audit import AuditEvent, AuditKind
+
+log = structlog.get_logger("profbot.decisions")
+
+SWEEP_SECONDS = 2.0
+
+
+@dataclass(kw_only=True)
+class Decisions:
+    people: People
+    store: ChangeStore
+    audit: AuditRecords
+    executor: Executor
+    tasks: BackgroundTasks
+    clock: Clock = time.time
+
+    async def decide(self, asker: Asker, request_id: str, decision: Decision) -> ChangeRequest | None:
+        """Apply ``asker``'s decision; the request as it now is (None if unknown)."""
+        request = await self.store.get(request_id)
+        if request is None:
+            await tell(self.people, asker, RequestNotFound())
+            return None
+        if request.state.pending and self.clock() >= request.expires_at:
+            await self.expire(request.id)
+            request = await self.store.get(request_id) or request
+        standing = Standing(
+            requester=asker.user == request.requested_by,
+            operator=Role.OPERATOR in asker.roles,
+            approver=Role.APPROVER in asker.roles,
+        )
+        outcome = decide(request.state, decision, standing)
+        if isinstance(outcome, Refusal):
+            if outcome is not Refusal.ALREADY_DECIDED:
+                await self.audit.record(
+                    AuditEvent.about(AuditKind.REFUSED, request, actor=asker.user, outcome=outcome.value)
+                )
+            await tell(self.people, asker, DecisionRefused(outcome, request))
+            return request
+        return await self._move(asker, request, outcome)
+
+    async def _move(self, asker: Asker, request: ChangeRequest, move: Move) -> ChangeRequest | None:
+        now = self.clock()
+
+        def decided(r: ChangeRequest) -> None:
+            r.decided_by, r.decided_at = asker.user, now
+
+        moved, current = await self.store.transition(request.id, move.to, PENDING, decided)
+        if not moved or current is None:
+            await tell(self.people, asker, DecisionRefused(Refusal.ALREADY_DECIDED, current or request))
+            return current
+        if move.to is RequestState.RUNNING:
+            # Started before anything else can fail: a running request always has its executor.
+            self.tasks.spawn(self.executor.execute(current), name=f"change-{current.id[:8]}")
+        await self.audit.record(AuditEvent.about(AuditKind(move.verb.value), current, actor=asker.user))
+        await self.executor.show(current)
+        return current
+
+    async def expire(self, request_id: str) -> None:
+        moved, current = await self.store.transition(request_id, RequestState.EXPIRED, PENDING)
+        if moved and current is not None:
+            await self.audit.record(
+                AuditEvent.about(AuditKind.EXPIRED, current, actor=None, outcome="nobody decided in time")
+            )
+            await self.executor.show(current)
+
+    async def sweep(self, stop: asyncio.Event) -> None:
+        """Expire requests nobody decided in time (any replica may; the state change happens once)."""
+        while not stop.is_set():
+            try:
+                for request_id in await self.store.due_for_expiry(self.clock()):
+                    await self.expire(request_id)
+            except Exception as exc:  # the sweeper must outlive any one failure
+                log.warning("expiry_sweep_failed", error=str(exc)[:300])
+            await sleep_or_stop(stop, SWEEP_SECONDS)

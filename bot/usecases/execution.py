@@ -1,0 +1,144 @@
+"""Execute a running change request, step by step, then verify it.
+
+Each step goes to the request's host as a job carrying the request's id: the runner runs it only
+as a step of that running request, once, and on the very target the request bound
+(profbot/approvals/store.py, runner/worker.py). The request's message is updated in place as each
+step finishes; a step that fails stops the rest. Lost contact after a step was sent means the
+outcome is unknown, never "failed". After the steps, the plan's verification runs by itself and
+its finding goes to the thread. At most ``changes_per_hour`` executions per change and target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import structlog
+from pydantic import ValidationError
+
+from bot.usecases.audit import AuditRecords
+from bot.usecases.commands import Place
+from bot.usecases.content import Verified
+from bot.usecases.ports import ChangeStore, Clock, MessageRef, People
+from bot.usecases.settings import ChangePolicy
+from bot.usecases.speech import post, reply, show
+from handlers.context import ProcedureContext
+from handlers.findings import Finding, Severity
+from handlers.registry import Runbook
+from profbot.approvals.model import ChangeRequest, RequestState, StepOutcome
+from profbot.audit import AuditEvent, AuditKind
+from profbot.bus import Bus
+from profbot.errors import JobTimeout, OutcomeUnknown, ProfbotError, RedisUnavailable
+from profbot.ops import CATALOG, ChangeResult
+
+log = structlog.get_logger("profbot.execution")
+
+
+@dataclass(kw_only=True)
+class Executor:
+    bus: Bus
+    people: People
+    store: ChangeStore
+    audit: AuditRecords
+    book: Runbook
+    policy: ChangePolicy
+    job_timeout: float
+    clock: Clock = time.time
+
+    async def execute(self, request: ChangeRequest) -> None:
+        try:
+            await self._execute(request)
+        except asyncio.CancelledError:
+            # Shutdown cut it off mid-way: say so, rather than leave it "running" for ever.
+            await asyncio.shield(
+                self._finish(request.id, RequestState.UNKNOWN, "profbot stopped while running it: check the target")
+            )
+            raise
+        except Exception as exc:
+            log.exception("change_crashed", request=request.id)
+            await self._finish(request.id, RequestState.UNKNOWN, f"profbot failed while running it: {exc}")
+
+    async def _execute(self, request: ChangeRequest) -> None:
+        if not await self.store.take_execution_slot(request, self.policy.changes_per_hour, now=self.clock()):
+            count = await self.store.executions_in_last_hour(request, now=self.clock())
+            limit = self.policy.changes_per_hour
+            await self._finish(
+                request.id, RequestState.FAILED,
+                f"{request.label} already ran {count} times on {request.target} in the last hour (limit {limit}): "
+                "repeating it is not fixing it; escalate to the Pyroscope owners. Nothing was run",
+            )  # fmt: skip
+            return
+        await self.audit.record(AuditEvent.about(AuditKind.EXECUTING, request, actor=request.decided_by))
+        for index, step in enumerate(request.steps):
+            operation = CATALOG.parse(step.op, step.params)
+            try:
+                result = await self.bus.call(
+                    request.host, operation, timeout=max(self.job_timeout, operation.time_budget()),
+                    requested_by=request.decided_by, approval_id=request.id,
+                )  # fmt: skip
+            except ProfbotError as exc:
+                await self._record(request.id, StepOutcome(index=index, ok=False, error=str(exc)[:1500]))
+                # Lost contact (Redis, no answer) after the job went out: it may have run.
+                lost = isinstance(exc, OutcomeUnknown | JobTimeout | RedisUnavailable)
+                state = RequestState.UNKNOWN if lost else RequestState.FAILED
+                await self._finish(request.id, state, f"step {index + 1} ({step.op}): {exc}")
+                return
+            lines = result.steps if isinstance(result, ChangeResult) else [result.model_dump_json()[:300]]
+            current = await self._record(request.id, StepOutcome(index=index, ok=True, lines=lines))
+            if current is not None:
+                await self.show(current)
+        finished = await self._finish(request.id, RequestState.SUCCEEDED, None)
+        if finished is not None:
+            await self.verify(finished)
+
+    async def _record(self, request_id: str, outcome: StepOutcome) -> ChangeRequest | None:
+        return await self.store.update(request_id, lambda r: r.outcomes.append(outcome))
+
+    async def _finish(self, request_id: str, state: RequestState, error: str | None) -> ChangeRequest | None:
+        def done(r: ChangeRequest) -> None:
+            r.finished_at, r.error = self.clock(), error
+
+        moved, current = await self.store.transition(request_id, state, {RequestState.RUNNING}, done)
+        if not moved or current is None:
+            return None
+        outcome = error or "; ".join(line for o in current.outcomes for line in o.lines)
+        await self.audit.record(
+            AuditEvent.about(AuditKind(state.value), current, actor=current.decided_by, outcome=outcome)
+        )
+        await self.show(current)
+        return current
+
+    async def verify(self, request: ChangeRequest) -> Finding:
+        """The plan's verification (``/ready`` within the budget, or the diagnosis again), recorded
+        on the request, audited and posted in its thread."""
+        ctx = ProcedureContext(self.bus, request.host, self.job_timeout)
+        try:
+            action = self.book.action_named(request.procedure, request.action)
+            plan = action.plan(action.parse(request.params))
+            finding = await plan.verify(ctx, self.policy.verify_seconds)
+        except (ProfbotError, KeyError, ValidationError) as exc:  # a request an older profbot filed, say
+            finding = Finding(check="verification", severity=Severity.WARNING, detail=f"could not run: {exc}")
+
+        def verified(r: ChangeRequest) -> None:
+            r.verification, r.verification_severity = f"{finding.check}: {finding.detail}", finding.severity.value
+
+        current = await self.store.update(request.id, verified)
+        await self.audit.record(
+            AuditEvent.about(AuditKind.VERIFIED, request, actor=None, outcome=f"{finding.severity}: {finding.detail}")
+        )
+        if current is not None:
+            await self.show(current)
+        thread = request.thread_ts or request.message_ts
+        if thread:
+            await reply(self.people, MessageRef(channel=request.channel, ts=thread), Verified(request, finding))
+        else:  # its request could not be posted: the result still goes where it was asked
+            await post(self.people, Place(channel=request.channel), Verified(request, finding))
+        return finding
+
+    async def show(self, request: ChangeRequest) -> None:
+        """Update the request's message in place, as stored now; its buttons go once it is decided.
+        Read again rather than trust the caller's copy: the executor may have moved on meanwhile."""
+        latest = await self.store.get(request.id) or request
+        if latest.message_ts:
+            await show(self.people, MessageRef(channel=latest.channel, ts=latest.message_ts), latest)

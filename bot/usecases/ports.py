@@ -1,0 +1,120 @@
+"""What the use cases need from the world, as ports each side implements.
+
+- :class:`People`: the one narrow port to talk to people (post, update, reply in a thread, tell one
+  person privately, ask for a form). Each front end implements it (bot/slack/people.py); what is
+  said is domain content (bot/usecases/content.py), which the front end renders. Failures arrive
+  as :class:`~profbot.errors.DeliveryError`.
+- The stores: change requests (:class:`ChangeStore`, Redis: profbot/approvals/store.py), the audit
+  trail (:class:`AuditTrail`: profbot/audit.py), offered actions (:class:`OfferStore`:
+  bot/stores/offers.py), alerts (:class:`AlertLedger`: bot/stores/alert_ledger.py).
+- The job bus is :class:`profbot.bus.Bus`; group membership is :class:`GroupDirectory`.
+
+Tests hand the use cases in-memory fakes of every one of these (tests/unit/fakes.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.usecases.alert_model import AlertGroup, AlertNotification
+from bot.usecases.commands import Asker, Place
+from bot.usecases.content import Content, Form
+from handlers.findings import Remediation
+from profbot.approvals.model import ChangeRequest, RequestState
+from profbot.audit import AuditEvent
+
+Clock = Callable[[], float]
+
+
+class MessageRef(BaseModel):
+    """A message a front end delivered, to update it or reply in its thread."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: str
+    ts: str
+    thread: str | None = None  # the thread it was posted in, if any
+
+    @property
+    def thread_place(self) -> Place:
+        """Where replies to this message go: its own thread, or the thread it is in."""
+        return Place(channel=self.channel, thread=self.thread or self.ts)
+
+
+class People(Protocol):
+    """How use cases talk to people. Every method raises DeliveryError when it cannot deliver."""
+
+    async def post(self, place: Place, content: Content) -> MessageRef: ...
+
+    async def update(self, message: MessageRef, content: Content) -> None: ...
+
+    async def reply(self, message: MessageRef, content: Content) -> MessageRef: ...
+
+    async def tell(self, person: Asker, content: Content) -> None: ...
+
+    async def ask(self, person: Asker, form: Form) -> None: ...
+
+
+class GroupDirectory(Protocol):
+    async def members(self, group: str) -> frozenset[str]:
+        """The members of a user group; raises DeliveryError when the front end cannot say."""
+        ...
+
+
+class ChangeStore(Protocol):
+    async def create(self, request: ChangeRequest) -> str: ...
+
+    async def get(self, request_id: str) -> ChangeRequest | None: ...
+
+    async def transition(
+        self,
+        request_id: str,
+        to: RequestState,
+        allowed_from: frozenset[RequestState] | set[RequestState],
+        change: Callable[[ChangeRequest], None] | None = None,
+    ) -> tuple[bool, ChangeRequest | None]: ...
+
+    async def update(self, request_id: str, change: Callable[[ChangeRequest], None]) -> ChangeRequest | None: ...
+
+    async def due_for_expiry(self, now: float | None = None) -> list[str]: ...
+
+    async def take_execution_slot(self, request: ChangeRequest, per_hour: int, now: float | None = None) -> bool: ...
+
+    async def executions_in_last_hour(self, request: ChangeRequest, now: float | None = None) -> int: ...
+
+
+class AuditTrail(Protocol):
+    async def append(self, event: AuditEvent) -> str: ...
+
+    async def latest(self, count: int) -> list[AuditEvent]: ...
+
+
+class OfferStore(Protocol):
+    async def put(self, remedy: Remediation) -> str:
+        """Keep an offered remediation; the opaque id a button carries."""
+        ...
+
+    async def get(self, offer_id: str) -> Remediation | None: ...
+
+
+class AlertLedger(Protocol):
+    async def record(self, notification: AlertNotification) -> str:
+        """Store a notification durably; its group's id."""
+        ...
+
+    async def group(self, gid: str) -> AlertGroup | None: ...
+
+    async def set_thread(self, gid: str, channel: str, ts: str) -> None: ...
+
+    async def set_resolved(self, gid: str, at: float) -> None: ...
+
+    async def clear_resolved(self, gid: str) -> None: ...
+
+    async def announced(self, gid: str) -> set[str]: ...
+
+    async def announce(self, gid: str, fingerprints: list[str]) -> None: ...
+
+    async def claim_diagnosis(self, gid: str, cooldown: float) -> bool: ...

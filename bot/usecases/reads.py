@@ -1,0 +1,105 @@
+"""The reading use cases: help, the runbook's index, the runners and Pyroscope's health on every
+host. Reading is free for operators, and health for everyone."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import structlog
+
+from bot.usecases.commands import HELP, Asker, Health, RunbookQuery, diagnosable, usage
+from bot.usecases.content import (
+    BusUnavailable,
+    Content,
+    HealthOverview,
+    HelpLine,
+    HelpListing,
+    NoRunners,
+    RunbookEntry,
+    RunbookIndex,
+    RunbookLine,
+    RunnersOverview,
+)
+from bot.usecases.ports import People
+from bot.usecases.speech import answer, tell
+from handlers import health as health_check
+from handlers.context import ProcedureContext
+from handlers.findings import Finding, Report, Severity
+from handlers.registry import Runbook
+from profbot.aio import SingleFlight
+from profbot.bus import Bus
+from profbot.errors import NoRunner, RedisUnavailable
+
+log = structlog.get_logger("profbot.reads")
+
+
+def help_listing() -> HelpListing:
+    return HelpListing([HelpLine(line_usage, what) for line_usage, what in HELP.values()])
+
+
+def runbook(book: Runbook, query: RunbookQuery) -> RunbookIndex | RunbookEntry:
+    if query.procedure is None:
+        return RunbookIndex([RunbookLine(p.id, p.title, usage(p)) for p in diagnosable(book)])
+    procedure = book.get(query.procedure)
+    if procedure is None:
+        raise ValueError(f"unknown procedure {query.procedure}")  # the grammar lets none through
+    return RunbookEntry(procedure.id, procedure.title, procedure.doc, usage(procedure))
+
+
+class Overview:
+    """Runners and health, across hosts."""
+
+    def __init__(self, bus: Bus, people: People, book: Runbook, job_timeout: float) -> None:
+        self.bus = bus
+        self.people = people
+        self.book = book
+        self.job_timeout = job_timeout
+        # Ten people asking for health during an incident start one check per host, not ten.
+        self.checks: SingleFlight[Report] = SingleFlight()
+
+    async def runners(self, asker: Asker) -> None:
+        try:
+            runners = await self.bus.runners()
+            alive = await self.bus.alive_hosts([r.host for r in runners])
+            content: Content = RunnersOverview(runners, frozenset(alive)) if runners else NoRunners()
+        except RedisUnavailable as exc:
+            content = BusUnavailable(str(exc))
+        await tell(self.people, asker, content)
+
+    async def health(self, asker: Asker, command: Health) -> list[Report] | None:
+        outcome = await self.health_reports(command.host)
+        if not isinstance(outcome, list):
+            await answer(self.people, asker, outcome)
+            return None
+        log.info("health_reported", hosts=[r.host for r in outcome], verdicts=[r.verdict.value for r in outcome])
+        await answer(self.people, asker, HealthOverview(outcome, asker.user))
+        return outcome
+
+    async def health_reports(self, host: str | None) -> list[Report] | Content:
+        """One health report per host (or for ``host``), or the notice saying why there are none."""
+        try:
+            hosts = [host] if host is not None else [r.host for r in await self.bus.runners()]
+            if not hosts:
+                return NoRunners()
+            return list(await asyncio.gather(*(self._shared(h) for h in hosts)))
+        except RedisUnavailable as exc:
+            return BusUnavailable(str(exc))
+
+    async def _shared(self, host: str) -> Report:
+        return await self.checks.run((health_check.ID, host), lambda: self._one(host))
+
+    async def _one(self, host: str) -> Report:
+        try:
+            await self.bus.ensure_runner(host)
+        except NoRunner as exc:
+            return Report(
+                procedure=health_check.ID,
+                title="Pyroscope health",
+                host=host,
+                findings=[Finding(check="runner", severity=Severity.CRITICAL, detail=str(exc))],
+                finished_at=datetime.now(UTC),
+            )
+        procedure = self.book.get(health_check.ID)
+        assert procedure is not None, "handlers registers HEALTH"
+        return await procedure(ProcedureContext(self.bus, host, self.job_timeout), health_check.HealthParams())

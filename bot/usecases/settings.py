@@ -1,0 +1,19 @@
+"""The use cases' own settings (from profbot/settings.py, through bot/service.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ChangePolicy:
+    approval_ttl: float = 900.0  # seconds a request waits for its confirmation or approval
+    changes_per_hour: int = 3  # the same change on the same target, per hour
+    verify_seconds: float = 60.0  # the budget of the verification after a change
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    channel: str  # where each alert group gets its thread
+    procedures: dict[str, str] = field(default_factory=dict)  # alertname -> procedure, over the defaults
+    diagnosis_cooldown: float = 900.0  # a group diagnosed at most once in this many seconds

@@ -1,0 +1,103 @@
+"""``POST /alerts/alertmanager`` and ``POST /alerts/grafana``: alerts in, durably, before any 2xx.
+
+Checked in this order, nothing stored before the last step:
+1. size: over 1 MiB is refused by aiohttp with 413;
+2. ``Authorization: Bearer $PROFBOT_ALERT_TOKEN``: missing or wrong, 401;
+3. Grafana only, when ``PROFBOT_GRAFANA_HMAC_SECRET`` is set: ``X-Grafana-Alerting-Signature``
+   must be the hex HMAC-SHA256 of the body (``timestamp:body`` when the timestamp header is sent), 401;
+4. the payload (bot/webhooks/payloads.py): 400 with the reason. Alertmanager never resends a 4xx,
+   so 4xx is only for requests that can never succeed;
+5. the use case keeps it (bot/usecases/alerts.py, into the ledger): Redis unavailable is 503, which
+   Alertmanager retries.
+A 200 means the alert is in Redis; Slack is posted to later, by the alert threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from bot.usecases.alert_model import AlertNotification, Source
+from bot.webhooks.payloads import parse_webhook
+from profbot.errors import RedisUnavailable
+
+log = structlog.get_logger("profbot.alert_intake")
+
+GRAFANA_SIGNATURE = "x-grafana-alerting-signature"
+GRAFANA_TIMESTAMP = "x-grafana-alerting-signature-timestamp"
+
+
+def _refuse(status: int, reason: str, source: str) -> web.Response:
+    log.warning("alert_rejected", source=source, status=status, reason=reason)
+    return web.json_response({"ok": False, "error": reason}, status=status)
+
+
+def check_bearer(header: str | None, token: str) -> str | None:
+    if not header:
+        return "missing Authorization header (Bearer token)"
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        return "Authorization must be 'Bearer <token>'"
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return "invalid bearer token"
+    return None
+
+
+def check_grafana_hmac(signature: str | None, timestamp: str | None, body: bytes, secret: str) -> str | None:
+    if not signature:
+        return "missing X-Grafana-Alerting-Signature header"
+    signed = f"{timestamp}:".encode() + body if timestamp else body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
+        return "invalid X-Grafana-Alerting-Signature"
+    return None
+
+
+def alert_routes(
+    receive: Callable[[AlertNotification], Awaitable[str]], token: str, grafana_hmac_secret: str | None
+) -> list[web.RouteDef]:
+    """The two endpoints; ``receive`` keeps a notification and answers its group's id."""
+
+    async def intake(request: web.Request, source: Source) -> web.Response:
+        body = await request.read()  # 413 past client_max_size
+        reason = check_bearer(request.headers.get("Authorization"), token)
+        if reason is None and source == "grafana" and grafana_hmac_secret:
+            reason = check_grafana_hmac(
+                request.headers.get(GRAFANA_SIGNATURE),
+                request.headers.get(GRAFANA_TIMESTAMP),
+                body,
+                grafana_hmac_secret,
+            )
+        if reason is not None:
+            return _refuse(401, reason, source)
+        notification = parse_webhook(source, body)
+        if isinstance(notification, str):
+            return _refuse(400, notification, source)
+        try:
+            gid = await receive(notification)
+        except RedisUnavailable as exc:
+            return _refuse(503, f"alert not stored, retry: {exc}", source)
+        alerts = len(notification.alerts)
+        log.info("alert_received", source=source, group=gid, status=notification.status, alerts=alerts)
+        return web.json_response({"ok": True, "group": gid, "alerts": alerts})
+
+    async def alertmanager(request: web.Request) -> web.Response:
+        return await intake(request, "alertmanager")
+
+    async def grafana(request: web.Request) -> web.Response:
+        return await intake(request, "grafana")
+
+    return [web.post("/alerts/alertmanager", alertmanager), web.post("/alerts/grafana", grafana)]
+
+
+def intake_not_configured() -> list[web.RouteDef]:
+    """Without PROFBOT_ALERT_TOKEN the endpoints exist and say why they take nothing (404: final)."""
+
+    async def refuse(request: web.Request) -> web.Response:
+        return _refuse(404, "alert intake is not configured on this bot (PROFBOT_ALERT_TOKEN)", request.path)
+
+    return [web.post("/alerts/alertmanager", refuse), web.post("/alerts/grafana", refuse)]

@@ -1,0 +1,67 @@
+"""The two alert webhooks profbot takes, as pydantic models: Alertmanager's (payload version 4)
+and Grafana Alerting's webhook contact point (the same shape plus a few fields, version 1).
+Unknown fields are ignored: both senders add fields over time (``../shared/reference/alerts-and-pyroscope.md``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.usecases.alert_model import Alert, AlertNotification, Source, Text, cut
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    version: str
+    groupKey: Annotated[str, Field(min_length=1, max_length=2000)]
+    status: Literal["firing", "resolved"]
+    receiver: Text = ""
+    alerts: Annotated[list[Alert], Field(min_length=1, max_length=10_000)]
+    groupLabels: dict[str, Text] = {}
+    commonLabels: dict[str, Text] = {}
+    commonAnnotations: dict[str, Text] = {}
+    externalURL: Text = ""
+    truncatedAlerts: int = 0
+    # Grafana only
+    title: Text = ""
+    message: Annotated[str, cut(20_000)] = ""
+
+    def notification(self, source: Source) -> AlertNotification:
+        return AlertNotification(
+            source=source,
+            group_key=self.groupKey,
+            status=self.status,
+            receiver=self.receiver,
+            alerts=self.alerts,
+            group_labels=self.groupLabels,
+            common_labels=self.commonLabels,
+            common_annotations=self.commonAnnotations,
+            external_url=self.externalURL,
+            title=self.title,
+        )
+
+
+EXPECTED_VERSION: dict[Source, str] = {"alertmanager": "4", "grafana": "1"}
+
+
+def parse_webhook(source: Source, body: bytes) -> AlertNotification | str:
+    """The notification, or the reason (for a 400) it can never be accepted."""
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"body is not valid JSON ({exc})"[:300]
+    if not isinstance(raw, dict):
+        return "body is not a JSON object"
+    try:
+        payload = WebhookIn.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"{where}: {first['msg']}{more}"[:500]
+    if payload.version != EXPECTED_VERSION[source]:
+        return f"version {payload.version!r}: {source} webhooks send version {EXPECTED_VERSION[source]!r}"
+    return payload.notification(source)

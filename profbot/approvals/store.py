@@ -1,0 +1,192 @@
+"""Change requests in Redis, as the bot and the runners both use them (keys: profbot/keys.py).
+
+Every state change is a compare-and-set on the request's version (one Lua script), so two clicks,
+Slack's retries or two bot replicas cannot move a request twice. A runner takes each step of a
+running request at most once (:meth:`ApprovalStore.authorize_step`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from profbot.approvals.model import ChangeRequest, RequestState
+from profbot.errors import NotApproved
+from profbot.keys import Keys
+from profbot.redis_access import redis_errors
+
+STEP_CLAIM_TTL_SECONDS = 7 * 24 * 3600
+REQUEST_TTL_SECONDS = 30 * 24 * 3600  # requests stay readable (for "already done by X") this long
+
+
+# Write a request's new state and document if nobody wrote it since we read it (its version), and
+# when it leaves its pending states, free the "one open request per change and target" key.
+_TRANSITION = """
+local version = redis.call('HGET', KEYS[1], 'version') or '0'
+if version ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'doc', ARGV[2], 'version', tonumber(version) + 1)
+if ARGV[4] == '0' and redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
+
+# Record one execution of a change on a target unless the hour's budget is spent.
+_COOLDOWN = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+class ApprovalStore:
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self._transition = redis.register_script(_TRANSITION)
+        self._cooldown = redis.register_script(_COOLDOWN)
+
+    def key(self, request_id: str) -> str:
+        return self.keys.change(request_id)
+
+    def step_key(self, request_id: str, index: int) -> str:
+        return self.keys.change_step(request_id, index)
+
+    @property
+    def pending_key(self) -> str:
+        return self.keys.changes_pending
+
+    def executions_key(self, request: ChangeRequest) -> str:
+        return self.keys.change_executions(request.target_key)
+
+    def open_key(self, request: ChangeRequest) -> str:
+        return self.keys.change_open(request.target_key)
+
+    async def create(self, request: ChangeRequest) -> str:
+        """Store a new request; the id of the request stored, which is an already open one for the
+        same change on the same target if there is one (a double click files one request)."""
+        with redis_errors():
+            if request.state.pending:
+                ttl = max(1, int(request.expires_at - time.time()) + 1)
+                if not await self.redis.set(self.open_key(request), request.id, nx=True, ex=ttl):
+                    existing = await self.redis.get(self.open_key(request))
+                    if existing:
+                        return str(existing)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(
+                    self.key(request.id),
+                    mapping={"state": request.state.value, "doc": request.model_dump_json(), "version": 0},
+                )
+                pipe.expire(self.key(request.id), REQUEST_TTL_SECONDS)
+                if request.state.pending:
+                    pipe.zadd(self.pending_key, {request.id: request.expires_at})
+                await pipe.execute()
+        return request.id
+
+    async def _read(self, request_id: str) -> tuple[ChangeRequest | None, str]:
+        with redis_errors():
+            doc, version = await self.redis.hmget(self.key(request_id), ["doc", "version"])
+        return (ChangeRequest.model_validate_json(doc) if doc else None), str(version or "0")
+
+    async def get(self, request_id: str) -> ChangeRequest | None:
+        return (await self._read(request_id))[0]
+
+    async def transition(
+        self,
+        request_id: str,
+        to: RequestState,
+        allowed_from: frozenset[RequestState] | set[RequestState],
+        change: Callable[[ChangeRequest], None] | None = None,
+    ) -> tuple[bool, ChangeRequest | None]:
+        """Move the request to ``to`` if it is in one of ``allowed_from``; ``change`` edits the
+        stored document on the way. Answers whether this call moved it, and the request as it now is."""
+        return await self._write(request_id, allowed_from, to, change)
+
+    async def update(self, request_id: str, change: Callable[[ChangeRequest], None]) -> ChangeRequest | None:
+        """Edit a request's document without changing its state (progress while it runs)."""
+        return (await self._write(request_id, frozenset(RequestState), None, change))[1]
+
+    async def _write(
+        self,
+        request_id: str,
+        allowed_from: frozenset[RequestState] | set[RequestState],
+        to: RequestState | None,
+        change: Callable[[ChangeRequest], None] | None,
+    ) -> tuple[bool, ChangeRequest | None]:
+        """Optimistic: read the document and its version, write only if the version is unchanged,
+        else read again. Whoever loses a race sees the winner's state and stops there.
+        ``to=None`` keeps the state as it is."""
+        for _ in range(50):
+            current, version = await self._read(request_id)
+            if current is None or current.state not in allowed_from:
+                return False, current
+            updated = current.model_copy(deep=True)
+            updated.state = to or current.state
+            if change is not None:
+                change(updated)
+            with redis_errors():
+                written = await self._transition(
+                    keys=[self.key(request_id), self.open_key(current)],
+                    args=[updated.state.value, updated.model_dump_json(), version,
+                          "1" if updated.state.pending else "0", request_id],
+                )  # fmt: skip
+            if int(written) == 1:
+                if not updated.state.pending:
+                    with redis_errors():
+                        await self.redis.zrem(self.pending_key, request_id)
+                return True, updated
+        return False, await self.get(request_id)
+
+    async def due_for_expiry(self, now: float | None = None) -> list[str]:
+        with redis_errors():
+            raw = await self.redis.zrangebyscore(self.pending_key, "-inf", now or time.time())
+        return [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
+
+    async def take_execution_slot(self, request: ChangeRequest, per_hour: int, now: float | None = None) -> bool:
+        """Count this execution against the target's hourly budget; False when it is spent."""
+        with redis_errors():
+            taken = await self._cooldown(
+                keys=[self.executions_key(request)],
+                args=[now or time.time(), 3600, per_hour, f"{request.id}:{uuid.uuid4().hex[:8]}"],
+            )
+        return bool(taken)
+
+    async def executions_in_last_hour(self, request: ChangeRequest, now: float | None = None) -> int:
+        now = now or time.time()
+        with redis_errors():
+            return int(await self.redis.zcount(self.executions_key(request), now - 3600, "+inf"))
+
+    # ------------------------------------------------------------------ the runner's side
+
+    async def authorize_step(
+        self, request_id: str, *, host: str, op: str, params: dict[str, Any], job_id: str
+    ) -> tuple[ChangeRequest, int]:
+        """The request and step index a change job may run as; raises :class:`NotApproved`.
+
+        The job must name a request that is running on this host and list this exact operation
+        and arguments as a step nobody has taken yet. Taking the step is a SET NX, so the same
+        step of the same request never runs twice, even if the bot sends it twice.
+        """
+        request = await self.get(request_id)
+        if request is None:
+            raise NotApproved(f"{op}: no change request {request_id[:40]!r} was approved; nothing ran")
+        if request.state is not RequestState.RUNNING:
+            raise NotApproved(f"{op}: change request {request_id} is {request.state.value}, not approved to run")
+        if request.host != host:
+            raise NotApproved(f"{op}: change request {request_id} was approved for host {request.host}, not {host}")
+        matching = [i for i, step in enumerate(request.steps) if step.op == op and step.params == params]
+        if not matching:
+            raise NotApproved(f"{op} with these arguments is not a step of approved request {request_id}; nothing ran")
+        for index in matching:
+            key = self.step_key(request_id, index)
+            with redis_errors():
+                if await self.redis.set(key, job_id, nx=True, ex=STEP_CLAIM_TTL_SECONDS):
+                    return request, index
+                holder = await self.redis.get(key)
+            if (holder.decode() if isinstance(holder, bytes) else holder) == job_id:
+                return request, index  # our own earlier SET whose reply was lost
+        raise NotApproved(f"{op}: this step of request {request_id} already ran; it is not run twice")

@@ -1,0 +1,122 @@
+"""Every Redis key profbot uses, in one place.
+
+One prefix per deployment (``PROFBOT_REDIS_PREFIX``), so several can share a Redis. Under it
+(``P``)::
+
+    job bus (profbot/bus.py, runner/worker.py)
+      P:jobs:HOST                  stream per host; consumer group ``runners``
+      P:job:ID:claim               set once (NX) by the runner that starts job ID
+      P:result:ID                  the job's result (JSON), kept for a day
+      P:results                    pub/sub channel announcing finished job ids
+      P:runners                    hash HOST -> runner info (JSON): every runner ever seen
+      P:runner:HOST:alive          heartbeat, with a TTL
+      P:history:HOST:volume:NAME   sorted set of volume size samples (storage growth)
+
+    change requests (profbot/approvals/store.py)
+      P:change:ID                  hash: state, version, the request (JSON)
+      P:change:ID:step:N           set once (NX) when step N of request ID is taken
+      P:changes:pending            sorted set of pending request ids by expiry time
+      P:changes:open:TARGET        the one open request per change and target
+      P:changes:executed:TARGET    sorted set of executions in the last hour (cooldown)
+
+    the audit trail (profbot/audit.py)
+      P:audit                      stream of audit events; group ``slack-mirror``
+
+    offered actions (bot/stores/offers.py)
+      P:offer:ID                   a remediation a report offered (JSON); a button carries ID
+
+    alerts (bot/stores/alert_ledger.py)
+      P:alerts:group:G             hash: the group's state, its thread
+      P:alerts:group:G:alerts      hash fingerprint -> the alert's latest JSON
+      P:alerts:group:G:announced   set of fingerprints shown in the thread
+      P:alerts:group:G:diagnosed   set (NX, with TTL) when the group's diagnosis ran
+      P:alerts:group:G:lock        redis-py Lock: one replica brings a group up to date
+      P:alerts:ledger              stream: one entry per alert received
+      P:alerts:inbox               stream: one entry per webhook; group ``slack-posters``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    # ------------------------------------------------------------------ job bus
+
+    @property
+    def results_channel(self) -> str:
+        return f"{self.prefix}:results"
+
+    @property
+    def runners(self) -> str:
+        return f"{self.prefix}:runners"
+
+    def jobs(self, host: str) -> str:
+        return f"{self.prefix}:jobs:{host}"
+
+    def claim(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}:claim"
+
+    def result(self, job_id: str) -> str:
+        return f"{self.prefix}:result:{job_id}"
+
+    def alive(self, host: str) -> str:
+        return f"{self.prefix}:runner:{host}:alive"
+
+    def volume_history(self, host: str, volume: str) -> str:
+        return f"{self.prefix}:history:{host}:volume:{volume}"
+
+    # ------------------------------------------------------------------ change requests
+
+    def change(self, request_id: str) -> str:
+        return f"{self.prefix}:change:{request_id}"
+
+    def change_step(self, request_id: str, index: int) -> str:
+        return f"{self.prefix}:change:{request_id}:step:{index}"
+
+    @property
+    def changes_pending(self) -> str:
+        return f"{self.prefix}:changes:pending"
+
+    def change_open(self, target_key: str) -> str:
+        return f"{self.prefix}:changes:open:{target_key}"
+
+    def change_executions(self, target_key: str) -> str:
+        return f"{self.prefix}:changes:executed:{target_key}"
+
+    # ------------------------------------------------------------------ audit, offers
+
+    @property
+    def audit(self) -> str:
+        return f"{self.prefix}:audit"
+
+    def offer(self, offer_id: str) -> str:
+        return f"{self.prefix}:offer:{offer_id}"
+
+    # ------------------------------------------------------------------ alerts
+
+    def alert_group(self, gid: str) -> str:
+        return f"{self.prefix}:alerts:group:{gid}"
+
+    def alert_group_alerts(self, gid: str) -> str:
+        return f"{self.alert_group(gid)}:alerts"
+
+    def alert_group_announced(self, gid: str) -> str:
+        return f"{self.alert_group(gid)}:announced"
+
+    def alert_group_diagnosed(self, gid: str) -> str:
+        return f"{self.alert_group(gid)}:diagnosed"
+
+    def alert_group_lock(self, gid: str) -> str:
+        return f"{self.alert_group(gid)}:lock"
+
+    @property
+    def alert_ledger(self) -> str:
+        return f"{self.prefix}:alerts:ledger"
+
+    @property
+    def alert_inbox(self) -> str:
+        return f"{self.prefix}:alerts:inbox"

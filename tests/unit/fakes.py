@@ -1,0 +1,330 @@
+"""In-memory fakes of the use cases' ports (bot/usecases/ports.py) and of the job bus: no Slack,
+no Redis, no podman. Each keeps what it was given so a test can read it back, and behaves as its
+real counterpart promises (the change store's compare-and-set and hourly budget, the offer store's
+opaque ids, the bus's typed answers and its NoRunner)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from bot.usecases.alert_model import Alert, AlertGroup, AlertNotification
+from bot.usecases.commands import Asker, Place
+from bot.usecases.content import Content, Form
+from bot.usecases.ports import MessageRef
+from handlers.findings import Remediation
+from profbot.approvals.model import ChangeRequest, RequestState
+from profbot.audit import AuditEvent
+from profbot.bus import RunnerInfo, VolumeSample
+from profbot.errors import NoRunner, PlaceUnavailable, ProfbotError, RedisUnavailable, TargetNotFound
+from profbot.ops import AnyOperation, OpResult
+
+R = TypeVar("R", bound=OpResult)
+
+
+class Clock:
+    """Time that moves only when a test moves it."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+# ---------------------------------------------------------------------------- People
+
+
+@dataclass
+class Said:
+    how: str  # post, update, reply, tell, ask
+    content: Content | Form
+    where: Place | MessageRef | Asker
+    ref: MessageRef | None = None
+
+
+class FakePeople:
+    """Delivers everything and remembers it; channels in ``refusing`` refuse the bot."""
+
+    def __init__(self) -> None:
+        self.said: list[Said] = []
+        self.refusing: set[str] = set()
+        self._ts = 1000
+
+    def _next(self, place: Place) -> MessageRef:
+        if place.channel in self.refusing:
+            raise PlaceUnavailable("not_in_channel")
+        self._ts += 1
+        return MessageRef(channel=place.channel, ts=f"{self._ts}.000100", thread=place.thread)
+
+    async def post(self, place: Place, content: Content) -> MessageRef:
+        ref = self._next(place)
+        self.said.append(Said("post", content, place, ref))
+        return ref
+
+    async def update(self, message: MessageRef, content: Content) -> None:
+        self.said.append(Said("update", content, message, message))
+
+    async def reply(self, message: MessageRef, content: Content) -> MessageRef:
+        ref = self._next(message.thread_place)
+        self.said.append(Said("reply", content, message, ref))
+        return ref
+
+    async def tell(self, person: Asker, content: Content) -> None:
+        self.said.append(Said("tell", content, person))
+
+    async def ask(self, person: Asker, form: Form) -> None:
+        self.said.append(Said("ask", form, person))
+
+    def of(self, kind: type, how: str | None = None) -> list[Said]:
+        return [s for s in self.said if isinstance(s.content, kind) and (how is None or s.how == how)]
+
+    def told(self, user: str) -> list[Content | Form]:
+        return [s.content for s in self.said if s.how == "tell" and isinstance(s.where, Asker) and s.where.user == user]
+
+
+# ---------------------------------------------------------------------------- the job bus
+
+
+Answer = Callable[[Any], OpResult]  # given the operation, typed as the test needs it
+
+
+@dataclass
+class Call:
+    host: str
+    operation: AnyOperation
+    approval_id: str | None
+
+
+@dataclass
+class FakeBus:
+    """Runners on hosts, each with containers; ``answers`` says what each operation answers
+    (by name; an exception is raised as the runner's error). Unanswered operations fail with
+    TargetNotFound, as a missing container would."""
+
+    hosts: dict[str, list[str]] = field(default_factory=dict)  # host -> containers
+    down: set[str] = field(default_factory=set)  # hosts whose runner stopped heartbeating
+    answers: dict[str, Answer | OpResult | ProfbotError] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    history: dict[tuple[str, str], list[VolumeSample]] = field(default_factory=dict)
+    redis_down: bool = False  # every call fails as the real bus does without Redis
+
+    def _redis(self) -> None:
+        if self.redis_down:
+            raise RedisUnavailable("Redis unavailable: connection refused")
+
+    def answer(self, name: str, value: Answer | OpResult | ProfbotError) -> None:
+        self.answers[name] = value
+
+    async def call(
+        self,
+        host: str,
+        operation: Any,
+        *,
+        timeout: float | None = None,
+        requested_by: str | None = None,
+        approval_id: str | None = None,
+    ) -> Any:
+        await self.ensure_runner(host)
+        self.calls.append(Call(host, operation, approval_id))
+        answer = self.answers.get(operation.name)
+        if answer is None:
+            raise TargetNotFound(f"{operation.name}: nothing answered in this test")
+        if isinstance(answer, ProfbotError):
+            raise answer
+        result = answer if isinstance(answer, OpResult) else answer(operation)
+        assert isinstance(result, operation.result_type), (operation.name, type(result))
+        return result
+
+    def ran(self, name: str) -> list[Call]:
+        return [c for c in self.calls if c.operation.name == name]
+
+    async def runners(self) -> list[RunnerInfo]:
+        self._redis()
+        return [
+            RunnerInfo(host=h, version="test", pid=1, started_at=0, last_seen=time.time(), heartbeat_seconds=0.0,
+                       pyroscope_url="http://pyroscope:4040", containers=containers)
+            for h, containers in sorted(self.hosts.items())
+        ]  # fmt: skip
+
+    async def alive_hosts(self, hosts: list[str]) -> set[str]:
+        self._redis()
+        return {h for h in hosts if h in self.hosts and h not in self.down}
+
+    async def hosts_for(self, container: str) -> list[str]:
+        self._redis()
+        return [h for h, containers in sorted(self.hosts.items()) if container in containers and h not in self.down]
+
+    async def ensure_runner(self, host: str) -> None:
+        self._redis()
+        if host not in self.hosts or host in self.down:
+            raise NoRunner(host)
+
+    async def volume_history(self, host: str, volume: str) -> list[VolumeSample]:
+        self._redis()
+        return list(self.history.get((host, volume), []))
+
+
+# ---------------------------------------------------------------------------- stores
+
+
+class FakeChangeStore:
+    """Requests in memory, with the Redis store's rules: one open request per change and target,
+    moves only from the allowed states, an hourly budget per change and target."""
+
+    def __init__(self) -> None:
+        self.requests: dict[str, ChangeRequest] = {}
+        self.executions: dict[str, list[float]] = {}
+
+    async def create(self, request: ChangeRequest) -> str:
+        if request.state.pending:
+            for other in self.requests.values():
+                if other.state.pending and other.target_key == request.target_key:
+                    return other.id
+        self.requests[request.id] = request.model_copy(deep=True)
+        return request.id
+
+    async def get(self, request_id: str) -> ChangeRequest | None:
+        found = self.requests.get(request_id)
+        return found.model_copy(deep=True) if found else None
+
+    async def transition(
+        self,
+        request_id: str,
+        to: RequestState,
+        allowed_from: frozenset[RequestState] | set[RequestState],
+        change: Callable[[ChangeRequest], None] | None = None,
+    ) -> tuple[bool, ChangeRequest | None]:
+        current = self.requests.get(request_id)
+        if current is None or current.state not in allowed_from:
+            return False, await self.get(request_id)
+        updated = current.model_copy(deep=True)
+        updated.state = to
+        if change is not None:
+            change(updated)
+        self.requests[request_id] = updated
+        return True, updated.model_copy(deep=True)
+
+    async def update(self, request_id: str, change: Callable[[ChangeRequest], None]) -> ChangeRequest | None:
+        current = self.requests.get(request_id)
+        if current is None:
+            return None
+        change(current)
+        return current.model_copy(deep=True)
+
+    async def due_for_expiry(self, now: float | None = None) -> list[str]:
+        at = time.time() if now is None else now
+        return [r.id for r in self.requests.values() if r.state.pending and r.expires_at <= at]
+
+    async def take_execution_slot(self, request: ChangeRequest, per_hour: int, now: float | None = None) -> bool:
+        at = time.time() if now is None else now
+        recent = [t for t in self.executions.get(request.target_key, []) if t > at - 3600]
+        if len(recent) >= per_hour:
+            return False
+        self.executions[request.target_key] = [*recent, at]
+        return True
+
+    async def executions_in_last_hour(self, request: ChangeRequest, now: float | None = None) -> int:
+        at = time.time() if now is None else now
+        return len([t for t in self.executions.get(request.target_key, []) if t > at - 3600])
+
+
+class FakeAuditTrail:
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+
+    async def append(self, event: AuditEvent) -> str:
+        self.events.append(event)
+        return str(len(self.events))
+
+    async def latest(self, count: int) -> list[AuditEvent]:
+        return list(reversed(self.events))[:count]
+
+    def kinds(self) -> list[str]:
+        return [e.kind.value for e in self.events]
+
+
+class FakeOfferStore:
+    def __init__(self) -> None:
+        self.offers: dict[str, Remediation] = {}
+
+    async def put(self, remedy: Remediation) -> str:
+        offer_id = uuid.uuid4().hex
+        self.offers[offer_id] = remedy
+        return offer_id
+
+    async def get(self, offer_id: str) -> Remediation | None:
+        return self.offers.get(offer_id)
+
+
+class FakeDirectory:
+    def __init__(self, groups: dict[str, set[str]] | None = None) -> None:
+        self.groups = groups or {}
+        self.asked = 0
+        self.failing: ProfbotError | None = None
+
+    async def members(self, group: str) -> frozenset[str]:
+        self.asked += 1
+        if self.failing is not None:
+            raise self.failing
+        return frozenset(self.groups.get(group, set()))
+
+
+class FakeLedger:
+    """Alert groups in memory, kept as the Redis ledger keeps them."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.groups: dict[str, AlertGroup] = {}
+        self.announced_: dict[str, set[str]] = {}
+        self.diagnosed: dict[str, float] = {}
+        self.clock = clock
+
+    async def record(self, notification: AlertNotification) -> str:
+        gid, now = notification.group_id, self.clock()
+        old = self.groups.get(gid)
+        alerts: dict[str, Alert] = dict(old.alerts) if old else {}
+        alerts.update({a.identity: a for a in notification.alerts})
+        self.groups[gid] = AlertGroup(
+            id=gid, source=notification.source, group_key=notification.group_key, status=notification.status,
+            receiver=notification.receiver, group_labels=notification.group_labels,
+            common_labels=notification.common_labels, common_annotations=notification.common_annotations,
+            external_url=notification.external_url, title=notification.title,
+            first_seen=old.first_seen if old else now, last_seen=now,
+            notifications=(old.notifications if old else 0) + 1,
+            thread_ts=old.thread_ts if old else None, channel=old.channel if old else None,
+            resolved_at=old.resolved_at if old else None, resolved_posted=old.resolved_posted if old else False,
+            alerts=alerts,
+        )  # fmt: skip
+        return gid
+
+    async def group(self, gid: str) -> AlertGroup | None:
+        found = self.groups.get(gid)
+        return found.model_copy(deep=True) if found else None
+
+    async def set_thread(self, gid: str, channel: str, ts: str) -> None:
+        self.groups[gid] = self.groups[gid].model_copy(update={"thread_ts": ts, "channel": channel})
+
+    async def set_resolved(self, gid: str, at: float) -> None:
+        self.groups[gid] = self.groups[gid].model_copy(update={"resolved_at": at, "resolved_posted": True})
+
+    async def clear_resolved(self, gid: str) -> None:
+        self.groups[gid] = self.groups[gid].model_copy(update={"resolved_at": None, "resolved_posted": False})
+
+    async def announced(self, gid: str) -> set[str]:
+        return set(self.announced_.get(gid, set()))
+
+    async def announce(self, gid: str, fingerprints: list[str]) -> None:
+        self.announced_.setdefault(gid, set()).update(fingerprints)
+
+    async def claim_diagnosis(self, gid: str, cooldown: float) -> bool:
+        now = self.clock()
+        if cooldown > 0 and now < self.diagnosed.get(gid, -1.0) + cooldown:
+            return False
+        self.diagnosed[gid] = now
+        return True

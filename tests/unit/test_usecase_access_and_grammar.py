@@ -1,0 +1,101 @@
+"""Who may do what (roles from ids and user groups, cached, failing closed; refusals audited), and
+the one grammar both front ends parse with."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.usecases.access import Gate, allowed, gate_of
+from bot.usecases.commands import (
+    AuditQuery,
+    Diagnose,
+    Health,
+    Help,
+    Problem,
+    Restart,
+    Role,
+    RunbookQuery,
+    Unparsed,
+    parse,
+)
+from profbot.errors import FrontEndUnavailable
+from tests.unit.world import APPROVER, OPERATOR, OPERATOR_2, STRANGER, make_world
+
+
+async def test_roles_come_from_ids_and_groups_and_groups_are_cached() -> None:
+    world = make_world()
+    access = world.profbot.access
+    assert await access.roles(OPERATOR) == {Role.OPERATOR, Role.APPROVER}
+    assert await access.roles(OPERATOR_2) == {Role.OPERATOR}
+    assert await access.roles(APPROVER) == {Role.APPROVER}
+    assert await access.roles(STRANGER) == frozenset()
+    asked = world.directory.asked
+    await access.roles(APPROVER)
+    assert world.directory.asked == asked  # the group's members were cached
+
+
+async def test_a_group_nobody_can_read_counts_nobody_in() -> None:
+    world = make_world()
+    world.directory.failing = FrontEndUnavailable("ratelimited")
+    assert await world.profbot.access.roles(APPROVER) == frozenset()  # fail closed
+    assert await world.profbot.access.roles(OPERATOR) == {Role.OPERATOR, Role.APPROVER}  # named directly
+
+
+async def test_a_refusal_is_audited() -> None:
+    world = make_world()
+    await world.profbot.access.refused(await world.asker(STRANGER), "`diagnose`")
+    [event] = world.trail.events
+    assert (event.kind.value, event.actor, event.outcome) == ("refused", STRANGER, "not an operator: `diagnose`")
+
+
+def test_help_and_health_are_open_and_the_rest_is_for_operators() -> None:
+    operator, approver = frozenset({Role.OPERATOR}), frozenset({Role.APPROVER})
+    nobody: frozenset[Role] = frozenset()
+    assert allowed(nobody, gate_of(Health())) and allowed(nobody, gate_of(Help()))
+    assert not allowed(nobody, gate_of(Restart(service="backend")))
+    assert not allowed(approver, gate_of(AuditQuery()))
+    assert allowed(operator, gate_of(Diagnose(procedure="INC-PROF-001", argument="pyroscope")))
+    assert allowed(approver, Gate.DECIDE) and not allowed(nobody, Gate.DECIDE)
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("", Help()),
+        ("/prof health", Health()),
+        ("diagnose no-data ai-yolo26", Diagnose(procedure="INC-PROF-003", argument="ai-yolo26")),
+        ("diagnose INC-PROF-004", Diagnose(procedure="INC-PROF-004", argument="pyroscope")),
+        ("upgrade 1.19.0", Diagnose(procedure="MAINT-PROF-001", argument="1.19.0")),
+        ("runbook storage", RunbookQuery(procedure="INC-PROF-004")),
+        ("restart backend", Restart(service="backend")),
+        ("audit 5", AuditQuery(count=5)),
+    ],
+)
+def test_what_people_type_becomes_a_typed_command(text: str, parsed: object) -> None:
+    assert parse(text) == parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "problem", "said"),
+    [
+        ("restart ;rm${IFS}-rf${IFS}/", Problem.BAD_NAME, "service name"),
+        ("health a;b", Problem.BAD_NAME, "host name"),
+        ("upgrade 1.19;reboot", Problem.BAD_NAME, "container name"),
+        ("diagnose overhead", Problem.NEEDS_ARGUMENT, "diagnose overhead SERVICE"),
+        ("diagnose INC-PROF-009", Problem.UNKNOWN_PROCEDURE, "INC-PROF-009"),
+        ("audit 51", Problem.BAD_COUNT, "51"),
+        ("reboot-everything now", Problem.UNKNOWN_COMMAND, "reboot-everything"),
+    ],
+)
+def test_what_cannot_be_a_command_says_why(text: str, problem: Problem, said: str) -> None:
+    parsed = parse(text)
+    assert isinstance(parsed, Unparsed) and parsed.problem is problem
+    assert said in (parsed.noun, parsed.usage, parsed.given)
+
+
+@pytest.mark.parametrize(("text", "gate"), [("health a;b", Gate.PUBLIC), ("health ;x", Gate.PUBLIC),
+                                            ("diagnose", Gate.OPERATE), ("reboot-all now", Gate.OPERATE)])  # fmt: skip
+def test_what_cannot_be_parsed_is_gated_as_the_subcommand_it_was_meant_as(text: str, gate: Gate) -> None:
+    parsed = parse(text)
+    assert isinstance(parsed, Unparsed)
+    assert gate_of(parsed) is gate

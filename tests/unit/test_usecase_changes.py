@@ -1,0 +1,274 @@
+"""Changes and destroys as use cases on fakes: request -> confirm -> execute -> verify, a destroy's
+typed name and second person, expiry, the hourly limit. What a person sees, and what the runner
+is asked to run, and nothing more."""
+
+from __future__ import annotations
+
+from bot.usecases.commands import Asker, Diagnose, Place, Restart
+from bot.usecases.content import (
+    AlreadyRequested,
+    ChangeRequested,
+    CooldownReached,
+    DecisionRefused,
+    DiagnosisPosted,
+    Offer,
+    StaleOffer,
+    TypedNameForm,
+    TypedNameWrong,
+    Verified,
+)
+from bot.usecases.settings import ChangePolicy
+from handlers.findings import Severity
+from profbot.approvals.model import ChangeRequest, RequestState
+from profbot.approvals.rules import Decision, Refusal
+from profbot.errors import TargetChanged, TargetNotFound
+from profbot.ops import ChangeResult
+from tests.unit.world import APPROVER, CHANNEL, HOST, OPERATOR, OPERATOR_2, World, container, make_world
+
+
+async def diagnosed(world: World, procedure: str, argument: str) -> tuple[DiagnosisPosted, Place]:
+    """Run a diagnosis as OPERATOR; its posted content and the thread its buttons live in."""
+    await world.profbot.diagnoses.diagnose(await world.asker(), Diagnose(procedure=procedure, argument=argument))
+    posted = world.people.of(DiagnosisPosted, "post")[-1]
+    assert isinstance(posted.content, DiagnosisPosted) and posted.ref is not None
+    return posted.content, posted.ref.thread_place
+
+
+def offer(content: DiagnosisPosted, label: str) -> Offer:
+    return next(o for o in content.offers if o.remediation.label == label)
+
+
+def posted_requests(world: World) -> list[ChangeRequest]:
+    return [s.content for s in world.people.said if s.how == "post" and isinstance(s.content, ChangeRequest)]
+
+
+def last_shown(world: World) -> ChangeRequest:
+    shown = [s.content for s in world.people.said if s.how == "update" and isinstance(s.content, ChangeRequest)]
+    return shown[-1]
+
+
+async def test_a_restart_is_requested_confirmed_by_its_requester_run_once_and_verified() -> None:
+    world = make_world()
+    world.stop("pyroscope")
+    report, thread = await diagnosed(world, "INC-PROF-001", "pyroscope")
+    operator = await world.asker(place=thread)
+
+    request = await world.profbot.requests.remediate(operator, offer(report, "Restart pyroscope").id)
+
+    assert request is not None and request.state is RequestState.AWAITING_CONFIRMATION
+    [posted] = posted_requests(world)
+    assert (posted.channel, posted.thread_ts) == (CHANNEL, thread.thread)  # in the diagnosis's thread
+    assert posted.label == "Restart pyroscope" and posted.host == HOST
+    assert posted.impact == "Profiling data is lost during the outage; services keep running normally."
+    assert [s.text for s in posted.steps] == ["podman restart pyroscope"]
+    assert posted.identity is not None and posted.identity.id == "pyroscope-id-0001"
+    assert world.people.told(OPERATOR)[-1] == ChangeRequested(request)
+    assert world.bus.ran("container.restart") == []  # nothing runs before the confirmation
+
+    # Someone else cannot confirm it; the requester can, once.
+    other = await world.asker(OPERATOR_2)
+    await world.profbot.decisions.decide(other, request.id, Decision.CONFIRM)
+    assert world.people.told(OPERATOR_2) == [DecisionRefused(Refusal.ONLY_REQUESTER, request)]
+    await world.profbot.decisions.decide(operator, request.id, Decision.CONFIRM)
+    await world.profbot.decisions.decide(operator, request.id, Decision.CONFIRM)  # a double click
+    await world.settle()
+
+    [restart] = world.bus.ran("container.restart")
+    assert restart.approval_id == request.id  # the runner checks it names a running request
+    done = last_shown(world)
+    assert done.state is RequestState.SUCCEEDED and done.decided_by == OPERATOR
+    assert done.verification == "Pyroscope /ready: ready after 0s" and done.verification_severity == "ok"
+    [verified] = world.people.of(Verified, "reply")
+    assert isinstance(verified.content, Verified) and verified.content.finding.severity is Severity.OK
+    refused_late = world.people.told(OPERATOR)[-1]
+    assert isinstance(refused_late, DecisionRefused) and refused_late.refusal is Refusal.ALREADY_DECIDED
+    kinds = world.trail.kinds()
+    assert kinds.count("executing") == 1
+    assert [k for k in kinds if k in ("requested", "refused", "confirmed", "executing", "succeeded", "verified")] == [
+        "requested",
+        "refused",
+        "confirmed",
+        "executing",
+        "succeeded",
+        "verified",
+    ]
+
+
+async def test_a_double_click_files_one_request() -> None:
+    world = make_world()
+    report, thread = await diagnosed(world, "INC-PROF-001", "pyroscope")
+    operator = await world.asker(place=thread)
+    restart = offer(report, "Restart pyroscope")
+
+    first = await world.profbot.requests.remediate(operator, restart.id)
+    second = await world.profbot.requests.remediate(operator, restart.id)
+
+    assert first is not None and second is None
+    assert len(world.store.requests) == 1
+    told = world.people.told(OPERATOR)[-1]
+    assert isinstance(told, AlreadyRequested) and told.request.id == first.id
+
+
+async def test_deleting_the_volume_takes_the_typed_name_and_a_second_approver() -> None:
+    world = make_world()
+    report, thread = await diagnosed(world, "INC-PROF-004", "pyroscope")
+    purge = offer(report, "Delete volume pyroscope_data")
+    requester = await world.asker(place=thread)
+
+    await world.profbot.requests.remediate(requester, purge.id)
+
+    # A form first, saying what the registry says; nothing is requested yet.
+    [asked] = world.people.of(TypedNameForm, "ask")
+    form = asked.content
+    assert isinstance(form, TypedNameForm) and form.offer_id == purge.id and form.place == thread
+    assert form.remediation.label == "Delete volume pyroscope_data"
+    assert form.remediation.impact == "WARNING: deletes all profiling history. Pyroscope stops and starts again empty."
+    assert world.store.requests == {}
+
+    assert await world.profbot.requests.typed_name(requester, purge.id, "pyroscope") == TypedNameWrong("pyroscope_data")
+    assert world.store.requests == {}
+    assert await world.profbot.requests.typed_name(requester, purge.id, "pyroscope_data") is None
+    await world.settle()
+    [request] = posted_requests(world)
+    assert request.state is RequestState.AWAITING_APPROVAL and request.label == "Delete volume pyroscope_data"
+    assert request.identity is not None and request.identity.kind == "volume"
+
+    # The requester cannot approve it, though an approver; nor can an operator who is not one.
+    await world.profbot.decisions.decide(requester, request.id, Decision.APPROVE)
+    await world.profbot.decisions.decide(await world.asker(OPERATOR_2), request.id, Decision.APPROVE)
+    assert world.people.told(OPERATOR)[-1] == DecisionRefused(Refusal.SECOND_PERSON, request)
+    assert world.people.told(OPERATOR_2)[-1] == DecisionRefused(Refusal.NOT_APPROVER, request)
+    assert world.bus.ran("pyroscope.purge_data") == []
+
+    world.bus.answer("pyroscope.purge_data", ChangeResult(target="pyroscope_data", steps=["removed volume"]))
+    await world.profbot.decisions.decide(await world.asker(APPROVER), request.id, Decision.APPROVE)
+    await world.settle()
+    [purged] = world.bus.ran("pyroscope.purge_data")
+    assert purged.approval_id == request.id
+    done = last_shown(world)
+    assert done.state is RequestState.SUCCEEDED and done.decided_by == APPROVER
+    assert world.trail.kinds().count("refused") == 2 and "destroy_mistyped" in world.trail.kinds()
+
+
+async def test_a_request_nobody_decides_expires_and_then_runs_nothing() -> None:
+    world = make_world(changes=ChangePolicy(approval_ttl=60, changes_per_hour=3, verify_seconds=5))
+    operator = await world.asker()
+    request = await world.profbot.requests.restart(operator, Restart(service="backend"))
+    assert request is not None
+
+    world.clock.advance(61)
+    await world.profbot.decisions.expire(request.id)  # what the sweeper does for each due request
+    assert last_shown(world).state is RequestState.EXPIRED
+    await world.profbot.decisions.decide(operator, request.id, Decision.CONFIRM)
+    await world.settle()
+
+    told = world.people.told(OPERATOR)[-1]
+    assert isinstance(told, DecisionRefused) and told.refusal is Refusal.ALREADY_DECIDED
+    assert told.request.state is RequestState.EXPIRED
+    assert world.bus.ran("container.restart") == []
+
+
+async def test_a_late_click_on_a_request_past_its_time_expires_it_first() -> None:
+    world = make_world(changes=ChangePolicy(approval_ttl=60, changes_per_hour=3, verify_seconds=5))
+    operator = await world.asker()
+    request = await world.profbot.requests.restart(operator, Restart(service="backend"))
+    assert request is not None
+    world.clock.advance(120)  # the sweeper has not come by yet
+
+    await world.profbot.decisions.decide(operator, request.id, Decision.CONFIRM)
+    await world.settle()
+
+    assert world.store.requests[request.id].state is RequestState.EXPIRED
+    assert world.bus.ran("container.restart") == []
+
+
+async def test_the_same_change_on_the_same_target_is_refused_past_the_hourly_limit() -> None:
+    world = make_world(changes=ChangePolicy(approval_ttl=900, changes_per_hour=1, verify_seconds=5))
+    operator = await world.asker()
+    first = await world.profbot.requests.restart(operator, Restart(service="backend"))
+    assert first is not None
+    await world.profbot.decisions.decide(operator, first.id, Decision.CONFIRM)
+    await world.settle()
+
+    again = await world.profbot.requests.restart(operator, Restart(service="backend"))
+
+    assert again is None
+    assert world.people.told(OPERATOR)[-1] == CooldownReached("Restart backend", "backend", HOST, 1, 1)
+    assert len(world.bus.ran("container.restart")) == 1
+
+
+async def test_a_target_replaced_before_the_request_is_filed_is_bound_as_it_is_then() -> None:
+    world = make_world()
+    world.states["backend"] = container("backend", id="backend-id-0002")  # recreated meanwhile
+    request = await world.profbot.requests.restart(await world.asker(), Restart(service="backend"))
+    assert request is not None and request.identity is not None
+    assert request.identity.id == "backend-id-0002"
+
+
+async def test_the_requester_may_withdraw_a_destroy_waiting_for_approval() -> None:
+    world = make_world()
+    report, thread = await diagnosed(world, "INC-PROF-004", "pyroscope")
+    purge = offer(report, "Delete volume pyroscope_data")
+    requester = await world.asker(OPERATOR_2, place=thread)  # an operator who is no approver
+    await world.profbot.requests.remediate(requester, purge.id)
+    await world.profbot.requests.typed_name(requester, purge.id, "pyroscope_data")
+    await world.settle()
+    [request] = posted_requests(world)
+
+    await world.profbot.decisions.decide(requester, request.id, Decision.REJECT)
+
+    assert last_shown(world).state is RequestState.CANCELLED
+    assert world.bus.ran("pyroscope.purge_data") == []
+
+
+async def test_a_typed_name_for_an_offer_that_is_not_a_destroy_is_stale() -> None:
+    world = make_world()
+    report, thread = await diagnosed(world, "INC-PROF-001", "pyroscope")
+    restart = offer(report, "Restart pyroscope")
+    answer = await world.profbot.requests.typed_name(await world.asker(place=thread), restart.id, "pyroscope")
+    assert answer == StaleOffer()
+    assert world.store.requests == {}
+
+
+async def test_a_failed_step_stops_the_rest_and_says_which() -> None:
+    world = make_world()
+    world.bus.answer("container.restart", TargetChanged("backend was replaced since; nothing ran"))
+    operator: Asker = await world.asker()
+    request = await world.profbot.requests.restart(operator, Restart(service="backend"))
+    assert request is not None
+    await world.profbot.decisions.decide(operator, request.id, Decision.CONFIRM)
+    await world.settle()
+
+    done = last_shown(world)
+    assert done.state is RequestState.FAILED
+    assert done.error == "step 1 (container.restart): backend was replaced since; nothing ran"
+    assert world.people.of(Verified) == []  # no verification of what did not run
+
+
+async def test_a_container_that_is_gone_can_still_be_recreated_and_the_approval_binds_its_absence() -> None:
+    world = make_world()
+    report, thread = await diagnosed(world, "INC-PROF-001", "pyroscope")
+    recreate = offer(report, "Recreate pyroscope")
+    del world.states["pyroscope"]  # removed since the diagnosis: inspect answers "not found"
+    world.bus.answer("container.inspect", TargetNotFound("no container pyroscope"))
+
+    request = await world.profbot.requests.remediate(await world.asker(place=thread), recreate.id)
+
+    assert request is not None and request.identity is not None
+    assert (request.identity.name, request.identity.id) == ("pyroscope", None)
+
+
+async def test_a_request_the_registry_cannot_plan_again_is_verified_as_not_checked() -> None:
+    world = make_world()
+    operator = await world.asker()
+    request = await world.profbot.requests.restart(operator, Restart(service="backend"))
+    assert request is not None
+    world.store.requests[request.id].params = {"container": "backend"}  # as an older profbot stored it
+    await world.profbot.decisions.decide(operator, request.id, Decision.CONFIRM)
+    await world.settle()
+
+    done = last_shown(world)
+    assert done.state is RequestState.SUCCEEDED
+    assert done.verification_severity == "warning" and (done.verification or "").startswith(
+        "verification: could not run"
+    )
