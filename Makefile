@@ -39,8 +39,8 @@ fmt: setup
 	$(VENV)/bin/ruff check --fix .
 
 # profbot's main job on one machine: the Slack-facing service and this host's runner.
-run: setup
-	bash deploy/run-local.sh $(VENV)
+run: system-packages setup
+	$(VENV)/bin/profbot up
 
 serve: setup
 	$(VENV)/bin/profbot serve

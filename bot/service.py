@@ -1,6 +1,7 @@
 """``profbot serve``: the composition root. Settings, Redis and its stores, the Slack client and
-its People port, the use cases on top of them, and the HTTP server with its front ends (Slack's
-events, the alert webhooks, ``/healthz``)."""
+its People port, the use cases on top of them, Slack's requests (over Socket Mode with
+``SLACK_APP_TOKEN``, else signed HTTP requests on ``/slack/events``), and the HTTP server with the
+alert webhooks and ``/healthz`` (in both modes)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import signal
 import aiohttp
 import structlog
 from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -20,6 +22,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.slack import socket_mode
 from bot.slack.app import build_app
 from bot.slack.auth import CachedAuthorize
 from bot.slack.directory import SlackDirectory
@@ -105,8 +108,9 @@ def use_case_settings(settings: ServeSettings) -> Settings:
     )
 
 
-async def serve(settings: ServeSettings) -> None:
-    redis = await connect_checked(settings.redis_url)
+async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | None = None) -> None:
+    """Serve until SIGTERM or SIGINT (or until ``stop``, when the caller owns the signals)."""
+    redis = await connect_checked(redis_url)
     prefix = settings.redis_prefix
     async with contextlib.AsyncExitStack() as resources:
         resources.push_async_callback(redis.aclose)
@@ -131,7 +135,8 @@ async def serve(settings: ServeSettings) -> None:
         if not settings.operator_ids:
             log.warning("no_operators", hint="PROFBOT_OPERATORS is empty: only help and health will answer")
 
-        stop = asyncio.Event()
+        own_signals = stop is None
+        stop = stop or asyncio.Event()
         loops = [asyncio.create_task(profbot.decisions.sweep(stop), name="expiry-sweeper")]
         if settings.audit_channel:
             channel = settings.audit_channel
@@ -151,28 +156,42 @@ async def serve(settings: ServeSettings) -> None:
         else:
             routes = intake_not_configured()
 
+        bolt = build_app(profbot, client, authorize, tasks, settings.command)
+        socket: AsyncSocketModeHandler | None = None
+        if settings.slack_app_token is not None:
+            app_token = settings.slack_app_token.get_secret_value()
+            await socket_mode.check_app_token(client, app_token)
+            socket = await socket_mode.connect(bolt, client, app_token)
+            resources.push_async_callback(socket.close_async)
+
         async def healthz(_: web.Request) -> web.StreamResponse:
             try:
                 await redis.ping()
                 redis_state = "ok"
             except REDIS_DOWN as exc:
                 redis_state = f"unreachable: {exc}"
-            return web.json_response({"status": "ok", "redis": redis_state, "background_tasks": str(len(tasks))})
+            slack = "http" if socket is None else ("socket mode: connected" if await socket.client.is_connected()
+                                                    else "socket mode: reconnecting")  # fmt: skip
+            return web.json_response(
+                {"status": "ok", "redis": redis_state, "slack": slack, "background_tasks": str(len(tasks))}
+            )
 
-        bolt = build_app(profbot, client, authorize, tasks, settings.command)
         web_app = web.Application(client_max_size=MAX_BODY_BYTES)
-        web_app.add_subapp("/slack", slack_events_app(bolt, settings.slack_signing_secret.get_secret_value()))
+        if settings.slack_signing_secret is not None and socket is None:
+            signing_secret = settings.slack_signing_secret.get_secret_value()
+            web_app.add_subapp("/slack", slack_events_app(bolt, signing_secret))
         web_app.router.add_get("/healthz", healthz)
         web_app.add_routes(routes)
         runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
         await runner.setup()
         host, _, port = settings.listen.rpartition(":")
         await web.TCPSite(runner, host.strip("[]"), int(port)).start()
-        log.info("serving", listen=settings.listen, command=settings.command)
+        log.info("serving", listen=settings.listen, command=settings.command, slack="socket mode" if socket else "http")
 
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        if own_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
         await stop.wait()
 
         log.info("shutting_down")

@@ -10,7 +10,8 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import structlog
 
@@ -25,7 +26,13 @@ def redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableM
     return event
 
 
-def configure(level: str = "info", *, json: bool = False) -> None:
+def configure(level: str = "info", *, json: bool = False, to: Path | None = None) -> None:
+    """Log at ``level`` to stderr, or (``to``) appended to a file: where a terminal front end is
+    talking to a person, log lines would run through the prompt."""
+    stream: TextIO = sys.stderr
+    if to is not None:
+        to.parent.mkdir(parents=True, exist_ok=True)
+        stream = to.open("a", buffering=1)
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
@@ -37,8 +44,8 @@ def configure(level: str = "info", *, json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
     # slack-bolt and slack-sdk log through the standard library; keep them at warnings.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, stream=stream, format="%(levelname)s %(name)s: %(message)s", force=True)

@@ -6,10 +6,11 @@ settings at fault, which the CLI prints before exiting with code 2.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, Field, HttpUrl, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,11 +44,28 @@ def _container_host(value: str) -> str:
     return value
 
 
-def _slack_principals(value: str) -> str:
+SHELL_USER = r"shell:[a-z_][a-z0-9_.-]{0,31}"  # someone at profbot's terminal, by login name
+
+
+def _principals_check(value: str) -> str:
     for item in _principals(value):
-        if not re.match(r"^[UWS][A-Z0-9]{2,30}$", item):
-            raise ValueError(f"{item!r} is not a Slack user id (U..., W...) or user group id (S...)")
+        if not re.fullmatch(rf"[UWS][A-Z0-9]{{2,30}}|{SHELL_USER}", item):
+            raise ValueError(
+                f"{item!r} is not a Slack user id (U..., W...), a user group id (S...) or a terminal user (shell:NAME)"
+            )
     return value
+
+
+def _app_token(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().startswith("xapp-"):
+        raise ValueError("must be the app-level token, which starts with xapp- (not the bot token xoxb-)")
+    return value
+
+
+def default_state_dir() -> Path:
+    """Where profbot keeps its own state on this machine (the embedded Redis, the shell's history)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "profbot"
 
 
 def _principals(value: str) -> frozenset[str]:
@@ -55,7 +73,8 @@ def _principals(value: str) -> frozenset[str]:
 
 
 ListenAddress = Annotated[str, AfterValidator(_listen_address)]
-SlackPrincipals = Annotated[str, AfterValidator(_slack_principals)]
+Principals = Annotated[str, AfterValidator(_principals_check)]
+AppToken = Annotated[SecretStr, AfterValidator(_app_token)]
 RedisURL = Annotated[str, AfterValidator(_redis_url)]
 ContainerHostURL = Annotated[str, AfterValidator(_container_host)]
 
@@ -65,34 +84,55 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    redis_url: RedisURL = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL")
+    # None: profbot's own Redis on this machine (profbot/embedded_redis.py), under the state dir.
+    redis_url: RedisURL | None = Field(None, alias="REDIS_URL")
     redis_prefix: str = Field("profbot", alias="PROFBOT_REDIS_PREFIX", pattern=NAME_PATTERN)
     log_level: str = Field("info", alias="PROFBOT_LOG_LEVEL", pattern="^(debug|info|warning|error)$")
+    state_dir: Path = Field(default_factory=default_state_dir, alias="PROFBOT_STATE_DIR")
 
 
-class ServeSettings(CommonSettings):
-    """``profbot serve``: the Slack-facing HTTP service."""
+class BotSettings(CommonSettings):
+    """What every front end's use cases need: who may do what, and how changes run."""
 
-    slack_bot_token: SecretStr = Field(alias="SLACK_BOT_TOKEN", min_length=1)
-    slack_signing_secret: SecretStr = Field(alias="SLACK_SIGNING_SECRET", min_length=1)
-    slack_api_url: HttpUrl = Field(HttpUrl("https://slack.com/api/"), alias="SLACK_API_URL")
-    listen: ListenAddress = Field("127.0.0.1:3000", alias="PROFBOT_LISTEN")
-    command: str = Field("/prof", alias="PROFBOT_COMMAND", pattern=r"^/[a-z0-9_-]{1,31}$")
     # How long the bot waits for a runner's answer before telling the user it has none.
     job_timeout_seconds: float = Field(20.0, alias="PROFBOT_JOB_TIMEOUT", gt=0, le=600)
-
-    # Who may do what: Slack user ids (U..., W...) and user group ids (S..., resolved with
-    # usergroups.users.list), comma-separated. Everyone else may use help and health only.
-    operators: SlackPrincipals = Field("", alias="PROFBOT_OPERATORS")
-    approvers: SlackPrincipals = Field("", alias="PROFBOT_APPROVERS")
-    # Where every audit event is mirrored, when set (a channel id the bot is in).
-    audit_channel: str | None = Field(None, alias="PROFBOT_AUDIT_CHANNEL", pattern=r"^[CG][A-Z0-9]{2,30}$")
+    # Who may do what: Slack user ids (U..., W...), user group ids (S..., resolved with
+    # usergroups.users.list) and terminal users (shell:NAME), comma-separated. Everyone else may
+    # use help and health only.
+    operators: Principals = Field("", alias="PROFBOT_OPERATORS")
+    approvers: Principals = Field("", alias="PROFBOT_APPROVERS")
     # How long a change waits for its confirmation or approval before it expires.
     approval_ttl_seconds: float = Field(900.0, alias="PROFBOT_APPROVAL_TTL", ge=1, le=86400)
     # The same change on the same target at most this many times per hour; beyond: escalate.
     changes_per_hour: int = Field(3, alias="PROFBOT_CHANGES_PER_HOUR", ge=1, le=100)
     # How long the verification after a change may take (e.g. /ready after a restart).
     verify_seconds: float = Field(60.0, alias="PROFBOT_VERIFY_SECONDS", ge=1, le=900)
+
+    @property
+    def operator_ids(self) -> frozenset[str]:
+        return _principals(self.operators)
+
+    @property
+    def approver_ids(self) -> frozenset[str]:
+        return _principals(self.approvers)
+
+
+class ShellSettings(BotSettings):
+    """``profbot shell``: the terminal front end."""
+
+
+class ServeSettings(BotSettings):
+    """``profbot serve``: Slack (over Socket Mode, or HTTP) and the alert webhooks."""
+
+    slack_bot_token: SecretStr = Field(alias="SLACK_BOT_TOKEN", min_length=1)
+    # Socket Mode when set (no public URL needed); else Slack's HTTP requests, signed.
+    slack_app_token: AppToken | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET", min_length=1)
+    slack_api_url: HttpUrl = Field(HttpUrl("https://slack.com/api/"), alias="SLACK_API_URL")
+    listen: ListenAddress = Field("127.0.0.1:3000", alias="PROFBOT_LISTEN")
+    command: str = Field("/prof", alias="PROFBOT_COMMAND", pattern=r"^/[a-z0-9_-]{1,31}$")
+    # Where every audit event is mirrored, when set (a channel id the bot is in).
+    audit_channel: str | None = Field(None, alias="PROFBOT_AUDIT_CHANNEL", pattern=r"^[CG][A-Z0-9]{2,30}$")
 
     # Alert intake (POST /alerts/alertmanager, /alerts/grafana): the bearer token both must carry,
     # Grafana's optional HMAC secret, and the channel where each alert group gets its thread.
@@ -107,23 +147,21 @@ class ServeSettings(CommonSettings):
     slack_channel_rate: float = Field(1.0, alias="PROFBOT_SLACK_CHANNEL_RATE", gt=0, le=100)
 
     @model_validator(mode="after")
-    def _alerts_need_a_channel(self) -> ServeSettings:
+    def _complete(self) -> ServeSettings:
+        if self.slack_app_token is None and self.slack_signing_secret is None:
+            raise ValueError("SLACK_SIGNING_SECRET is missing")  # (or SLACK_APP_TOKEN, for Socket Mode)
         if self.alert_token is not None and not self.alert_channel:
             raise ValueError("PROFBOT_ALERT_CHANNEL is missing: alerts need a channel for their threads")
         return self
 
     @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
     def alert_procedure_table(self) -> dict[str, str]:
         pairs = (item.split("=", 1) for item in self.alert_procedures.split(",") if "=" in item)
         return {name.strip(): procedure.strip() for name, procedure in pairs}
-
-    @property
-    def operator_ids(self) -> frozenset[str]:
-        return _principals(self.operators)
-
-    @property
-    def approver_ids(self) -> frozenset[str]:
-        return _principals(self.approvers)
 
 
 class RunnerSettings(CommonSettings):
@@ -164,6 +202,27 @@ class RunnerSettings(CommonSettings):
     @property
     def managed(self) -> frozenset[str]:
         return frozenset(name for name in self.managed_containers.split(",") if name)
+
+
+class SlackPresence(BaseSettings):
+    """Which Slack settings are given (read like the others, values not validated here)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    slack_bot_token: str = Field("", alias="SLACK_BOT_TOKEN")
+    slack_app_token: str = Field("", alias="SLACK_APP_TOKEN")
+    slack_signing_secret: str = Field("", alias="SLACK_SIGNING_SECRET")
+
+
+def front_end() -> Literal["socket mode", "http", "shell"]:
+    """What `profbot up` serves: Slack over Socket Mode when the bot and app-level tokens are set,
+    Slack over HTTP when the bot token and the signing secret are, else the terminal."""
+    given = SlackPresence()
+    if given.slack_bot_token and given.slack_app_token:
+        return "socket mode"
+    if given.slack_bot_token and given.slack_signing_secret:
+        return "http"
+    return "shell"
 
 
 S = TypeVar("S", bound=CommonSettings)

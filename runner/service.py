@@ -32,8 +32,9 @@ def host_policy(settings: RunnerSettings) -> HostPolicy:
     )
 
 
-async def run_runner(settings: RunnerSettings) -> None:
-    redis = await connect_checked(settings.redis_url)
+async def run_runner(settings: RunnerSettings, redis_url: str, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM or SIGINT (or until ``stop``, when the caller owns the signals)."""
+    redis = await connect_checked(redis_url)
     timeout = settings.call_timeout_seconds
     compose = ComposeProject(settings.compose_file, env_file=settings.env_file) if settings.compose_file else None
     podman = PodmanGateway(settings.container_host, timeout=timeout)
@@ -60,8 +61,9 @@ async def run_runner(settings: RunnerSettings) -> None:
             sample_volumes=(settings.pyroscope_volume,),
             sample_seconds=settings.sample_seconds,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
         await worker.run(stop)

@@ -21,10 +21,12 @@ from bot.usecases.app import Profbot
 from bot.usecases.commands import (
     Asker,
     AuditQuery,
+    Decide,
     Diagnose,
     Freshness,
     Health,
     Help,
+    RequestQuery,
     Restart,
     RunbookQuery,
     Runners,
@@ -72,7 +74,7 @@ def register(app: AsyncApp, profbot: Profbot, tasks: BackgroundTasks, command: s
 
     @app.command(
         command,
-        matchers=[parsed_as(Health, Runners, Diagnose, Freshness, Restart, AuditQuery)],
+        matchers=[parsed_as(Health, Runners, Diagnose, Freshness, Restart, AuditQuery, Decide, RequestQuery)],
         middleware=[requires(profbot, tasks)],
     )
     async def answered_later(ack: AsyncAck, context: Any) -> BoltResponse | None:

@@ -18,8 +18,9 @@ from enum import StrEnum
 import structlog
 
 from bot.usecases.audit import AuditRecords
-from bot.usecases.commands import PUBLIC_WORDS, Asker, Command, Role, Unparsed
+from bot.usecases.commands import PUBLIC_WORDS, Asker, Command, Decide, Role, Unparsed
 from bot.usecases.ports import Clock, GroupDirectory
+from profbot.approvals.rules import Decision
 from profbot.audit import AuditEvent, AuditKind
 from profbot.errors import DeliveryError
 
@@ -47,12 +48,21 @@ def gate_of(command: Command | Unparsed) -> Gate:
     """A command's gate; what could not be parsed is gated as the subcommand it was meant as."""
     if isinstance(command, Unparsed):
         return Gate.PUBLIC if command.word in PUBLIC_WORDS else Gate.OPERATE
+    if isinstance(command, Decide) and command.decision in (Decision.APPROVE, Decision.REJECT):
+        return Gate.DECIDE
     return Gate.PUBLIC if command.public else Gate.OPERATE
 
 
 def allowed(roles: frozenset[Role], gate: Gate) -> bool:
     needed = NEEDED[gate]
     return not needed or bool(needed & roles)
+
+
+class NoGroups:
+    """The directory of a front end without user groups (the terminal): nobody is in any group."""
+
+    async def members(self, group: str) -> frozenset[str]:
+        return frozenset()
 
 
 class AccessPolicy:

@@ -21,10 +21,12 @@ from bot.usecases.commands import (
     Asker,
     AuditQuery,
     Command,
+    Decide,
     Diagnose,
     Freshness,
     Health,
     Help,
+    RequestQuery,
     Restart,
     RunbookQuery,
     Runners,
@@ -109,6 +111,8 @@ class Profbot:
             Freshness: self.diagnoses.freshness,
             Restart: self.requests.restart,
             AuditQuery: lambda asker, query: self.audit.latest(self.ports.people, asker, query),
+            Decide: self.decisions.decide_typed,
+            RequestQuery: self.decisions.show_request,
         }
         missing = [c.__name__ for c in Command.__subclasses__() if c not in self._commands]
         if missing:

@@ -15,6 +15,7 @@ from typing import Annotated, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from handlers.registry import RUNBOOK, Procedure, Runbook
+from profbot.approvals.rules import Decision
 from profbot.settings import NAME_PATTERN
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=128)]
@@ -106,6 +107,20 @@ class Restart(Command):
     service: Name
 
 
+class Decide(Command):
+    """A decision on a change request by its id, typed (``approve 1a2b3c4d``): what a button does in
+    Slack, for a request whose message is elsewhere (a terminal's), and for the terminal itself."""
+
+    word: ClassVar[str] = "decide"
+    decision: Decision
+    request: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8,32}$")]  # an id, or its first 8+ characters
+
+
+class RequestQuery(Command):
+    word: ClassVar[str] = "request"
+    request: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8,32}$")]
+
+
 class AuditQuery(Command):
     word: ClassVar[str] = "audit"
     count: Annotated[int, Field(ge=1, le=AUDIT_MAX)] = AUDIT_DEFAULT
@@ -136,7 +151,11 @@ HELP: dict[str, tuple[str, str]] = {
         "request a restart of SERVICE (you confirm it; then /ready or the diagnosis checks it)",
     ),
     "audit": ("audit [N]", "the latest N audit events: requests, confirmations, approvals, executions, results"),
+    "request": ("request ID", "a change request as it stands (ID: its first 8 characters will do)"),
+    "approve": ("approve ID | reject ID", "decide on someone else's destroy request (approvers)"),
+    "confirm": ("confirm ID | cancel ID", "decide on your own change request"),
 }
+DECISION_WORDS = {d.value: d for d in Decision}
 
 
 # ---------------------------------------------------------------------------- what went wrong
@@ -146,6 +165,7 @@ class Problem(StrEnum):
     UNKNOWN_COMMAND = "unknown_command"
     UNKNOWN_PROCEDURE = "unknown_procedure"
     NEEDS_ARGUMENT = "needs_argument"
+    BAD_REQUEST_ID = "bad_request_id"
     BAD_NAME = "bad_name"  # not a host, container or service name
     BAD_COUNT = "bad_count"
 
@@ -253,6 +273,14 @@ def _parse(word: str, words: list[str], runbook: Runbook) -> Command | Unparsed:
             if not given.isdigit() or not 1 <= int(given) <= AUDIT_MAX:
                 return Unparsed(problem=Problem.BAD_COUNT, given=given[:20])
             return AuditQuery(count=int(given))
+        case "request" | "approve" | "reject" | "confirm" | "cancel":
+            if first is None:
+                return Unparsed(problem=Problem.NEEDS_ARGUMENT, given="", subject=word, usage=f"{word} ID")
+            if not re.fullmatch(r"[0-9a-f]{8,32}", first.lower()):
+                return Unparsed(problem=Problem.BAD_REQUEST_ID, given=first[:40])
+            if word == "request":
+                return RequestQuery(request=first.lower())
+            return Decide(decision=DECISION_WORDS[word], request=first.lower())
     procedure = runbook.find(word)
     if procedure is not None and procedure.alias == word and word in HELP:
         return _diagnose(words, runbook)

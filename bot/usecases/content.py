@@ -178,6 +178,14 @@ class RequestNotFound:
 
 
 @dataclass(frozen=True)
+class AmbiguousRequest:
+    """An id typed too short: it starts ``count`` requests' ids."""
+
+    prefix: str
+    count: int
+
+
+@dataclass(frozen=True)
 class DecisionRefused:
     refusal: Refusal
     request: ChangeRequest
@@ -264,6 +272,7 @@ Content = Union[  # noqa: UP007 - a runtime alias that singledispatch-based rend
     ChangeNotRequested,
     CooldownReached,
     RequestNotFound,
+    AmbiguousRequest,
     DecisionRefused,
     Verified,
     TypedNameWrong,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import structlog
 
 from bot.usecases.audit import AuditRecords
-from bot.usecases.commands import Asker, Role
-from bot.usecases.content import DecisionRefused, RequestNotFound
+from bot.usecases.commands import Asker, Decide, RequestQuery, Role
+from bot.usecases.content import AmbiguousRequest, DecisionRefused, RequestNotFound
 from bot.usecases.execution import Executor
 from bot.usecases.ports import ChangeStore, Clock, People
 from bot.usecases.speech import tell
@@ -79,6 +79,34 @@ class Decisions:
         await self.audit.record(AuditEvent.about(AuditKind(move.verb.value), current, actor=asker.user))
         await self.executor.show(current)
         return current
+
+    async def decide_typed(self, asker: Asker, command: Decide) -> ChangeRequest | None:
+        """A decision typed with the request's id (or its start): the same decision as a button's;
+        the asker is shown the request as it then stands."""
+        request_id = await self.find(asker, command.request)
+        if request_id is None:
+            return None
+        before = await self.store.get(request_id)
+        await self.decide(asker, request_id, command.decision)
+        after = await self.store.get(request_id)
+        if after is not None and before is not None and after.state is not before.state:
+            await tell(self.people, asker, after)
+        return after
+
+    async def show_request(self, asker: Asker, command: RequestQuery) -> ChangeRequest | None:
+        request_id = await self.find(asker, command.request)
+        request = await self.store.get(request_id) if request_id else None
+        if request is not None:
+            await tell(self.people, asker, request)
+        return request
+
+    async def find(self, asker: Asker, prefix: str) -> str | None:
+        """The one request whose id starts with ``prefix``; None, and the asker told why, otherwise."""
+        found = await self.store.ids_starting_with(prefix)
+        if len(found) == 1:
+            return found[0]
+        await tell(self.people, asker, AmbiguousRequest(prefix, len(found)) if found else RequestNotFound())
+        return None
 
     async def expire(self, request_id: str) -> None:
         moved, current = await self.store.transition(request_id, RequestState.EXPIRED, PENDING)

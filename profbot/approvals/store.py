@@ -141,6 +141,20 @@ class ApprovalStore:
                 return True, updated
         return False, await self.get(request_id)
 
+    async def ids_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
+        """Requests whose id starts with ``prefix`` (what a person types of an id), at most ``limit``."""
+        if not prefix.isalnum():
+            return []
+        found: list[str] = []
+        with redis_errors():
+            async for key in self.redis.scan_iter(match=self.key(prefix) + "*", count=1000):
+                request_id = str(key).removeprefix(self.key(""))
+                if ":" not in request_id:  # not a step key
+                    found.append(request_id)
+                    if len(found) >= limit:
+                        break
+        return sorted(found)
+
     async def due_for_expiry(self, now: float | None = None) -> list[str]:
         with redis_errors():
             raw = await self.redis.zrangebyscore(self.pending_key, "-inf", now or time.time())

@@ -15,7 +15,7 @@ import redis
 
 from tests.rig.ports import free_port
 from tests.rig.slack_requests import APPROVERS_GROUP, OPERATOR, OPERATOR_2, SIGNING_SECRET
-from tests.rig.slack_standin import DEFAULT_TOKEN
+from tests.rig.slack_standin import APP_TOKEN, DEFAULT_TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,13 +69,17 @@ class ProfbotProcess:
 
 class BotProcess(ProfbotProcess):
     def __init__(self, *, redis_url: str, prefix: str, slack_api_url: str, **extra: str) -> None:
+        """``SOCKET_MODE="1"`` in ``extra``: Slack over Socket Mode (SLACK_APP_TOKEN, no signing
+        secret), else over HTTP."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        socket_mode = extra.pop("SOCKET_MODE", "") == "1"
+        slack = {"SLACK_APP_TOKEN": APP_TOKEN} if socket_mode else {"SLACK_SIGNING_SECRET": SIGNING_SECRET}
         super().__init__(
             "serve",
             base_env(
                 SLACK_BOT_TOKEN=DEFAULT_TOKEN,
-                SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                **slack,
                 SLACK_API_URL=slack_api_url,
                 PROFBOT_LISTEN=f"127.0.0.1:{self.port}",
                 REDIS_URL=redis_url,
@@ -134,3 +138,14 @@ class RunnerProcess(ProfbotProcess):
                 return self
             time.sleep(0.05)
         raise RuntimeError(f"profbot runner never heartbeated:\n{self.log()}")
+
+
+def run_profbot(
+    *args: str, env: dict[str, str], stdin: str = "", cwd: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """``profbot ARGS`` run to its end with ``stdin`` as its standard input (not a terminal)."""
+    return subprocess.run(
+        [sys.executable, "-m", "profbot.cli", *args],
+        input=stdin, env=env, cwd=cwd or Path(tempfile.gettempdir()), capture_output=True, text=True,
+        timeout=timeout, check=False,
+    )  # fmt: skip

@@ -38,22 +38,27 @@ def command_body(
     channel: str = DEFAULT_CHANNEL,
     response_url: str,
 ) -> str:
-    return urlencode(
-        {
-            "token": "unused-verification-token",
-            "team_id": TEAM_ID,
-            "team_domain": "profbot-test",
-            "channel_id": channel,
-            "channel_name": "prof-ops",
-            "user_id": user,
-            "user_name": "operator",
-            "command": command,
-            "text": text,
-            "api_app_id": "A0PROFBOT",
-            "response_url": response_url,
-            "trigger_id": "1337.42.abcdef",
-        }
-    )
+    return urlencode(command_payload(text, command=command, user=user, channel=channel, response_url=response_url))
+
+
+def command_payload(
+    text: str, *, command: str = "/prof", user: str = OPERATOR, channel: str = DEFAULT_CHANNEL, response_url: str
+) -> dict[str, str]:
+    """A slash command's fields: form-encoded over HTTP, the payload of a Socket Mode envelope."""
+    return {
+        "token": "unused-verification-token",
+        "team_id": TEAM_ID,
+        "team_domain": "profbot-test",
+        "channel_id": channel,
+        "channel_name": "prof-ops",
+        "user_id": user,
+        "user_name": "operator",
+        "command": command,
+        "text": text,
+        "api_app_id": "A0PROFBOT",
+        "response_url": response_url,
+        "trigger_id": "1337.42.abcdef",
+    }
 
 
 def post_command(

@@ -21,6 +21,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_TOKEN = "xoxb-profbot-test-token"
+APP_TOKEN = "xapp-1-profbot-test-app-token"
+# The bot scopes the manifests ask for, granted unless a test takes some away.
+GRANTED_SCOPES = ["commands", "chat:write", "files:write", "usergroups:read", "channels:read", "groups:read"]
 DEFAULT_CHANNEL = "C0PROFOPS"
 TEAM_ID = "T0PROFBOT"
 BOT_USER_ID = "U0PROFBOT"
@@ -85,6 +88,10 @@ class SlackStandIn:
         self.channels = set(channels or {DEFAULT_CHANNEL})
         self.calls: list[Call] = []
         self.usergroups: dict[str, list[str]] = {}
+        self.app_token = APP_TOKEN
+        self.scopes = list(GRANTED_SCOPES)
+        self.not_member_of: set[str] = set()  # channels that exist but the bot was not invited to
+        self.socket_url: str | None = None  # what apps.connections.open hands out (a Socket Mode stand-in)
         # Writes per second per channel before Slack answers 429 (None: no limit), as chat.postMessage's
         # "about one message per second per channel, short bursts allowed".
         self.channel_rate_limit: int | None = None
@@ -167,13 +174,25 @@ class SlackStandIn:
             return 200, {"ok": True}, {}
         auth = headers.get("authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else body.get("token")
+        if method == "apps.connections.open":  # the one method called with the app-level token
+            if token != self.app_token:
+                return 200, {"ok": False, "error": "not_authed" if not token else "invalid_auth"}, {}
+            if self.socket_url is None:
+                return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
+            return 200, {"ok": True, "url": self.socket_url}, {}
         if token != self.token:
             return 200, {"ok": False, "error": "not_authed" if not token else "invalid_auth"}, {}
         if method == "auth.test":
             return 200, {
                 "ok": True, "url": "https://profbot-test.slack.com/", "team": "profbot test",
                 "user": "profbot", "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0PROFBOT",
-            }, {}  # fmt: skip
+            }, {"x-oauth-scopes": ",".join(self.scopes)}  # fmt: skip
+        if method == "conversations.info":
+            channel = body.get("channel")
+            if channel not in self.channels and channel not in self.not_member_of:
+                return 200, {"ok": False, "error": "channel_not_found"}, {}
+            info = {"id": channel, "name": f"chan-{str(channel).lower()}", "is_member": channel in self.channels}
+            return 200, {"ok": True, "channel": info}, {}
         if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
             channel = body.get("channel")
             if channel not in self.channels:

@@ -218,6 +218,9 @@ class FakeChangeStore:
         change(current)
         return current.model_copy(deep=True)
 
+    async def ids_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
+        return sorted(i for i in self.requests if i.startswith(prefix))[:limit]
+
     async def due_for_expiry(self, now: float | None = None) -> list[str]:
         at = time.time() if now is None else now
         return [r.id for r in self.requests.values() if r.state.pending and r.expires_at <= at]

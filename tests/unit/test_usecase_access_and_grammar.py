@@ -8,16 +8,19 @@ import pytest
 from bot.usecases.access import Gate, allowed, gate_of
 from bot.usecases.commands import (
     AuditQuery,
+    Decide,
     Diagnose,
     Health,
     Help,
     Problem,
+    RequestQuery,
     Restart,
     Role,
     RunbookQuery,
     Unparsed,
     parse,
 )
+from profbot.approvals.rules import Decision
 from profbot.errors import FrontEndUnavailable
 from tests.unit.world import APPROVER, OPERATOR, OPERATOR_2, STRANGER, make_world
 
@@ -56,6 +59,9 @@ def test_help_and_health_are_open_and_the_rest_is_for_operators() -> None:
     assert not allowed(approver, gate_of(AuditQuery()))
     assert allowed(operator, gate_of(Diagnose(procedure="INC-PROF-001", argument="pyroscope")))
     assert allowed(approver, Gate.DECIDE) and not allowed(nobody, Gate.DECIDE)
+    # Typed decisions gate like the buttons: approvers approve; confirming is an operator's.
+    assert allowed(approver, gate_of(Decide(decision=Decision.APPROVE, request="1a2b3c4d")))
+    assert not allowed(approver, gate_of(Decide(decision=Decision.CONFIRM, request="1a2b3c4d")))
 
 
 @pytest.mark.parametrize(
@@ -69,6 +75,8 @@ def test_help_and_health_are_open_and_the_rest_is_for_operators() -> None:
         ("runbook storage", RunbookQuery(procedure="INC-PROF-004")),
         ("restart backend", Restart(service="backend")),
         ("audit 5", AuditQuery(count=5)),
+        ("approve 1A2B3C4D", Decide(decision=Decision.APPROVE, request="1a2b3c4d")),
+        ("request 0123456789abcdef", RequestQuery(request="0123456789abcdef")),
     ],
 )
 def test_what_people_type_becomes_a_typed_command(text: str, parsed: object) -> None:
@@ -85,6 +93,9 @@ def test_what_people_type_becomes_a_typed_command(text: str, parsed: object) -> 
         ("diagnose INC-PROF-009", Problem.UNKNOWN_PROCEDURE, "INC-PROF-009"),
         ("audit 51", Problem.BAD_COUNT, "51"),
         ("reboot-everything now", Problem.UNKNOWN_COMMAND, "reboot-everything"),
+        ("approve ;rm", Problem.BAD_REQUEST_ID, ";rm"),
+        ("approve 1a2b", Problem.BAD_REQUEST_ID, "1a2b"),
+        ("confirm", Problem.NEEDS_ARGUMENT, "confirm ID"),
     ],
 )
 def test_what_cannot_be_a_command_says_why(text: str, problem: Problem, said: str) -> None:

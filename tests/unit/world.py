@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.usecases.app import Ports, Profbot, Settings
 from bot.usecases.commands import Asker, Place
+from bot.usecases.ports import People
 from bot.usecases.settings import AlertPolicy, ChangePolicy
 from profbot.aio import BackgroundTasks
 from profbot.ops import ChangeResult
@@ -83,8 +84,20 @@ class World:
         """Let background work (an executor started by a confirmation) finish."""
         await self.tasks.drain(10)
 
+    def front_end(self, people: People) -> Profbot:
+        """Another front end (another process) on the same stores and runners, speaking through ``people``."""
+        ports = Ports(bus=self.bus, people=people, changes=self.store, trail=self.trail, offers=self.offers,
+                      directory=self.directory, ledger=self.ledger)  # fmt: skip
+        return Profbot(ports, self.profbot.settings, tasks=self.tasks, clock=self.clock)
 
-def make_world(*, changes: ChangePolicy | None = None, alerts: bool = False) -> World:
+
+def make_world(
+    *,
+    changes: ChangePolicy | None = None,
+    alerts: bool = False,
+    operators: frozenset[str] = frozenset({OPERATOR, OPERATOR_2}),
+    approvers: frozenset[str] = frozenset({OPERATOR, APPROVERS_GROUP}),
+) -> World:
     clock = Clock()
     bus = FakeBus(hosts={HOST: ["pyroscope", "backend", "ai-yolo26", "grafana"]})
     people, store, trail, offers = FakePeople(), FakeChangeStore(), FakeAuditTrail(), FakeOfferStore()
@@ -92,8 +105,8 @@ def make_world(*, changes: ChangePolicy | None = None, alerts: bool = False) -> 
     ledger = FakeLedger(clock)
     tasks = BackgroundTasks()
     settings = Settings(
-        operators=frozenset({OPERATOR, OPERATOR_2}),
-        approvers=frozenset({OPERATOR, APPROVERS_GROUP}),
+        operators=operators,
+        approvers=approvers,
         job_timeout=5,
         changes=changes or ChangePolicy(approval_ttl=900, changes_per_hour=3, verify_seconds=5),
         alerts=AlertPolicy(channel=ALERTS, diagnosis_cooldown=900) if alerts else None,

@@ -18,6 +18,7 @@ from bot.slack.render.blocks import ICON, Message, at, clip, context, escape, he
 from bot.slack.render.dispatch import render
 from bot.usecases.content import (
     AlreadyRequested,
+    AmbiguousRequest,
     ChangeNotRequested,
     ChangeRequested,
     CooldownReached,
@@ -156,6 +157,11 @@ def _refused(content: DecisionRefused) -> Message:
                 "there is nothing to approve. Nothing was run."
             )
     return Message(text=text)
+
+
+@render.register
+def _ambiguous(content: AmbiguousRequest) -> Message:
+    return Message(text=f":x: `{content.prefix}` starts {content.count} requests' ids: give more of the id.")
 
 
 @render.register

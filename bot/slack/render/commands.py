@@ -57,6 +57,8 @@ def _unparsed(content: Unparsed) -> Message:
             text = f":x: {content.subject} needs an argument: `{content.usage}`."
         case Problem.BAD_NAME:
             text = f":x: `{escape(given)}` is not a {content.noun} (letters, digits, `.`, `_` and `-` only)."
+        case Problem.BAD_REQUEST_ID:
+            text = f":x: `{escape(given)}` is not a request id: give its first 8 characters or more."
         case Problem.BAD_COUNT:
             text = f":x: `{escape(clip(content.given, 20))}` is not a count: give a number from 1 to {AUDIT_MAX}."
     return Message(text=text)

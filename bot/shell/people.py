@@ -1,0 +1,68 @@
+"""The People port at a terminal: everything said is printed, in order. A report's remediations
+become the numbered choices of the session; a form (the destroy's typed name) waits for the
+session to ask it at the prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.shell.render import FAILURES, STATE_WORDS, text
+from bot.usecases.commands import Asker, Place
+from bot.usecases.content import Content, DecisionRefused, DiagnosisPosted, Form, Offer
+from bot.usecases.ports import MessageRef
+from profbot.approvals.model import ChangeRequest
+from profbot.approvals.rules import Refusal
+
+Write = Callable[[str], None]
+
+
+def progress(request: ChangeRequest) -> str:
+    """A request's message updated in place, as one line at the terminal."""
+    last = request.outcomes[-1] if request.outcomes else None
+    step = ""
+    if last is not None:
+        detail = "; ".join(last.lines) if last.ok else (last.error or "failed")
+        step = f" - step {last.index + 1}/{len(request.steps)} {'done' if last.ok else 'FAILED'}: {detail}"
+    tail = f" - verification: {request.verification}" if request.verification else ""
+    return f"request {request.id[:12]} ({request.label}): {STATE_WORDS[request.state]}{step}{tail}"
+
+
+class TerminalPeople:
+    def __init__(self, write: Write) -> None:
+        self.write = write
+        self.choices: list[Offer] = []  # the last report's remediations, numbered from 1
+        self.forms: list[Form] = []  # forms to ask at the prompt
+        self.failed = False  # something said that a command could not run
+        self._count = 0
+
+    def say(self, content: Content) -> None:
+        if isinstance(content, FAILURES) and not (
+            isinstance(content, DecisionRefused) and content.refusal is Refusal.ALREADY_DECIDED
+        ):
+            self.failed = True
+        if isinstance(content, DiagnosisPosted):
+            self.choices = list(content.offers)
+        out = text(content)
+        if out:
+            self.write(out)
+
+    def _ref(self, place: Place) -> MessageRef:
+        self._count += 1
+        return MessageRef(channel=place.channel, ts=f"{self._count}.000000", thread=place.thread)
+
+    async def post(self, place: Place, content: Content) -> MessageRef:
+        self.say(content)
+        return self._ref(place)
+
+    async def update(self, message: MessageRef, content: Content) -> None:
+        self.write(progress(content) if isinstance(content, ChangeRequest) else text(content))
+
+    async def reply(self, message: MessageRef, content: Content) -> MessageRef:
+        self.say(content)
+        return self._ref(message.thread_place)
+
+    async def tell(self, person: Asker, content: Content) -> None:
+        self.say(content)
+
+    async def ask(self, person: Asker, form: Form) -> None:
+        self.forms.append(form)

@@ -1,0 +1,158 @@
+"""``profbot shell``: the terminal front end on the same use cases as Slack.
+
+Who: ``--user`` (default the login name), recorded as ``shell:NAME``; ``PROFBOT_OPERATORS`` and
+``PROFBOT_APPROVERS`` name terminal users as ``shell:NAME``. Exit code, for a script on standard
+input: 0 when every command ran, 1 when any could not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import re
+import sys
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+import structlog
+
+import handlers
+from bot.shell.people import TerminalPeople
+from bot.shell.session import ShellSession
+from bot.shell.terminal import PlainTerminal, PromptTerminal, Terminal
+from bot.stores.offers import RedisOfferStore
+from bot.usecases.access import NoGroups
+from bot.usecases.app import Ports, Profbot, Settings
+from bot.usecases.commands import Asker, Place
+from bot.usecases.settings import ChangePolicy
+from profbot.aio import BackgroundTasks
+from profbot.approvals.store import ApprovalStore
+from profbot.audit import AuditLog
+from profbot.bus import JobBus
+from profbot.redis_access import connect_checked
+from profbot.settings import ShellSettings
+
+log = structlog.get_logger("profbot.shell")
+
+NAMES_TTL_SECONDS = 10.0
+
+
+def shell_user(name: str | None = None) -> str:
+    """``shell:NAME`` for ``name`` (default the login name), with what a name may hold."""
+    login = (name or getpass.getuser()).lower()
+    cleaned = re.sub(r"[^a-z0-9_.-]", "_", login)[:32] or "user"
+    return f"shell:{cleaned if cleaned[0].isalpha() or cleaned[0] == '_' else '_' + cleaned[:31]}"
+
+
+def use_case_settings(settings: ShellSettings, operators: frozenset[str]) -> Settings:
+    return Settings(
+        operators=settings.operator_ids | operators,
+        approvers=settings.approver_ids,
+        job_timeout=settings.job_timeout_seconds,
+        changes=ChangePolicy(
+            approval_ttl=settings.approval_ttl_seconds,
+            changes_per_hour=settings.changes_per_hour,
+            verify_seconds=settings.verify_seconds,
+        ),
+    )
+
+
+class ContainerNames:
+    """Container names the runners report, for tab completion; refreshed in the background."""
+
+    def __init__(self, bus: JobBus) -> None:
+        self.bus = bus
+        self.names: list[str] = []
+        self._at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def __call__(self) -> list[str]:
+        if time.monotonic() - self._at > NAMES_TTL_SECONDS and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._refresh())
+        return self.names
+
+    async def _refresh(self) -> None:
+        self._at = time.monotonic()
+        try:
+            self.names = sorted({c for r in await self.bus.runners() for c in r.containers})
+        except Exception as exc:  # completion is a convenience: never in the person's way
+            log.debug("names_unread", error=str(exc))
+
+
+async def _until_stopped(reading: Coroutine[Any, Any, str | None], stop: asyncio.Event) -> str | None:
+    """The line read, or None if ``stop`` came first (SIGTERM to `profbot up`, say)."""
+    read = asyncio.ensure_future(reading)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({read, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not read.done():
+        read.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await read
+        return None
+    return read.result()
+
+
+async def run_shell(
+    settings: ShellSettings,
+    redis_url: str,
+    *,
+    user: str,
+    operators: frozenset[str] = frozenset(),
+    terminal: Terminal | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Serve one person at the terminal until end of input (or ``quit``, or ``stop``); the exit code."""
+    redis = await connect_checked(redis_url)
+    try:
+        async with JobBus(redis, settings.redis_prefix) as bus:
+            names = ContainerNames(bus)
+            if terminal is None:
+                interactive = sys.stdin.isatty() and sys.stdout.isatty()
+                history = settings.state_dir / "shell_history"
+                terminal = PromptTerminal(history, names) if interactive else PlainTerminal()
+            async with terminal.opened() as term:
+                return await _serve(settings, bus, user, operators, term, stop or asyncio.Event())
+    finally:
+        await redis.aclose()
+
+
+async def _serve(
+    settings: ShellSettings,
+    bus: JobBus,
+    user: str,
+    operators: frozenset[str],
+    term: Terminal,
+    stop: asyncio.Event,
+) -> int:
+    prefix = settings.redis_prefix
+    people = TerminalPeople(term.write)
+    tasks = BackgroundTasks()
+    ports = Ports(
+        bus=bus,
+        people=people,
+        changes=ApprovalStore(bus.redis, prefix),
+        trail=AuditLog(bus.redis, prefix),
+        offers=RedisOfferStore(bus.redis, prefix),
+        directory=NoGroups(),
+    )
+    profbot = Profbot(ports, use_case_settings(settings, operators), book=handlers.RUNBOOK, tasks=tasks)
+    roles = await profbot.access.roles(user)
+    asker = Asker(user=user, place=Place(channel="shell"), roles=roles)
+    session = ShellSession(profbot, people, asker, term.read, interactive=term.interactive)
+    if term.interactive:
+        as_what = ", ".join(sorted(roles)) or "no role: help and health only"
+        term.write(f"profbot shell as {user} ({as_what}). `help` lists the commands; Ctrl-D leaves.")
+    sweeper = asyncio.create_task(profbot.decisions.sweep(stop), name="expiry-sweeper")
+    try:
+        while not stop.is_set():
+            line = await _until_stopped(term.read("profbot> "), stop)
+            if line is None or not await session.handle(line):
+                break
+    finally:
+        await tasks.drain(60)
+        stop.set()
+        await sweeper
+    return 1 if session.failed else 0

@@ -1,0 +1,64 @@
+"""``profbot doctor``'s checks of Slack: the bot token, its scopes against the manifest's, the
+app-level token for Socket Mode, and the bot's membership of the alert and audit channels."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from profbot.doctor import Check
+from profbot.settings import ServeSettings
+
+# The bot scopes deploy/slack-app-manifest.yml (and its HTTP twin) ask for; a test keeps them equal.
+REQUIRED_SCOPES = ("commands", "chat:write", "files:write", "usergroups:read", "channels:read", "groups:read")
+UNREACHABLE = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
+
+
+def _error(exc: Exception) -> str:
+    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else f"{type(exc).__name__}: {exc}"
+
+
+async def slack(settings: ServeSettings, client: AsyncWebClient) -> list[Check]:
+    try:
+        identity = await client.auth_test()
+    except (SlackApiError, *UNREACHABLE) as exc:
+        fix = ("install the app (deploy/slack-app-manifest.yml) and copy its Bot User OAuth Token (xoxb-...) "
+               "to SLACK_BOT_TOKEN")  # fmt: skip
+        return [Check("Slack bot token", False, f"auth.test: {_error(exc)}", fix)]
+    checks = [Check("Slack bot token", True, f"{identity.get('user')} in {identity.get('team')}")]
+    granted = {s.strip() for s in str(identity.headers.get("x-oauth-scopes", "")).split(",") if s.strip()}
+    missing = [s for s in REQUIRED_SCOPES if s not in granted]
+    checks.append(
+        Check("Slack scopes", False, f"missing {', '.join(missing)}",
+              "add them under OAuth & Permissions (or recreate the app from deploy/slack-app-manifest.yml), "
+              "then reinstall the app to the workspace")
+        if missing else Check("Slack scopes", True, ", ".join(REQUIRED_SCOPES))
+    )  # fmt: skip
+    if settings.slack_app_token is not None:
+        try:
+            await client.apps_connections_open(app_token=settings.slack_app_token.get_secret_value())
+            checks.append(Check("Slack Socket Mode", True, "the app-level token opens a connection"))
+        except (SlackApiError, *UNREACHABLE) as exc:
+            fix = ("enable Socket Mode and create an app-level token with connections:write "
+                   "(Basic Information -> App-Level Tokens); set it as SLACK_APP_TOKEN")  # fmt: skip
+            checks.append(Check("Slack Socket Mode", False, f"apps.connections.open: {_error(exc)}", fix))
+    for what, channel in (("alert channel", settings.alert_channel), ("audit channel", settings.audit_channel)):
+        if channel:
+            checks.append(await _member(client, what, channel))
+    return checks
+
+
+async def _member(client: AsyncWebClient, what: str, channel: str) -> Check:
+    name = f"Slack {what} {channel}"
+    try:
+        info = await client.conversations_info(channel=channel)
+    except (SlackApiError, *UNREACHABLE) as exc:
+        return Check(name, False, f"conversations.info: {_error(exc)}", "check the channel id (in Slack: the "
+                     "channel's details, at the bottom)")  # fmt: skip
+    found = info.get("channel") or {}
+    if not found.get("is_member"):
+        return Check(name, False, "profbot is not a member", f"in #{found.get('name', channel)}: /invite @profbot")
+    return Check(name, True, f"profbot is a member of #{found.get('name', channel)}")
