@@ -1,6 +1,6 @@
 # The one entry point for people, CI and the README.
 #   make test    install what the tests need (system packages, the venv) and run every test
-#   make run     install the venv and run profbot (serve + a runner on this host) from .env
+#   make run     install what profbot needs and run it here: `profbot up` (Slack, or the shell)
 #   make check   ruff (format + lint), mypy --strict, the import layers (import-linter), module size
 #   make bench   benchmarks under bench/
 
@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PACKAGES := bot handlers profbot runner
 
-.PHONY: setup system-packages test check fmt run serve runner bench clean
+.PHONY: setup system-packages run-packages test check fmt run serve runner bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,10 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 system-packages:
-	bash deploy/install-system-packages.sh
+	bash deploy/install-system-packages.sh test
+
+run-packages:
+	bash deploy/install-system-packages.sh run
 
 test: system-packages setup
 	$(PY) -m pytest -ra
@@ -38,8 +41,8 @@ fmt: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# profbot's main job on one machine: the Slack-facing service and this host's runner.
-run: system-packages setup
+# profbot on this machine (`profbot up`): its own Redis, this host's runner, Slack or the shell.
+run: run-packages setup
 	$(VENV)/bin/profbot up
 
 serve: setup

@@ -32,6 +32,7 @@ from bot.slack.people import SlackPeople
 from bot.stores.alert_inbox import AlertInbox
 from bot.stores.alert_ledger import RedisAlertLedger
 from bot.stores.audit_feed import AuditFeed
+from bot.stores.change_feed import RedisChangeFeed
 from bot.stores.offers import RedisOfferStore
 from bot.usecases.app import Ports, Profbot, Settings
 from bot.usecases.audit import mirror
@@ -121,6 +122,7 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
         bus = await resources.enter_async_context(JobBus(redis, prefix))
         tasks = BackgroundTasks()
         people = SlackPeople(client, session)
+        feed = RedisChangeFeed(redis, prefix)
         ports = Ports(
             bus=bus,
             people=people,
@@ -130,6 +132,7 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
             directory=SlackDirectory(client),
             ledger=RedisAlertLedger(redis, prefix),
             alert_people=SlackPeople(client, session, pacer=ChannelPacer(settings.slack_channel_rate)),
+            feed=feed,
         )
         profbot = Profbot(ports, use_case_settings(settings), book=handlers.RUNBOOK, tasks=tasks)
         if not settings.operator_ids:
@@ -137,7 +140,10 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
 
         own_signals = stop is None
         stop = stop or asyncio.Event()
-        loops = [asyncio.create_task(profbot.decisions.sweep(stop), name="expiry-sweeper")]
+        loops = [
+            asyncio.create_task(profbot.decisions.sweep(stop), name="expiry-sweeper"),
+            asyncio.create_task(feed.serve(stop, profbot.executor.refresh), name="change-feed"),
+        ]
         if settings.audit_channel:
             channel = settings.audit_channel
 
@@ -161,8 +167,8 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
         if settings.slack_app_token is not None:
             app_token = settings.slack_app_token.get_secret_value()
             await socket_mode.check_app_token(client, app_token)
-            socket = await socket_mode.connect(bolt, client, app_token)
-            resources.push_async_callback(socket.close_async)
+            socket, connecting = socket_mode.connect(bolt, client, app_token)
+            resources.push_async_callback(socket_mode.close, socket, connecting)  # also if serving never starts
 
         async def healthz(_: web.Request) -> web.StreamResponse:
             try:
@@ -195,6 +201,8 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
         await stop.wait()
 
         log.info("shutting_down")
+        if socket is not None:  # take no new envelope while finishing what was taken
+            await socket_mode.close(socket, connecting)
         await runner.shutdown()
         # Long enough for a job acknowledged just before SIGTERM to be answered and posted.
         await tasks.drain(max(DRAIN_SECONDS, settings.job_timeout_seconds + RESULT_GRACE_SECONDS + 5))

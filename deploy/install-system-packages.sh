@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages profbot's tests and runner need, when any is missing.
+# Installs the Debian packages profbot needs, when any is missing: `run` (what `make run` needs: the
+# runner's podman and profbot's own Redis) or `test` (default: everything the tests use as well).
 #   podman, runc, netavark, aardvark-dns   the container engine the runner drives (runc: crun
 #                                          fails on these VMs; netavark + aardvark-dns let
 #                                          containers reach each other by name)
@@ -14,8 +15,13 @@
 #                                          busybox containers through read-only bind mounts
 set -euo pipefail
 
-PACKAGES=(podman runc netavark aardvark-dns iptables busybox-static redis-server python3 python3-venv
-          prometheus prometheus-alertmanager)
+RUN_PACKAGES=(podman runc netavark aardvark-dns iptables redis-server python3-venv)
+TEST_PACKAGES=(busybox-static python3 prometheus prometheus-alertmanager)
+case "${1:-test}" in
+    run) PACKAGES=("${RUN_PACKAGES[@]}") ;;
+    test) PACKAGES=("${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+    *) echo "usage: $0 [run|test]" >&2; exit 2 ;;
+esac
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"

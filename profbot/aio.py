@@ -12,6 +12,8 @@ import structlog
 
 log = structlog.get_logger("profbot.aio")
 
+T = TypeVar("T")
+
 
 class BackgroundTasks:
     """Work started after an answer was given (an ``ack()``, a 202), owned here so it is never
@@ -19,14 +21,24 @@ class BackgroundTasks:
     a bare ``ensure_future``)."""
 
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    async def run_to_end(self, coro: Coroutine[Any, Any, T], name: str) -> T:
+        """``coro``'s result. A caller cancelled meanwhile (Ctrl-C at the shell, a request that
+        went away) stops waiting, and ``coro`` still runs to its end, drained like the rest: what
+        was stored is never left half done (a request running with no executor, no audit line)."""
+        task: asyncio.Task[T] = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return await asyncio.shield(task)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background_task_failed", task=task.get_name(), exc_info=task.exception())
@@ -43,9 +55,6 @@ class BackgroundTasks:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=1.0)
-
-
-T = TypeVar("T")
 
 
 class SingleFlight(Generic[T]):

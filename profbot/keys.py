@@ -18,6 +18,7 @@ One prefix per deployment (``PROFBOT_REDIS_PREFIX``), so several can share a Red
       P:changes:pending            sorted set of pending request ids by expiry time
       P:changes:open:TARGET        the one open request per change and target
       P:changes:executed:TARGET    sorted set of executions in the last hour (cooldown)
+      P:changes:updates            pub/sub: a request moved (its id), for front ends in other processes
 
     the audit trail (profbot/audit.py)
       P:audit                      stream of audit events; group ``slack-mirror``
@@ -86,6 +87,10 @@ class Keys:
 
     def change_executions(self, target_key: str) -> str:
         return f"{self.prefix}:changes:executed:{target_key}"
+
+    @property
+    def changes_feed(self) -> str:
+        return f"{self.prefix}:changes:updates"
 
     # ------------------------------------------------------------------ audit, offers
 

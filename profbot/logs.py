@@ -31,7 +31,9 @@ def configure(level: str = "info", *, json: bool = False, to: Path | None = None
     talking to a person, log lines would run through the prompt."""
     stream: TextIO = sys.stderr
     if to is not None:
-        to.parent.mkdir(parents=True, exist_ok=True)
+        from profbot.embedded_redis import state_dir_ready  # the one place the state dir is made
+
+        state_dir_ready(to.parent)
         stream = to.open("a", buffering=1)
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(

@@ -75,6 +75,8 @@ def _principals(value: str) -> frozenset[str]:
 ListenAddress = Annotated[str, AfterValidator(_listen_address)]
 Principals = Annotated[str, AfterValidator(_principals_check)]
 AppToken = Annotated[SecretStr, AfterValidator(_app_token)]
+# `~` expanded and made absolute: it becomes a unix socket's path, which must not be relative.
+StateDir = Annotated[Path, AfterValidator(lambda p: p.expanduser().resolve())]
 RedisURL = Annotated[str, AfterValidator(_redis_url)]
 ContainerHostURL = Annotated[str, AfterValidator(_container_host)]
 
@@ -88,7 +90,7 @@ class CommonSettings(BaseSettings):
     redis_url: RedisURL | None = Field(None, alias="REDIS_URL")
     redis_prefix: str = Field("profbot", alias="PROFBOT_REDIS_PREFIX", pattern=NAME_PATTERN)
     log_level: str = Field("info", alias="PROFBOT_LOG_LEVEL", pattern="^(debug|info|warning|error)$")
-    state_dir: Path = Field(default_factory=default_state_dir, alias="PROFBOT_STATE_DIR")
+    state_dir: StateDir = Field(default_factory=default_state_dir, alias="PROFBOT_STATE_DIR")
 
 
 class BotSettings(CommonSettings):

@@ -4,6 +4,8 @@ session to ask it at the prompt."""
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from collections.abc import Callable
 
 from bot.shell.render import FAILURES, STATE_WORDS, text
@@ -33,7 +35,11 @@ class TerminalPeople:
         self.choices: list[Offer] = []  # the last report's remediations, numbered from 1
         self.forms: list[Form] = []  # forms to ask at the prompt
         self.failed = False  # something said that a command could not run
-        self._count = 0
+        # Message ids unique across terminals, hosts and time (not a pid: those come round again),
+        # so a request filed here and moved from Slack or another shell is shown here and only here.
+        session = uuid.uuid4().hex
+        self._ids = (f"{session}.{n:06d}" for n in itertools.count(1))
+        self._printed: set[str] = set()
 
     def say(self, content: Content) -> None:
         if isinstance(content, FAILURES) and not (
@@ -47,8 +53,12 @@ class TerminalPeople:
             self.write(out)
 
     def _ref(self, place: Place) -> MessageRef:
-        self._count += 1
-        return MessageRef(channel=place.channel, ts=f"{self._count}.000000", thread=place.thread)
+        ts = next(self._ids)
+        self._printed.add(ts)
+        return MessageRef(channel=place.channel, ts=ts, thread=place.thread)
+
+    def reaches(self, message: MessageRef) -> bool:
+        return message.ts in self._printed
 
     async def post(self, place: Place, content: Content) -> MessageRef:
         self.say(content)

@@ -1,7 +1,8 @@
 """``profbot shell``: the terminal front end on the same use cases as Slack.
 
-Who: ``--user`` (default the login name), recorded as ``shell:NAME``; ``PROFBOT_OPERATORS`` and
-``PROFBOT_APPROVERS`` name terminal users as ``shell:NAME``. Exit code, for a script on standard
+Who: the login name, recorded as ``shell:NAME`` (``--user NAME`` for root only, who can become
+anyone anyway); ``PROFBOT_OPERATORS`` and ``PROFBOT_APPROVERS`` name terminal users as
+``shell:NAME``. Exit code, for a script on standard
 input: 0 when every command ran, 1 when any could not.
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
+import os
+import pwd
 import re
+import signal
 import sys
 import time
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import structlog
 
@@ -22,6 +25,7 @@ import handlers
 from bot.shell.people import TerminalPeople
 from bot.shell.session import ShellSession
 from bot.shell.terminal import PlainTerminal, PromptTerminal, Terminal
+from bot.stores.change_feed import RedisChangeFeed
 from bot.stores.offers import RedisOfferStore
 from bot.usecases.access import NoGroups
 from bot.usecases.app import Ports, Profbot, Settings
@@ -31,6 +35,7 @@ from profbot.aio import BackgroundTasks
 from profbot.approvals.store import ApprovalStore
 from profbot.audit import AuditLog
 from profbot.bus import JobBus
+from profbot.errors import ConfigError
 from profbot.redis_access import connect_checked
 from profbot.settings import ShellSettings
 
@@ -38,11 +43,28 @@ log = structlog.get_logger("profbot.shell")
 
 NAMES_TTL_SECONDS = 10.0
 
+T = TypeVar("T")
 
-def shell_user(name: str | None = None) -> str:
-    """``shell:NAME`` for ``name`` (default the login name), with what a name may hold."""
-    login = (name or getpass.getuser()).lower()
-    cleaned = re.sub(r"[^a-z0-9_.-]", "_", login)[:32] or "user"
+
+def login_name() -> str:
+    """Who runs this process, from the system's own account (not from $USER, which anyone sets);
+    ``uidN`` for an account the system has no name for (a container's ``--user 1234``)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid{os.getuid()}"
+
+
+def shell_user(name: str | None = None, *, login: str | None = None, root: bool | None = None) -> str:
+    """``shell:NAME`` for ``name`` (default the login name). Only root may name someone else: it
+    can become them anyway, and nobody else may pass for a second person to approve their own
+    destroy."""
+    login = login or login_name()
+    root = os.geteuid() == 0 if root is None else root
+    if name is not None and name != login and not root:
+        raise ConfigError(f"--user {name[:40]}: you are {login}; only root may act as another terminal user")
+    wanted = (name or login).lower()
+    cleaned = re.sub(r"[^a-z0-9_.-]", "_", wanted)[:32] or "user"
     return f"shell:{cleaned if cleaned[0].isalpha() or cleaned[0] == '_' else '_' + cleaned[:31]}"
 
 
@@ -81,9 +103,10 @@ class ContainerNames:
             log.debug("names_unread", error=str(exc))
 
 
-async def _until_stopped(reading: Coroutine[Any, Any, str | None], stop: asyncio.Event) -> str | None:
-    """The line read, or None if ``stop`` came first (SIGTERM to `profbot up`, say)."""
-    read = asyncio.ensure_future(reading)
+async def _until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """What ``work`` answers, or None if ``stop`` came first (SIGTERM to `profbot up`, say): then
+    ``work`` is cancelled (what a command stored goes on: the use cases see to that)."""
+    read = asyncio.ensure_future(work)
     stopped = asyncio.ensure_future(stop.wait())
     await asyncio.wait({read, stopped}, return_when=asyncio.FIRST_COMPLETED)
     stopped.cancel()
@@ -105,6 +128,9 @@ async def run_shell(
     stop: asyncio.Event | None = None,
 ) -> int:
     """Serve one person at the terminal until end of input (or ``quit``, or ``stop``); the exit code."""
+    if stop is None:  # on its own: SIGTERM ends the session in order
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     redis = await connect_checked(redis_url)
     try:
         async with JobBus(redis, settings.redis_prefix) as bus:
@@ -114,7 +140,7 @@ async def run_shell(
                 history = settings.state_dir / "shell_history"
                 terminal = PromptTerminal(history, names) if interactive else PlainTerminal()
             async with terminal.opened() as term:
-                return await _serve(settings, bus, user, operators, term, stop or asyncio.Event())
+                return await _serve(settings, bus, user, operators, term, stop)
     finally:
         await redis.aclose()
 
@@ -130,6 +156,7 @@ async def _serve(
     prefix = settings.redis_prefix
     people = TerminalPeople(term.write)
     tasks = BackgroundTasks()
+    feed = RedisChangeFeed(bus.redis, prefix)
     ports = Ports(
         bus=bus,
         people=people,
@@ -137,6 +164,7 @@ async def _serve(
         trail=AuditLog(bus.redis, prefix),
         offers=RedisOfferStore(bus.redis, prefix),
         directory=NoGroups(),
+        feed=feed,
     )
     profbot = Profbot(ports, use_case_settings(settings, operators), book=handlers.RUNBOOK, tasks=tasks)
     roles = await profbot.access.roles(user)
@@ -146,13 +174,30 @@ async def _serve(
         as_what = ", ".join(sorted(roles)) or "no role: help and health only"
         term.write(f"profbot shell as {user} ({as_what}). `help` lists the commands; Ctrl-D leaves.")
     sweeper = asyncio.create_task(profbot.decisions.sweep(stop), name="expiry-sweeper")
+    # A request filed here and approved in Slack (or another shell) goes on printing its progress.
+    following = asyncio.create_task(feed.serve(stop, profbot.executor.refresh), name="change-feed")
+    loop = asyncio.get_running_loop()
     try:
         while not stop.is_set():
             line = await _until_stopped(term.read("profbot> "), stop)
-            if line is None or not await session.handle(line):
+            if line is None:
                 break
+            command = asyncio.ensure_future(session.handle(line))
+            if term.interactive:  # Ctrl-C while a command runs cancels that command, not the shell
+                loop.add_signal_handler(signal.SIGINT, command.cancel)
+            try:
+                # SIGTERM (`profbot up` stopping) does not wait for a command's output either.
+                if await _until_stopped(command, stop) is None or not command.result():
+                    break
+            except asyncio.CancelledError:
+                if not command.cancelled():
+                    raise
+                term.write("(cancelled; a change already confirmed goes on: `request ID` shows it)")
+            finally:
+                if term.interactive:
+                    loop.remove_signal_handler(signal.SIGINT)
     finally:
         await tasks.drain(60)
         stop.set()
-        await sweeper
+        await asyncio.gather(sweeper, following)
     return 1 if session.failed else 0

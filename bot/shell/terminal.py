@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
+import stat
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
@@ -19,8 +22,17 @@ from prompt_toolkit.patch_stdout import patch_stdout
 
 from bot.usecases.commands import HELP, diagnosable
 from handlers.registry import RUNBOOK
+from profbot.embedded_redis import state_dir_ready
 
+LINE_LIMIT = 1 << 20  # bytes in one line read from a pipe
 SHELL_WORDS = ["confirm", "cancel", "approve", "reject", "request", "quit"]  # beside HELP's words
+# Control characters from outside (a container's log line) must not drive the person's terminal:
+# an escape sequence could rewrite the screen, retitle the window, or fake a prompt.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class CommandCompleter(Completer):
@@ -71,13 +83,35 @@ class PlainTerminal(Terminal):
     def __init__(self, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
         self.stdin = stdin
         self.stdout = stdout
+        self._reader: asyncio.StreamReader | None = None
 
     async def read(self, prompt: str) -> str | None:
-        line = await asyncio.to_thread(self.stdin.readline)
-        return line.rstrip("\n") if line else None
+        if self._reader is not None:
+            try:
+                raw = await self._reader.readline()
+            except ValueError:  # longer than any command: drop it, and say so as a command would
+                return "(a line over 1 MiB)"
+            return raw.decode(errors="replace").rstrip("\r\n") if raw else None
+        line = await asyncio.to_thread(self.stdin.readline)  # a regular file: never blocks for long
+        return line.rstrip("\r\n") if line else None
 
     def write(self, text: str) -> None:
-        print(text, file=self.stdout, flush=True)
+        print(printable(text), file=self.stdout, flush=True)
+
+    @contextlib.asynccontextmanager
+    async def opened(self) -> AsyncIterator[Terminal]:
+        # A pipe is read by the event loop, so a stop (SIGTERM) does not wait on a blocked thread.
+        mode = os.fstat(self.stdin.fileno()).st_mode if hasattr(self.stdin, "fileno") else 0
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            reader = self._reader = asyncio.StreamReader(limit=LINE_LIMIT)
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), self.stdin)
+            try:
+                yield self
+            finally:
+                transport.close()
+        else:
+            yield self
 
 
 class PromptTerminal(Terminal):
@@ -86,23 +120,25 @@ class PromptTerminal(Terminal):
     interactive = True
 
     def __init__(self, history: Path, names: Callable[[], Iterable[str]]) -> None:
-        history.parent.mkdir(parents=True, exist_ok=True)
+        state_dir_ready(history.parent)
         self.session: PromptSession[str] = PromptSession(
             history=FileHistory(str(history)), completer=CommandCompleter(names), complete_while_typing=False
         )
 
     async def read(self, prompt: str) -> str | None:
         try:
-            return await self.session.prompt_async(prompt)
+            # Ctrl-C at a prompt is a key (the terminal is raw), so prompt_toolkit needs no SIGINT
+            # handler; its own would replace, then remove, the one that cancels a running command.
+            return await self.session.prompt_async(prompt, handle_sigint=False)
         except EOFError:  # Ctrl-D
             return None
         except KeyboardInterrupt:  # Ctrl-C clears the line, as in a shell
             return ""
 
     def write(self, text: str) -> None:
-        print(text, flush=True)
+        print(printable(text), flush=True)
 
     @contextlib.asynccontextmanager
     async def opened(self) -> AsyncIterator[Terminal]:
-        with patch_stdout(raw=True):  # background output goes above the prompt, not through it
+        with patch_stdout():  # background output goes above the prompt, not through it
             yield self

@@ -8,6 +8,7 @@ slack_sdk's own retries of 429 with ``Retry-After``, 5xx and connection errors).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
@@ -44,6 +45,10 @@ SLACK_ERRORS: dict[str, type[DeliveryError]] = {
 }
 
 
+# Slack's conversation ids (C public, G private, D direct); a terminal's place ("shell") is not one.
+SLACK_CHANNEL = re.compile(r"[CGD][A-Z0-9]{2,}")
+
+
 def delivery_error(code: str, method: str) -> DeliveryError:
     return SLACK_ERRORS.get(code, FrontEndUnavailable)(code, f"Slack {method}: {code}")
 
@@ -78,6 +83,9 @@ class SlackPeople:
             return
         await self._call("chat_postEphemeral", channel=person.place.channel, user=person.user, **message)
 
+    def reaches(self, message: MessageRef) -> bool:
+        return SLACK_CHANNEL.fullmatch(message.channel) is not None
+
     async def ask(self, person: Asker, form: Form) -> None:
         if not person.form_handle:
             raise MessageGone("no_trigger_id", "no trigger id to open a form with")
@@ -95,6 +103,10 @@ class SlackPeople:
             raise FrontEndUnavailable(code, f"response_url answered {response.status_code}: {code}")
 
     async def _call(self, method: str, **kwargs: Any) -> Any:
+        channel = kwargs.get("channel")
+        if channel is not None and SLACK_CHANNEL.fullmatch(str(channel)) is None:
+            # A place another front end made (a terminal's): nothing Slack could deliver to.
+            raise PlaceUnavailable("not_a_slack_channel", f"Slack {method}: {str(channel)[:40]} is not a channel")
         if self.pacer is not None and "channel" in kwargs:
             await self.pacer.wait(str(kwargs["channel"]))
         try:

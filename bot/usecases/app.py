@@ -35,7 +35,16 @@ from bot.usecases.content import Content
 from bot.usecases.decisions import Decisions
 from bot.usecases.diagnose import Diagnoses
 from bot.usecases.execution import Executor
-from bot.usecases.ports import AlertLedger, AuditTrail, ChangeStore, Clock, GroupDirectory, OfferStore, People
+from bot.usecases.ports import (
+    AlertLedger,
+    AuditTrail,
+    ChangeFeed,
+    ChangeStore,
+    Clock,
+    GroupDirectory,
+    OfferStore,
+    People,
+)
 from bot.usecases.requests import ChangeRequests
 from bot.usecases.settings import AlertPolicy, ChangePolicy
 from bot.usecases.speech import tell
@@ -54,6 +63,7 @@ class Ports:
     directory: GroupDirectory
     ledger: AlertLedger | None = None
     alert_people: People | None = None  # the alert threads' People (a front end may pace it)
+    feed: ChangeFeed | None = None  # change requests moved, for front ends in other processes
 
 
 @dataclass(frozen=True)
@@ -86,7 +96,7 @@ class Profbot:
         self.diagnoses = Diagnoses(ports.bus, people, ports.offers, book, timeout)
         self.executor = Executor(
             bus=ports.bus, people=people, store=ports.changes, audit=self.audit, book=book,
-            policy=settings.changes, job_timeout=timeout, clock=clock,
+            policy=settings.changes, job_timeout=timeout, feed=ports.feed, clock=clock,
         )  # fmt: skip
         self.decisions = Decisions(
             people=people, store=ports.changes, audit=self.audit, executor=self.executor, tasks=self.tasks,

@@ -64,6 +64,9 @@ class Decisions:
         return await self._move(asker, request, outcome)
 
     async def _move(self, asker: Asker, request: ChangeRequest, move: Move) -> ChangeRequest | None:
+        return await self.tasks.run_to_end(self._moved(asker, request, move), name=f"decide-{request.id[:8]}")
+
+    async def _moved(self, asker: Asker, request: ChangeRequest, move: Move) -> ChangeRequest | None:
         now = self.clock()
 
         def decided(r: ChangeRequest) -> None:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from bot.usecases.audit import AuditRecords
 from bot.usecases.commands import Place
 from bot.usecases.content import Verified
-from bot.usecases.ports import ChangeStore, Clock, MessageRef, People
+from bot.usecases.ports import ChangeFeed, ChangeStore, Clock, MessageRef, People
 from bot.usecases.settings import ChangePolicy
 from bot.usecases.speech import post, reply, show
 from handlers.context import ProcedureContext
@@ -44,6 +44,7 @@ class Executor:
     book: Runbook
     policy: ChangePolicy
     job_timeout: float
+    feed: ChangeFeed | None = None  # front ends in other processes hear of every move through it
     clock: Clock = time.time
 
     async def execute(self, request: ChangeRequest) -> None:
@@ -138,7 +139,23 @@ class Executor:
 
     async def show(self, request: ChangeRequest) -> None:
         """Update the request's message in place, as stored now; its buttons go once it is decided.
-        Read again rather than trust the caller's copy: the executor may have moved on meanwhile."""
+        Read again rather than trust the caller's copy: the executor may have moved on meanwhile.
+        Then announce it, for a request whose message another process shows (one filed in the
+        terminal and approved in Slack, say)."""
         latest = await self.store.get(request.id) or request
         if latest.message_ts:
             await show(self.people, MessageRef(channel=latest.channel, ts=latest.message_ts), latest)
+        if self.feed is not None:
+            try:
+                await self.feed.announce(latest.id)
+            except ProfbotError as exc:
+                log.warning("change_unannounced", request=latest.id, error=str(exc))
+
+    async def refresh(self, request_id: str) -> None:
+        """Another process moved a request: show it as it stands, if its message is one of ours."""
+        request = await self.store.get(request_id)
+        if request is None or not request.message_ts:
+            return
+        message = MessageRef(channel=request.channel, ts=request.message_ts)
+        if self.people.reaches(message):
+            await show(self.people, message, request)

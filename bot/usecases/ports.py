@@ -57,6 +57,17 @@ class People(Protocol):
 
     async def ask(self, person: Asker, form: Form) -> None: ...
 
+    def reaches(self, message: MessageRef) -> bool:
+        """Whether this front end shows ``message`` (Slack: a message in its channels; a terminal:
+        one it printed itself): what another process changed is shown where it reaches."""
+        ...
+
+
+class ChangeFeed(Protocol):
+    async def announce(self, request_id: str) -> None:
+        """A change request moved: front ends in other processes show it where they reach it."""
+        ...
+
 
 class GroupDirectory(Protocol):
     async def members(self, group: str) -> frozenset[str]:

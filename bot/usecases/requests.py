@@ -147,10 +147,7 @@ class ChangeRequests:
             )
             return TypedNameWrong(remedy.target)
 
-        async def file_it() -> None:
-            await self.file(asker, remedy, RequestState.AWAITING_APPROVAL)
-
-        self.tasks.spawn(file_it(), name="destroy-request")
+        self.tasks.spawn(self.file(asker, remedy, RequestState.AWAITING_APPROVAL), name="destroy-request")
         return None
 
     # ------------------------------------------------------------------ filing
@@ -187,6 +184,10 @@ class ChangeRequests:
         except ProfbotError as exc:
             await tell(self.people, asker, ChangeNotRequested(str(exc)))
             return None
+        return await self.tasks.run_to_end(self._filed(asker, draft, place), name=f"file-{draft.id[:8]}")
+
+    async def _filed(self, asker: Asker, draft: ChangeRequest, place: Place) -> ChangeRequest | None:
+        """Store, audit and post it, as one: once stored, the rest happens even if the asker goes."""
         stored_id = await self.store.create(draft)
         if stored_id != draft.id:  # a double click, or the same change already waiting
             existing = await self.store.get(stored_id)

@@ -15,10 +15,14 @@ import asyncio
 import sys
 from collections.abc import Callable
 
+import structlog
+
 from profbot import __version__, logs
 from profbot.embedded_redis import redis_url_for
 from profbot.errors import ConfigError, RedisUnavailable
 from profbot.settings import RunnerSettings, ServeSettings, ShellSettings, load
+
+log = structlog.get_logger("profbot.cli")
 
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 1
@@ -88,6 +92,9 @@ def _runner(args: argparse.Namespace) -> int:
 
     settings = load(RunnerSettings)
     logs.configure(settings.log_level)
+    if settings.redis_url is None:
+        log.warning("redis_url_unset", hint="profbot's own Redis on this machine: a bot on another machine "
+                    "will not see this runner; set REDIS_URL to the Redis the bot uses")  # fmt: skip
 
     async def run() -> None:
         async with redis_url_for(settings.redis_url, settings.state_dir) as url:

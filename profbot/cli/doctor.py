@@ -23,11 +23,17 @@ async def checks() -> list[Check]:
     serve_settings: ServeSettings | None = None
     if front_end() == "shell":
         found.append(core.settings("shell", ShellSettings)[0])
+        found += core.half_configured_slack()
     else:
         serve_check, serve_settings = core.settings("serve", ServeSettings)
         found.append(serve_check)
-    common = runner_settings or serve_settings or CommonSettings()
-    found.append(await core.redis(common))
+    common: CommonSettings | None = runner_settings or serve_settings
+    if common is None:
+        common_check, common = core.settings("Redis", CommonSettings)
+        if common is None:
+            found.append(common_check)
+    if common is not None:
+        found.append(await core.redis(common))
     if runner_settings is not None:
         found += [await podman(runner_settings), await pyroscope(runner_settings)]
     if serve_settings is not None:

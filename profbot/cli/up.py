@@ -19,7 +19,7 @@ from profbot import logs
 from profbot.embedded_redis import redis_url_for
 from profbot.keys import Keys
 from profbot.redis_access import connect_checked
-from profbot.settings import RunnerSettings, ServeSettings, ShellSettings, front_end, load
+from profbot.settings import RunnerSettings, ServeSettings, ShellSettings, front_end, load, without_password
 
 log = structlog.get_logger("profbot.up")
 
@@ -53,25 +53,32 @@ def up(user: str | None) -> int:
 
     async def run() -> int:
         async with redis_url_for(runner_settings.redis_url, state) as url:
-            stop = asyncio.Event()
+            # Two stops, in order: the front end first (it finishes what it took, which may still
+            # need the runner), then the runner (it drains its jobs); Redis last, on leaving the block.
+            stop_front, stop_runner = asyncio.Event(), asyncio.Event()
             loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGTERM, stop.set)
-            if not interactive:  # at the prompt, Ctrl-C clears the line and Ctrl-D leaves
-                loop.add_signal_handler(signal.SIGINT, stop.set)
-            runner = asyncio.create_task(run_runner(runner_settings, url, stop), name="runner")
-            await first_heartbeat(url, runner_settings.redis_prefix, runner_settings.host_id)
-            log.info("up", front_end=front, redis=url, host=runner_settings.host_id)
+            loop.add_signal_handler(signal.SIGTERM, stop_front.set)
+            if not interactive:  # at the shell, Ctrl-C cancels the command running, Ctrl-D leaves
+                loop.add_signal_handler(signal.SIGINT, stop_front.set)
+            runner = asyncio.create_task(run_runner(runner_settings, url, stop_runner), name="runner")
+            beat = asyncio.create_task(first_heartbeat(url, runner_settings.redis_prefix, runner_settings.host_id))
+            await asyncio.wait({runner, beat}, return_when=asyncio.FIRST_COMPLETED)
+            if runner.done():  # it could not start: say why, rather than serve without it
+                beat.cancel()
+                await runner
             code = 0
             try:
+                beat.result()  # its failure (Redis gone meanwhile) is said, not left unread
+                log.info("up", front_end=front, redis=without_password(url), host=runner_settings.host_id)
                 if shell_settings is not None:
                     who = shell_user(user)
                     # On a machine nobody configured, the person at its terminal operates it.
                     operators = frozenset() if shell_settings.operator_ids else frozenset({who})
-                    code = await run_shell(shell_settings, url, user=who, operators=operators, stop=stop)
+                    code = await run_shell(shell_settings, url, user=who, operators=operators, stop=stop_front)
                 elif serve_settings is not None:
-                    await serve(serve_settings, url, stop)
+                    await serve(serve_settings, url, stop_front)
             finally:
-                stop.set()
+                stop_runner.set()
                 await runner
             return code
 

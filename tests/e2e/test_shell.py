@@ -4,12 +4,15 @@ rig, through standard input (a script) and through a pseudo-terminal (a person t
 from __future__ import annotations
 
 import re
-import time
+import signal
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
+from pexpect.popen_spawn import PopenSpawn
 
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.processes import BotProcess, RunnerProcess, base_env, run_profbot
@@ -68,21 +71,35 @@ def test_a_destroy_typed_in_one_shell_is_approved_from_another(
     assert stack.podman("volume", "inspect", "pyroscope_data", "--format", "{{.CreatedAt}}").stdout.strip() != created
 
 
-def test_a_destroy_typed_in_the_shell_is_approved_from_slack(
+def test_a_destroy_typed_in_the_shell_is_approved_from_slack_and_the_shell_shows_it_run(
     shell_env: dict[str, str], bot: BotProcess, runner: RunnerProcess, stack: PodmanRig, slack: SlackStandIn
 ) -> None:
     created = stack.podman("volume", "inspect", "pyroscope_data", "--format", "{{.CreatedAt}}").stdout.strip()
-    first = run_profbot("shell", "--user", "alice", env=shell_env, stdin="diagnose storage\n2\npyroscope_data\n")
-    request_id = REQUEST.findall(first.stdout)[-1]
+    # Alice's shell stays open on a pipe while the approval comes from Slack.
+    alice = PopenSpawn(
+        [sys.executable, "-m", "profbot.cli", "shell", "--user", "alice"], env=shell_env, encoding="utf-8",
+        timeout=90, cwd=tempfile.gettempdir(),
+    )  # fmt: skip
+    try:
+        alice.sendline("diagnose storage")
+        alice.expect(r"\[2\] Delete volume pyroscope_data")
+        alice.sendline("2")
+        alice.sendline("pyroscope_data")
+        alice.expect(REQUEST)
+        request_id = str(alice.match.group(1))
+        alice.expect("waiting for a second person's approval")
 
-    # In Slack the request has no message to click on: an approver types the decision instead.
-    post_command(bot.url, f"approve {request_id[:8]}", response_url=slack.response_url("approve"), user=APPROVER)
-    assert "Destroy request: Delete volume pyroscope_data" in slack.said("approve")
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and stack.podman(
-        "volume", "inspect", "pyroscope_data", "--format", "{{.CreatedAt}}", check=False
-    ).stdout.strip() in ("", created):
-        time.sleep(0.5)
+        # In Slack the request has no message to click on: an approver types the decision instead.
+        post_command(bot.url, f"approve {request_id[:8]}", response_url=slack.response_url("approve"), user=APPROVER)
+        assert "Destroy request: Delete volume pyroscope_data" in slack.said("approve")
+        # Alice's terminal follows the request the Slack process runs, to its end.
+        alice.expect(rf"request {request_id[:12]} \(Delete volume pyroscope_data\): succeeded")
+        alice.sendeof()
+        alice.expect(pexpect.EOF)
+    finally:
+        if alice.proc.poll() is None:
+            alice.kill(signal.SIGTERM)
+    assert alice.wait() == 0
     assert stack.podman("volume", "inspect", "pyroscope_data", "--format", "{{.CreatedAt}}").stdout.strip() != created
     later = run_profbot("shell", "--user", "alice", env=shell_env, stdin=f"request {request_id[:8]}\n")
     assert "decided by U0APPROVER" in later.stdout, later.stdout
@@ -100,7 +117,7 @@ def test_at_a_terminal_lines_are_edited_completed_and_remembered(
 ) -> None:
     env = {**shell_env, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1"}
     shell = pexpect.spawn(
-        f"{__import__('sys').executable} -m profbot.cli shell --user alice", env=env, encoding="utf-8", timeout=60,
+        f"{sys.executable} -m profbot.cli shell --user alice", env=env, encoding="utf-8", timeout=60,
         dimensions=(40, 200),
     )  # fmt: skip
     try:

@@ -5,6 +5,7 @@ opaque ids, the bus's typed answers and its NoRunner)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -81,6 +82,11 @@ class FakePeople:
 
     async def ask(self, person: Asker, form: Form) -> None:
         self.said.append(Said("ask", form, person))
+
+    def reaches(self, message: MessageRef) -> bool:
+        """Only the messages this front end delivered itself."""
+        delivered = (s.ref for s in self.said if s.how in ("post", "reply") and s.ref is not None)
+        return any((r.channel, r.ts) == (message.channel, message.ts) for r in delivered)
 
     def of(self, kind: type, how: str | None = None) -> list[Said]:
         return [s for s in self.said if isinstance(s.content, kind) and (how is None or s.how == how)]
@@ -181,6 +187,9 @@ class FakeChangeStore:
     def __init__(self) -> None:
         self.requests: dict[str, ChangeRequest] = {}
         self.executions: dict[str, list[float]] = {}
+        # Set: a move is stored at once, and its answer waits for the event (Redis moved the
+        # request; the reply is still on its way when the caller is cancelled).
+        self.answers_held: asyncio.Event | None = None
 
     async def create(self, request: ChangeRequest) -> str:
         if request.state.pending:
@@ -209,6 +218,8 @@ class FakeChangeStore:
         if change is not None:
             change(updated)
         self.requests[request_id] = updated
+        if self.answers_held is not None:
+            await self.answers_held.wait()
         return True, updated.model_copy(deep=True)
 
     async def update(self, request_id: str, change: Callable[[ChangeRequest], None]) -> ChangeRequest | None:
@@ -236,6 +247,19 @@ class FakeChangeStore:
     async def executions_in_last_hour(self, request: ChangeRequest, now: float | None = None) -> int:
         at = time.time() if now is None else now
         return len([t for t in self.executions.get(request.target_key, []) if t > at - 3600])
+
+
+@dataclass
+class FakeChangeFeed:
+    """Remembers what was announced, in order; ``down`` fails as Redis would."""
+
+    announced: list[str] = field(default_factory=list)
+    down: bool = False
+
+    async def announce(self, request_id: str) -> None:
+        if self.down:
+            raise RedisUnavailable("Redis unavailable: connection refused")
+        self.announced.append(request_id)
 
 
 class FakeAuditTrail:

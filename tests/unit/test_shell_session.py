@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
+
 from bot.shell.people import TerminalPeople
 from bot.shell.service import shell_user
 from bot.shell.session import ShellSession
 from bot.usecases.commands import Asker, Place
+from profbot.errors import ConfigError
 from profbot.ops import ChangeResult
+from tests.unit.fakes import FakeChangeFeed
 from tests.unit.world import World, make_world
 
 
@@ -25,11 +29,13 @@ class Script:
         return next(self.answers, None)
 
 
-async def session(world: World, user: str, *answers: str) -> tuple[ShellSession, list[str], Script]:
+async def session(
+    world: World, user: str, *answers: str, feed: FakeChangeFeed | None = None
+) -> tuple[ShellSession, list[str], Script]:
     """A person at a shell of their own, on the world's stores and runners."""
     out: list[str] = []
     people = TerminalPeople(out.append)
-    profbot = world.front_end(people)
+    profbot = world.front_end(people, feed)
     asker = Asker(user=user, place=Place(channel="shell"), roles=await profbot.access.roles(user))
     script = Script(*answers)
     return ShellSession(profbot, people, asker, script, interactive=False), out, script
@@ -80,6 +86,39 @@ async def test_a_destroy_typed_at_the_prompt_waits_for_another_shells_approval()
     assert any("succeeded" in line for line in out_b) and not bob.failed
 
 
+async def test_a_request_filed_in_one_shell_shows_its_progress_there_when_another_approves_it() -> None:
+    world = operators_world()
+    alice, out_a, _ = await session(world, "shell:alice", "pyroscope_data")
+    await alice.handle("diagnose storage")
+    await alice.handle("2")
+    [request_id] = world.store.requests
+    world.bus.answer("pyroscope.purge_data", ChangeResult(target="pyroscope_data", steps=["removed the volume"]))
+
+    feed = FakeChangeFeed()
+    bob, out_b, _ = await session(world, "shell:bob", feed=feed)
+    await bob.handle(f"approve {request_id[:8]}")
+    assert set(feed.announced) == {request_id}  # every move announced, for alice's process to hear
+    assert not any("succeeded" in line for line in out_a)
+
+    # What alice's process does on hearing it: her terminal prints the request as it stands.
+    await alice.profbot.executor.refresh(request_id)
+    assert "succeeded" in out_a[-1] and "removed the volume" in out_a[-1]
+    # Bob's process hears it too, and prints nothing twice: the request is not one of his lines.
+    printed = len(out_b)
+    await bob.profbot.executor.refresh(request_id)
+    assert len(out_b) == printed
+
+
+async def test_a_change_runs_on_when_its_announcement_cannot_be_sent() -> None:
+    world = operators_world()
+    world.stop("pyroscope")
+    shell, out, _ = await session(world, "shell:alice", "y", feed=FakeChangeFeed(down=True))
+    await shell.handle("diagnose unavailable")
+    await shell.handle("1")
+    assert any("succeeded" in line for line in out)
+    assert len(world.bus.ran("container.restart")) == 1 and not shell.failed
+
+
 async def test_what_cannot_run_says_why_and_counts_as_failed() -> None:
     world = operators_world()
     stranger, out, _ = await session(world, "shell:mallory")
@@ -108,7 +147,9 @@ async def test_an_unanswered_confirmation_leaves_the_request_waiting() -> None:
     assert world.store.requests[request_id].state.value == "succeeded"
 
 
-def test_the_login_name_becomes_a_shell_identity() -> None:
-    assert shell_user("Alice") == "shell:alice"
-    assert shell_user("9lives") == "shell:_9lives"
-    assert shell_user("a b;rm") == "shell:a_b_rm"
+def test_the_login_name_becomes_a_shell_identity_and_only_root_may_name_another() -> None:
+    assert shell_user(login="Alice", root=False) == "shell:alice"
+    assert shell_user(login="9lives", root=False) == "shell:_9lives"
+    assert shell_user("a b;rm", login="root", root=True) == "shell:a_b_rm"
+    with pytest.raises(ConfigError, match="you are alice; only root may act as another terminal user"):
+        shell_user("bob", login="alice", root=False)  # a second name to approve one's own destroy

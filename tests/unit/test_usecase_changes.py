@@ -4,6 +4,10 @@ is asked to run, and nothing more."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from bot.usecases.commands import Asker, Diagnose, Place, Restart
 from bot.usecases.content import (
     AlreadyRequested,
@@ -272,3 +276,28 @@ async def test_a_request_the_registry_cannot_plan_again_is_verified_as_not_check
     assert done.verification_severity == "warning" and (done.verification or "").startswith(
         "verification: could not run"
     )
+
+
+async def test_a_confirmation_whose_asker_goes_away_midway_still_runs_and_is_audited() -> None:
+    world = make_world()
+    world.stop("pyroscope")
+    report, thread = await diagnosed(world, "INC-PROF-001", "pyroscope")
+    operator = await world.asker(place=thread)
+    request = await world.profbot.requests.remediate(operator, offer(report, "Restart pyroscope").id)
+    assert request is not None
+
+    # The store has moved the request to running; its answer is on the way when the asker goes
+    # (Ctrl-C at the shell): what follows a stored move happens all the same.
+    world.store.answers_held = asyncio.Event()
+    confirming = asyncio.create_task(world.profbot.decisions.decide(operator, request.id, Decision.CONFIRM))
+    await asyncio.sleep(0)
+    confirming.cancel()
+    world.store.answers_held.set()
+    with pytest.raises(asyncio.CancelledError):
+        await confirming
+    world.store.answers_held = None
+    await world.settle()
+
+    assert len(world.bus.ran("container.restart")) == 1
+    assert "confirmed" in world.trail.kinds()
+    assert last_shown(world).state is RequestState.SUCCEEDED

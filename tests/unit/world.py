@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.usecases.app import Ports, Profbot, Settings
 from bot.usecases.commands import Asker, Place
-from bot.usecases.ports import People
+from bot.usecases.ports import ChangeFeed, People
 from bot.usecases.settings import AlertPolicy, ChangePolicy
 from profbot.aio import BackgroundTasks
 from profbot.ops import ChangeResult
@@ -84,10 +84,11 @@ class World:
         """Let background work (an executor started by a confirmation) finish."""
         await self.tasks.drain(10)
 
-    def front_end(self, people: People) -> Profbot:
-        """Another front end (another process) on the same stores and runners, speaking through ``people``."""
+    def front_end(self, people: People, feed: ChangeFeed | None = None) -> Profbot:
+        """Another front end (another process) on the same stores and runners, speaking through
+        ``people`` and announcing the requests it moves on ``feed``."""
         ports = Ports(bus=self.bus, people=people, changes=self.store, trail=self.trail, offers=self.offers,
-                      directory=self.directory, ledger=self.ledger)  # fmt: skip
+                      directory=self.directory, ledger=self.ledger, feed=feed)  # fmt: skip
         return Profbot(ports, self.profbot.settings, tasks=self.tasks, clock=self.clock)
 
 
