@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after another."""
 
-from bench import ack_latency, alert_intake, runner_ops
+from bench import ack_latency, alert_intake, pictures, runner_ops
 from profbot import logs
 
 if __name__ == "__main__":
@@ -10,3 +10,5 @@ if __name__ == "__main__":
     runner_ops.main()
     print()
     alert_intake.main()
+    print()
+    pictures.main()

@@ -9,7 +9,8 @@
 - one module per runbook section: ``health.py`` (Health Monitoring), ``pyroscope_unavailable.py``
   (INC-PROF-001), ``profiling_overhead.py`` (002), ``missing_profiles.py`` (003), ``storage_full.py``
   (004), ``upgrade.py`` (MAINT-PROF-001), ``onboarding.py`` (002), ``grafana_datasource.py`` (003),
-  ``baselines.py`` (Performance Baselines)
+  ``baselines.py`` (Performance Baselines); ``flamegraph.py`` (a service's profile, offered by 002
+  and 003), its analysis in ``profile_analysis.py``
 
 A procedure asks runners for operations through a :class:`~handlers.context.ProcedureContext` and
 returns a :class:`~handlers.findings.Report`; analysis is kept in pure functions, tested on
@@ -19,6 +20,7 @@ recorded outputs. Nothing here knows a front end.
 # Importing a procedure module registers its procedures and actions on RUNBOOK.
 from handlers import (
     baselines,
+    flamegraph,
     grafana_datasource,
     health,
     missing_profiles,
@@ -33,6 +35,7 @@ from handlers.registry import RUNBOOK
 __all__ = [
     "RUNBOOK",
     "baselines",
+    "flamegraph",
     "grafana_datasource",
     "health",
     "missing_profiles",

@@ -13,14 +13,16 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from handlers.context import Outcome, ProcedureContext
-from handlers.findings import Finding, Report, Severity
+from handlers.findings import Finding, Report, Severity, StorageHistory
 from handlers.registry import RUNBOOK
-from handlers.storage_full import growth_per_day, volume_history
+from handlers.storage_full import growth_per_day, trend_available, volume_history
 from profbot.bus import VolumeSample
 from profbot.ops.arguments import ResourceName
 from profbot.ops.containers import (
+    ContainerDiskUsage,
     ContainerProcesses,
     ContainerStats,
+    DiskUsage,
     ListProfiledContainers,
     ProcessList,
     StatsResult,
@@ -51,14 +53,16 @@ def row(metric: str, expected: str, alert: str, measured: str, severity: Severit
     ID, title="Performance baselines", runbook_section="Performance Baselines", alias="baselines", argument="container"
 )
 async def measure_baselines(ctx: ProcedureContext, params: BaselineParams) -> Report:
-    stats, profiled, history = await asyncio.gather(
+    stats, profiled, history, disk = await asyncio.gather(
         ctx.run(ContainerStats(container=params.container, interval=1.0)),
         ctx.run(ListProfiledContainers()),
         volume_history(ctx, params.volume),
+        ctx.run(ContainerDiskUsage(container=params.container, path="/data")),  # for the chart's full date
     )
     names = [c.name for c in profiled.value.containers if c.status == "running"] if profiled.value else []
     spies = await asyncio.gather(*(ctx.run(ContainerProcesses(container=n, match="py-spy")) for n in names))
-    return analyse_baselines(ctx.host, stats, dict(zip(names, spies, strict=True)), history)
+    spied = dict(zip(names, spies, strict=True))
+    return analyse_baselines(ctx.host, stats, spied, history, volume=params.volume, disk=disk.value)
 
 
 def analyse_baselines(
@@ -66,6 +70,8 @@ def analyse_baselines(
     stats: Outcome[StatsResult],
     spies: dict[str, Outcome[ProcessList]],
     history: list[VolumeSample],
+    volume: str = "pyroscope_data",
+    disk: DiskUsage | None = None,
 ) -> Report:
     findings: list[Finding] = []
     if stats.value is not None:
@@ -93,7 +99,7 @@ def analyse_baselines(
             Finding(
                 check="storage growth per day",
                 severity=Severity.INFO,
-                detail="not enough history yet (needs an hour of samples)",
+                detail=f"not enough history yet (needs an hour of samples): {trend_available(history)}",
             )
         )
     else:
@@ -115,5 +121,16 @@ def analyse_baselines(
         )
     )
     return Report(
-        procedure=ID, title="Performance baselines", host=host, findings=findings, finished_at=datetime.now(UTC)
+        procedure=ID,
+        title="Performance baselines",
+        host=host,
+        findings=findings,
+        finished_at=datetime.now(UTC),
+        storage=StorageHistory(
+            volume=volume,
+            samples=history,
+            capacity_bytes=disk.size_bytes if disk else None,
+            used_bytes=disk.used_bytes if disk else None,
+            growth_per_day=growth,
+        ),
     )

@@ -10,7 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from profbot.bus import VolumeSample
 from profbot.ops import OpKind
+from profbot.ops.pyroscope import FlameProfile
+
+MB = 2**20  # as profbot prints sizes (handlers/storage_full.py)
+PROJECTION_MAX_DAYS = 3650
 
 
 class Severity(StrEnum):
@@ -55,6 +60,41 @@ class Remediation(BaseModel):
     params: dict[str, Any] = {}  # the action's parameters (its params model, as JSON)
 
 
+class StorageHistory(BaseModel):
+    """The data volume's sampled size, for a chart of its trend against the runbook's baselines."""
+
+    volume: str
+    samples: list[VolumeSample]  # oldest first, as the runner sampled them
+    capacity_bytes: int | None = None  # the filesystem under /data, when read
+    used_bytes: int | None = None  # used on it now, when read
+    growth_per_day: float | None = None  # bytes a day; None until there is enough history
+    expected_per_day: float = 100 * MB  # runbook, Performance Baselines: ~100 MB/day
+    alert_per_day: float = 500 * MB  # ... alert above 500 MB/day
+    min_history_seconds: float = 3600  # a trend needs at least this span of samples
+
+    @property
+    def projected_full_at(self) -> float | None:
+        """When the filesystem fills at the current growth (epoch seconds); None if it does not grow,
+        its size is not known, or it would take more than PROJECTION_MAX_DAYS."""
+        if not self.growth_per_day or self.growth_per_day <= 0 or self.capacity_bytes is None:
+            return None
+        used = self.used_bytes if self.used_bytes is not None else self.samples[-1].size_bytes if self.samples else 0
+        last = self.samples[-1].at if self.samples else None
+        if last is None:
+            return None
+        days = max(self.capacity_bytes - used, 0) / self.growth_per_day
+        # Beyond a few years a date says nothing (and a slow trickle would overflow one).
+        return None if days > PROJECTION_MAX_DAYS else last + days * 86400
+
+    @property
+    def trend_from(self) -> float | None:
+        """When a trend will be available (epoch seconds), while there is not enough history yet."""
+        if self.growth_per_day is not None:
+            return None
+        first = self.samples[0].at if self.samples else None
+        return None if first is None else first + self.min_history_seconds
+
+
 class Report(BaseModel):
     procedure: str
     title: str
@@ -65,6 +105,10 @@ class Report(BaseModel):
     evidence: list[Evidence] = []
     remediations: list[Remediation] = []
     notes: list[str] = []  # where profbot did what the runbook means rather than what it says
+    # What a front end draws: a service's merged profile (a flamegraph) and the data volume's
+    # history (a chart). Data, not pictures: each front end renders them its own way.
+    profile: FlameProfile | None = None
+    storage: StorageHistory | None = None
 
     @property
     def verdict(self) -> Severity:

@@ -17,6 +17,7 @@ from handlers.actions import Plan, Recheck, ServiceParams, Step
 from handlers.context import Outcome, ProcedureContext
 from handlers.evidence import error_lines, evidence, quote
 from handlers.findings import Finding, Report, Severity
+from handlers.flamegraph import SHOW_IMPACT, show_flamegraph
 from handlers.registry import RUNBOOK
 from handlers.verification import diagnosed_again
 from profbot.ops.arguments import PROFILER_LOG, ResourceName
@@ -160,7 +161,7 @@ def analyse_no_data(
         )
 
     target = ServiceParams(service=service)
-    remediations = [restart.offer(host, target), check_again.offer(host, target)]
+    remediations = [restart.offer(host, target), check_again.offer(host, target), show_flame.offer(host, target)]
     return Report(
         procedure=ID,
         title=f"No profiles from {service} ({mode})",
@@ -185,3 +186,8 @@ def restart(p: ServiceParams) -> Plan:
 @RUNBOOK.action(ID, "verify", risk=OpKind.READ, label="Check again", impact="Reads only.")
 def check_again(p: ServiceParams) -> Recheck:
     return Recheck(diagnose_no_data, NoDataParams(service=p.service))
+
+
+show_flame = RUNBOOK.action(
+    ID, "flamegraph", risk=OpKind.READ, label="Show flamegraph of {service}", impact=SHOW_IMPACT
+)(show_flamegraph)

@@ -17,6 +17,7 @@ from handlers.actions import ActionParams, Plan, ServiceParams, Step
 from handlers.context import Outcome, ProcedureContext
 from handlers.evidence import error_lines, evidence, quote
 from handlers.findings import Finding, Report, Severity
+from handlers.flamegraph import SHOW_IMPACT, show_flamegraph
 from handlers.registry import RUNBOOK
 from handlers.verification import diagnosed_again
 from profbot.ops.arguments import PROFILER_LOG, ResourceName
@@ -160,6 +161,7 @@ def analyse_overhead(
         raise_interval.offer(host, IntervalParams(service=service, profile_interval=raised)),
         disable_service.offer(host, ServiceParams(service=service)),
         disable_global.offer(host, GlobalProfilingParams(service=service)),
+        show_flame.offer(host, ServiceParams(service=service)),
     ]
     headline = None
     if overhead is not None and overhead > OVERHEAD_ALERT:
@@ -204,3 +206,8 @@ def disable_global(p: GlobalProfilingParams) -> Plan:
         steps=[Step(SetGlobalProfiling(enabled=False), "PYROSCOPE_ENABLED=false in .env, then podman-compose up -d")],
         verify=diagnosed_again(diagnose_overhead, OverheadParams(service=p.service)),
     )
+
+
+show_flame = RUNBOOK.action(
+    ID, "flamegraph", risk=OpKind.READ, label="Show flamegraph of {service}", impact=SHOW_IMPACT
+)(show_flamegraph)

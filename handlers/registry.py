@@ -57,10 +57,20 @@ class Procedure:
         default = self.params_type.model_fields[self.argument].default
         return None if default is PydanticUndefined or default is None else str(default)
 
-    def params_for(self, argument: str | None) -> BaseModel:
-        """The procedure's params with ``argument`` in its field (the default when None).
-        Raises pydantic's ValidationError for an argument the field refuses."""
-        values = {self.argument: argument} if self.argument is not None and argument is not None else {}
+    @property
+    def takes_minutes(self) -> bool:
+        """Whether it looks at a window of time people may choose (``minutes``: a flamegraph's)."""
+        return "minutes" in self.params_type.model_fields
+
+    def params_for(self, argument: str | None, minutes: int | None = None) -> BaseModel:
+        """The procedure's params with ``argument`` in its field (the default when None), and
+        ``minutes`` for one that takes a window. Raises pydantic's ValidationError for an
+        argument the field refuses."""
+        values: dict[str, object] = {}
+        if self.argument is not None and argument is not None:
+            values[self.argument] = argument
+        if minutes is not None and self.takes_minutes:
+            values["minutes"] = minutes
         return self.params_type.model_validate(values)
 
     def route_for(self, params: BaseModel) -> str:

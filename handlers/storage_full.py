@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from handlers.actions import ContainerParams, Plan, Step, VolumeParams
 from handlers.context import Outcome, ProcedureContext
-from handlers.findings import Finding, Report, Severity
+from handlers.findings import Finding, Report, Severity, StorageHistory
 from handlers.registry import RUNBOOK
 from handlers.verification import ready_within
 from profbot.bus import VolumeSample
@@ -80,6 +80,14 @@ def growth_per_day(history: list[VolumeSample]) -> float | None:
     return (last.size_bytes - first.size_bytes) / ((last.at - first.at) / 86400)
 
 
+def trend_available(history: list[VolumeSample]) -> str:
+    """When the growth trend (and its chart) will be available, in words."""
+    if not history:
+        return "a trend is available an hour after the runner's first sample of the volume"
+    at = datetime.fromtimestamp(history[0].at + MIN_HISTORY_SECONDS, UTC)
+    return f"a trend is available from {at:%Y-%m-%d %H:%M} UTC"
+
+
 def analyse_storage(
     host: str,
     params: StorageParams,
@@ -133,7 +141,8 @@ def analyse_storage(
             Finding(
                 check="growth per day",
                 severity=Severity.INFO,
-                detail=f"not enough history yet ({len(history)} samples over {span:.0f} min; needs an hour)",
+                detail=f"not enough history yet ({len(history)} samples over {span:.0f} min; needs an hour): "
+                f"{trend_available(history)}",
             )
         )
     else:
@@ -187,6 +196,13 @@ def analyse_storage(
         headline=headline,
         remediations=remediations,
         notes=notes,
+        storage=StorageHistory(
+            volume=params.volume,
+            samples=history,
+            capacity_bytes=disk.value.size_bytes if disk.value else None,
+            used_bytes=disk.value.used_bytes if disk.value else None,
+            growth_per_day=growth,
+        ),
     )
 
 

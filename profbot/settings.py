@@ -172,6 +172,9 @@ class RunnerSettings(CommonSettings):
     container_host: ContainerHostURL = Field("unix:///run/podman/podman.sock", alias="CONTAINER_HOST")
     host_id: str = Field(default_factory=socket.gethostname, alias="PROFBOT_HOST_ID", pattern=NAME_PATTERN)
     pyroscope_url: HttpUrl = Field(HttpUrl("http://localhost:4040"), alias="PYROSCOPE_URL")
+    # The Pyroscope UI as people's browsers reach it, for the links under flamegraphs; default
+    # PYROSCOPE_URL (without its credentials).
+    pyroscope_ui_url: HttpUrl | None = Field(None, alias="PYROSCOPE_UI_URL")
     heartbeat_seconds: float = Field(5.0, alias="PROFBOT_HEARTBEAT_SECONDS", gt=0, le=60)
     concurrency: int = Field(8, alias="PROFBOT_RUNNER_CONCURRENCY", ge=1, le=64)
     # Upper bound on any single podman or HTTP call, so a hung socket cannot hold a job forever.

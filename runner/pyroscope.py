@@ -3,19 +3,48 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
 from profbot.errors import OperationError
-from profbot.ops.pyroscope import Freshness, ReadyResult, ServiceFreshness
+from profbot.ops.pyroscope import (
+    CPU_PROFILE_TYPE,
+    WALL_PROFILE_TYPE,
+    FlameProfile,
+    Freshness,
+    ReadyResult,
+    ServiceFreshness,
+)
 
 MAX_BODY_CHARS = 500  # a /ready body is a word or a reason; anything longer is cut and said
 MAX_PROFILE_TYPES = 8  # render queries per service; a server has a handful of types
+MAX_PROFILE_NODES = 8192  # Pyroscope's own default cap on a rendered tree; keeps a job result small
+
+
+def without_credentials(url: str) -> str:
+    """``url`` with any user, password, query and fragment taken out: a link people see must not
+    carry credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    # A query or fragment may carry a token too, and a link is built on the path alone.
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class PyroscopeClient:
-    def __init__(self, base_url: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+        ui_url: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Where people open the UI (PYROSCOPE_UI_URL), when the runner reaches Pyroscope by another name.
+        self.ui_url = without_credentials((ui_url or base_url).rstrip("/"))
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
 
     async def aclose(self) -> None:
@@ -134,3 +163,79 @@ class PyroscopeClient:
             seen_services=[],
             note="Pyroscope v0: used the runbook's render query as written",
         )
+
+    # ------------------------------------------------------------------ profiles
+
+    async def profile(self, service: str, minutes: int) -> FlameProfile:
+        """The service's merged profile over the last ``minutes``: its CPU profile (what the SDKs
+        send), else its wall-clock one (what py-spy's speedscope uploads land as on v1)."""
+        end = time.time()
+        start = end - minutes * 60
+        first = None
+        for profile_type in (CPU_PROFILE_TYPE, WALL_PROFILE_TYPE):
+            query = f'{profile_type}{{service_name="{service}"}}'
+            try:
+                response = await self._http.get(
+                    "/pyroscope/render",
+                    params={
+                        "query": query,
+                        # Relative to the server's clock: a profile pushed this very second is in.
+                        "from": f"now-{minutes}m",
+                        "until": "now",
+                        "format": "json",
+                        "max-nodes": str(MAX_PROFILE_NODES),
+                    },
+                )
+            except httpx.HTTPError as exc:
+                raise OperationError(f"Pyroscope at {self.ui_url} did not answer: {type(exc).__name__}") from exc
+            if response.status_code != 200:
+                raise OperationError(f"Pyroscope render answered HTTP {response.status_code}: {response.text[:200]}")
+            try:
+                answer = response.json()
+                bearer, metadata = answer.get("flamebearer") or {}, answer.get("metadata") or {}
+                names = [str(n) for n in bearer.get("names") or []]
+                levels = [[int(v) for v in level] for level in bearer.get("levels") or []]
+                num_ticks, max_self = int(bearer.get("numTicks") or 0), int(bearer.get("maxSelf") or 0)
+                units, sample_rate = str(metadata.get("units") or "samples"), int(metadata.get("sampleRate") or 100)
+            except (ValueError, AttributeError, TypeError) as exc:  # a proxy's HTML page, a list...
+                raise OperationError("Pyroscope's render answered no flamebearer") from exc
+            made = FlameProfile(
+                service=service,
+                profile_type=profile_type,
+                start=start,
+                end=end,
+                num_ticks=num_ticks,
+                max_self=max_self,
+                names=names,
+                levels=levels,
+                units=units,
+                sample_rate=sample_rate,
+                ui_url=self._ui_link(query, start, end),
+            )
+            if made.num_ticks > 0:
+                notes = []
+                if profile_type != CPU_PROFILE_TYPE:
+                    notes.append(f"no CPU profile in the window: this is the wall-clock profile ({profile_type})")
+                if "other" in names:  # Pyroscope's bucket for what max-nodes left out
+                    notes.append(
+                        f'Pyroscope merged the smallest frames into "other" (at most {MAX_PROFILE_NODES} nodes)'
+                    )
+                made.note = "; ".join(notes) or None
+                return made
+            first = first or made
+        assert first is not None
+        # A v0 server answers a v1 query with an empty profile rather than an error: "no data" would
+        # be the wrong answer there. Only v1 has the querier's Connect API.
+        try:
+            probe = await self._connect("LabelValues", {"name": "service_name", "start": 0, "end": 0})
+        except httpx.HTTPError as exc:
+            raise OperationError(f"Pyroscope at {self.ui_url} did not answer: {type(exc).__name__}") from exc
+        if probe.status_code in (404, 405):
+            raise OperationError(
+                "this Pyroscope speaks the v0 API (no querier endpoints): profbot reads profiles with v1 "
+                "profile-type queries only; open the service in Pyroscope's UI instead"
+            )
+        return first
+
+    def _ui_link(self, query: str, start: float, end: float) -> str:
+        return f"{self.ui_url}/?" + urlencode({"query": query, "from": int(start), "until": int(end)})

@@ -41,7 +41,10 @@ async def run_runner(settings: RunnerSettings, redis_url: str, stop: asyncio.Eve
     async with contextlib.AsyncExitStack() as clients:
         clients.push_async_callback(redis.aclose)
         clients.callback(podman.close)
-        pyroscope = await clients.enter_async_context(PyroscopeClient(str(settings.pyroscope_url), timeout=timeout))
+        ui_url = str(settings.pyroscope_ui_url) if settings.pyroscope_ui_url else None
+        pyroscope = await clients.enter_async_context(
+            PyroscopeClient(str(settings.pyroscope_url), timeout=timeout, ui_url=ui_url)
+        )
         grafana = None
         if settings.grafana_token is not None:
             grafana = await clients.enter_async_context(

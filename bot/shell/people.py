@@ -5,15 +5,19 @@ session to ask it at the prompt."""
 from __future__ import annotations
 
 import itertools
+import tempfile
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
+from bot.shell.pictures import save_drawing
 from bot.shell.render import FAILURES, STATE_WORDS, text
 from bot.usecases.commands import Asker, Place
-from bot.usecases.content import Content, DecisionRefused, DiagnosisPosted, Form, Offer
+from bot.usecases.content import Content, DecisionRefused, DiagnosisPosted, Drawing, FlameDrawing, Form, Offer
 from bot.usecases.ports import MessageRef
 from profbot.approvals.model import ChangeRequest
 from profbot.approvals.rules import Refusal
+from profbot.errors import ContentRefused
 
 Write = Callable[[str], None]
 
@@ -30,8 +34,10 @@ def progress(request: ChangeRequest) -> str:
 
 
 class TerminalPeople:
-    def __init__(self, write: Write) -> None:
+    def __init__(self, write: Write, pictures: Path | None = None) -> None:
+        """``pictures``: where drawings are saved (profbot's state dir; default a new temporary one)."""
         self.write = write
+        self.pictures = pictures
         self.choices: list[Offer] = []  # the last report's remediations, numbered from 1
         self.forms: list[Form] = []  # forms to ask at the prompt
         self.failed = False  # something said that a command could not run
@@ -76,3 +82,15 @@ class TerminalPeople:
 
     async def ask(self, person: Asker, form: Form) -> None:
         self.forms.append(form)
+
+    async def attach(self, message: MessageRef, drawing: Drawing) -> None:
+        if self.pictures is None:
+            self.pictures = Path(tempfile.mkdtemp(prefix="profbot-pictures-"))
+        try:
+            path = await save_drawing(drawing, self.pictures)
+        except ContentRefused as exc:
+            self.write(f"The picture was not saved: {exc}")
+            return
+        if path is not None:
+            what = "Flamegraph" if isinstance(drawing, FlameDrawing) else "Storage chart"
+            self.write(f"{what} saved to {path}")

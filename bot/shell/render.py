@@ -8,7 +8,7 @@ import typing
 from datetime import UTC, datetime
 from functools import singledispatch
 
-from bot.usecases.commands import AUDIT_MAX, Diagnose, Problem, Unparsed
+from bot.usecases.commands import AUDIT_MAX, MINUTES_MAX, Diagnose, Problem, Unparsed
 from bot.usecases.content import (
     Accepted,
     AlertFiringAgain,
@@ -35,6 +35,7 @@ from bot.usecases.content import (
     NoHostFor,
     NoRunners,
     NotAllowed,
+    ProfileSummary,
     RequestNotFound,
     RunbookEntry,
     RunbookIndex,
@@ -44,6 +45,7 @@ from bot.usecases.content import (
     Verified,
 )
 from handlers.findings import Evidence, Finding, Report
+from handlers.profile_analysis import text_flamegraph, top_functions_table
 from profbot.approvals.model import ChangeRequest, RequestState
 from profbot.approvals.rules import Refusal
 from profbot.audit import AuditEvent
@@ -87,6 +89,14 @@ def _report(report: Report) -> str:
              f"{report.summary()}", *(finding_line(f) for f in report.ranked())]  # fmt: skip
     lines += [f"  note: {note}" for note in report.notes]
     return "\n".join(lines)
+
+
+@text.register
+def _profile_summary(content: ProfileSummary) -> str:
+    profile = content.profile
+    lines = [f"Top functions of {profile.service} by self time:", *(f"  {t}" for t in top_functions_table(profile))]
+    lines += ["Flamegraph, the hottest paths (share of all samples):", *(f"  {t}" for t in text_flamegraph(profile))]
+    return "\n".join([*lines, f"In Pyroscope: {profile.ui_url}"])
 
 
 @text.register
@@ -201,6 +211,8 @@ def _unparsed(content: Unparsed) -> str:
             return f"{content.given!r} is not a count: give a number from 1 to {AUDIT_MAX}."
         case Problem.BAD_REQUEST_ID:
             return f"{content.given!r} is not a request id: give its first 8 characters or more."
+        case Problem.BAD_MINUTES:
+            return f"{content.given!r} is not a number of minutes: give a number from 1 to {MINUTES_MAX}."
 
 
 @text.register

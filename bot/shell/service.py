@@ -154,7 +154,7 @@ async def _serve(
     stop: asyncio.Event,
 ) -> int:
     prefix = settings.redis_prefix
-    people = TerminalPeople(term.write)
+    people = TerminalPeople(term.write, pictures=settings.state_dir / "pictures")
     tasks = BackgroundTasks()
     feed = RedisChangeFeed(bus.redis, prefix)
     ports = Ports(

@@ -15,6 +15,7 @@ DECISIONS: dict[str, Decision] = {f"change:{d.value}": d for d in Decision}  # v
 CONFIRM, CANCEL, APPROVE, REJECT = (f"change:{d.value}" for d in (Decision.CONFIRM, Decision.CANCEL,
                                                                   Decision.APPROVE, Decision.REJECT))  # fmt: skip
 DESTROY_MODAL = "change:typed-confirmation"  # a view's callback id
+OPEN_LINK = "link:open"  # a URL button (Open in Pyroscope): Slack opens it and still tells the app
 TYPED_BLOCK = "typed_name"
 TYPED_INPUT = "value"
 

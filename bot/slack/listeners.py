@@ -108,6 +108,11 @@ def register(app: AsyncApp, profbot: Profbot, tasks: BackgroundTasks, command: s
             in_background(profbot.decisions.decide(asker, request, decision), asker, "change-decision")
         return ack.response
 
+    @app.action(action_ids.OPEN_LINK)
+    async def link_opened(ack: AsyncAck) -> BoltResponse | None:
+        await ack()  # the browser opened the link; unacknowledged, Slack would mark the click failed
+        return ack.response
+
     # Confirming or cancelling one's own change: operators. Approving or rejecting: approvers too.
     confirm_or_cancel = re.compile(rf"^({re.escape(action_ids.CONFIRM)}|{re.escape(action_ids.CANCEL)})$")
     approve_or_reject = re.compile(rf"^({re.escape(action_ids.APPROVE)}|{re.escape(action_ids.REJECT)})$")

@@ -1,5 +1,6 @@
 """The People port, spoken in Slack: post, update and reply with the Web API, tell one person with
-their ``response_url`` (else ``chat.postEphemeral``), ask with a modal (``views.open``).
+their ``response_url`` (else ``chat.postEphemeral``), ask with a modal (``views.open``), attach a
+picture with ``files_upload_v2`` (drawn in a worker thread: matplotlib blocks).
 
 Slack's errors become profbot's delivery errors here and nowhere else (``SLACK_ERRORS``): a place
 the bot may not post in, content Slack refuses, a message gone, or Slack unavailable (after
@@ -8,19 +9,22 @@ slack_sdk's own retries of 429 with ``Retry-After``, 5xx and connection errors).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 import aiohttp
 import structlog
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.pictures import flamegraph_png, storage_chart_png
 from bot.slack.pacing import ChannelPacer
 from bot.slack.render import destroy_modal, render
+from bot.slack.render.pictures import upload_of
 from bot.usecases.commands import Asker, Place
-from bot.usecases.content import Content, Form
+from bot.usecases.content import Content, Drawing, FlameDrawing, Form
 from bot.usecases.ports import MessageRef
 from profbot.errors import ContentRefused, DeliveryError, FrontEndUnavailable, MessageGone, PlaceUnavailable
 
@@ -91,6 +95,20 @@ class SlackPeople:
             raise MessageGone("no_trigger_id", "no trigger id to open a form with")
         await self._call("views_open", trigger_id=person.form_handle, view=destroy_modal(form))
 
+    async def attach(self, message: MessageRef, drawing: Drawing) -> None:
+        try:  # drawing and its alt text (a walk of the whole profile) off the event loop
+            png, (filename, title, alt) = await asyncio.to_thread(_draw, drawing)
+        except Exception as exc:  # a picture that cannot be drawn must not take the thread down with it
+            log.exception("drawing_failed", drawing=type(drawing).__name__)
+            raise ContentRefused("not_drawable", f"could not draw {type(drawing).__name__}: {exc}") from exc
+        if png is None:
+            return
+        thread = message.thread or message.ts
+        await self._call(
+            "files_upload_v2", channel=message.channel, thread_ts=thread, file=png, filename=filename, title=title,
+            alt_txt=alt,
+        )  # fmt: skip
+
     async def _respond(self, url: str, message: dict[str, Any]) -> None:
         # The response_url answers this person privately, even where the bot is not in the channel.
         webhook = AsyncWebhookClient(url, session=self.session, timeout=10)
@@ -115,5 +133,13 @@ class SlackPeople:
             code = str(exc.response.get("error") or "unknown_error")
             log.warning("slack_refused", method=method, error=code)
             raise delivery_error(code, method) from exc
+        except SlackRequestError as exc:  # files_upload_v2: the upload URL refused the bytes
+            raise FrontEndUnavailable("upload_failed", f"Slack {method}: {exc}") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise FrontEndUnavailable(type(exc).__name__, f"Slack {method}: {exc}") from exc
+
+
+def _draw(drawing: Drawing) -> tuple[bytes | None, tuple[str, str, str]]:
+    """The PNG (None: nothing to draw) with its file name, title and alt text. Blocking."""
+    png = flamegraph_png(drawing.profile) if isinstance(drawing, FlameDrawing) else storage_chart_png(drawing.history)
+    return png, upload_of(drawing)

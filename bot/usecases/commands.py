@@ -20,6 +20,7 @@ from profbot.settings import NAME_PATTERN
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=128)]
 AUDIT_DEFAULT, AUDIT_MAX = 10, 50
+MINUTES_MAX = 1440  # a day: the longest window a flamegraph is drawn over
 
 
 # ---------------------------------------------------------------------------- who and where
@@ -90,6 +91,7 @@ class Diagnose(Command):
     word: ClassVar[str] = "diagnose"
     procedure: str
     argument: Name
+    minutes: Annotated[int, Field(ge=1, le=MINUTES_MAX)] | None = None  # a window, for those that take one (flame)
 
 
 class Freshness(Command):
@@ -146,6 +148,10 @@ HELP: dict[str, tuple[str, str]] = {
     "upgrade": ("upgrade VERSION", "MAINT-PROF-001 pre-flight: version, image pins, config and its backups"),
     "rollback": ("rollback", "MAINT-PROF-001 rollback pre-flight: what the rollback would return to"),
     "datasource": ("datasource", "MAINT-PROF-003: is Grafana's Pyroscope datasource there (and offer to provision it)"),
+    "flame": (
+        "flame SERVICE [MINUTES]",
+        "the service's flamegraph over the last MINUTES (15): a picture, its top functions, the Pyroscope link",
+    ),
     "restart": (
         "restart SERVICE",
         "request a restart of SERVICE (you confirm it; then /ready or the diagnosis checks it)",
@@ -168,6 +174,7 @@ class Problem(StrEnum):
     BAD_REQUEST_ID = "bad_request_id"
     BAD_NAME = "bad_name"  # not a host, container or service name
     BAD_COUNT = "bad_count"
+    BAD_MINUTES = "bad_minutes"
 
 
 class Unparsed(BaseModel):
@@ -200,7 +207,8 @@ def usage(procedure: Procedure) -> str:
     """How to run it: ``diagnose overhead SERVICE``, or ``upgrade VERSION`` for those with a word of their own."""
     alias = procedure.alias or procedure.id
     head = alias if alias in HELP else f"diagnose {alias}"
-    return f"{head} {procedure.argument_label}" if procedure.needs_argument else head
+    said = f"{head} {procedure.argument_label}" if procedure.needs_argument else head
+    return f"{said} [MINUTES]" if procedure.takes_minutes else said
 
 
 def _name(given: str, noun: str) -> Unparsed | None:
@@ -220,11 +228,16 @@ def _diagnose(args: list[str], runbook: Runbook) -> Diagnose | Unparsed:
     bad = _name(argument, "container name")
     if bad is not None:
         return bad
+    minutes = None
+    if len(args) > 2 and procedure.takes_minutes:
+        if not args[2].isdigit() or not 1 <= int(args[2]) <= MINUTES_MAX:
+            return Unparsed(problem=Problem.BAD_MINUTES, given=args[2][:20])
+        minutes = int(args[2])
     try:
-        procedure.params_for(argument)
+        procedure.params_for(argument, minutes=minutes)
     except ValidationError:
         return Unparsed(problem=Problem.BAD_NAME, given=argument[:200], noun=f"{procedure.argument_label.lower()}")
-    return Diagnose(procedure=procedure.id, argument=argument)
+    return Diagnose(procedure=procedure.id, argument=argument, minutes=minutes)
 
 
 def parse(text: str, runbook: Runbook = RUNBOOK) -> Command | Unparsed:

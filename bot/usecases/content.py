@@ -9,12 +9,12 @@ from typing import Union
 
 from bot.usecases.alert_model import Alert, AlertGroup
 from bot.usecases.commands import Command, Place, Unparsed
-from handlers.findings import Evidence, Finding, Remediation, Report
+from handlers.findings import Evidence, Finding, Remediation, Report, StorageHistory
 from profbot.approvals.model import ChangeRequest
 from profbot.approvals.rules import Refusal
 from profbot.audit import AuditEvent
 from profbot.bus import RunnerInfo
-from profbot.ops.pyroscope import Freshness
+from profbot.ops.pyroscope import FlameProfile, Freshness
 
 # ---------------------------------------------------------------------------- reads
 
@@ -32,6 +32,31 @@ class DiagnosisPosted:
     report: Report
     offers: list[Offer] = field(default_factory=list)
     asked_by: str | None = None  # None: profbot ran it for an alert
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    """What a flamegraph report's thread says in words: the profile's top functions and the link
+    to the same service and window in Pyroscope's UI (a terminal adds its text flamegraph)."""
+
+    profile: FlameProfile
+
+
+# ---------------------------------------------------------------------------- pictures
+# Drawn by the front end (Slack uploads a PNG into the thread; the terminal saves it to a file).
+
+
+@dataclass(frozen=True)
+class FlameDrawing:
+    profile: FlameProfile
+
+
+@dataclass(frozen=True)
+class StorageDrawing:
+    history: StorageHistory
+
+
+Drawing = FlameDrawing | StorageDrawing
 
 
 @dataclass(frozen=True)
@@ -250,6 +275,7 @@ Content = Union[  # noqa: UP007 - a runtime alias that singledispatch-based rend
     Evidence,
     ChangeRequest,
     DiagnosisPosted,
+    ProfileSummary,
     HealthOverview,
     RunnersOverview,
     FreshnessView,

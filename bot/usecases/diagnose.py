@@ -15,12 +15,23 @@ import structlog
 from pydantic import BaseModel
 
 from bot.usecases.commands import Asker, Diagnose, Freshness
-from bot.usecases.content import BusUnavailable, Content, DiagnosisPosted, FreshnessView, NoHostFor, Offer
+from bot.usecases.content import (
+    BusUnavailable,
+    Content,
+    DiagnosisPosted,
+    FlameDrawing,
+    FreshnessView,
+    NoHostFor,
+    Offer,
+    ProfileSummary,
+    StorageDrawing,
+)
 from bot.usecases.ports import MessageRef, OfferStore, People
-from bot.usecases.speech import answer, reply
+from bot.usecases.speech import answer, attach, reply
 from handlers.actions import Action
 from handlers.context import ProcedureContext
 from handlers.findings import Remediation, Report
+from handlers.profile_analysis import is_empty
 from handlers.registry import Procedure, Runbook
 from profbot.bus import Bus
 from profbot.errors import ProfbotError
@@ -80,7 +91,7 @@ class Diagnoses:
         procedure = self.runbook.get(command.procedure)
         if procedure is None:
             raise ValueError(f"unknown procedure {command.procedure}")  # the grammar lets none through
-        outcome = await self.run(procedure, procedure.params_for(command.argument))
+        outcome = await self.run(procedure, procedure.params_for(command.argument, minutes=command.minutes))
         if not isinstance(outcome, Report):
             await answer(self.people, asker, outcome)
             return None
@@ -89,9 +100,13 @@ class Diagnoses:
         return outcome
 
     async def recheck(self, asker: Asker, remedy: Remediation, action: Action[Any]) -> Report | None:
-        """A read remediation: its diagnosis again, on the host of the report it was offered in."""
+        """A read remediation: its diagnosis again, on the host of the report it was offered in
+        (or, for another procedure's, on the host that one routes to)."""
         recheck = action.recheck(action.parse(remedy.params))
-        outcome = await self.run(recheck.procedure, recheck.params, host=remedy.host)
+        # The same procedure again runs where the report was made; another one (a flamegraph from
+        # INC-PROF-002, INC-PROF-003 from a flamegraph) runs where that procedure routes.
+        host = remedy.host if recheck.procedure.id == remedy.procedure else None
+        outcome = await self.run(recheck.procedure, recheck.params, host=host)
         if not isinstance(outcome, Report):
             await answer(self.people, asker, outcome)
             return None
@@ -128,7 +143,17 @@ class Diagnoses:
         if message is not None:
             for item in report.evidence:
                 await reply(self.people, message, item)
+            await self._pictures(report, message)
         return message
+
+    async def _pictures(self, report: Report, message: MessageRef) -> None:
+        """What is better seen than read, in the report's thread: the profile as a flamegraph with
+        its top functions; the storage history as a chart (once there are two samples to draw)."""
+        if report.profile is not None and not is_empty(report.profile):
+            await reply(self.people, message, ProfileSummary(report.profile))
+            await attach(self.people, message, FlameDrawing(report.profile))
+        if report.storage is not None and len(report.storage.samples) >= 2:
+            await attach(self.people, message, StorageDrawing(report.storage))
 
     async def _offer(self, report: Report) -> list[Offer]:
         offers = []

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.usecases.alert_model import AlertGroup, AlertNotification
 from bot.usecases.commands import Asker, Place
-from bot.usecases.content import Content, Form
+from bot.usecases.content import Content, Drawing, Form
 from handlers.findings import Remediation
 from profbot.approvals.model import ChangeRequest, RequestState
 from profbot.audit import AuditEvent
@@ -56,6 +56,11 @@ class People(Protocol):
     async def tell(self, person: Asker, content: Content) -> None: ...
 
     async def ask(self, person: Asker, form: Form) -> None: ...
+
+    async def attach(self, message: MessageRef, drawing: Drawing) -> None:
+        """Draw ``drawing`` and put the picture in ``message``'s thread (Slack: an uploaded PNG;
+        a terminal: a PNG file whose path it prints)."""
+        ...
 
     def reaches(self, message: MessageRef) -> bool:
         """Whether this front end shows ``message`` (Slack: a message in its channels; a terminal:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import structlog
 
 from bot.usecases.commands import Asker, Place
-from bot.usecases.content import CannotPostHere, Content, InternalError
+from bot.usecases.content import CannotPostHere, Content, Drawing, InternalError
 from bot.usecases.ports import MessageRef, People
 from profbot.errors import DeliveryError, PlaceUnavailable
 
@@ -61,3 +61,11 @@ async def show(people: People, message: MessageRef, content: Content) -> None:
         await people.update(message, content)
     except DeliveryError as exc:
         log.warning("update_failed", channel=message.channel, reason=exc.reason)
+
+
+async def attach(people: People, message: MessageRef, drawing: Drawing) -> None:
+    """A picture in ``message``'s thread; a failure is logged (the words were already said)."""
+    try:
+        await people.attach(message, drawing)
+    except DeliveryError as exc:
+        log.warning("attach_failed", channel=message.channel, reason=exc.reason)

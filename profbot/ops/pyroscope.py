@@ -60,6 +60,42 @@ class PyroscopeFreshness(Operation[Freshness]):
     minutes: Annotated[int, Field(ge=1, le=1440)] = 5
 
 
+CPU_PROFILE_TYPE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"  # what the SDKs push
+WALL_PROFILE_TYPE = "wall:wall:nanoseconds:wall:nanoseconds"  # what py-spy's speedscope uploads land as
+
+
+class FlameProfile(OpResult):
+    """A service's merged profile over a window, as Pyroscope's flamebearer (format "single").
+
+    ``levels[d]`` holds the frames at depth ``d``, four integers each: the frame's x offset from
+    the end of the previous frame on that level (in ticks), its total ticks, its self ticks and
+    the index of its function in ``names``. Depth 0 is the root ("total")."""
+
+    service: str
+    profile_type: str  # the type queried, e.g. CPU_PROFILE_TYPE
+    start: float  # the window, epoch seconds
+    end: float
+    num_ticks: int  # the window's total, in ``units``; 0: no data
+    max_self: int = 0
+    # What a tick is, as Pyroscope's metadata says: v1 gives CPU profiles in "samples" with a
+    # sample rate of 1e9 (a tick is a nanosecond of CPU), wall-clock ones in "nanoseconds".
+    units: str = "samples"
+    sample_rate: int = 100
+    names: list[str] = Field(default_factory=list)
+    levels: list[list[int]] = Field(default_factory=list)
+    ui_url: str  # the Pyroscope UI for this service and window (no credentials)
+    note: str | None = None  # what was done differently (another profile type, nodes cut)
+
+
+@CATALOG.register("pyroscope.profile", OpKind.READ, timeout=30)
+class PyroscopeProfile(Operation[FlameProfile]):
+    """The service's merged CPU profile over the last ``minutes`` (/pyroscope/render with a v1
+    profile-type query; py-spy's wall-clock profile when it sent no CPU one)."""
+
+    service: ResourceName
+    minutes: Annotated[int, Field(ge=1, le=1440)] = 15
+
+
 class RetentionSetting(OpResult):
     key: str | None  # where the retention is set, e.g. "limits.compactor_blocks_retention_period"
     value: str | None

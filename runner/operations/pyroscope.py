@@ -8,12 +8,14 @@ import re
 from profbot.errors import OperationError
 from profbot.ops.contract import ChangeResult
 from profbot.ops.pyroscope import (
+    FlameProfile,
     Freshness,
     GetPyroscopeConfig,
     GetPyroscopeVersion,
     PullPyroscopeImage,
     PyroscopeConfig,
     PyroscopeFreshness,
+    PyroscopeProfile,
     PyroscopeReady,
     PyroscopeVersion,
     ReadyResult,
@@ -51,6 +53,11 @@ async def pyroscope_version(host: HostContext, _: GetPyroscopeVersion) -> Pyrosc
 @op(PyroscopeFreshness)
 async def pyroscope_freshness(host: HostContext, o: PyroscopeFreshness) -> Freshness:
     return await host.pyroscope.freshness(list(o.services), o.minutes)
+
+
+@op(PyroscopeProfile)
+async def pyroscope_profile(host: HostContext, o: PyroscopeProfile) -> FlameProfile:
+    return await host.pyroscope.profile(o.service, o.minutes)
 
 
 @op(GetPyroscopeConfig)

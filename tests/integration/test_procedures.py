@@ -97,7 +97,7 @@ async def test_overhead_when_the_profiler_burns_cpu(
     assert finding(report, "PROFILE_INTERVAL").detail == "30 s"
     raise_interval = next(r for r in report.remediations if r.action == "raise-interval")
     assert raise_interval.params == {"service": "ai-yolo26", "profile_interval": 60}
-    assert set(offered(report)) == {"raise-interval", "disable-service", "disable-global"}
+    assert set(offered(report)) == {"raise-interval", "disable-service", "disable-global", "flamegraph"}
 
 
 async def test_overhead_of_an_idle_profiler_is_within_baseline(job_bus: JobBus, ops_runner: RunnerProcess) -> None:
@@ -131,7 +131,7 @@ async def test_no_data_when_service_name_is_missing(
     assert finding(report, "profiler process").detail == "no pyroscope profiler process"
     assert finding(report, "recent profiles").severity is Severity.CRITICAL
     assert "v0 syntax" in report.notes[0]
-    assert offered(report) == {"restart": OpKind.CHANGE, "verify": OpKind.READ}
+    assert offered(report) == {"restart": OpKind.CHANGE, "verify": OpKind.READ, "flamegraph": OpKind.READ}
 
 
 async def test_no_data_for_the_sdk_backend_checks_the_sdk(job_bus: JobBus, ops_runner: RunnerProcess) -> None:

@@ -12,10 +12,18 @@ from typing import Any
 
 import pytest
 
+from handlers.profile_analysis import amount, hottest_path, top_functions
 from profbot.bus import JobBus
-from profbot.errors import InvalidArgument, OperationTimeout
+from profbot.errors import InvalidArgument, OperationError, OperationTimeout
 from profbot.ops.containers import ContainerInspect
-from profbot.ops.pyroscope import GetPyroscopeConfig, PyroscopeFreshness, PyroscopeReady, SetPyroscopeRetention
+from profbot.ops.pyroscope import (
+    CPU_PROFILE_TYPE,
+    GetPyroscopeConfig,
+    PyroscopeFreshness,
+    PyroscopeProfile,
+    PyroscopeReady,
+    SetPyroscopeRetention,
+)
 from tests.conftest import RunnerFactory
 from tests.integration.conftest import HOST
 from tests.rig.approvals import approved
@@ -160,3 +168,40 @@ async def test_a_runner_refuses_a_retention_it_cannot_apply_for_its_version(job_
     approval = await approved(job_bus, HOST, retention)
     with pytest.raises(InvalidArgument, match=r"Pyroscope 1\.x has no retention setting without a storage bucket"):
         await job_bus.call(HOST, retention, timeout=30, approval_id=approval)
+
+
+# ---------------------------------------------------------------------------- profiles
+
+
+async def test_a_profile_comes_back_as_pushed_and_its_link_carries_no_credentials(
+    job_bus: JobBus, start_runner, podman_rig: PodmanRig
+) -> None:
+    import httpx
+
+    port = podman_rig.pyroscope_port
+    service = f"flame-{free_port()}"  # a service no other test pushes for
+    now = int(time.time())
+    folded = "main;work;crunch 70\nmain;work 5\nmain;idle 25\n"
+    params: dict[str, str | int] = {"name": service, "from": now - 10, "until": now, "format": "folded"}
+    pushed = httpx.post(f"http://127.0.0.1:{port}/ingest", params=params, content=folded)
+    assert pushed.status_code == 200
+    start_runner(PYROSCOPE_URL=f"http://ops:s3cret-pw@127.0.0.1:{port}")
+
+    profile: Any = await job_bus.call(HOST, PyroscopeProfile(service=service, minutes=5), timeout=30)
+
+    # v1's units: CPU in nanoseconds ("samples" at a rate of 1e9); 100 samples at 100 Hz are 1 s.
+    assert profile.profile_type == CPU_PROFILE_TYPE and (profile.units, profile.sample_rate) == ("samples", 10**9)
+    assert profile.num_ticks == 10**9 and amount(profile, profile.num_ticks) == "1.00 s"
+    assert [(f.name, f.share) for f in top_functions(profile)] == [("crunch", 0.7), ("idle", 0.25), ("work", 0.05)]
+    assert hottest_path(profile) == ["main", "work", "crunch"]
+    assert "s3cret" not in profile.ui_url and "ops@" not in profile.ui_url
+    assert profile.ui_url.startswith(f"http://127.0.0.1:{port}/?query=process_cpu")
+    assert profile.end - profile.start == 300
+
+
+async def test_a_profile_from_a_v0_server_is_refused_with_the_reason(
+    job_bus: JobBus, start_runner, pyroscope_v0: int
+) -> None:
+    start_runner(PYROSCOPE_URL=f"http://127.0.0.1:{pyroscope_v0}")
+    with pytest.raises(OperationError, match="speaks the v0 API"):
+        await job_bus.call(HOST, PyroscopeProfile(service="ai-yolo26"), timeout=30)

@@ -8,6 +8,10 @@
 - ``views.open`` checks the trigger id and the modal's limits; ``usergroups.users.list`` (a GET,
   as slack_sdk sends it) answers the members set in ``usergroups``, ``no_such_subteam`` otherwise.
 - ``channel_rate_limit``: writes per channel and second beyond it get 429 with ``Retry-After: 1``.
+- Files as ``files_upload_v2`` sends them: ``files.getUploadURLExternal`` (filename, length) hands
+  out an ``upload_url`` back at this server; ``POST /upload/<file id>`` takes the bytes;
+  ``files.completeUploadExternal`` shares the uploaded files in ``channel_id`` (``thread_ts``).
+  ``uploads`` lists what was shared, with the bytes.
 """
 
 from __future__ import annotations
@@ -36,6 +40,19 @@ MAX_CONTEXT_ELEMENTS = 10
 MAX_SECTION_FIELDS = 10
 MAX_ACTIONS_ELEMENTS = 25
 KNOWN_BLOCKS = {"section", "header", "context", "divider", "actions", "input", "image", "rich_text", "file"}
+
+
+@dataclass
+class Upload:
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str
+    data: bytes = b""
+    title: str = ""
+    channel: str = ""
+    thread_ts: str | None = None
+    shared: bool = False
 
 
 @dataclass
@@ -96,6 +113,7 @@ class SlackStandIn:
         # "about one message per second per channel, short bursts allowed".
         self.channel_rate_limit: int | None = None
         self._channel_writes: dict[str, list[float]] = {}
+        self._files: dict[str, Upload] = {}
         self._queued: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self._lock = threading.Lock()
         self._ts = 1_764_000_000_000_100
@@ -155,6 +173,20 @@ class SlackStandIn:
                     return str(call.body.get("text", ""))
             time.sleep(0.02)
         raise AssertionError(f"nothing was posted to response_url {name!r} within {timeout}s")
+
+    @property
+    def uploads(self) -> list[Upload]:
+        """The files shared in a channel (completed), in order."""
+        with self._lock:
+            return [u for u in self._files.values() if u.shared]
+
+    def wait_for_uploads(self, count: int = 1, timeout: float = 30.0) -> list[Upload]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.uploads) >= count:
+                return self.uploads
+            time.sleep(0.05)
+        raise AssertionError(f"{count} upload(s) expected within {timeout}s, saw {len(self.uploads)}")
 
     def clear(self) -> None:
         with self._lock:
@@ -216,6 +248,10 @@ class SlackStandIn:
             return 200, {"ok": True, "channel": channel, "ts": body.get("ts", ts), "message": body}, {}
         if method == "views.open":
             return self._views_open(body)
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(body)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(body)
         if method == "usergroups.users.list":
             group = body.get("usergroup")
             if group not in self.usergroups:
@@ -234,6 +270,47 @@ class SlackStandIn:
                 return True
             self._channel_writes[channel] = [*recent, now]
         return False
+
+    def _upload_url(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        length = str(body.get("length") or "")
+        if not body.get("filename") or not length.isdigit() or int(length) <= 0:
+            return 200, {"ok": False, "error": "invalid_arguments"}, {}
+        with self._lock:
+            self._ts += 1
+            file_id = f"F{self._ts}"
+            self._files[file_id] = Upload(file_id, str(body["filename"]), int(length), str(body.get("alt_txt") or ""))
+        return 200, {"ok": True, "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}", "file_id": file_id}, {}
+
+    def _receive_upload(self, file_id: str, data: bytes) -> int:
+        with self._lock:
+            upload = self._files.get(file_id)
+            if upload is None:
+                return 404
+            upload.data = data
+        return 200
+
+    def _complete_upload(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        files = body.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        channel = body.get("channel_id")
+        if channel is not None and channel not in self.channels:
+            error = "not_in_channel" if channel in self.not_member_of else "channel_not_found"
+            return 200, {"ok": False, "error": error}, {}
+        shared = []
+        with self._lock:
+            for item in files or []:
+                upload = self._files.get(str(item.get("id")))
+                if upload is None or not upload.data:
+                    return 200, {"ok": False, "error": "file_not_found"}, {}
+                upload.title = str(item.get("title") or upload.filename)
+                upload.channel = str(channel or "")
+                upload.thread_ts = body.get("thread_ts")
+                upload.shared = True
+                shared.append({"id": upload.file_id, "name": upload.filename, "title": upload.title})
+        if not shared:
+            return 200, {"ok": False, "error": "invalid_arguments"}, {}
+        return 200, {"ok": True, "files": shared}, {}
 
     def _views_open(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         if not body.get("trigger_id"):
@@ -283,8 +360,21 @@ class SlackStandIn:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if self.path.startswith("/upload/"):  # an upload_url: the bytes, not a Web API call
+                    status = standin._receive_upload(self.path.removeprefix("/upload/"), raw)
+                    data = f"OK - {len(raw)}".encode() if status == 200 else b"not found"
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                query: dict[str, Any] = {}
                 if self.path.startswith("/api/"):
-                    method = self.path.removeprefix("/api/").split("?")[0]
+                    url = urlsplit(self.path)
+                    method = url.path.removeprefix("/api/")
+                    # slack_sdk sends some methods' arguments in the query string (files.getUploadURLExternal)
+                    query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 elif self.path.startswith("/response/"):
                     method = "response_url"
                     headers["x-response-name"] = self.path.removeprefix("/response/")
@@ -295,7 +385,7 @@ class SlackStandIn:
                     body = json.loads(raw or b"{}")
                 else:
                     body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
-                self._reply(method, body, headers)
+                self._reply(method, {**query, **body}, headers)
 
             def _reply(self, method: str, body: dict[str, Any], headers: dict[str, str]) -> None:
                 status, answer, extra = standin._answer(method, body, headers)

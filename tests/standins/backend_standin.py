@@ -2,12 +2,43 @@
 
 Its log carries the kind of secrets real services print by mistake (a DSN with a password, a
 bearer token), so tests can check they never leave the runner.
+
+Profiles, as the SDK sends them: when a test writes folded stacks ("a;b;c 12" per line) to
+/tmp/stacks.folded, the service pushes them to its PYROSCOPE_URL (`/ingest?format=folded`) over
+the compose network, then removes the file. Nothing is pushed otherwise, so "no data" stays true
+for the tests that need it.
 """
 
 import os
 import signal
 import sys
+import threading
 import time
+import urllib.parse
+import urllib.request
+
+STACKS_FILE = "/tmp/stacks.folded"
+
+
+def push_stacks_when_written():
+    service = os.environ.get("SERVICE_NAME", "backend")
+    url = os.environ.get("PYROSCOPE_URL", "http://pyroscope:4040").rstrip("/")
+    while True:
+        time.sleep(0.3)
+        if not os.path.exists(STACKS_FILE):
+            continue
+        with open(STACKS_FILE, "rb") as f:
+            body = f.read()
+        now = int(time.time())
+        query = urllib.parse.urlencode(
+            {"name": service, "from": now - 10, "until": now, "format": "folded", "spyName": "pyspy", "sampleRate": 100}
+        )
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"{url}/ingest?{query}", data=body, method="POST"), timeout=5)
+            print(f"INFO pushed a profile of {len(body.splitlines())} stacks to Pyroscope", flush=True)
+        except OSError as exc:
+            print(f"ERROR pushing a profile to Pyroscope failed: {exc}", flush=True)
+        os.remove(STACKS_FILE)
 
 
 def stop(*_):
@@ -20,6 +51,7 @@ print(f"INFO connecting to {os.environ.get('DATABASE_URL', 'sqlite://')}", flush
 print("DEBUG outbound call with Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.backend-secret", flush=True)
 if os.environ.get("PYROSCOPE_ENABLED", "true") == "true":
     print(f"INFO Pyroscope profiling initialized for {os.environ.get('SERVICE_NAME', 'backend')}", flush=True)
+    threading.Thread(target=push_stacks_when_written, daemon=True).start()
 else:
     print("INFO Pyroscope profiling disabled (PYROSCOPE_ENABLED=false)", flush=True)
 while True:

@@ -5,8 +5,12 @@ It answers like Pyroscope v1 (or v0 with PYROSCOPE_STANDIN_API=v0) where profbot
   /tmp/unhealthy (its content is the reason) to make it unhealthy; remove it to recover.
 - POST /ingest?name=SERVICE{labels}&from=..&until=..&format=..: stores that SERVICE sent samples.
   A speedscope upload of several threads lands as wall:wall:..., anything else as process_cpu:...
+  A `format=folded` body ("a;b;c 12" per line) keeps its stacks: render merges them into a real
+  flamebearer (tests/standins/flamebearer.py, Pyroscope's encoding).
 - v1: POST /querier.v1.QuerierService/LabelValues and /ProfileTypes (Connect JSON, times in ms);
-  GET /pyroscope/render?query=TYPE{service_name="S"}: numTicks; a v0-style query=S gets 400.
+  GET /pyroscope/render?query=TYPE{service_name="S"}: the merged flamebearer of the window (numTicks,
+  names, levels, in nanoseconds as v1 counts CPU and wall time) and v1's metadata (units,
+  sampleRate); a v0-style query=S gets 400.
 - v0: the Connect endpoints 404; render?query=S answers numTicks for S.
 It runs the host's Python through read-only bind mounts (no image registry on these machines).
 """
@@ -19,14 +23,17 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from urllib.parse import parse_qs, urlparse
+
+import flamebearer  # type: ignore[import-not-found]  # beside this file: /standins is the script's directory
 
 UNHEALTHY_FLAG = "/tmp/unhealthy"
 API = os.environ.get("PYROSCOPE_STANDIN_API", "v1")
 CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
 WALL = "wall:wall:nanoseconds:wall:nanoseconds"
 LOCK = threading.Lock()
-SAMPLES: list = []  # (time_s, service, profile_type, ticks)
+SAMPLES: list = []  # (time_s, service, profile_type, ticks, folded stacks or None)
 
 
 def parse_window(params):
@@ -45,13 +52,15 @@ def parse_window(params):
     return one(params.get("from"), now - 3600), one(params.get("until"), now)
 
 
-def ticks(service, profile_type, start, end):
+def merged(service, profile_type, start, end):
+    """The window's samples of SERVICE: (ticks, folded stacks merged)."""
+    total, stacks = 0, Counter[str]()
     with LOCK:
-        return sum(
-            t
-            for (ts, s, p, t) in SAMPLES
-            if s == service and (profile_type is None or p == profile_type) and start <= ts <= end
-        )
+        for ts, s, p, t, folded in SAMPLES:
+            if s == service and (profile_type is None or p == profile_type) and start <= ts <= end:
+                total += t
+                stacks.update(folded or {})
+    return total, stacks
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -86,12 +95,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not m:
                     self._send(400, "invalid query: profile type id expected")
                     return
-                total = ticks(m.group(2), m.group(1), start, end)
+                total, stacks = merged(m.group(2), m.group(1), start, end)
             else:
-                total = ticks(query.split(".")[0].split("{")[0], None, start, end)
-            self._json(
-                200, {"flamebearer": {"numTicks": total, "names": [], "levels": []}, "metadata": {}, "timeline": {}}
-            )
+                total, stacks = merged(query.split(".")[0].split("{")[0], None, start, end)
+            bearer = flamebearer.encode(dict(stacks)) if stacks else {"names": [], "levels": [], "maxSelf": 0}
+            bearer["numTicks"] = total
+            # As v1's ExportToFlamebearer: CPU in "samples" at a rate of 1e9 (ticks are nanoseconds);
+            # wall-clock in "nanoseconds" at 100.
+            wall = "wall:" in query
+            metadata = {"format": "single", "units": "nanoseconds" if wall else "samples",
+                        "sampleRate": 100 if wall else 1_000_000_000, "name": "wall" if wall else "cpu"}  # fmt: skip
+            self._json(200, {"flamebearer": bearer, "metadata": metadata, "timeline": {}})
         else:
             self._send(404, "404 page not found\n")
 
@@ -103,8 +117,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if url.path == "/ingest":
             service = params.get("name", "").split("{")[0].split(".")[0]
             kind = WALL if params.get("format") == "speedscope" and body.count(b'"type"') > 1 else CPU
+            folded = None
+            if params.get("format") == "folded":
+                folded = flamebearer.parse_folded(body.decode("utf-8", "replace"))
+            # v1 keeps CPU and wall time in nanoseconds: a sample at sampleRate Hz is 1e9/rate of them.
+            per_sample = 1_000_000_000 // max(int(params.get("sampleRate", "100")), 1)
+            folded = {stack: n * per_sample for stack, n in folded.items()} if folded else None
+            count = sum(folded.values()) if folded else 100 * per_sample
             with LOCK:
-                SAMPLES.append((time.time(), service, kind, int(params.get("sampleRate", "100"))))
+                SAMPLES.append((time.time(), service, kind, count, folded))
             self._send(200, "")
         elif url.path.startswith("/querier.v1.QuerierService/") and API == "v1":
             request = json.loads(body or b"{}")

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from bot.usecases.alert_model import Alert, AlertGroup, AlertNotification
 from bot.usecases.commands import Asker, Place
-from bot.usecases.content import Content, Form
+from bot.usecases.content import Content, Drawing, Form
 from bot.usecases.ports import MessageRef
 from handlers.findings import Remediation
 from profbot.approvals.model import ChangeRequest, RequestState
@@ -44,8 +44,8 @@ class Clock:
 
 @dataclass
 class Said:
-    how: str  # post, update, reply, tell, ask
-    content: Content | Form
+    how: str  # post, update, reply, tell, ask, attach
+    content: Content | Form | Drawing
     where: Place | MessageRef | Asker
     ref: MessageRef | None = None
 
@@ -56,6 +56,7 @@ class FakePeople:
     def __init__(self) -> None:
         self.said: list[Said] = []
         self.refusing: set[str] = set()
+        self.refusing_files: set[str] = set()  # channels that take messages but refuse uploads
         self._ts = 1000
 
     def _next(self, place: Place) -> MessageRef:
@@ -83,6 +84,11 @@ class FakePeople:
     async def ask(self, person: Asker, form: Form) -> None:
         self.said.append(Said("ask", form, person))
 
+    async def attach(self, message: MessageRef, drawing: Drawing) -> None:
+        if message.channel in self.refusing | self.refusing_files:
+            raise PlaceUnavailable("not_in_channel")
+        self.said.append(Said("attach", drawing, message))
+
     def reaches(self, message: MessageRef) -> bool:
         """Only the messages this front end delivered itself."""
         delivered = (s.ref for s in self.said if s.how in ("post", "reply") and s.ref is not None)
@@ -91,7 +97,7 @@ class FakePeople:
     def of(self, kind: type, how: str | None = None) -> list[Said]:
         return [s for s in self.said if isinstance(s.content, kind) and (how is None or s.how == how)]
 
-    def told(self, user: str) -> list[Content | Form]:
+    def told(self, user: str) -> list[Content | Form | Drawing]:
         return [s.content for s in self.said if s.how == "tell" and isinstance(s.where, Asker) and s.where.user == user]
 
 

@@ -9,10 +9,12 @@ from bot.slack.render import render
 from bot.slack.render.blocks import clip
 from bot.slack.render.reports import report_lines
 from bot.usecases.commands import Problem, Unparsed
-from bot.usecases.content import DiagnosisPosted, HealthOverview, Offer
+from bot.usecases.content import DiagnosisPosted, HealthOverview, Offer, ProfileSummary
 from handlers.findings import Finding, Remediation, Report, Severity
 from profbot.ops import OpKind
+from profbot.ops.pyroscope import CPU_PROFILE_TYPE, FlameProfile
 from tests.rig.slack_standin import block_errors
+from tests.standins.flamebearer import encode
 
 
 def report(host: str, n: int, detail: str = "x") -> Report:
@@ -85,3 +87,22 @@ def test_a_remediation_button_carries_the_offer_id_only() -> None:
                                    "emoji": True},
         "action_id": "remediate:INC-PROF-004:purge", "value": "ab" * 16, "style": "danger",
     }  # fmt: skip
+
+
+def test_a_profiles_function_names_can_neither_ping_nor_break_the_table() -> None:
+    hostile = {"main;<!channel> reset your SSO": 50, "main;<https://evil.example|click>": 30, "main;" + "&" * 4000: 20}
+    bearer = encode(hostile)
+    profile = FlameProfile(
+        service="backend", profile_type=CPU_PROFILE_TYPE, start=0, end=900, num_ticks=bearer["numTicks"],
+        max_self=bearer["maxSelf"], names=bearer["names"], levels=bearer["levels"], ui_url="http://p:4040/?a=1&b=2",
+    )  # fmt: skip
+
+    message = render(ProfileSummary(profile))
+    kwargs = message.as_kwargs()
+
+    assert block_errors(kwargs["blocks"]) == []
+    section = kwargs["blocks"][0]["text"]["text"]
+    for said in (kwargs["text"], section):
+        assert "<!channel>" not in said and "<https://evil" not in said
+        assert "&lt;!channel&gt;" in said
+    assert section.endswith("```")  # the cut kept the closing fence

@@ -7,6 +7,7 @@ split by feature:
 - ``changes.py``   change requests as they move, refusals, verifications, the destroy modal
 - ``alerts.py``    alert threads
 - ``audit.py``     the audit, listed and mirrored
+- ``pictures.py``  a profile's top functions and link; the titles and alt texts of uploaded pictures
 
 ``render(content)`` answers a :class:`~bot.slack.render.blocks.Message`; importing this package
 checks that every kind of content has a rendering.
@@ -14,7 +15,7 @@ checks that every kind of content has a rendering.
 
 import typing
 
-from bot.slack.render import alerts, audit, changes, commands, reports
+from bot.slack.render import alerts, audit, changes, commands, pictures, reports
 from bot.slack.render.blocks import Message
 from bot.slack.render.changes import destroy_modal
 from bot.slack.render.dispatch import render
@@ -24,4 +25,4 @@ _missing = [t.__name__ for t in typing.get_args(Content) if render.dispatch(t) i
 if _missing:
     raise TypeError(f"content without a Slack rendering: {', '.join(_missing)}")
 
-__all__ = ["Message", "alerts", "audit", "changes", "commands", "destroy_modal", "render", "reports"]
+__all__ = ["Message", "alerts", "audit", "changes", "commands", "destroy_modal", "pictures", "render", "reports"]

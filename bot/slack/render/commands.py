@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.slack.render.blocks import Message, clip, escape, mention, section
 from bot.slack.render.dispatch import render
-from bot.usecases.commands import AUDIT_MAX, Diagnose, Freshness, Health, Problem, Restart, Unparsed
+from bot.usecases.commands import AUDIT_MAX, MINUTES_MAX, Diagnose, Freshness, Health, Problem, Restart, Unparsed
 from bot.usecases.content import (
     Accepted,
     BusUnavailable,
@@ -61,6 +61,11 @@ def _unparsed(content: Unparsed) -> Message:
             text = f":x: `{escape(given)}` is not a request id: give its first 8 characters or more."
         case Problem.BAD_COUNT:
             text = f":x: `{escape(clip(content.given, 20))}` is not a count: give a number from 1 to {AUDIT_MAX}."
+        case Problem.BAD_MINUTES:
+            text = (
+                f":x: `{escape(clip(content.given, 20))}` is not a number of minutes: "
+                f"give a number from 1 to {MINUTES_MAX}."
+            )
     return Message(text=text)
 
 

@@ -1,0 +1,43 @@
+"""Pictures at a terminal: the PNGs Slack shows (a flamegraph, a storage chart), saved to files whose
+paths the session prints. The words beside them (top functions, a text flamegraph) are rendered
+with the rest in render.py."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+from bot.pictures import flamegraph_png, storage_chart_png
+from bot.usecases.content import Drawing, FlameDrawing
+from profbot.errors import ContentRefused
+
+
+def _draw(drawing: Drawing) -> tuple[str, bytes | None]:
+    """The file name and PNG of ``drawing`` (None: not enough to draw). Blocking: run in a thread."""
+    stamp = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}"  # two in a second differ
+    if isinstance(drawing, FlameDrawing):
+        return f"flamegraph-{drawing.profile.service}-{stamp}.png", flamegraph_png(drawing.profile)
+    return f"storage-{drawing.history.volume}-{stamp}.png", storage_chart_png(drawing.history)
+
+
+async def save_drawing(drawing: Drawing, directory: Path) -> Path | None:
+    """Draw off the event loop (a big profile takes a moment) and save under ``directory`` (made
+    private to this user when missing); the file's path, or None when there was nothing to draw."""
+    try:
+        return await asyncio.to_thread(_draw_and_save, drawing, directory)
+    except OSError as exc:  # a full disk, a directory not ours: said, and the session goes on
+        raise ContentRefused("not_saved", f"the picture could not be saved in {directory}: {exc}") from exc
+    except Exception as exc:  # a picture that cannot be drawn must not end the session
+        raise ContentRefused("not_drawable", f"could not draw {type(drawing).__name__}: {exc}") from exc
+
+
+def _draw_and_save(drawing: Drawing, directory: Path) -> Path | None:
+    name, png = _draw(drawing)
+    if png is None:
+        return None
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / name
+    path.write_bytes(png)
+    return path
