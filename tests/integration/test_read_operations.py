@@ -134,7 +134,8 @@ async def test_stats_cpu_is_current_not_the_lifetime_average(call: Call, stack: 
     # A busy loop in a container that idled until now: its lifetime average stays low.
     stack.podman("exec", "-d", "database", "sh", "-c", "while :; do :; done")
     busy = await call(ContainerStats(container="database", interval=1.0))
-    assert busy.cpu_percent > 50, busy
+    # A whole core when the machine is quiet; well above idle however busy the machine is.
+    assert busy.cpu_percent > 25, busy
     lifetime = float(stack.podman("stats", "--no-stream", "--format", "{{.AvgCPU}}", "database").stdout.strip() or 0)
     assert lifetime < busy.cpu_percent
 

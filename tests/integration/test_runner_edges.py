@@ -154,7 +154,13 @@ async def test_a_hung_podman_socket_is_cut_off_and_the_runner_keeps_serving(
 async def test_jobs_go_to_the_host_that_runs_the_target(job_bus: JobBus, start_runner, tmp_path) -> None:
     start_runner("host-with-stack")
     start_runner("host-without-podman", CONTAINER_HOST=f"unix://{tmp_path}/none.sock")
-    await asyncio.sleep(1.5)  # a heartbeat with the container list
+    # Until both have sent a heartbeat (the one with podman lists its containers first; on a busy
+    # machine that takes longer than a fixed sleep would allow).
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if len(await job_bus.runners()) == 2 and await job_bus.hosts_for("ai-yolo26"):
+            break
+        await asyncio.sleep(0.2)
     assert await job_bus.hosts_for("ai-yolo26") == ["host-with-stack"]
     assert await job_bus.hosts_for("ai-florence") == []
     runners = {r.host: r for r in await job_bus.runners()}
