@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after another."""
 
-from bench import ack_latency, alert_intake, pictures, runner_ops
+from bench import ack_latency, alert_intake, fleet_freshness, pictures, runner_ops
 from profbot import logs
 
 if __name__ == "__main__":
@@ -12,3 +12,5 @@ if __name__ == "__main__":
     alert_intake.main()
     print()
     pictures.main()
+    print()
+    fleet_freshness.main()

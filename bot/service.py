@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.slack import socket_mode
+from bot.slack.alert_people import SlackAlertPeople
 from bot.slack.app import build_app
 from bot.slack.auth import CachedAuthorize
 from bot.slack.directory import SlackDirectory
@@ -131,7 +132,7 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
             offers=RedisOfferStore(redis, prefix),
             directory=SlackDirectory(client),
             ledger=RedisAlertLedger(redis, prefix),
-            alert_people=SlackPeople(client, session, pacer=ChannelPacer(settings.slack_channel_rate)),
+            alert_people=SlackAlertPeople(client, session, pacer=ChannelPacer(settings.slack_channel_rate)),
             feed=feed,
         )
         profbot = Profbot(ports, use_case_settings(settings), book=handlers.RUNBOOK, tasks=tasks)

@@ -1,8 +1,9 @@
 """Runbook "Performance Baselines": expected, alert threshold, measured, verdict.
 
 Pyroscope's CPU and memory (two-sample stats), profiler overhead per profiled service (its py-spy
-processes' CPU), storage growth per day (the runner's sampled volume history). Push latency is
-not measurable from here: Pyroscope keeps no per-client push timings, and the report says so.
+processes' CPU), storage growth per day (the runner's sampled volume history), and push latency:
+Pyroscope keeps no per-client push timings, so the runner pushes a canary profile from its host
+and times it until it can be queried back.
 """
 
 from __future__ import annotations
@@ -27,9 +28,13 @@ from profbot.ops.containers import (
     ProcessList,
     StatsResult,
 )
+from profbot.ops.pyroscope import CANARY_SERVICE, MeasurePushLatency, PushLatency
 
 ID = "BASELINES"
 MB = 2**20
+PUSH_CHECK = "profile push latency"
+PUSH_EXPECTED_MS = 1000.0  # the runbook: < 1 s expected
+PUSH_ALERT_MS = 5000.0  # alert above 5 s
 
 
 class BaselineParams(BaseModel):
@@ -53,16 +58,44 @@ def row(metric: str, expected: str, alert: str, measured: str, severity: Severit
     ID, title="Performance baselines", runbook_section="Performance Baselines", alias="baselines", argument="container"
 )
 async def measure_baselines(ctx: ProcedureContext, params: BaselineParams) -> Report:
-    stats, profiled, history, disk = await asyncio.gather(
+    stats, profiled, history, disk, push = await asyncio.gather(
         ctx.run(ContainerStats(container=params.container, interval=1.0)),
         ctx.run(ListProfiledContainers()),
         volume_history(ctx, params.volume),
         ctx.run(ContainerDiskUsage(container=params.container, path="/data")),  # for the chart's full date
+        ctx.run(MeasurePushLatency()),
     )
     names = [c.name for c in profiled.value.containers if c.status == "running"] if profiled.value else []
     spies = await asyncio.gather(*(ctx.run(ContainerProcesses(container=n, match="py-spy")) for n in names))
     spied = dict(zip(names, spies, strict=True))
-    return analyse_baselines(ctx.host, stats, spied, history, volume=params.volume, disk=disk.value)
+    return analyse_baselines(ctx.host, stats, spied, history, push, volume=params.volume, disk=disk.value)
+
+
+def analyse_push_latency(outcome: Outcome[PushLatency]) -> Finding:
+    """The canary's push latency against the runbook's thresholds (< 1 s expected, > 5 s alert)."""
+    if outcome.value is None:
+        return Finding(check=PUSH_CHECK, severity=Severity.WARNING, detail=f"not measured: {outcome.error}")
+    p = outcome.value
+    if not p.pushed:
+        return Finding(
+            check=PUSH_CHECK,
+            severity=Severity.CRITICAL,
+            detail=f"Pyroscope did not take a canary push from this host ({p.error}): services' profiles are "
+            "likely lost too",
+        )
+    if not p.visible or p.latency_ms is None:
+        why = f"; last answer: {p.error}" if p.error else ""
+        return Finding(
+            check=PUSH_CHECK,
+            severity=Severity.CRITICAL,
+            detail=f"a canary push was accepted but not visible within {p.within_s:.0f} s (alert > 5 s){why}",
+        )
+    seconds = p.latency_ms / 1000
+    measured = f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.0f} s"
+    found = row(PUSH_CHECK, "< 1 s", "> 5 s", measured, verdict(p.latency_ms, PUSH_EXPECTED_MS, PUSH_ALERT_MS))
+    push = f"the push itself {p.push_ms:.0f} ms, " if p.push_ms is not None else ""
+    found.detail += f" ({push}canary service `{CANARY_SERVICE}`, pushed from this host)"
+    return found
 
 
 def analyse_baselines(
@@ -70,6 +103,7 @@ def analyse_baselines(
     stats: Outcome[StatsResult],
     spies: dict[str, Outcome[ProcessList]],
     history: list[VolumeSample],
+    push: Outcome[PushLatency],
     volume: str = "pyroscope_data",
     disk: DiskUsage | None = None,
 ) -> Report:
@@ -112,14 +146,7 @@ def analyse_baselines(
                 verdict(growth / MB, 200, 500),
             )
         )
-    findings.append(
-        Finding(
-            check="profile push latency",
-            severity=Severity.INFO,
-            detail="not measurable from the server side: Pyroscope keeps no per-client push timings "
-            "(expected < 1 s, alert > 5 s)",
-        )
-    )
+    findings.append(analyse_push_latency(push))
     return Report(
         procedure=ID,
         title="Performance baselines",

@@ -1,8 +1,9 @@
 """Runbook, "Health Monitoring / Pyroscope Health Check".
 
 The runbook's script curls ``/ready`` from the host; on call one also wants to know the state
-of the ``pyroscope`` container itself (INC-PROF-001's first two diagnosis steps), so the check
-reports both, one finding each.
+of the ``pyroscope`` container itself (INC-PROF-001's first two diagnosis steps), and whether a
+profile pushed from the host can be queried back, and how soon (the runbook's push latency
+baseline): one finding each. The canary is pushed only to a Pyroscope that says it is ready.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from handlers.baselines import PUSH_CHECK, analyse_push_latency
 from handlers.context import Outcome, ProcedureContext
 from handlers.findings import Finding, Report, Severity
 from handlers.registry import RUNBOOK
 from profbot.errors import PodmanUnavailable, TargetNotFound
 from profbot.ops.arguments import ResourceName
 from profbot.ops.containers import ContainerInspect, ContainerState
-from profbot.ops.pyroscope import PyroscopeReady, ReadyResult
+from profbot.ops.pyroscope import MeasurePushLatency, PyroscopeReady, ReadyResult
 
 ID = "HEALTH"
 READY_CHECK = "Pyroscope /ready"
@@ -38,11 +40,16 @@ async def health_check(ctx: ProcedureContext, params: HealthParams) -> Report:
         ctx.run(PyroscopeReady()),
         ctx.run(ContainerInspect(container=params.container, run_healthcheck=True)),
     )
+    ready_finding = analyse_ready(ready)
+    if ready_finding.severity is Severity.OK:
+        push = analyse_push_latency(await ctx.run(MeasurePushLatency()))
+    else:  # a push would only wait out its deadline, and /ready already says what is wrong
+        push = Finding(check=PUSH_CHECK, severity=Severity.INFO, detail="not measured: Pyroscope is not ready")
     return Report(
         procedure=ID,
         title="Pyroscope health",
         host=ctx.host,
-        findings=[analyse_ready(ready), analyse_container(params.container, container)],
+        findings=[ready_finding, analyse_container(params.container, container), push],
         finished_at=datetime.now(UTC),
     )
 

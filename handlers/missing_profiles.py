@@ -148,7 +148,7 @@ def analyse_no_data(
                 Finding(
                     check="recent profiles",
                     severity=Severity.OK if entry.has_data else Severity.CRITICAL,
-                    detail=f"{entry.samples} samples in the last {f.minutes} min"
+                    detail=f"profiles in the last {f.minutes} min (Pyroscope {f.api})"
                     if entry.has_data
                     else f"none in the last {f.minutes} min (Pyroscope {f.api})",
                 )
@@ -185,6 +185,12 @@ def restart(p: ServiceParams) -> Plan:
 
 @RUNBOOK.action(ID, "verify", risk=OpKind.READ, label="Check again", impact="Reads only.")
 def check_again(p: ServiceParams) -> Recheck:
+    return Recheck(diagnose_no_data, NoDataParams(service=p.service))
+
+
+# What freshness offers for an expected service without data: this diagnosis, on its host.
+@RUNBOOK.action(ID, "diagnose", risk=OpKind.READ, label="Diagnose {service}", impact="Reads only.")
+def diagnose(p: ServiceParams) -> Recheck:
     return Recheck(diagnose_no_data, NoDataParams(service=p.service))
 
 

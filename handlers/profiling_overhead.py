@@ -179,7 +179,11 @@ def analyse_overhead(
 
 
 @RUNBOOK.action(
-    ID, "raise-interval", risk=OpKind.CHANGE, label="Set PROFILE_INTERVAL={profile_interval}", impact=IMPACT
+    ID,
+    "raise-interval",
+    risk=OpKind.CHANGE,
+    label="Set PROFILE_INTERVAL={profile_interval} for {service}",
+    impact=IMPACT,
 )
 def raise_interval(p: IntervalParams) -> Plan:
     op = SetServiceProfiling(service=p.service, profile_interval=p.profile_interval)

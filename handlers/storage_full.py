@@ -23,7 +23,13 @@ from profbot.errors import ProfbotError
 from profbot.ops.arguments import Duration, ResourceName
 from profbot.ops.containers import ContainerDiskUsage, DiskUsage, VolumeInfo, VolumeInspect
 from profbot.ops.contract import OpKind
-from profbot.ops.pyroscope import GetPyroscopeConfig, PurgePyroscopeData, PyroscopeConfig, SetPyroscopeRetention
+from profbot.ops.pyroscope import (
+    ConfigFilePath,
+    GetPyroscopeConfig,
+    PurgePyroscopeData,
+    PyroscopeConfig,
+    SetPyroscopeRetention,
+)
 
 ID = "INC-PROF-004"
 DISK_WARNING = 85.0
@@ -47,6 +53,7 @@ class StorageParams(BaseModel):
 
 class RetentionParams(ContainerParams):
     period: Duration
+    config: ConfigFilePath  # the file the runner read; the change names it, the approval binds it
 
 
 def _mb(n: float) -> str:
@@ -181,11 +188,14 @@ def analyse_storage(
     else:
         findings.append(Finding(check="retention", severity=Severity.INFO, detail=f"not read: {config.error}"))
 
-    remediations = [
-        reduce_retention.offer(host, RetentionParams(container=params.container, period=params.retention)),
-        purge.offer(host, VolumeParams(volume=params.volume)),
-    ]
-    if not retention_valid:
+    remediations = []
+    if config.value is not None:  # the change names the config file: offered only once it was read
+        retention = RetentionParams(container=params.container, period=params.retention, config=config.value.path)
+        remediations.append(reduce_retention.offer(host, retention))
+    else:
+        notes.append("Setting retention is not offered: the runner did not read the Pyroscope config file.")
+    remediations.append(purge.offer(host, VolumeParams(volume=params.volume)))
+    if config.value is not None and not retention_valid:
         notes.append("Setting retention is refused on this Pyroscope until a storage bucket is configured.")
     return Report(
         procedure=ID,
@@ -210,7 +220,10 @@ def analyse_storage(
 def reduce_retention(p: RetentionParams) -> Plan:
     return Plan(
         steps=[
-            Step(SetPyroscopeRetention(period=p.period), f"back up the config, set retention to {p.period}, recreate")
+            Step(
+                SetPyroscopeRetention(config=p.config, period=p.period),
+                f"back up {p.config}, set retention to {p.period} in it, recreate {p.container}",
+            )
         ],
         verify=ready_within(),
         binds="container",
@@ -220,7 +233,7 @@ def reduce_retention(p: RetentionParams) -> Plan:
 @RUNBOOK.action(ID, "purge", risk=OpKind.DESTROY, label="Delete volume {volume}", impact=PURGE_IMPACT)
 def purge(p: VolumeParams) -> Plan:
     return Plan(
-        steps=[Step(PurgePyroscopeData(), f"stop pyroscope, remove volume {p.volume}, start pyroscope")],
+        steps=[Step(PurgePyroscopeData(volume=p.volume), f"stop pyroscope, remove volume {p.volume}, start pyroscope")],
         verify=ready_within(),
         binds="volume",
     )

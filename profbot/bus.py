@@ -86,6 +86,10 @@ class RunnerInfo(BaseModel):
     podman_error: str | None = None
     pyroscope_url: str
     containers: list[str] = []  # container names on this host, for routing jobs to it
+    # Where people open Pyroscope's UI and Grafana as this host's runner knows them (PYROSCOPE_UI_URL,
+    # GRAFANA_URL), without credentials: the links `/prof ui` gives.
+    pyroscope_ui_url: str | None = None
+    grafana_ui_url: str | None = None
 
     @property
     def last_seen_at(self) -> datetime:

@@ -17,6 +17,7 @@ One prefix per deployment (``PROFBOT_REDIS_PREFIX``), so several can share a Red
       P:change:ID:step:N           set once (NX) when step N of request ID is taken
       P:changes:pending            sorted set of pending request ids by expiry time
       P:changes:open:TARGET        the one open request per change and target
+      P:changes:held:HOST:TARGET   the one open or running request on a container or volume
       P:changes:executed:TARGET    sorted set of executions in the last hour (cooldown)
       P:changes:updates            pub/sub: a request moved (its id), for front ends in other processes
 
@@ -27,10 +28,10 @@ One prefix per deployment (``PROFBOT_REDIS_PREFIX``), so several can share a Red
       P:offer:ID                   a remediation a report offered (JSON); a button carries ID
 
     alerts (bot/stores/alert_ledger.py)
-      P:alerts:group:G             hash: the group's state, its thread
+      P:alerts:group:G             hash: the group's state, its incident, its thread and the previous one
       P:alerts:group:G:alerts      hash fingerprint -> the alert's latest JSON
       P:alerts:group:G:announced   set of fingerprints shown in the thread
-      P:alerts:group:G:diagnosed   set (NX, with TTL) when the group's diagnosis ran
+      P:alerts:group:G:diagnosed:N set (NX, with TTL) when incident N's diagnosis ran
       P:alerts:group:G:lock        redis-py Lock: one replica brings a group up to date
       P:alerts:ledger              stream: one entry per alert received
       P:alerts:inbox               stream: one entry per webhook; group ``slack-posters``
@@ -85,6 +86,9 @@ class Keys:
     def change_open(self, target_key: str) -> str:
         return f"{self.prefix}:changes:open:{target_key}"
 
+    def change_held(self, hold_key: str) -> str:
+        return f"{self.prefix}:changes:held:{hold_key}"
+
     def change_executions(self, target_key: str) -> str:
         return f"{self.prefix}:changes:executed:{target_key}"
 
@@ -112,8 +116,8 @@ class Keys:
     def alert_group_announced(self, gid: str) -> str:
         return f"{self.alert_group(gid)}:announced"
 
-    def alert_group_diagnosed(self, gid: str) -> str:
-        return f"{self.alert_group(gid)}:diagnosed"
+    def alert_group_diagnosed(self, gid: str, incident: int) -> str:
+        return f"{self.alert_group(gid)}:diagnosed:{incident}"
 
     def alert_group_lock(self, gid: str) -> str:
         return f"{self.alert_group(gid)}:lock"

@@ -51,13 +51,25 @@ class HostContext:
             raise InvalidArgument("this runner has no compose project configured (PROFBOT_COMPOSE_FILE)")
         return self.compose
 
-    def require_config(self) -> Path:
+    def require_config(self, named: str | None = None) -> Path:
+        """The configured Pyroscope config file; a change names the file it edits (``named``), and
+        any other file is refused: the path came from a request, the file touched is the policy's."""
         path = self.policy.pyroscope_config
         if path is None:
             raise InvalidArgument("this runner has no Pyroscope config file configured (PROFBOT_PYROSCOPE_CONFIG)")
+        if named is not None and named != str(path):
+            raise NotAllowed(f"{named} is not the Pyroscope config this runner manages ({path}); nothing was changed")
         if not path.exists():
             raise TargetNotFound(f"Pyroscope config {path} does not exist")
         return path
+
+    def require_pyroscope_volume(self, named: str) -> str:
+        """The configured Pyroscope data volume, if ``named`` is it; NotAllowed for any other."""
+        volume = self.policy.pyroscope_volume
+        if named != volume:
+            raise NotAllowed(f"volume {named} is not the Pyroscope data volume this runner manages ({volume}); "
+                             "nothing was stopped or deleted")  # fmt: skip
+        return volume
 
     async def require_changeable(self, container: str) -> dict[str, Any]:
         """The container's inspect document, if a change may touch it; NotAllowed otherwise."""
@@ -91,7 +103,9 @@ async def container_id(host: HostContext, name: str) -> str | None:
         return None
 
 
-# Operations without a target argument, and the policy attribute that names what they act on.
+# Operations that act on this runner's own Pyroscope or Grafana, and the policy attribute naming the
+# container or volume their approval must have bound. (Purge and retention also name the volume or
+# config file they act on, and refuse any other: require_pyroscope_volume, require_config.)
 POLICY_TARGETS = {
     "pyroscope.set_retention": "pyroscope_container",
     "pyroscope.purge_data": "pyroscope_volume",
@@ -100,8 +114,8 @@ POLICY_TARGETS = {
 
 
 def check_bound_target(policy: HostPolicy, op: str, identity: TargetIdentity) -> None:
-    """Operations that name no target act on what this runner's configuration says: the approval
-    must have bound that very container or volume."""
+    """Operations on this runner's own Pyroscope or Grafana act on what its configuration says: the
+    approval must have bound that very container or volume."""
     attribute = POLICY_TARGETS.get(op)
     if attribute is None:
         return

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
 from profbot.errors import OperationError
 from profbot.ops.pyroscope import (
+    CANARY_SERVICE,
     CPU_PROFILE_TYPE,
     WALL_PROFILE_TYPE,
     FlameProfile,
     Freshness,
+    PushLatency,
     ReadyResult,
     ServiceFreshness,
 )
 
 MAX_BODY_CHARS = 500  # a /ready body is a word or a reason; anything longer is cut and said
-MAX_PROFILE_TYPES = 8  # render queries per service; a server has a handful of types
 MAX_PROFILE_NODES = 8192  # Pyroscope's own default cap on a rendered tree; keeps a job result small
+CANARY_POLL_SECONDS = 0.1  # how finely push latency is measured: well under the runbook's 1 s
 
 
 def without_credentials(url: str) -> str:
@@ -106,37 +110,25 @@ class PyroscopeClient:
             return await self._freshness_v0(services, minutes)
         raise OperationError(f"Pyroscope LabelValues answered HTTP {labels.status_code}: {labels.text[:200]}")
 
+    # ---- freshness v1 (issue 13, fleet freshness): one LabelValues query answers every service
     async def _freshness_v1(
         self, services: list[str], minutes: int, start: int, end: int, seen: list[str]
     ) -> Freshness:
-        types_response = await self._connect("ProfileTypes", {"start": start, "end": end})
-        types = [str(t.get("ID")) for t in (types_response.json().get("profileTypes") or []) if t.get("ID")]
-        wanted = services or sorted(seen)
-        results = []
-        for service in wanted:
-            samples = 0
-            if service in seen:
-                for profile_type in types[:MAX_PROFILE_TYPES]:
-                    response = await self._http.get(
-                        "/pyroscope/render",
-                        params={
-                            "query": f'{profile_type}{{service_name="{service}"}}',
-                            "from": f"now-{minutes}m",
-                            "until": "now",
-                            "format": "json",
-                        },
-                    )
-                    if response.status_code == 200:
-                        samples += int((response.json().get("flamebearer") or {}).get("numTicks") or 0)
-            results.append(ServiceFreshness(service=service, has_data=samples > 0, samples=samples))
+        # Which services have data is what LabelValues already said: no render per service and
+        # profile type (that was 200 x types queries for 200 services). v1 counts CPU in
+        # nanoseconds, so a sample count would mislead anyway: has-data is what is reported.
+        present = set(seen)
+        wanted = services or sorted(present)
         return Freshness(
             api="v1",
             minutes=minutes,
-            services=results,
-            seen_services=sorted(seen),
+            services=[ServiceFreshness(service=s, has_data=s in present) for s in wanted],
+            seen_services=sorted(present),
             note="Pyroscope v1: the runbook's `render?query=SERVICE` is v0 syntax (v1 answers 400); used the "
-            "service_name label values of the window and render queries by profile type instead",
+            "service_name label values of the window instead (one query for every service)",
         )
+
+    # ---- end of freshness v1
 
     async def _freshness_v0(self, services: list[str], minutes: int) -> Freshness:
         results = []
@@ -239,3 +231,52 @@ class PyroscopeClient:
 
     def _ui_link(self, query: str, start: float, end: float) -> str:
         return f"{self.ui_url}/?" + urlencode({"query": query, "from": int(start), "until": int(end)})
+
+    # ------------------------------------------------------------------ push latency
+
+    async def push_latency(self, within: float) -> PushLatency:
+        """Push one canary sample as an SDK would (``/ingest``, folded), then poll a v1 render of
+        the canary service until that very sample shows: its frame name is new on every push, so
+        an earlier canary's samples never count."""
+        marker = f"push_{uuid.uuid4().hex[:16]}"
+        now = int(time.time())
+        measured = PushLatency(
+            url=f"{without_credentials(self.base_url)}/ingest", pushed=False, visible=False, within_s=within
+        )
+        started = time.perf_counter()
+        try:
+            pushed = await self._http.post(
+                "/ingest",
+                # `.cpu`: the CPU profile type on v1, as the SDKs' own pushes land.
+                params={"name": f"{CANARY_SERVICE}.cpu", "format": "folded", "from": now - 1, "until": now,
+                        "sampleRate": 100, "spyName": "profbot"},
+                content=f"profbot;{marker} 1\n".encode(),
+            )  # fmt: skip
+        except httpx.HTTPError as exc:
+            measured.error = f"the push got no answer: {type(exc).__name__}"
+            return measured
+        measured.push_ms = (time.perf_counter() - started) * 1000
+        if not pushed.is_success:
+            measured.error = f"the push answered HTTP {pushed.status_code}: {pushed.text.strip()[:200]}"
+            return measured
+        measured.pushed = True
+        query = f'{CPU_PROFILE_TYPE}{{service_name="{CANARY_SERVICE}"}}'
+        deadline = started + within
+        while True:
+            try:
+                answer = await self._http.get(
+                    "/pyroscope/render", params={"query": query, "from": "now-5m", "until": "now", "format": "json"}
+                )
+                if answer.status_code != 200:
+                    measured.error = f"render answered HTTP {answer.status_code}: {answer.text.strip()[:200]}"
+                elif marker in ((answer.json().get("flamebearer") or {}).get("names") or []):
+                    measured.visible, measured.error = True, None
+                    measured.latency_ms = (time.perf_counter() - started) * 1000
+                    return measured
+            except httpx.HTTPError as exc:
+                measured.error = f"render got no answer: {type(exc).__name__}"
+            except (ValueError, AttributeError, TypeError):  # a proxy's HTML page, a list...
+                measured.error = "render answered no flamebearer"
+            if time.perf_counter() >= deadline:
+                return measured
+            await asyncio.sleep(CANARY_POLL_SECONDS)

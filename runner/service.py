@@ -14,7 +14,7 @@ from runner.compose import ComposeProject
 from runner.grafana import GrafanaClient
 from runner.host_policy import HostContext, HostPolicy
 from runner.podman_gateway import PodmanGateway
-from runner.pyroscope import PyroscopeClient
+from runner.pyroscope import PyroscopeClient, without_credentials
 from runner.worker import RunnerWorker
 
 log = structlog.get_logger("profbot.runner")
@@ -59,6 +59,7 @@ async def run_runner(settings: RunnerSettings, redis_url: str, stop: asyncio.Eve
             host_id=settings.host_id,
             host=host,
             pyroscope_url=str(settings.pyroscope_url),
+            grafana_ui_url=without_credentials(str(settings.grafana_url)),
             concurrency=settings.concurrency,
             heartbeat_seconds=settings.heartbeat_seconds,
             sample_volumes=(settings.pyroscope_volume,),

@@ -58,6 +58,7 @@ class RunnerWorker:
         host_id: str,
         host: HostContext,
         pyroscope_url: str,
+        grafana_ui_url: str | None = None,
         concurrency: int = 8,
         heartbeat_seconds: float = 5.0,
         drain_seconds: float = 30.0,
@@ -71,6 +72,7 @@ class RunnerWorker:
         self.host_id = host_id
         self.host = host
         self.pyroscope_url = pyroscope_url
+        self.grafana_ui_url = grafana_ui_url
         self.concurrency = concurrency
         self.heartbeat_seconds = heartbeat_seconds
         self.drain_seconds = drain_seconds
@@ -174,6 +176,8 @@ class RunnerWorker:
             podman_error=podman_error,
             pyroscope_url=self.pyroscope_url,
             containers=containers,
+            pyroscope_ui_url=self.host.pyroscope.ui_url,
+            grafana_ui_url=self.grafana_ui_url,
         )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.runners, self.host_id, info.model_dump_json())

@@ -28,7 +28,6 @@ from bot.usecases.content import (
     CooldownReached,
     DecisionRefused,
     DiagnosisPosted,
-    FreshnessView,
     HealthOverview,
     HelpListing,
     InternalError,
@@ -36,11 +35,13 @@ from bot.usecases.content import (
     NoRunners,
     NotAllowed,
     ProfileSummary,
+    QuickLinks,
     RequestNotFound,
     RunbookEntry,
     RunbookIndex,
     RunnersOverview,
     StaleOffer,
+    TargetBusy,
     TypedNameWrong,
     Verified,
 )
@@ -124,7 +125,11 @@ def _health(content: HealthOverview) -> str:
     head = f"Pyroscope health: {failing} failing checks" if failing else "Pyroscope health: all checks pass"
     body = [f"host {r.host}: {r.verdict.value.upper()}\n" + "\n".join(map(finding_line, r.ranked()))
             for r in content.reports]  # fmt: skip
-    return "\n".join([head, *body])
+    if content.profiles is not None:  # the freshness check against the expected services: its failures
+        p = content.profiles
+        failing_profiles = [finding_line(f) for f in p.ranked() if f.severity.rank >= 2]
+        body.append(f"profiles: {p.verdict.value.upper()}: {p.summary()}\n" + "\n".join(failing_profiles))
+    return "\n".join([head, *body]).rstrip()
 
 
 @text.register
@@ -139,13 +144,11 @@ def _runners(content: RunnersOverview) -> str:
 
 
 @text.register
-def _freshness(content: FreshnessView) -> str:
-    f = content.freshness
-    lines = [f"Profile freshness on {content.host} (Pyroscope {f.api}):"]
-    lines += [f"  {'OK' if s.has_data else 'STALE':<6} {s.service}: "
-              f"{f'{s.samples} samples' if s.has_data else 'no profiles'} in the last {f.minutes} min"
-              for s in f.services] or ["  no service has sent profiles in the window"]  # fmt: skip
-    return "\n".join(lines + ([f"  note: {f.note}"] if f.note else []))
+def _quick_links(content: QuickLinks) -> str:
+    whose = f" for {content.service}" if content.service else ""
+    pyroscope = content.pyroscope or f"no address from the runner on {content.host} (PYROSCOPE_UI_URL)"
+    grafana = content.grafana_explore or f"no address from the runner on {content.host} (GRAFANA_URL)"
+    return f"Profiles{whose} (the last hour):\n  Pyroscope:       {pyroscope}\n  Grafana Explore: {grafana}"
 
 
 def _help_line(usage: str, what: str, width: int = 24) -> str:
@@ -192,7 +195,8 @@ def _audit_entry(content: AuditEntry) -> str:
 @text.register
 def _accepted(content: Accepted) -> str:
     if isinstance(content.command, Diagnose):
-        return f"Running {content.command.procedure} ({content.title}) for {content.command.argument}..."
+        target = content.command.argument or "every profiled service on every host"
+        return f"Running {content.command.procedure} ({content.title}) for {target}..."
     return ""
 
 
@@ -297,6 +301,14 @@ def _already(content: AlreadyRequested) -> str:
 
 
 @text.register
+def _target_busy(content: TargetBusy) -> str:
+    r, started = content.holder, f", started by {content.holder.decided_by}" if content.holder.decided_by else ""
+    return (f"{content.wanted} was not filed: {r.target} on host {r.host} is held by {r.label} ({r.id}), requested by "
+            f"{r.requested_by}, since {_at(r.held_since)}{started} ({r.state.value}). One change at a time per "
+            "target: wait for it to finish, or have it cancelled. Nothing new was filed.")  # fmt: skip
+
+
+@text.register
 def _not_requested(content: ChangeNotRequested) -> str:
     return f"The change was not requested: {content.reason}. Nothing was run."
 
@@ -382,4 +394,5 @@ if _missing:
 FAILURES: tuple[type, ...] = (
     Unparsed, NotAllowed, NoRunners, BusUnavailable, NoHostFor, InternalError, StaleOffer, ChangeNotRequested,
     CooldownReached, RequestNotFound, AmbiguousRequest, DecisionRefused, TypedNameWrong, AlreadyRequested,
+    TargetBusy,
 )  # fmt: skip

@@ -13,7 +13,10 @@ from profbot.doctor import Check
 from profbot.settings import ServeSettings
 
 # The bot scopes deploy/slack-app-manifest.yml (and its HTTP twin) ask for; a test keeps them equal.
-REQUIRED_SCOPES = ("commands", "chat:write", "files:write", "usergroups:read", "channels:read", "groups:read")
+REQUIRED_SCOPES = (
+    "commands", "chat:write", "files:write", "usergroups:read", "channels:read", "groups:read",
+    "channels:history", "groups:history",  # an alert thread's parent looked for by its key (bot/slack/alert_people.py)
+)  # fmt: skip
 UNREACHABLE = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
 

@@ -30,6 +30,7 @@ from bot.usecases.commands import (
     Restart,
     RunbookQuery,
     Runners,
+    Ui,
     Unparsed,
 )
 from bot.usecases.content import (
@@ -74,7 +75,7 @@ def register(app: AsyncApp, profbot: Profbot, tasks: BackgroundTasks, command: s
 
     @app.command(
         command,
-        matchers=[parsed_as(Health, Runners, Diagnose, Freshness, Restart, AuditQuery, Decide, RequestQuery)],
+        matchers=[parsed_as(Health, Runners, Diagnose, Freshness, Ui, Restart, AuditQuery, Decide, RequestQuery)],
         middleware=[requires(profbot, tasks)],
     )
     async def answered_later(ack: AsyncAck, context: Any) -> BoltResponse | None:

@@ -5,6 +5,9 @@ A notification is written in one MULTI/EXEC: the group's fields, each alert unde
 one entry per alert in the ledger stream, and one entry in the inbox stream the alert poster reads
 (bot/stores/alert_inbox.py). Only after EXEC does the intake answer 2xx, so an acknowledged alert
 is stored; the front end is never on the intake's path.
+
+The group's hash also holds its incident: its number, its thread, the previous incident's thread,
+and a parent post begun (its idempotency key and when) until the post's ts is stored.
 """
 
 from __future__ import annotations
@@ -94,6 +97,12 @@ class RedisAlertLedger:
             resolved_at=float(fields["resolved_at"]) if fields.get("resolved_at") else None,
             resolved_posted=fields.get("resolved_posted") == "1",
             alerts={fp: Alert.model_validate_json(raw) for fp, raw in alerts.items()},
+            incident=int(fields.get("incident") or 1),
+            previous_thread_ts=fields.get("previous_thread_ts") or None,
+            previous_channel=fields.get("previous_channel") or None,
+            previous_link=fields.get("previous_link") or None,
+            posting_key=fields.get("posting_key") or None,
+            posting_since=float(fields["posting_since"]) if fields.get("posting_since") else None,
         )
 
     async def _set(self, gid: str, **fields: Any) -> None:
@@ -101,14 +110,34 @@ class RedisAlertLedger:
             await self.redis.hset(self.keys.alert_group(gid), mapping={k: str(v) for k, v in fields.items()})
 
     async def set_thread(self, gid: str, channel: str, ts: str) -> None:
-        await self._set(gid, thread_ts=ts, channel=channel)
+        key = self.keys.alert_group(gid)
+        with redis_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping={"thread_ts": ts, "channel": channel})
+                pipe.hdel(key, "posting_key", "posting_since")
+                await pipe.execute()
+
+    async def begin_parent(self, gid: str, key: str, at: float) -> None:
+        await self._set(gid, posting_key=key, posting_since=at)
+
+    async def open_incident(self, group: AlertGroup, previous_link: str | None) -> None:
+        key, gid = self.keys.alert_group(group.id), group.id
+        left_behind = [fp for fp, alert in group.alerts.items() if alert.status == "resolved"]
+        with redis_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping={
+                    "incident": group.incident + 1, "previous_thread_ts": group.thread_ts or "",
+                    "previous_channel": group.channel or "", "previous_link": previous_link or "",
+                    "first_seen": group.last_seen, "notifications": 1,
+                })  # fmt: skip
+                pipe.hdel(key, "thread_ts", "channel", "resolved_at", "resolved_posted", "posting_key", "posting_since")
+                pipe.delete(self.keys.alert_group_announced(gid))
+                if left_behind:  # the previous incident's, kept in the ledger stream
+                    pipe.hdel(self.keys.alert_group_alerts(gid), *left_behind)
+                await pipe.execute()
 
     async def set_resolved(self, gid: str, at: float) -> None:
         await self._set(gid, resolved_at=at, resolved_posted=1)
-
-    async def clear_resolved(self, gid: str) -> None:
-        with redis_errors():
-            await self.redis.hdel(self.keys.alert_group(gid), "resolved_posted", "resolved_at")
 
     async def announced(self, gid: str) -> set[str]:
         with redis_errors():
@@ -119,10 +148,10 @@ class RedisAlertLedger:
             with redis_errors():
                 await self.redis.sadd(self.keys.alert_group_announced(gid), *fingerprints)
 
-    async def claim_diagnosis(self, gid: str, cooldown: float) -> bool:
-        """True once per cooldown per group: whether this sighting should run the diagnosis."""
+    async def claim_diagnosis(self, gid: str, incident: int, cooldown: float) -> bool:
+        """True once per cooldown per incident: whether this sighting should run the diagnosis."""
         if cooldown <= 0:
             return True
         with redis_errors():
-            key = self.keys.alert_group_diagnosed(gid)
+            key = self.keys.alert_group_diagnosed(gid, incident)
             return bool(await self.redis.set(key, "1", nx=True, ex=max(1, int(cooldown))))

@@ -1,6 +1,10 @@
 """Alerts as profbot keeps them: one alert, a notification (what one webhook said about a group),
 and a group with its Slack-free state (first and last seen, its thread, resolved or not).
 
+A group's life is a run of incidents: from firing to resolved is one incident with one thread; the
+same group firing after its resolution is the next incident, in a thread of its own that links the
+previous one.
+
 Alertmanager's and Grafana's webhooks share this shape (``../shared/reference/alerts-and-pyroscope.md``);
 bot/webhooks/payloads.py parses them into :class:`AlertNotification`. Long texts are cut, not
 refused: a 4xx would make the sender drop the whole alert.
@@ -92,11 +96,22 @@ class AlertGroup(BaseModel):
     first_seen: float
     last_seen: float
     notifications: int
-    thread_ts: str | None = None
+    thread_ts: str | None = None  # the current incident's thread
     channel: str | None = None
     resolved_at: float | None = None
     resolved_posted: bool = False
     alerts: dict[str, Alert] = {}
+    incident: int = 1  # the how-manieth incident of this group the thread is
+    previous_thread_ts: str | None = None  # the previous incident's thread
+    previous_channel: str | None = None
+    previous_link: str | None = None  # a link a person can follow to it, if the front end gives one
+    posting_key: str | None = None  # a parent post begun with this key whose ts is not stored yet
+    posting_since: float | None = None  # when that post was first tried
+
+    @property
+    def parent_key(self) -> str:
+        """The idempotency key of this incident's parent message: the same on every attempt."""
+        return f"{self.id}:{self.incident}"
 
     @property
     def alertname(self) -> str:

@@ -1,11 +1,17 @@
 """Alert groups become threads.
 
-Each alert group (Alertmanager's ``groupKey``) gets one thread in the alert channel, brought up to
-date from the ledger, not from the webhook: many notifications for one group coalesce into one
-update. The first message shows the group and its state and is edited in place (last seen, count,
-resolved and how long it lasted); alerts joining a firing group, firing again, and the resolution
-are replies. A group that maps to a runbook procedure (handlers/alert_routing.py) gets that
-procedure's diagnosis (reads only, never a change) in its thread, at most once per cooldown.
+Each incident of an alert group (Alertmanager's ``groupKey``) gets one thread in the alert channel,
+brought up to date from the ledger, not from the webhook: many notifications for one group coalesce
+into one update. The first message shows the group and its state and is edited in place (last seen,
+count, resolved and how long it lasted); alerts joining a firing group and the resolution are
+replies. A group firing after its resolution is a new incident: a new thread whose first message
+links the previous one, and a note in the previous thread. A group that maps to a runbook procedure
+(handlers/alert_routing.py) gets that procedure's diagnosis (reads only, never a change) in its
+thread, at most once per cooldown per incident.
+
+A thread's first message is posted once: it carries an idempotency key (the group and incident), the
+ledger notes the key before posting, and while a noted key has no stored ts (Redis failed after the
+post, or the post's answer was lost) the front end is asked for a message with that key first.
 
 Delivery: a message the front end will never take (refused content, a thread gone) is logged and
 skipped, the ledger keeps the alert; anything else raises, so the notification is tried again.
@@ -25,19 +31,21 @@ from bot.usecases.alert_model import AlertGroup, AlertNotification
 from bot.usecases.commands import Place, usage
 from bot.usecases.content import AlertFiringAgain, AlertNeedsTarget, AlertResolved, AlertsJoined, AlertThread, Content
 from bot.usecases.diagnose import Diagnoses
-from bot.usecases.ports import AlertLedger, Clock, MessageRef, People
+from bot.usecases.ports import AlertLedger, AlertPeople, Clock, MessageRef
 from bot.usecases.settings import AlertPolicy
 from handlers.alert_routing import procedure_for, target_for
 from handlers.findings import Report
 from handlers.registry import Procedure, Runbook
 from profbot.aio import BackgroundTasks
-from profbot.errors import ContentRefused, MessageGone
+from profbot.errors import ContentRefused, MessageGone, PlaceUnavailable
 from profbot.settings import NAME_PATTERN
 
 log = structlog.get_logger("profbot.alerts")
 
 # What no retry will ever deliver: logged and skipped, the ledger keeps the alert.
 UNDELIVERABLE = (ContentRefused, MessageGone)
+# Slack's clock and ours may differ: a parent is looked for from this long before the post was begun.
+POSTING_CLOCK_MARGIN = 120.0
 
 
 class AlertThreads:
@@ -45,7 +53,7 @@ class AlertThreads:
         self,
         *,
         ledger: AlertLedger,
-        people: People,
+        people: AlertPeople,
         diagnoses: Diagnoses,
         book: Runbook,
         policy: AlertPolicy,
@@ -76,40 +84,56 @@ class AlertThreads:
         if group is None:
             return None
         procedure = self.procedure(group)
+        if group.status == "firing" and group.resolved_posted:
+            group = await self._open_incident(group)
         parent = AlertThread(group, procedure.id if procedure else None)
         if group.thread_ts is None:
             return await self._open_thread(group, procedure, parent)
 
         message = MessageRef(channel=group.channel or self.policy.channel, ts=group.thread_ts)
-        now = self.clock()
-        refiring = group.status == "firing" and group.resolved_posted
         resolving = group.status == "resolved" and not group.resolved_posted
         if resolving:
-            group = group.model_copy(update={"resolved_at": group.resolved_at or now})
-        if refiring:
-            group = group.model_copy(update={"resolved_at": None})
+            group = group.model_copy(update={"resolved_at": group.resolved_at or self.clock()})
         await self._deliver(self.people.update(message, AlertThread(group, parent.procedure)), "update")
         announced = await self.ledger.announced(gid)
         joined = [fp for fp, alert in group.alerts.items() if alert.status == "firing" and fp not in announced]
-        if refiring:
-            await self._reply(message, AlertFiringAgain(group))
-            await self.ledger.clear_resolved(gid)
         if joined:
             await self._reply(message, AlertsJoined([group.alerts[fp] for fp in joined]))
             await self.ledger.announce(gid, joined)
         if resolving:
             await self._reply(message, AlertResolved(group))
-            await self.ledger.set_resolved(gid, group.resolved_at or now)
-        if refiring:
-            await self._diagnose(group, message, procedure)
+            await self.ledger.set_resolved(gid, group.resolved_at or self.clock())
         return group
 
+    async def _open_incident(self, group: AlertGroup) -> AlertGroup:
+        """The group fired again after its resolution: a new incident, its thread still to open."""
+        previous_link = None
+        if group.thread_ts is not None:
+            previous = MessageRef(channel=group.channel or self.policy.channel, ts=group.thread_ts)
+            try:
+                previous_link = await self.people.link(previous)
+            except (*UNDELIVERABLE, PlaceUnavailable) as exc:  # the old thread is gone: no link to it
+                log.warning("alert_previous_thread_unlinked", group=group.id, error=exc.reason)
+        await self.ledger.open_incident(group, previous_link)
+        log.info("alert_incident_opened", group=group.id, incident=group.incident + 1)
+        return await self.ledger.group(group.id) or group
+
     async def _open_thread(self, group: AlertGroup, procedure: Procedure | None, parent: AlertThread) -> AlertGroup:
-        try:
-            message = await self.people.post(Place(channel=self.policy.channel), parent)
-        except UNDELIVERABLE as exc:
-            log.error("alert_post_refused", group=group.id, error=exc.reason)
-            return group
+        place, key = Place(channel=self.policy.channel), group.parent_key
+        message = None
+        if group.posting_key == key and group.posting_since is not None:
+            # Posted before without its ts stored, perhaps: look before posting again.
+            message = await self.people.find_keyed(place, key, since=group.posting_since - POSTING_CLOCK_MARGIN)
+            if message is not None:
+                log.info("alert_parent_found", group=group.id, key=key, ts=message.ts)
+        else:
+            await self.ledger.begin_parent(group.id, key, self.clock())
+        if message is None:
+            try:
+                message = await self.people.post_keyed(place, parent, key)
+            except UNDELIVERABLE as exc:
+                log.error("alert_post_refused", group=group.id, error=exc.reason)
+                return group
         await self.ledger.set_thread(group.id, message.channel, message.ts)
         await self.ledger.announce(group.id, list(group.alerts))
         group = group.model_copy(update={"thread_ts": message.ts, "channel": message.channel})
@@ -117,11 +141,17 @@ class AlertThreads:
             await self.ledger.set_resolved(group.id, self.clock())
         else:
             await self._diagnose(group, message, procedure)
-        log.info("alert_thread_created", group=group.id, alertname=group.alertname, ts=message.ts)
+        if group.previous_thread_ts is not None:  # those who follow the previous thread hear of this one
+            previous = MessageRef(channel=group.previous_channel or message.channel, ts=group.previous_thread_ts)
+            await self._reply(previous, AlertFiringAgain(group))
+        log.info("alert_thread_created", group=group.id, incident=group.incident, alertname=group.alertname,
+                 ts=message.ts)  # fmt: skip
         return group
 
     async def _diagnose(self, group: AlertGroup, thread: MessageRef, procedure: Procedure | None) -> None:
-        if procedure is None or not await self.ledger.claim_diagnosis(group.id, self.policy.diagnosis_cooldown):
+        if procedure is None or not await self.ledger.claim_diagnosis(
+            group.id, group.incident, self.policy.diagnosis_cooldown
+        ):
             return
         target = target_for(group.merged_labels()[0]) if procedure.needs_argument else procedure.default_argument
         if target is not None and not re.match(NAME_PATTERN, target):

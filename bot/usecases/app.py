@@ -30,13 +30,16 @@ from bot.usecases.commands import (
     Restart,
     RunbookQuery,
     Runners,
+    Ui,
 )
 from bot.usecases.content import Content
 from bot.usecases.decisions import Decisions
 from bot.usecases.diagnose import Diagnoses
 from bot.usecases.execution import Executor
+from bot.usecases.fleet import Fleet
 from bot.usecases.ports import (
     AlertLedger,
+    AlertPeople,
     AuditTrail,
     ChangeFeed,
     ChangeStore,
@@ -62,7 +65,7 @@ class Ports:
     offers: OfferStore
     directory: GroupDirectory
     ledger: AlertLedger | None = None
-    alert_people: People | None = None  # the alert threads' People (a front end may pace it)
+    alert_people: AlertPeople | None = None  # the alert threads' People (a front end may pace it)
     feed: ChangeFeed | None = None  # change requests moved, for front ends in other processes
 
 
@@ -92,8 +95,15 @@ class Profbot:
         people, timeout = ports.people, settings.job_timeout
         self.audit = AuditRecords(ports.trail)
         self.access = AccessPolicy(settings.operators, settings.approvers, ports.directory, self.audit)
-        self.reads = reads.Overview(ports.bus, people, book, timeout)
         self.diagnoses = Diagnoses(ports.bus, people, ports.offers, book, timeout)
+        self.fleet = Fleet(self.diagnoses)
+        self.reads = reads.Overview(
+            ports.bus,
+            people,
+            book,
+            timeout,
+            profiles=lambda h: self.fleet.freshness_report(host=h, wait_for_pyroscope=False),
+        )
         self.executor = Executor(
             bus=ports.bus, people=people, store=ports.changes, audit=self.audit, book=book,
             policy=settings.changes, job_timeout=timeout, feed=ports.feed, clock=clock,
@@ -107,9 +117,9 @@ class Profbot:
             diagnoses=self.diagnoses, tasks=self.tasks, policy=settings.changes, job_timeout=timeout, clock=clock,
         )  # fmt: skip
         self.alerts: AlertThreads | None = None
-        if ports.ledger is not None and settings.alerts is not None:
+        if ports.ledger is not None and ports.alert_people is not None and settings.alerts is not None:
             self.alerts = AlertThreads(
-                ledger=ports.ledger, people=ports.alert_people or people, diagnoses=self.diagnoses, book=book,
+                ledger=ports.ledger, people=ports.alert_people, diagnoses=self.diagnoses, book=book,
                 policy=settings.alerts, tasks=self.tasks, clock=clock,
             )  # fmt: skip
         self._commands: dict[type[Command], Callable[[Asker, Any], Awaitable[object]]] = {
@@ -117,8 +127,9 @@ class Profbot:
             RunbookQuery: self._answer_now,
             Health: self.reads.health,
             Runners: lambda asker, _: self.reads.runners(asker),
-            Diagnose: self.diagnoses.diagnose,
-            Freshness: self.diagnoses.freshness,
+            Diagnose: self.fleet.diagnose,  # a service's diagnosis, or (overhead, no-data) every service's
+            Freshness: self.fleet.freshness,
+            Ui: self.fleet.ui,
             Restart: self.requests.restart,
             AuditQuery: lambda asker, query: self.audit.latest(self.ports.people, asker, query),
             Decide: self.decisions.decide_typed,

@@ -14,6 +14,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from handlers.fleet import FLEET_WIDE
 from handlers.registry import RUNBOOK, Procedure, Runbook
 from profbot.approvals.rules import Decision
 from profbot.settings import NAME_PATTERN
@@ -90,12 +91,19 @@ class Diagnose(Command):
 
     word: ClassVar[str] = "diagnose"
     procedure: str
-    argument: Name
+    argument: Name | None  # None: every profiled service on every host (overhead, no-data)
     minutes: Annotated[int, Field(ge=1, le=MINUTES_MAX)] | None = None  # a window, for those that take one (flame)
 
 
 class Freshness(Command):
     word: ClassVar[str] = "freshness"
+    service: Name | None = None
+
+
+class Ui(Command):
+    """The runbook's Quick Reference: the Pyroscope UI and Grafana Explore links (for a service)."""
+
+    word: ClassVar[str] = "ui"
     service: Name | None = None
 
 
@@ -138,10 +146,15 @@ HELP: dict[str, tuple[str, str]] = {
     ),
     "runners": ("runners", "the host-side runners, their last heartbeat and podman version"),
     "diagnose": (
-        "diagnose INC-PROF-00N|unavailable|overhead SERVICE|no-data SERVICE|storage",
-        "run a runbook diagnosis: findings, evidence and the runbook's remediations",
+        "diagnose INC-PROF-00N|unavailable|overhead [SERVICE]|no-data [SERVICE]|storage",
+        "run a runbook diagnosis: findings, evidence and the runbook's remediations "
+        "(overhead and no-data without a service: every profiled service on every host)",
     ),
-    "freshness": ("freshness [SERVICE]", "which services sent profiles to Pyroscope in the last 5 minutes"),
+    "freshness": (
+        "freshness [SERVICE]",
+        "which expected services (profiled containers on every host) sent profiles in the last 5 minutes",
+    ),
+    "ui": ("ui [SERVICE]", "the Pyroscope UI and Grafana Explore links, for SERVICE's profiles"),
     "runbook": ("runbook [ID]", "the runbook's procedures, or what one of them checks and offers"),
     "onboard": ("onboard SERVICE", "MAINT-PROF-002: what a service lacks for profiling, with the lines to add"),
     "baselines": ("baselines", "the runbook's performance baselines: expected, alert, measured, verdict"),
@@ -223,6 +236,8 @@ def _diagnose(args: list[str], runbook: Runbook) -> Diagnose | Unparsed:
     if procedure is None or procedure.alias is None:
         return Unparsed(problem=Problem.UNKNOWN_PROCEDURE, given=args[0][:200] if args else "", known=known)
     argument = args[1] if len(args) > 1 else procedure.default_argument
+    if argument is None and procedure.id in FLEET_WIDE:
+        return Diagnose(procedure=procedure.id, argument=None)
     if argument is None:
         return Unparsed(problem=Problem.NEEDS_ARGUMENT, given="", subject=procedure.id, usage=usage(procedure))
     bad = _name(argument, "container name")
@@ -269,6 +284,8 @@ def _parse(word: str, words: list[str], runbook: Runbook) -> Command | Unparsed:
             return _diagnose(args, runbook)
         case "freshness":
             return (_name(first, "service name") or Freshness(service=first)) if first else Freshness()
+        case "ui":
+            return (_name(first, "service name") or Ui(service=first)) if first else Ui()
         case "runbook":
             if first is None:
                 return RunbookQuery()

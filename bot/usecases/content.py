@@ -14,7 +14,7 @@ from profbot.approvals.model import ChangeRequest
 from profbot.approvals.rules import Refusal
 from profbot.audit import AuditEvent
 from profbot.bus import RunnerInfo
-from profbot.ops.pyroscope import FlameProfile, Freshness
+from profbot.ops.pyroscope import FlameProfile
 
 # ---------------------------------------------------------------------------- reads
 
@@ -63,6 +63,7 @@ Drawing = FlameDrawing | StorageDrawing
 class HealthOverview:
     reports: list[Report]
     asked_by: str | None = None
+    profiles: Report | None = None  # the freshness check against the expected services, summarised
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,13 @@ class RunnersOverview:
 
 
 @dataclass(frozen=True)
-class FreshnessView:
-    host: str
-    freshness: Freshness
+class QuickLinks:
+    """The runbook's Quick Reference: where to look at a service's profiles (or at all of them)."""
+
+    service: str | None
+    pyroscope: str | None  # the Pyroscope UI, for the service when one is named
+    grafana_explore: str | None  # Grafana's Explore on the Pyroscope datasource
+    host: str  # whose runner gave the addresses
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,14 @@ class AlreadyRequested:
 
 
 @dataclass(frozen=True)
+class TargetBusy:
+    """A change not filed: another request, open or running, holds its target (one at a time)."""
+
+    wanted: str  # the label of the change that was not filed
+    holder: ChangeRequest
+
+
+@dataclass(frozen=True)
 class ChangeNotRequested:
     reason: str
 
@@ -278,7 +291,7 @@ Content = Union[  # noqa: UP007 - a runtime alias that singledispatch-based rend
     ProfileSummary,
     HealthOverview,
     RunnersOverview,
-    FreshnessView,
+    QuickLinks,
     HelpListing,
     RunbookIndex,
     RunbookEntry,
@@ -295,6 +308,7 @@ Content = Union[  # noqa: UP007 - a runtime alias that singledispatch-based rend
     NotAllowed,
     ChangeRequested,
     AlreadyRequested,
+    TargetBusy,
     ChangeNotRequested,
     CooldownReached,
     RequestNotFound,

@@ -14,13 +14,12 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 
-from bot.usecases.commands import Asker, Diagnose, Freshness
+from bot.usecases.commands import Asker, Diagnose
 from bot.usecases.content import (
     BusUnavailable,
     Content,
     DiagnosisPosted,
     FlameDrawing,
-    FreshnessView,
     NoHostFor,
     Offer,
     ProfileSummary,
@@ -35,7 +34,6 @@ from handlers.profile_analysis import is_empty
 from handlers.registry import Procedure, Runbook
 from profbot.bus import Bus
 from profbot.errors import ProfbotError
-from profbot.ops.pyroscope import PyroscopeFreshness
 
 log = structlog.get_logger("profbot.diagnose")
 
@@ -112,19 +110,6 @@ class Diagnoses:
             return None
         await self.publish(outcome, asker=asker)
         return outcome
-
-    async def freshness(self, asker: Asker, command: Freshness) -> None:
-        host = await self.route("pyroscope")
-        if not isinstance(host, str):
-            await answer(self.people, asker, host)
-            return
-        query = PyroscopeFreshness(services=[command.service] if command.service else [], minutes=5)
-        try:
-            fresh = await self.bus.call(host, query, timeout=min(query.time_budget(), self.job_timeout))
-        except ProfbotError as exc:
-            await answer(self.people, asker, BusUnavailable(str(exc)))
-            return
-        await answer(self.people, asker, FreshnessView(host, fresh))
 
     # ------------------------------------------------------------------ saying it
 

@@ -3,7 +3,8 @@
 - :class:`People`: the one narrow port to talk to people (post, update, reply in a thread, tell one
   person privately, ask for a form). Each front end implements it (bot/slack/people.py); what is
   said is domain content (bot/usecases/content.py), which the front end renders. Failures arrive
-  as :class:`~profbot.errors.DeliveryError`.
+  as :class:`~profbot.errors.DeliveryError`. :class:`AlertPeople` adds what the alert threads
+  need (a parent posted once, by its idempotency key; a link to a previous thread).
 - The stores: change requests (:class:`ChangeStore`, Redis: profbot/approvals/store.py), the audit
   trail (:class:`AuditTrail`: profbot/audit.py), offered actions (:class:`OfferStore`:
   bot/stores/offers.py), alerts (:class:`AlertLedger`: bot/stores/alert_ledger.py).
@@ -68,6 +69,23 @@ class People(Protocol):
         ...
 
 
+class AlertPeople(People, Protocol):
+    """The alert threads' People. A thread's parent carries an idempotency key that the front end
+    keeps with the message (Slack: the message's metadata), so a parent whose ts was never stored
+    (Redis failing right after the post) is found by its key instead of being posted twice."""
+
+    async def post_keyed(self, place: Place, content: Content, key: str) -> MessageRef: ...
+
+    async def find_keyed(self, place: Place, key: str, since: float) -> MessageRef | None:
+        """The message posted in ``place`` with ``key`` (by :meth:`post_keyed`) since ``since``
+        (epoch seconds), looked up over a bounded recent window; None when there is none."""
+        ...
+
+    async def link(self, message: MessageRef) -> str | None:
+        """A link a person can follow to ``message`` (Slack: its permalink); None where there is none."""
+        ...
+
+
 class ChangeFeed(Protocol):
     async def announce(self, request_id: str) -> None:
         """A change request moved: front ends in other processes show it where they reach it."""
@@ -125,14 +143,25 @@ class AlertLedger(Protocol):
 
     async def group(self, gid: str) -> AlertGroup | None: ...
 
-    async def set_thread(self, gid: str, channel: str, ts: str) -> None: ...
+    async def set_thread(self, gid: str, channel: str, ts: str) -> None:
+        """The current incident's thread; the post begun (:meth:`begin_parent`) is done."""
+        ...
+
+    async def begin_parent(self, gid: str, key: str, at: float) -> None:
+        """A parent is about to be posted with ``key``: until :meth:`set_thread`, look for it first."""
+        ...
+
+    async def open_incident(self, group: AlertGroup, previous_link: str | None) -> None:
+        """``group`` fired again after its resolution: its next incident, with no thread yet, the
+        current one's thread kept as the previous one, its resolved alerts left behind."""
+        ...
 
     async def set_resolved(self, gid: str, at: float) -> None: ...
-
-    async def clear_resolved(self, gid: str) -> None: ...
 
     async def announced(self, gid: str) -> set[str]: ...
 
     async def announce(self, gid: str, fingerprints: list[str]) -> None: ...
 
-    async def claim_diagnosis(self, gid: str, cooldown: float) -> bool: ...
+    async def claim_diagnosis(self, gid: str, incident: int, cooldown: float) -> bool:
+        """True once per cooldown per incident of the group: whether to run the diagnosis."""
+        ...

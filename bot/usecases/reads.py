@@ -4,6 +4,7 @@ host. Reading is free for operators, and health for everyone."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -15,6 +16,7 @@ from bot.usecases.content import (
     HealthOverview,
     HelpLine,
     HelpListing,
+    NoHostFor,
     NoRunners,
     RunbookEntry,
     RunbookIndex,
@@ -24,12 +26,13 @@ from bot.usecases.content import (
 from bot.usecases.ports import People
 from bot.usecases.speech import answer, tell
 from handlers import health as health_check
+from handlers import missing_profiles
 from handlers.context import ProcedureContext
 from handlers.findings import Finding, Report, Severity
 from handlers.registry import Runbook
 from profbot.aio import SingleFlight
 from profbot.bus import Bus
-from profbot.errors import NoRunner, RedisUnavailable
+from profbot.errors import NoRunner, ProfbotError, RedisUnavailable
 
 log = structlog.get_logger("profbot.reads")
 
@@ -47,14 +50,23 @@ def runbook(book: Runbook, query: RunbookQuery) -> RunbookIndex | RunbookEntry:
     return RunbookEntry(procedure.id, procedure.title, procedure.doc, usage(procedure))
 
 
+# The freshness check against the expected services (on one host's containers, or every host's):
+# what health summarises beside Pyroscope's own checks (bot/usecases/fleet.py).
+ProfilesCheck = Callable[[str | None], Awaitable[Report | Content]]
+
+
 class Overview:
     """Runners and health, across hosts."""
 
-    def __init__(self, bus: Bus, people: People, book: Runbook, job_timeout: float) -> None:
+    def __init__(
+        self, bus: Bus, people: People, book: Runbook, job_timeout: float, profiles: ProfilesCheck | None = None
+    ) -> None:
         self.bus = bus
         self.people = people
         self.book = book
         self.job_timeout = job_timeout
+        self.profiles = profiles
+        self.profile_checks: SingleFlight[Report | Content] = SingleFlight()  # likewise the freshness summary
         # Ten people asking for health during an incident start one check per host, not ten.
         self.checks: SingleFlight[Report] = SingleFlight()
 
@@ -68,13 +80,37 @@ class Overview:
         await tell(self.people, asker, content)
 
     async def health(self, asker: Asker, command: Health) -> list[Report] | None:
-        outcome = await self.health_reports(command.host)
+        outcome, profiles = await asyncio.gather(self.health_reports(command.host), self._profiles(command.host))
         if not isinstance(outcome, list):
             await answer(self.people, asker, outcome)
             return None
         log.info("health_reported", hosts=[r.host for r in outcome], verdicts=[r.verdict.value for r in outcome])
-        await answer(self.people, asker, HealthOverview(outcome, asker.user))
+        await answer(self.people, asker, HealthOverview(outcome, asker.user, profiles=profiles))
         return outcome
+
+    async def _profiles(self, host: str | None) -> Report | None:
+        """The freshness summary; None when it could not be made (health still answers)."""
+        check = self.profiles
+        if check is None:
+            return None
+        try:
+            made = await self.profile_checks.run(("profiles", host), lambda: check(host))
+        except ProfbotError as exc:
+            log.warning("health_profiles_unchecked", error=str(exc))
+            return None
+        if isinstance(made, Report):
+            return made
+        if isinstance(made, NoHostFor):
+            why = f"no runner reports a `{made.target}` container right now"
+        else:
+            why = made.error if isinstance(made, BusUnavailable) else "no runner heartbeats"
+        return Report(
+            procedure=missing_profiles.ID,
+            title="Profile freshness",
+            host=host or "every host",
+            findings=[Finding(check="profiles", severity=Severity.INFO, detail=f"not checked: {why}")],
+            finished_at=datetime.now(UTC),
+        )
 
     async def health_reports(self, host: str | None) -> list[Report] | Content:
         """One health report per host (or for ``host``), or the notice saying why there are none."""

@@ -25,6 +25,7 @@ from bot.usecases.content import (
     ChangeRequested,
     CooldownReached,
     StaleOffer,
+    TargetBusy,
     TypedNameForm,
     TypedNameWrong,
 )
@@ -189,9 +190,14 @@ class ChangeRequests:
     async def _filed(self, asker: Asker, draft: ChangeRequest, place: Place) -> ChangeRequest | None:
         """Store, audit and post it, as one: once stored, the rest happens even if the asker goes."""
         stored_id = await self.store.create(draft)
-        if stored_id != draft.id:  # a double click, or the same change already waiting
+        if stored_id != draft.id:  # a double click, the same change already waiting, or the target held
             existing = await self.store.get(stored_id)
-            await tell(self.people, asker, AlreadyRequested(existing or draft))
+            if existing is None or (existing.state.pending and existing.target_key == draft.target_key):
+                await tell(self.people, asker, AlreadyRequested(existing or draft))
+                return None
+            outcome = f"target held by request {existing.id} ({existing.label}, {existing.state.value})"
+            await self.audit.record(AuditEvent.about(AuditKind.REFUSED, draft, actor=asker.user, outcome=outcome))
+            await tell(self.people, asker, TargetBusy(draft.label, existing))
             return None
         await self.audit.record(AuditEvent.about(AuditKind.REQUESTED, draft, actor=asker.user, outcome=draft.impact))
         message = await answer(self.people, asker, draft, place)

@@ -31,8 +31,14 @@ class RequestState(StrEnum):
     def pending(self) -> bool:
         return self in PENDING
 
+    @property
+    def holds_target(self) -> bool:
+        return self in HOLDING
+
 
 PENDING = frozenset({RequestState.AWAITING_CONFIRMATION, RequestState.AWAITING_APPROVAL})
+# The states in which a request holds its target: no other change on it is filed meanwhile.
+HOLDING = PENDING | {RequestState.RUNNING}
 
 
 class TargetIdentity(BaseModel):
@@ -94,3 +100,13 @@ class ChangeRequest(BaseModel):
     def target_key(self) -> str:
         """The change on its target: one open request, and an hourly budget, per target key."""
         return f"{self.host}:{self.procedure}:{self.action}:{self.target}"
+
+    @property
+    def hold_key(self) -> str:
+        """The container or volume on its host: one change at a time on it, whichever change."""
+        return f"{self.host}:{self.target}"
+
+    @property
+    def held_since(self) -> float:
+        """Since when it holds its target: its filing, or while it runs, the decision that started it."""
+        return self.decided_at if self.state is RequestState.RUNNING and self.decided_at else self.created_at

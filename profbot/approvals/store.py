@@ -1,8 +1,10 @@
 """Change requests in Redis, as the bot and the runners both use them (keys: profbot/keys.py).
 
 Every state change is a compare-and-set on the request's version (one Lua script), so two clicks,
-Slack's retries or two bot replicas cannot move a request twice. A runner takes each step of a
-running request at most once (:meth:`ApprovalStore.authorize_step`).
+Slack's retries or two bot replicas cannot move a request twice. One change at a time per target:
+a request holds its container or volume from its filing until it is final, and filing another on
+it is refused in the same script that would store it. A runner takes each step of a running
+request at most once (:meth:`ApprovalStore.authorize_step`).
 """
 
 from __future__ import annotations
@@ -21,15 +23,46 @@ from profbot.redis_access import redis_errors
 
 STEP_CLAIM_TTL_SECONDS = 7 * 24 * 3600
 REQUEST_TTL_SECONDS = 30 * 24 * 3600  # requests stay readable (for "already done by X") this long
+# A pending request holds its target a little past its expiry: the sweeper expires it within
+# seconds, and a confirmation in its last second must find the target still held.
+HOLD_MARGIN_SECONDS = 120
+# A running request holds its target this long after it started or last recorded a step: its bot,
+# killed without its shutdown (which marks it "unknown"), must not keep the target for ever.
+RUNNING_HOLD_SECONDS = 3600
+
+# File a request: a pending one unless the same change on the same target is open (that one's id
+# is the answer) or another request holds the target (the holder's id is the answer). All in one
+# script, so two requests filed at once cannot both get the target.
+_CREATE = """
+if ARGV[5] == '1' then
+  local same = redis.call('GET', KEYS[1])
+  if same then return same end
+  local holder = redis.call('GET', KEYS[2])
+  if holder then return holder end
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[6])
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', tonumber(ARGV[6]) + tonumber(ARGV[7]))
+  redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])
+end
+redis.call('HSET', KEYS[3], 'state', ARGV[2], 'doc', ARGV[3], 'version', 0)
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+return ARGV[1]
+"""
 
 
-# Write a request's new state and document if nobody wrote it since we read it (its version), and
-# when it leaves its pending states, free the "one open request per change and target" key.
+# Write a request's new state and document if nobody wrote it since we read it (its version); when
+# it leaves its pending states, free the "one open request per change and target" key; while it
+# runs, keep holding its target; once final, free the target.
 _TRANSITION = """
 local version = redis.call('HGET', KEYS[1], 'version') or '0'
 if version ~= ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'doc', ARGV[2], 'version', tonumber(version) + 1)
 if ARGV[4] == '0' and redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
+local holder = redis.call('GET', KEYS[3])
+if ARGV[6] == 'running' and (not holder or holder == ARGV[5]) then
+  redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[7])
+elseif ARGV[6] == 'final' and holder == ARGV[5] then
+  redis.call('DEL', KEYS[3])
+end
 return 1
 """
 
@@ -47,6 +80,7 @@ class ApprovalStore:
     def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
+        self._create = redis.register_script(_CREATE)
         self._transition = redis.register_script(_TRANSITION)
         self._cooldown = redis.register_script(_COOLDOWN)
 
@@ -66,26 +100,21 @@ class ApprovalStore:
     def open_key(self, request: ChangeRequest) -> str:
         return self.keys.change_open(request.target_key)
 
+    def held_key(self, request: ChangeRequest) -> str:
+        return self.keys.change_held(request.hold_key)
+
     async def create(self, request: ChangeRequest) -> str:
-        """Store a new request; the id of the request stored, which is an already open one for the
-        same change on the same target if there is one (a double click files one request)."""
+        """Store a new request; the id of the request stored. Another id answers that nothing was
+        stored: the same change already open on the same target (a double click files one
+        request), or another request, open or running, holding the target."""
+        ttl = max(1, int(request.expires_at - time.time()) + 1)
         with redis_errors():
-            if request.state.pending:
-                ttl = max(1, int(request.expires_at - time.time()) + 1)
-                if not await self.redis.set(self.open_key(request), request.id, nx=True, ex=ttl):
-                    existing = await self.redis.get(self.open_key(request))
-                    if existing:
-                        return str(existing)
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(
-                    self.key(request.id),
-                    mapping={"state": request.state.value, "doc": request.model_dump_json(), "version": 0},
-                )
-                pipe.expire(self.key(request.id), REQUEST_TTL_SECONDS)
-                if request.state.pending:
-                    pipe.zadd(self.pending_key, {request.id: request.expires_at})
-                await pipe.execute()
-        return request.id
+            stored = await self._create(
+                keys=[self.open_key(request), self.held_key(request), self.key(request.id), self.pending_key],
+                args=[request.id, request.state.value, request.model_dump_json(), REQUEST_TTL_SECONDS,
+                      "1" if request.state.pending else "0", ttl, HOLD_MARGIN_SECONDS, request.expires_at],
+            )  # fmt: skip
+        return stored.decode() if isinstance(stored, bytes) else str(stored)
 
     async def _read(self, request_id: str) -> tuple[ChangeRequest | None, str]:
         with redis_errors():
@@ -128,11 +157,13 @@ class ApprovalStore:
             updated.state = to or current.state
             if change is not None:
                 change(updated)
+            # The target's hold: kept (and renewed) while running, freed once final, as is while pending.
+            holding = "running" if updated.state is RequestState.RUNNING else "" if updated.state.pending else "final"
             with redis_errors():
                 written = await self._transition(
-                    keys=[self.key(request_id), self.open_key(current)],
+                    keys=[self.key(request_id), self.open_key(current), self.held_key(current)],
                     args=[updated.state.value, updated.model_dump_json(), version,
-                          "1" if updated.state.pending else "0", request_id],
+                          "1" if updated.state.pending else "0", request_id, holding, RUNNING_HOLD_SECONDS],
                 )  # fmt: skip
             if int(written) == 1:
                 if not updated.state.pending:

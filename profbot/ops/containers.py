@@ -62,6 +62,13 @@ class ContainerSummary(OpResult):
     compose_service: str | None  # label com.docker.compose.service
     status: str
     health: str | None
+    service_name: str | None = None  # its SERVICE_NAME environment variable (only that one is read)
+
+    @property
+    def profiled_as(self) -> str:
+        """The service name its profiles should arrive under: the ``pyroscope.service`` label, else
+        its ``SERVICE_NAME``, else (neither set, itself a reason for no data) the container's name."""
+        return self.service or self.service_name or self.name
 
 
 class ContainerList(OpResult):

@@ -1,11 +1,11 @@
-"""Operations on the Pyroscope server: readiness, version, freshness, its config file and
-retention, its image."""
+"""Operations on the Pyroscope server: readiness, version, freshness, push latency, its config file
+and retention, its image."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from profbot.ops.arguments import Duration, ImageTag, ResourceName
 from profbot.ops.contract import CATALOG, ChangeResult, Operation, OpKind, OpResult, TextOutput
@@ -41,7 +41,9 @@ class GetPyroscopeVersion(Operation[PyroscopeVersion]):
 class ServiceFreshness(OpResult):
     service: str
     has_data: bool
-    samples: int  # numTicks over the window, summed over the profile types queried
+    # v0 only: numTicks over the window. v1 says has-data from one label query (its CPU ticks are
+    # nanoseconds, not samples, and counting them costs a query per service and profile type).
+    samples: int | None = None
 
 
 class Freshness(OpResult):
@@ -96,6 +98,33 @@ class PyroscopeProfile(Operation[FlameProfile]):
     minutes: Annotated[int, Field(ge=1, le=1440)] = 15
 
 
+CANARY_SERVICE = "profbot-canary"  # what the push-latency canary pushes as: no service of anyone's
+
+
+class PushLatency(OpResult):
+    """A canary profile pushed from the runner's host and queried back: the runbook's push latency."""
+
+    url: str  # the Pyroscope pushed to (no credentials)
+    pushed: bool  # Pyroscope accepted the push
+    visible: bool  # the pushed samples were queried back within ``within_s``
+    latency_ms: float | None = None  # from the push's start to the first render that showed it
+    push_ms: float | None = None  # the push request alone
+    within_s: float  # how long it looked for them
+    error: str | None = None  # why it was not pushed, or the last render that failed
+
+
+@CATALOG.register("pyroscope.push_latency", OpKind.READ, timeout=30)
+class MeasurePushLatency(Operation[PushLatency]):
+    """Push a tiny canary profile (service ``profbot-canary``) from the runner's host and poll
+    /pyroscope/render until it can be queried back, or ``within`` seconds have passed. It writes
+    only the canary's own samples: no service's data is touched."""
+
+    within: Annotated[int, Field(ge=1, le=25)] = 10
+
+    def time_budget(self) -> float:
+        return self.within + 5.0  # the push and the last render after the deadline
+
+
 class RetentionSetting(OpResult):
     key: str | None  # where the retention is set, e.g. "limits.compactor_blocks_retention_period"
     value: str | None
@@ -118,10 +147,17 @@ class GetPyroscopeConfig(Operation[PyroscopeConfig]):
 # ---------------------------------------------------------------------------- change
 
 
+# The Pyroscope config file on the runner's host, as its runner reported it (PyroscopeConfig.path):
+# a change names it so the approval binds it. The runner only compares it with its configured
+# file and refuses any other, so any printable path is accepted here.
+ConfigFilePath = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,4096}$")]
+
+
 @CATALOG.register("pyroscope.set_retention", OpKind.CHANGE, timeout=180)
 class SetPyroscopeRetention(Operation[ChangeResult]):
     """Change retention in the Pyroscope config (backed up first), in the running version's form."""
 
+    config: ConfigFilePath  # the file it edits: the runner's configured one, or it refuses
     period: Duration
 
 
@@ -149,3 +185,5 @@ class PullPyroscopeImage(Operation[ChangeResult]):
 class PurgePyroscopeData(Operation[ChangeResult]):
     """The runbook's urgent storage path: stop Pyroscope, remove its data volume, start it again.
     Deletes all profiling history."""
+
+    volume: ResourceName  # the volume it deletes: the runner's configured one, or it refuses

@@ -41,6 +41,9 @@ async def list_profiled(host: HostContext, _: ListProfiledContainers) -> Contain
     for attrs in docs:
         state = container_state_from_attrs(attrs)
         labels = (attrs.get("Config") or {}).get("Labels") or {}
+        # Of the environment only SERVICE_NAME is taken: the rest may hold secrets.
+        env = (attrs.get("Config") or {}).get("Env") or []
+        service_name = next((e.split("=", 1)[1][:128] for e in env if e.startswith("SERVICE_NAME=")), None)
         summaries.append(
             ContainerSummary(
                 name=state.name,
@@ -49,6 +52,7 @@ async def list_profiled(host: HostContext, _: ListProfiledContainers) -> Contain
                 compose_service=labels.get("com.docker.compose.service"),
                 status=state.status,
                 health=state.health,
+                service_name=service_name or None,
             )
         )
     return ContainerList(containers=sorted(summaries, key=lambda c: c.name))

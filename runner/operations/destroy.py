@@ -15,9 +15,10 @@ from runner.podman_gateway import container_state_from_attrs
 
 
 @op(PurgePyroscopeData)
-async def purge_pyroscope_data(host: HostContext, _: PurgePyroscopeData) -> ChangeResult:
-    container, volume = host.policy.pyroscope_container, host.policy.pyroscope_volume
-    # Every precondition first: once the volume is gone there is no undo.
+async def purge_pyroscope_data(host: HostContext, o: PurgePyroscopeData) -> ChangeResult:
+    # Every precondition first: once the volume is gone there is no undo. The first: the volume
+    # named (and approved) is this runner's own.
+    container, volume = host.policy.pyroscope_container, host.require_pyroscope_volume(o.volume)
     await host.require_changeable(container)
     compose = host.require_compose()
     service = compose.service_for_container(container)

@@ -133,7 +133,7 @@ async def _apply_config(host: HostContext) -> str:
 
 @op(SetPyroscopeRetention)
 async def set_pyroscope_retention(host: HostContext, o: SetPyroscopeRetention) -> ChangeResult:
-    path = host.require_config()
+    path = host.require_config(named=o.config)
     major = await running_major(host)
     new_text, what = pyroscope_config.set_retention(path.read_text(), o.period, major)  # refuses with reason
     backup = _backup(path)

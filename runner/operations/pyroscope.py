@@ -1,5 +1,6 @@
 """The Pyroscope server: /ready from the host, its version, which services sent profiles (v1
-API, or v0's query on v0), its config read for the running version; pulling its image."""
+API, or v0's query on v0), push latency (a canary), its config read for the running version;
+pulling its image."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from profbot.ops.pyroscope import (
     Freshness,
     GetPyroscopeConfig,
     GetPyroscopeVersion,
+    MeasurePushLatency,
     PullPyroscopeImage,
+    PushLatency,
     PyroscopeConfig,
     PyroscopeFreshness,
     PyroscopeProfile,
@@ -53,6 +56,11 @@ async def pyroscope_version(host: HostContext, _: GetPyroscopeVersion) -> Pyrosc
 @op(PyroscopeFreshness)
 async def pyroscope_freshness(host: HostContext, o: PyroscopeFreshness) -> Freshness:
     return await host.pyroscope.freshness(list(o.services), o.minutes)
+
+
+@op(MeasurePushLatency)
+async def push_latency(host: HostContext, o: MeasurePushLatency) -> PushLatency:
+    return await host.pyroscope.push_latency(o.within)
 
 
 @op(PyroscopeProfile)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import redis
 
+from bot.usecases.alert_model import group_id
 from tests.e2e.conftest import message_text
 from tests.rig.alerting_rig import AlertingRig
 from tests.rig.podman_rig import PodmanRig
@@ -268,21 +269,85 @@ def wait_until_posted(slack: SlackStandIn, predicate: Callable[[Call], bool], ti
     raise AssertionError(f"no such post within {timeout}s; saw {[message_text(c.body)[:150] for c in posts(slack)]}")
 
 
-def test_a_mapped_group_firing_again_within_the_cooldown_is_not_diagnosed_again(
+def parents(slack: SlackStandIn) -> list[Call]:
+    return [c for c in posts(slack) if "thread_ts" not in c.body]
+
+
+def test_a_resolved_group_firing_again_is_a_new_thread_that_links_the_previous_one(
     alert_bot: Callable[..., BotProcess], slack: SlackStandIn
 ) -> None:
     b = alert_bot()  # no runner: the diagnosis answers that no host runs the target, in the thread
     mapped = alert("StorageAlmostFull", "node-1", runbook_id="INC-PROF-004")
     assert send(b, group("StorageAlmostFull", [mapped])).status_code == 200
-    parent = wait_for_posts(slack, 1)[0]
-    assert "runbook INC-PROF-004" in message_text(parent.body)
+    first = wait_for_posts(slack, 1)[0]
+    first_ts = first.answer["ts"]
+    assert "runbook INC-PROF-004" in message_text(first.body)
     diagnosis = wait_until_posted(slack, lambda c: "No heartbeating runner" in message_text(c.body))
-    assert diagnosis.body["thread_ts"] == parent.answer["ts"]
+    assert diagnosis.body["thread_ts"] == first_ts
 
     resolved = group("StorageAlmostFull", [{**mapped, "status": "resolved"}], "resolved")
     assert send(b, resolved).status_code == 200
     wait_until_posted(slack, lambda c: "Resolved: StorageAlmostFull" in message_text(c.body))
+
+    # Fires again, inside the 900 s diagnosis cooldown: a new incident, in a new thread.
     assert send(b, group("StorageAlmostFull", [mapped])).status_code == 200
-    wait_until_posted(slack, lambda c: "Firing again: StorageAlmostFull" in message_text(c.body))
-    time.sleep(2)
-    assert len([c for c in posts(slack) if "No heartbeating runner" in message_text(c.body)]) == 1
+    second = wait_until_posted(slack, lambda c: "thread_ts" not in c.body and c.answer["ts"] != first_ts)
+    second_ts, text = second.answer["ts"], message_text(second.body)
+    assert "FIRING: StorageAlmostFull" in text and "incident 2 of this group" in text
+    permalink = f"https://profbot-test.slack.com/archives/{ALERT_CHANNEL}/p{first_ts.replace('.', '')}"
+    assert f"<{permalink}|previous incident's thread>" in text  # links the resolved thread
+    assert second.body["metadata"]["event_payload"]["key"].endswith(":2")
+    again = wait_until_posted(
+        slack, lambda c: "No heartbeating runner" in message_text(c.body) and c.body.get("thread_ts") == second_ts
+    )  # diagnosed again: the cooldown counts per incident
+    assert again.answer["ok"]
+    note = wait_until_posted(slack, lambda c: "Firing again: StorageAlmostFull" in message_text(c.body))
+    assert note.body["thread_ts"] == first_ts  # who follows the old thread hears of the new one
+
+    # A re-send while it fires updates the new parent in place.
+    assert send(b, group("StorageAlmostFull", [mapped])).status_code == 200
+    deadline = time.monotonic() + 30
+    while not [c for c in posts(slack, "chat.update") if c.body["ts"] == second_ts and
+               "2 notifications" in message_text(c.body)]:  # fmt: skip
+        assert time.monotonic() < deadline, "the new parent was not updated"
+        time.sleep(0.05)
+    assert [c.answer["ts"] for c in parents(slack)] == [first_ts, second_ts]
+    assert len([c for c in posts(slack) if "No heartbeating runner" in message_text(c.body)]) == 2
+
+
+def test_a_parent_is_posted_once_when_redis_fails_before_its_ts_is_stored(
+    alert_bot: Callable[..., BotProcess], slack: SlackStandIn, prefix: str
+) -> None:
+    private = PrivateRedis().start()
+    try:
+        admin = redis.Redis.from_url(private.url, decode_responses=True)
+        b = alert_bot(redis_url=private.url)
+        # Right after Slack took the parent, this Redis refuses HSET (an ACL): its ts cannot be stored.
+        slack.after_next("chat.postMessage", lambda _: admin.execute_command("ACL", "SETUSER", "default", "-hset"))
+        payload = group("QueueBacklog", [alert("QueueBacklog", "worker-1:9100")])
+        assert send(b, payload).status_code == 200
+        [parent] = wait_for_posts(slack, 1)
+        gid = group_id("alertmanager", payload["groupKey"])
+        key = f"{prefix}:alerts:group:{gid}"
+        assert parent.body["metadata"] == {"event_type": "profbot_alert_thread", "event_payload": {"key": f"{gid}:1"}}
+
+        # The bot tries again and looks for the parent by its key before posting it again.
+        [lookup, *_] = slack.wait_for("conversations.history", timeout=30)
+        assert lookup.body["channel"] == ALERT_CHANNEL and lookup.body["include_all_metadata"] in ("1", "true")
+        assert admin.hget(key, "thread_ts") is None and admin.hget(key, "posting_key") == f"{gid}:1"
+        admin.execute_command("ACL", "SETUSER", "default", "+hset")  # Redis takes writes again
+
+        deadline = time.monotonic() + 60
+        while admin.hget(key, "thread_ts") is None:
+            assert time.monotonic() < deadline, "no parent's ts was ever stored"
+            time.sleep(0.1)
+        assert [c.answer["ts"] for c in parents(slack)] == [parent.answer["ts"]]  # found, not posted twice
+        assert admin.hget(key, "thread_ts") == parent.answer["ts"]
+
+        # The thread goes on in place.
+        assert send(b, payload).status_code == 200
+        update = wait_for_posts(slack, 1, "chat.update")[-1]
+        assert update.body["ts"] == parent.answer["ts"] and "2 notifications" in message_text(update.body)
+        assert len(parents(slack)) == 1
+    finally:
+        private.close()

@@ -366,3 +366,38 @@ def test_two_bot_replicas_given_the_same_click_run_the_change_once(
     events = [e["event"] for e in audit_events(redis_url, prefix) if e.get("request_id")]
     assert events.count("confirmed") == 1 and events.count("executing") == 1, events
     assert sum("is already" in c.body.get("text", "") for c in slack.calls_to("response_url")) == 1
+
+
+def test_a_second_change_on_the_same_container_is_refused_naming_who_holds_it(
+    bot: BotProcess, runner: RunnerProcess, pyroscope: PodmanRig, slack: SlackStandIn, redis_url: str, prefix: str
+) -> None:
+    post_command(bot.url, "diagnose unavailable", response_url=slack.response_url())
+    diagnosis = wait_until(slack, "chat.postMessage", lambda c: "INC-PROF-001" in message_text(c.body), 30)
+    ts = diagnosis.answer["ts"]
+    click(bot, slack, button(diagnosis.body, "Restart pyroscope (change)"), user=OPERATOR, ts=ts, name="first")
+    request_posted(slack)
+
+    click(bot, slack, button(diagnosis.body, "Recreate pyroscope (change)"), user=OPERATOR_2, ts=ts, name="second")
+
+    refused = slack.said("second")
+    assert refused.startswith(":no_entry: `Recreate pyroscope` was not filed: `pyroscope` on host `podhost-1` is held")
+    assert "by `Restart pyroscope`" in refused and "requested by <@U0OPERATOR>, since " in refused
+    assert "waiting for the requester's confirmation" in refused and "Nothing new was filed." in refused
+    requests = [c for c in slack.calls_to("chat.postMessage") if "request:" in message_text(c.body)]
+    assert len(requests) == 1  # the first one only
+    refusals = [e for e in audit_events(redis_url, prefix) if e["event"] == "refused"]
+    assert [e["actor"] for e in refusals] == [OPERATOR_2]
+
+
+def test_a_retention_request_names_the_config_file_it_edits(
+    bot: BotProcess, runner: RunnerProcess, pyroscope: PodmanRig, slack: SlackStandIn
+) -> None:
+    post_command(bot.url, "diagnose storage", response_url=slack.response_url())
+    diagnosis = wait_until(slack, "chat.postMessage", lambda c: "INC-PROF-004" in message_text(c.body), 30)
+    click(bot, slack, button(diagnosis.body, "Set retention to 7d (change)"), user=OPERATOR,
+          ts=diagnosis.answer["ts"], name="retention")  # fmt: skip
+
+    text = message_text(request_posted(slack).body)
+    # The file the runner read is the one the approval binds, and the only one the runner edits.
+    assert f"back up {pyroscope.pyroscope_config}, set retention to 7d in it, recreate pyroscope" in text
+    assert "container pyroscope (" in text

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import RunnerFactory
 from tests.e2e.conftest import ack_text, message_text
+from tests.e2e.test_pictures import STACKS, push_from_backend
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.processes import BotProcess, RunnerProcess
 from tests.rig.slack_requests import OPERATOR, post_command, sign
@@ -101,9 +102,9 @@ def test_a_forged_button_value_is_refused(bot: BotProcess, runner: RunnerProcess
     assert slack.calls_to("views.open") == [] and slack.calls_to("chat.postMessage") == []
 
 
-def test_diagnose_no_data_needs_a_service(bot: BotProcess, slack: SlackStandIn) -> None:
-    response = post_command(bot.url, "diagnose no-data", response_url=slack.response_url())
-    assert "needs an argument: `diagnose no-data SERVICE`" in ack_text(response)
+def test_diagnose_bad_input_is_refused(bot: BotProcess, slack: SlackStandIn) -> None:
+    response = post_command(bot.url, "diagnose no-data a;b", response_url=slack.response_url())
+    assert "is not a container name" in ack_text(response)
     response = post_command(bot.url, "diagnose INC-PROF-009", response_url=slack.response_url())
     assert "No runbook procedure `INC-PROF-009`" in ack_text(response)
 
@@ -121,7 +122,7 @@ def test_diagnose_storage_and_freshness_and_runbook(
     slack.clear()
     post_command(bot.url, "freshness", response_url=slack.response_url())
     [fresh] = slack.wait_for("chat.postMessage", timeout=30)
-    assert "Profile freshness on podhost-1" in message_text(fresh.body)
+    assert "INC-PROF-003: Profile freshness, every host" in message_text(fresh.body)
     assert "v0 syntax" in message_text(fresh.body)
     listing = ack_text(post_command(bot.url, "runbook", response_url=slack.response_url()))
     for pid in ("INC-PROF-001", "INC-PROF-002", "INC-PROF-003", "INC-PROF-004"):
@@ -161,3 +162,117 @@ def test_upgrade_preflight_and_bad_versions(bot: BotProcess, runner: RunnerProce
     [post] = slack.wait_for("chat.postMessage", timeout=30)
     assert "MAINT-PROF-001: Update Pyroscope to 1.19.0" in message_text(post.body)
     assert [b["text"]["text"] for b in buttons(post.body)] == ["Upgrade to 1.19.0 (change)"]
+
+
+# ---------------------------------------------------------------------------- across the fleet (issue 13)
+
+
+def backend_sends_a_profile(stack: PodmanRig) -> None:
+    """The backend stand-in pushes a profile (as its SDK would); wait until Pyroscope lists it."""
+    push_from_backend(stack, STACKS)
+    url = f"http://127.0.0.1:{stack.pyroscope_port}/querier.v1.QuerierService/LabelValues"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        now = int(time.time() * 1000)
+        names = httpx.post(url, json={"name": "service_name", "start": now - 60_000, "end": now}).json()["names"]
+        if "backend" in names:
+            return
+        time.sleep(0.2)
+    raise AssertionError("Pyroscope never listed backend")
+
+
+def posted_with(slack: SlackStandIn, needle: str, timeout: float = 60.0) -> dict:
+    """The body of the first message posted whose text has ``needle``, once it arrives."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for call in slack.calls_to("chat.postMessage"):
+            if needle in message_text(call.body):
+                return call.body
+        time.sleep(0.1)
+    seen = [message_text(c.body)[:200] for c in slack.calls_to("chat.postMessage")]
+    raise AssertionError(f"no message with {needle!r} within {timeout}s; posted: {seen}")
+
+
+def test_freshness_flags_the_expected_service_without_data_and_its_button_diagnoses_it(
+    bot: BotProcess, runner: RunnerProcess, stack: PodmanRig, slack: SlackStandIn
+) -> None:
+    backend_sends_a_profile(stack)  # backend (SDK) sends a profile; ai-yolo26 (py-spy) never does
+    post_command(bot.url, "freshness", response_url=slack.response_url())
+    fresh = posted_with(slack, "Profile freshness, every host")
+    text = message_text(fresh)
+    assert "1 of 2 services sent no profiles in the last 5 min" in text
+    assert "*ai-yolo26*: expected (container ai-yolo26 on podhost-1 (running)), no profiles in the last 5 min" in text
+    assert "1 service sent profiles in the last 5 min: backend" in text
+    assert block_errors(fresh["blocks"]) == []
+    [diagnose] = buttons(fresh)
+    assert diagnose["text"]["text"] == "Diagnose ai-yolo26 (read)"
+    slack.clear()
+
+    assert click(bot, slack, diagnose, "1.1").status_code == 200
+
+    report = message_text(posted_with(slack, "INC-PROF-003: No profiles from ai-yolo26"))
+    assert "*recent profiles*: none in the last 5 min (Pyroscope v1)" in report
+
+
+def test_diagnose_no_data_without_a_service_diagnoses_each_expected_service_without_data(
+    bot: BotProcess, runner: RunnerProcess, stack: PodmanRig, slack: SlackStandIn
+) -> None:
+    backend_sends_a_profile(stack)
+    response = post_command(bot.url, "diagnose no-data", response_url=slack.response_url())
+    assert "for every profiled service on every host" in ack_text(response)
+    assert "1 of 2 services sent no profiles" in message_text(posted_with(slack, "Profile freshness, every host"))
+    posted_with(slack, "INC-PROF-003: No profiles from ai-yolo26")
+    time.sleep(1)  # nothing else is diagnosed: backend has data
+    assert not any("No profiles from backend" in message_text(c.body) for c in slack.calls_to("chat.postMessage"))
+
+
+def profiler_burns_cpu(stack: PodmanRig, container: str) -> None:
+    """Make the py-spy stand-in in ``container`` burn a core, and wait until ps says so (its %CPU
+    is a lifetime average: on a busy machine it takes a while to pass the 5 % threshold)."""
+    stack.podman("exec", container, "touch", "/tmp/burn")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        rows = stack.podman("top", container, "pcpu,args").stdout.splitlines()[1:]
+        if sum(float(r.split()[0]) for r in rows if "py-spy" in r) > 10:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"py-spy in {container} never burned: {stack.podman('top', container, 'pcpu,args').stdout}")
+
+
+def test_diagnose_overhead_without_a_service_ranks_every_service_and_offers_disabling_profiling_globally(
+    bot: BotProcess, runner: RunnerProcess, stack: PodmanRig, slack: SlackStandIn
+) -> None:
+    profiler_burns_cpu(stack, "ai-yolo26")
+    response = post_command(bot.url, "diagnose overhead", response_url=slack.response_url())
+    assert "Running INC-PROF-002" in ack_text(response)
+    body = posted_with(slack, "INC-PROF-002: Profiling overhead, every profiled service")
+    text = message_text(body)
+    assert "1 of 1 py-spy-profiled services over the 5 % alert threshold; worst: ai-yolo26" in text
+    ranked = [line for line in text.splitlines() if "on podhost-1*" in line]
+    assert ranked[0].startswith(":red_circle: *ai-yolo26 on podhost-1*: py-spy at")
+    assert "*backend on podhost-1*: no py-spy process" in text
+    # Every py-spy service is over the threshold: the runbook's last resort is offered as a change.
+    assert [b["text"]["text"] for b in buttons(body)] == [
+        "Set PROFILE_INTERVAL=60 for ai-yolo26 (change)",
+        "Disable profiling for ai-yolo26 (change)",
+        "Disable profiling everywhere (change)",
+    ]
+    assert block_errors(body["blocks"]) == []
+
+
+def test_ui_gives_the_pyroscope_and_grafana_links_without_credentials(
+    bot: BotProcess, start_runner: RunnerFactory, slack: SlackStandIn
+) -> None:
+    start_runner(
+        PYROSCOPE_UI_URL="https://ops:hunter2@pyroscope.example.test/", GRAFANA_URL="http://admin:pw@127.0.0.1:3002"
+    )
+    response = post_command(bot.url, "ui ai-yolo26", response_url=slack.response_url())
+    assert response.status_code == 200
+    body = posted_with(slack, "Profiles for ai-yolo26")
+    urls = [b["url"] for b in buttons(body)]
+    assert urls[0].startswith("https://pyroscope.example.test/?query=process_cpu%3Acpu")
+    assert "service_name%3D%22ai-yolo26%22" in urls[0]
+    assert urls[1].startswith("http://127.0.0.1:3002/explore?orgId=1&left=")
+    assert "hunter2" not in json.dumps(body) and "admin:pw" not in json.dumps(body)
+    assert block_errors(body["blocks"]) == []
+    assert "is not a service name" in ack_text(post_command(bot.url, "ui a;b", response_url=slack.response_url()))

@@ -9,6 +9,7 @@ import redis
 
 from tests.conftest import RunnerFactory
 from tests.e2e.conftest import HOST, ack_text, message_text
+from tests.e2e.test_diagnose import backend_sends_a_profile
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.processes import BotProcess, RunnerProcess
 from tests.rig.slack_requests import post_command
@@ -34,7 +35,10 @@ def test_healthy_pyroscope_reports_every_check_ok(
     assert ":white_check_mark: *Pyroscope /ready*: HTTP 200 with `ready`" in text
     assert ":white_check_mark: *container pyroscope*: running since" in text
     assert "healthy" in text
-    assert ":red_circle:" not in text
+    # The profiles summary below flags ai-yolo26 (its stand-in never pushes); Pyroscope's own checks pass.
+    pyroscope_part, profiles = text.split(" *Profiles*: ")
+    assert ":red_circle:" not in pyroscope_part.rsplit("\n", 1)[0]
+    assert "*ai-yolo26*: expected (container ai-yolo26 on podhost-1 (running))" in profiles
 
 
 def test_stopped_container_is_reported_and_the_command_still_succeeds(
@@ -155,3 +159,16 @@ def test_rate_limited_post_is_retried_after_retry_after(
     assert second.at - first.at >= 0.9, "the retry must wait for Retry-After"
     time.sleep(0.5)
     assert len(slack.calls_to("chat.postMessage")) == 2, "posted exactly once after the 429"
+
+
+def test_health_summarises_the_expected_services_without_profiles(
+    bot: BotProcess, runner: RunnerProcess, pyroscope: PodmanRig, slack: SlackStandIn
+) -> None:
+    # The backend stand-in sends a profile; the ai-yolo26 one never does (nor does any other test).
+    backend_sends_a_profile(pyroscope)
+    text = ask_health(bot, slack)
+    assert "Pyroscope health: all checks pass" in text
+    assert ":red_circle: *Profiles*: 1 of 2 services sent no profiles in the last 5 min" in text
+    assert ":red_circle: *ai-yolo26*: expected (container ai-yolo26 on podhost-1 (running))" in text
+    assert "`/prof freshness` offers their diagnosis" in text
+    assert "*backend*" not in text  # it has data: counted, not listed

@@ -96,3 +96,47 @@ async def test_an_edit_racing_a_confirmation_loses_neither(store: ApprovalStore)
     stored = await store.get(r.id)
     assert stored is not None
     assert (stored.state, stored.message_ts, stored.decided_by) == (RequestState.RUNNING, "1.2", "U9")
+
+
+# ---------------------------------------------------------------------------- one change at a time per target
+
+
+def another_change(target: str = "pyroscope", host: str = "h1") -> ChangeRequest:
+    """A different change (recreate, not restart) on ``target``."""
+    return request().model_copy(update={"action": "recreate", "label": f"recreate {target}", "target": target,
+                                         "host": host, "requested_by": "U2"})  # fmt: skip
+
+
+async def test_fifty_different_changes_filed_at_once_on_one_target_store_one(store: ApprovalStore) -> None:
+    drafts = [request().model_copy(update={"action": f"action-{i}"}) for i in range(50)]
+    answers = await asyncio.gather(*(store.create(d) for d in drafts))
+    [winner] = [d for d in drafts if await store.get(d.id) is not None]
+    assert answers == [winner.id] * 50  # every loser is told the holder's id, and nothing of theirs is stored
+    assert await store.due_for_expiry(now=time.time() + 3600) == [winner.id]
+
+
+async def test_a_request_holds_its_target_while_open_and_running_and_frees_it_when_done(store: ApprovalStore) -> None:
+    first = request()
+    assert await store.create(first) == first.id
+    assert await store.create(another_change()) == first.id  # open: held
+    assert (await store.transition(first.id, RequestState.RUNNING, PENDING))[0]
+    assert await store.create(request()) == first.id  # running: even the same change waits
+    assert await store.create(another_change()) == first.id
+    await store.update(first.id, lambda r: setattr(r, "message_ts", "1.2"))  # progress keeps it held
+    assert await store.create(another_change()) == first.id
+    # Another target, or the same name on another host, is not held.
+    elsewhere = [another_change(target="backend"), another_change(host="h2")]
+    assert [await store.create(d) for d in elsewhere] == [d.id for d in elsewhere]
+
+    assert (await store.transition(first.id, RequestState.SUCCEEDED, {RequestState.RUNNING}))[0]
+    after = another_change()
+    assert await store.create(after) == after.id
+
+
+@pytest.mark.parametrize("final", [RequestState.EXPIRED, RequestState.REJECTED, RequestState.CANCELLED])
+async def test_a_request_closed_before_it_ran_frees_its_target(store: ApprovalStore, final: RequestState) -> None:
+    first = request()
+    await store.create(first)
+    assert (await store.transition(first.id, final, PENDING))[0]
+    after = another_change()
+    assert await store.create(after) == after.id

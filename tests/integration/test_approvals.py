@@ -92,10 +92,10 @@ async def test_a_volume_replaced_since_the_approval_is_refused(
     job_bus: JobBus, ops_runner: RunnerProcess, stack: PodmanRig
 ) -> None:
     identity = TargetIdentity(kind="volume", name="pyroscope_data", created_at="2020-01-01T00:00:00+00:00")
-    approval = await approved(job_bus, HOST, PurgePyroscopeData(), identity=identity)
+    approval = await approved(job_bus, HOST, PurgePyroscopeData(volume="pyroscope_data"), identity=identity)
     marker = stack.podman("volume", "inspect", "pyroscope_data", "--format", "{{.CreatedAt}}").stdout.strip()
     with pytest.raises(TargetChanged, match="volume pyroscope_data was created 2020-01-01"):
-        await job_bus.call(HOST, PurgePyroscopeData(), timeout=60, approval_id=approval)
+        await job_bus.call(HOST, PurgePyroscopeData(volume="pyroscope_data"), timeout=60, approval_id=approval)
     assert stack.podman("volume", "inspect", "pyroscope_data", "--format", "{{.CreatedAt}}").stdout.strip() == marker
 
 
@@ -106,7 +106,7 @@ async def test_an_approval_for_another_target_than_the_runners_own_is_refused(
     another container (`/prof diagnose storage grafana`) must not stretch to it."""
     grafana = await job_bus.call(HOST, ContainerInspect(container="grafana"), timeout=30)
     assert isinstance(grafana, ContainerState)
-    retention = SetPyroscopeRetention(period="7d")
+    retention = SetPyroscopeRetention(config=str(stack.pyroscope_config), period="7d")
     identity = TargetIdentity(kind="container", name="grafana", id=grafana.id)
     approval = await approved(job_bus, HOST, retention, identity=identity)
     config = stack.pyroscope_config.read_text()

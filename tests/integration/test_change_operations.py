@@ -139,7 +139,7 @@ async def test_retention_with_the_runbook_key_on_v1_is_refused_with_what_would_w
 ) -> None:
     before = stack.pyroscope_config.read_text()
     with pytest.raises(InvalidArgument) as refused:
-        await call(SetPyroscopeRetention(period="7d"))
+        await call(SetPyroscopeRetention(config=str(stack.pyroscope_config), period="7d"))
     message = str(refused.value)
     assert "would stop it from starting" in message
     assert "storage.backend" in message
@@ -150,7 +150,7 @@ async def test_retention_with_the_runbook_key_on_v1_is_refused_with_what_would_w
 async def test_retention_on_v1_with_a_bucket_is_set_backed_up_and_applied(call: Call, stack: PodmanRig) -> None:
     stack.pyroscope_config.write_text(V1_CONFIG_WITH_BUCKET)
     old_id = stack.inspect("pyroscope", "{{.Id}}")
-    result = await call(SetPyroscopeRetention(period="7d"))
+    result = await call(SetPyroscopeRetention(config=str(stack.pyroscope_config), period="7d"))
     text = stack.pyroscope_config.read_text()
     assert "compactor_blocks_retention_period: 7d" in text
     assert "# Pyroscope v1, with a filesystem bucket" in text  # comments survive the edit
@@ -189,7 +189,7 @@ async def test_pull_without_a_registry_fails_clearly_and_changes_nothing(call: C
 async def test_purge_deletes_the_data_and_pyroscope_answers_again(call: Call, stack: PodmanRig) -> None:
     stack.podman("exec", "pyroscope", "sh", "-c", "echo history > /data/old-block")
     created_before = stack.podman("volume", "inspect", "pyroscope_data", "--format", "{{.CreatedAt}}").stdout
-    result = await call(PurgePyroscopeData(), timeout=120)
+    result = await call(PurgePyroscopeData(volume="pyroscope_data"), timeout=120)
     assert result.steps[:3] == [
         "stopped pyroscope",
         "removed container pyroscope (compose creates it again)",
@@ -207,7 +207,7 @@ async def test_purge_refuses_when_another_container_uses_the_volume(call: Call, 
     stack.podman("exec", "pyroscope", "sh", "-c", "echo history > /data/old-block")
     stack.podman("run", "-d", "--name", "data-reader", "-v", "pyroscope_data:/data", IMAGE, "sleep", "600")
     with pytest.raises(NotAllowed, match="also used by data-reader"):
-        await call(PurgePyroscopeData(), timeout=60)
+        await call(PurgePyroscopeData(volume="pyroscope_data"), timeout=60)
     assert stack.inspect("pyroscope", "{{.State.Status}}") == "running"  # nothing was stopped
     assert stack.podman("exec", "pyroscope", "cat", "/data/old-block").stdout.strip() == "history"
     stack.podman("rm", "-f", "-t", "0", "data-reader")
@@ -216,5 +216,35 @@ async def test_purge_refuses_when_another_container_uses_the_volume(call: Call, 
 async def test_purge_without_approval_deletes_nothing(call: Call, stack: PodmanRig) -> None:
     stack.podman("exec", "pyroscope", "sh", "-c", "echo history > /data/old-block")
     with pytest.raises(NotAllowed):
-        await call(PurgePyroscopeData(), approval=False)
+        await call(PurgePyroscopeData(volume="pyroscope_data"), approval=False)
     assert stack.podman("exec", "pyroscope", "cat", "/data/old-block").stdout.strip() == "history"
+
+
+async def test_purge_naming_another_volume_is_refused_and_nothing_is_stopped(call: Call, stack: PodmanRig) -> None:
+    """The volume a purge names is approved with it; the runner deletes only its configured one."""
+    stack.podman("exec", "pyroscope", "sh", "-c", "echo history > /data/old-block")
+    stack.podman("volume", "create", "grafana_data_copy")
+    try:
+        before = started_at(stack, "pyroscope")
+        with pytest.raises(NotAllowed, match="volume grafana_data_copy is not the Pyroscope data volume this runner"):
+            await call(PurgePyroscopeData(volume="grafana_data_copy"), timeout=60)
+        assert started_at(stack, "pyroscope") == before  # nothing was stopped
+        assert stack.podman("exec", "pyroscope", "cat", "/data/old-block").stdout.strip() == "history"
+        assert stack.podman("volume", "exists", "grafana_data_copy", check=False).returncode == 0
+    finally:
+        stack.podman("volume", "rm", "-f", "grafana_data_copy")
+
+
+async def test_retention_naming_another_config_file_is_refused_and_nothing_is_written(
+    call: Call, stack: PodmanRig, tmp_path: Path
+) -> None:
+    stack.pyroscope_config.write_text(V1_CONFIG_WITH_BUCKET)
+    other = tmp_path / "server.yml"
+    other.write_text(V1_CONFIG_WITH_BUCKET)
+    old_id = stack.inspect("pyroscope", "{{.Id}}")
+    with pytest.raises(NotAllowed, match=f"{other} is not the Pyroscope config this runner manages"):
+        await call(SetPyroscopeRetention(config=str(other), period="7d"))
+    assert stack.pyroscope_config.read_text() == V1_CONFIG_WITH_BUCKET
+    assert other.read_text() == V1_CONFIG_WITH_BUCKET
+    assert list(stack.pyroscope_config.parent.glob("*.bak")) == []
+    assert stack.inspect("pyroscope", "{{.Id}}") == old_id

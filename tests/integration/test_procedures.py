@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import handlers
+from handlers import fleet
 from handlers.baselines import BaselineParams
 from handlers.context import ProcedureContext
 from handlers.findings import Report, Severity
@@ -300,3 +301,31 @@ async def test_pin_a_tag_then_roll_back(
     await call(ClearServiceImage(service="pyroscope"))
     with pytest.raises(InvalidArgument, match="nothing to roll back"):
         await call(ClearServiceImage(service="pyroscope"))
+
+
+# ---------------------------------------------------------------------------- across the fleet
+
+
+async def test_the_fleet_is_read_from_the_runner_and_ranked_by_profiler_cpu(
+    job_bus: JobBus, ops_runner: RunnerProcess, stack: PodmanRig
+) -> None:
+    stack.podman("exec", "ai-yolo26", "touch", "/tmp/burn")
+    for _ in range(120):  # ps's %CPU is a lifetime average: on a busy machine it takes a while to pass 5 %
+        rows = stack.podman("top", "ai-yolo26", "pcpu,args").stdout.splitlines()[1:]
+        if sum(float(r.split()[0]) for r in rows if "py-spy" in r) > 10:
+            break
+        await asyncio.sleep(0.5)
+    profiled, unknown = await fleet.profiled_everywhere(job_bus, [HOST, "podhost-gone"], timeout=30)
+    assert [(p.service, p.container, p.host) for p in profiled] == [("ai-yolo26", "ai-yolo26", HOST),
+                                                                    ("backend", "backend", HOST)]  # fmt: skip
+    [gone] = unknown
+    assert gone.check == "host podhost-gone" and gone.severity is Severity.WARNING
+
+    report = fleet.overhead_report(await fleet.overhead_everywhere(job_bus, profiled, timeout=30), unknown)
+    assert [f.check for f in report.findings if f.check.endswith(HOST)] == [
+        f"ai-yolo26 on {HOST}",
+        f"backend on {HOST}",
+    ]
+    assert finding(report, f"ai-yolo26 on {HOST}").severity is Severity.CRITICAL
+    assert [(r.action, r.params.get("profile_interval")) for r in report.remediations] == [
+        ("raise-interval", 60), ("disable-service", None), ("disable-global", None)]  # fmt: skip

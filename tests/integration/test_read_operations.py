@@ -33,6 +33,9 @@ async def test_profiled_containers_are_found_by_label(call: Call) -> None:
     assert by_name["ai-yolo26"].service == "ai-yolo26"
     assert by_name["backend"].compose_service == "backend"
     assert by_name["backend"].status == "running"  # a word, though list() items carry a bare string
+    # SERVICE_NAME and nothing else of the environment (ai-yolo26 also has HF_TOKEN).
+    assert by_name["ai-yolo26"].service_name == "ai-yolo26"
+    assert "hf_live_secret" not in listed.model_dump_json()
 
 
 async def test_logs_filtered_like_grep_i_and_redacted(call: Call) -> None:

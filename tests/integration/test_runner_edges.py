@@ -105,7 +105,7 @@ async def test_retention_on_v0_uses_the_v0_key(job_bus: JobBus, start_runner, po
         config: Any = await job_bus.call(HOST, GetPyroscopeConfig(), timeout=30)
         assert config.retention.valid_for_running_version
         assert config.retention.value == "15d"
-        retention = SetPyroscopeRetention(period="7d")
+        retention = SetPyroscopeRetention(config=str(podman_rig.pyroscope_config), period="7d")
         await job_bus.call(HOST, retention, timeout=60, approval_id=await approved(job_bus, HOST, retention))
         text = podman_rig.pyroscope_config.read_text()
         assert "retention: 7d" in text
@@ -168,9 +168,11 @@ async def test_jobs_go_to_the_host_that_runs_the_target(job_bus: JobBus, start_r
     assert runners["host-without-podman"].podman_error is not None
 
 
-async def test_a_runner_refuses_a_retention_it_cannot_apply_for_its_version(job_bus: JobBus, start_runner) -> None:
+async def test_a_runner_refuses_a_retention_it_cannot_apply_for_its_version(
+    job_bus: JobBus, start_runner, podman_rig: PodmanRig
+) -> None:
     start_runner()
-    retention = SetPyroscopeRetention(period="30d")
+    retention = SetPyroscopeRetention(config=str(podman_rig.pyroscope_config), period="30d")
     approval = await approved(job_bus, HOST, retention)
     with pytest.raises(InvalidArgument, match=r"Pyroscope 1\.x has no retention setting without a storage bucket"):
         await job_bus.call(HOST, retention, timeout=30, approval_id=approval)

@@ -12,6 +12,13 @@
   out an ``upload_url`` back at this server; ``POST /upload/<file id>`` takes the bytes;
   ``files.completeUploadExternal`` shares the uploaded files in ``channel_id`` (``thread_ts``).
   ``uploads`` lists what was shared, with the bytes.
+- Messages are kept per channel, with their ``metadata`` (``event_type`` and ``event_payload``):
+  ``conversations.history`` answers a channel's messages (not thread replies) newest first within
+  ``oldest``/``latest``, ``limit`` at a time with ``has_more`` and a ``next_cursor``, their metadata
+  only with ``include_all_metadata``, and needs ``channels:history`` (``groups:history``);
+  ``chat.getPermalink`` answers a kept message's permalink.
+- ``after_next(method, hook)``: ``hook(call)`` runs once, after the next successful call to
+  ``method`` is answered and before the answer is sent (a fault between Slack and what follows).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,7 +35,10 @@ from urllib.parse import parse_qs, urlsplit
 DEFAULT_TOKEN = "xoxb-profbot-test-token"
 APP_TOKEN = "xapp-1-profbot-test-app-token"
 # The bot scopes the manifests ask for, granted unless a test takes some away.
-GRANTED_SCOPES = ["commands", "chat:write", "files:write", "usergroups:read", "channels:read", "groups:read"]
+GRANTED_SCOPES = [
+    "commands", "chat:write", "files:write", "usergroups:read", "channels:read", "groups:read", "channels:history",
+    "groups:history",
+]  # fmt: skip
 DEFAULT_CHANNEL = "C0PROFOPS"
 TEAM_ID = "T0PROFBOT"
 BOT_USER_ID = "U0PROFBOT"
@@ -114,6 +125,8 @@ class SlackStandIn:
         self.channel_rate_limit: int | None = None
         self._channel_writes: dict[str, list[float]] = {}
         self._files: dict[str, Upload] = {}
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> its messages, oldest first
+        self._after: dict[str, list[Callable[[Call], None]]] = {}
         self._queued: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self._lock = threading.Lock()
         self._ts = 1_764_000_000_000_100
@@ -143,6 +156,10 @@ class SlackStandIn:
         body = {"ok": False, "error": "ratelimited"}
         with self._lock:
             self._queued.setdefault(method, []).extend([(429, body, {"Retry-After": str(retry_after)})] * times)
+
+    def after_next(self, method: str, hook: Callable[[Call], None]) -> None:
+        with self._lock:
+            self._after.setdefault(method, []).append(hook)
 
     def fail_next(self, method: str, status: int = 500, times: int = 1) -> None:
         body = {"ok": False, "error": "internal_error"}
@@ -240,12 +257,26 @@ class SlackStandIn:
                     return 200, {"ok": False, "error": "invalid_blocks", "errors": errors}, {}
             elif not body.get("text"):
                 return 200, {"ok": False, "error": "no_text"}, {}
+            metadata = body.get("metadata")
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            if metadata is not None and not (
+                isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
+                and isinstance(metadata.get("event_payload"), dict)
+            ):  # fmt: skip
+                return 200, {"ok": False, "error": "invalid_metadata_format"}, {}
             with self._lock:
-                self._ts += 100
+                # A message's ts is the time it was posted, in microseconds, unique in the channel.
+                self._ts = max(self._ts + 100, int(time.time() * 1_000_000))
                 ts = f"{self._ts // 1_000_000}.{self._ts % 1_000_000:06d}"
             if method == "chat.postEphemeral":
                 return 200, {"ok": True, "message_ts": ts}, {}
+            self._keep(method, str(channel), body, ts, blocks, metadata)
             return 200, {"ok": True, "channel": channel, "ts": body.get("ts", ts), "message": body}, {}
+        if method == "conversations.history":
+            return self._history(body)
+        if method == "chat.getPermalink":
+            return self._permalink(body)
         if method == "views.open":
             return self._views_open(body)
         if method == "files.getUploadURLExternal":
@@ -258,6 +289,57 @@ class SlackStandIn:
                 return 200, {"ok": False, "error": "no_such_subteam"}, {}
             return 200, {"ok": True, "users": list(self.usergroups[group])}, {}
         return 200, {"ok": False, "error": "unknown_method"}, {}
+
+    def _keep(self, method: str, channel: str, body: dict[str, Any], ts: str, blocks: Any, metadata: Any) -> None:
+        with self._lock:
+            kept = self.messages.setdefault(channel, [])
+            if method == "chat.update":
+                for message in kept:
+                    if message["ts"] == body.get("ts"):
+                        message.update(text=body.get("text", ""), blocks=blocks or [])
+                return
+            message = {"type": "message", "user": BOT_USER_ID, "bot_id": "B0PROFBOT", "ts": ts,
+                       "text": body.get("text", ""), "blocks": blocks or []}  # fmt: skip
+            if body.get("thread_ts"):
+                message.update(thread_ts=body["thread_ts"], parent_user_id=BOT_USER_ID)
+            if metadata is not None:
+                message["metadata"] = metadata
+            kept.append(message)
+
+    def _history(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        channel = str(body.get("channel") or "")
+        if channel not in self.channels:
+            return 200, {"ok": False, "error": "channel_not_found"}, {}
+        needed = "groups:history" if channel.startswith("G") else "channels:history"
+        if needed not in self.scopes:
+            return 200, {"ok": False, "error": "missing_scope", "needed": needed}, {}
+        oldest, latest = float(body.get("oldest") or 0), float(body.get("latest") or time.time() + 1e9)
+        limit = min(max(int(body.get("limit") or 100), 1), 999)
+        with_metadata = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
+        cursor = str(body.get("cursor") or "")
+        with self._lock:
+            shown = [dict(m) for m in reversed(self.messages.get(channel, []))
+                     if "parent_user_id" not in m and oldest < float(m["ts"]) < latest]  # fmt: skip
+        if cursor:  # opaque to the caller: the ts to go on below
+            shown = [m for m in shown if float(m["ts"]) < float(cursor.removeprefix("next_ts:"))]
+        page, rest = shown[:limit], shown[limit:]
+        for message in page:
+            if not with_metadata:
+                message.pop("metadata", None)
+        answer: dict[str, Any] = {"ok": True, "messages": page, "has_more": bool(rest), "pin_count": 0}
+        if rest:
+            answer["response_metadata"] = {"next_cursor": f"next_ts:{page[-1]['ts']}"}
+        return 200, answer, {}
+
+    def _permalink(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        channel, ts = str(body.get("channel") or ""), str(body.get("message_ts") or "")
+        if channel not in self.channels:
+            return 200, {"ok": False, "error": "channel_not_found"}, {}
+        with self._lock:
+            if not any(m["ts"] == ts for m in self.messages.get(channel, [])):
+                return 200, {"ok": False, "error": "message_not_found"}, {}
+        link = f"https://profbot-test.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return 200, {"ok": True, "channel": channel, "permalink": link}, {}
 
     def _over_channel_rate(self, channel: str) -> bool:
         if self.channel_rate_limit is None:
@@ -389,9 +471,15 @@ class SlackStandIn:
 
             def _reply(self, method: str, body: dict[str, Any], headers: dict[str, str]) -> None:
                 status, answer, extra = standin._answer(method, body, headers)
+                call = Call(
+                    method, body, headers, status=status, answer=answer, name=headers.get("x-response-name", "")
+                )
                 with standin._lock:
-                    name = headers.get("x-response-name", "")
-                    standin.calls.append(Call(method, body, headers, status=status, answer=answer, name=name))
+                    standin.calls.append(call)
+                    hooks = standin._after.get(method) if answer.get("ok") else None
+                    hook = hooks.pop(0) if hooks else None
+                if hook is not None:
+                    hook(call)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -12,6 +12,8 @@ It answers like Pyroscope v1 (or v0 with PYROSCOPE_STANDIN_API=v0) where profbot
   names, levels, in nanoseconds as v1 counts CPU and wall time) and v1's metadata (units,
   sampleRate); a v0-style query=S gets 400.
 - v0: the Connect endpoints 404; render?query=S answers numTicks for S.
+- A lagging ingester: the file /tmp/ingest-delay holds seconds; a push is answered at once and its
+  samples show that much later (what push latency measures). Remove it to recover.
 It runs the host's Python through read-only bind mounts (no image registry on these machines).
 """
 
@@ -29,6 +31,7 @@ from urllib.parse import parse_qs, urlparse
 import flamebearer  # type: ignore[import-not-found]  # beside this file: /standins is the script's directory
 
 UNHEALTHY_FLAG = "/tmp/unhealthy"
+INGEST_DELAY_FILE = "/tmp/ingest-delay"
 API = os.environ.get("PYROSCOPE_STANDIN_API", "v1")
 CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
 WALL = "wall:wall:nanoseconds:wall:nanoseconds"
@@ -50,6 +53,19 @@ def parse_window(params):
         return float(value)
 
     return one(params.get("from"), now - 3600), one(params.get("until"), now)
+
+
+def ingest_delay():
+    try:
+        with open(INGEST_DELAY_FILE) as f:
+            return float(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0.0
+
+
+def record(sample):
+    with LOCK:
+        SAMPLES.append(sample)
 
 
 def merged(service, profile_type, start, end):
@@ -124,8 +140,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             per_sample = 1_000_000_000 // max(int(params.get("sampleRate", "100")), 1)
             folded = {stack: n * per_sample for stack, n in folded.items()} if folded else None
             count = sum(folded.values()) if folded else 100 * per_sample
-            with LOCK:
-                SAMPLES.append((time.time(), service, kind, count, folded))
+            sample, delay = (time.time(), service, kind, count, folded), ingest_delay()
+            if delay > 0:  # stamped now, queryable only after the delay
+                threading.Timer(delay, record, args=(sample,)).start()
+            else:
+                record(sample)
             self._send(200, "")
         elif url.path.startswith("/querier.v1.QuerierService/") and API == "v1":
             request = json.loads(body or b"{}")

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from bot.usecases.alert_model import Alert, AlertGroup, AlertNotification
 from bot.usecases.commands import Asker, Place
@@ -57,6 +57,8 @@ class FakePeople:
         self.said: list[Said] = []
         self.refusing: set[str] = set()
         self.refusing_files: set[str] = set()  # channels that take messages but refuse uploads
+        self.keys: dict[str, MessageRef] = {}  # idempotency key -> the parent posted with it
+        self.looked_up: list[str] = []  # the keys find_keyed was asked for
         self._ts = 1000
 
     def _next(self, place: Place) -> MessageRef:
@@ -88,6 +90,20 @@ class FakePeople:
         if message.channel in self.refusing | self.refusing_files:
             raise PlaceUnavailable("not_in_channel")
         self.said.append(Said("attach", drawing, message))
+
+    async def post_keyed(self, place: Place, content: Content, key: str) -> MessageRef:
+        """The alert threads' parents (AlertPeople): posted with their idempotency key."""
+        ref = await self.post(place, content)
+        self.keys[key] = ref
+        return ref
+
+    async def find_keyed(self, place: Place, key: str, since: float) -> MessageRef | None:
+        self.looked_up.append(key)
+        found = self.keys.get(key)
+        return found if found is not None and found.channel == place.channel else None
+
+    async def link(self, message: MessageRef) -> str | None:
+        return f"https://chat.example/{message.channel}/{message.ts}"
 
     def reaches(self, message: MessageRef) -> bool:
         """Only the messages this front end delivered itself."""
@@ -123,7 +139,10 @@ class FakeBus:
     hosts: dict[str, list[str]] = field(default_factory=dict)  # host -> containers
     down: set[str] = field(default_factory=set)  # hosts whose runner stopped heartbeating
     answers: dict[str, Answer | OpResult | ProfbotError] = field(default_factory=dict)
+    # (host, operation) -> its answer on that host alone, before ``answers`` (fleet-wide reads)
+    answers_on: dict[tuple[str, str], Answer | OpResult | ProfbotError] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    heartbeat: dict[str, Any] = field(default_factory=dict)  # more RunnerInfo fields, on every host's
     history: dict[tuple[str, str], list[VolumeSample]] = field(default_factory=dict)
     redis_down: bool = False  # every call fails as the real bus does without Redis
 
@@ -145,7 +164,7 @@ class FakeBus:
     ) -> Any:
         await self.ensure_runner(host)
         self.calls.append(Call(host, operation, approval_id))
-        answer = self.answers.get(operation.name)
+        answer = self.answers_on.get((host, operation.name)) or self.answers.get(operation.name)
         if answer is None:
             raise TargetNotFound(f"{operation.name}: nothing answered in this test")
         if isinstance(answer, ProfbotError):
@@ -161,7 +180,7 @@ class FakeBus:
         self._redis()
         return [
             RunnerInfo(host=h, version="test", pid=1, started_at=0, last_seen=time.time(), heartbeat_seconds=0.0,
-                       pyroscope_url="http://pyroscope:4040", containers=containers)
+                       pyroscope_url="http://pyroscope:4040", containers=containers, **self.heartbeat)
             for h, containers in sorted(self.hosts.items())
         ]  # fmt: skip
 
@@ -188,7 +207,8 @@ class FakeBus:
 
 class FakeChangeStore:
     """Requests in memory, with the Redis store's rules: one open request per change and target,
-    moves only from the allowed states, an hourly budget per change and target."""
+    one open or running request per target whatever the change, moves only from the allowed
+    states, an hourly budget per change and target."""
 
     def __init__(self) -> None:
         self.requests: dict[str, ChangeRequest] = {}
@@ -201,6 +221,9 @@ class FakeChangeStore:
         if request.state.pending:
             for other in self.requests.values():
                 if other.state.pending and other.target_key == request.target_key:
+                    return other.id
+            for other in self.requests.values():
+                if other.state.holds_target and other.hold_key == request.hold_key:
                     return other.id
         self.requests[request.id] = request.model_copy(deep=True)
         return request.id
@@ -310,12 +333,17 @@ class FakeDirectory:
 
 
 class FakeLedger:
-    """Alert groups in memory, kept as the Redis ledger keeps them."""
+    """Alert groups in memory, kept as the Redis ledger keeps them. ``failing_set_thread``: that many
+    next set_thread calls fail as Redis would (after the parent was posted)."""
+
+    INCIDENT_FIELDS: ClassVar = {"incident", "previous_thread_ts", "previous_channel", "previous_link", "posting_key",
+                       "posting_since"}  # fmt: skip
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.groups: dict[str, AlertGroup] = {}
         self.announced_: dict[str, set[str]] = {}
-        self.diagnosed: dict[str, float] = {}
+        self.diagnosed: dict[tuple[str, int], float] = {}
+        self.failing_set_thread = 0
         self.clock = clock
 
     async def record(self, notification: AlertNotification) -> str:
@@ -333,6 +361,7 @@ class FakeLedger:
             thread_ts=old.thread_ts if old else None, channel=old.channel if old else None,
             resolved_at=old.resolved_at if old else None, resolved_posted=old.resolved_posted if old else False,
             alerts=alerts,
+            **(old.model_dump(include=self.INCIDENT_FIELDS) if old else {}),
         )  # fmt: skip
         return gid
 
@@ -341,13 +370,28 @@ class FakeLedger:
         return found.model_copy(deep=True) if found else None
 
     async def set_thread(self, gid: str, channel: str, ts: str) -> None:
-        self.groups[gid] = self.groups[gid].model_copy(update={"thread_ts": ts, "channel": channel})
+        if self.failing_set_thread > 0:
+            self.failing_set_thread -= 1
+            raise RedisUnavailable("Redis unavailable: connection lost")
+        self.groups[gid] = self.groups[gid].model_copy(
+            update={"thread_ts": ts, "channel": channel, "posting_key": None, "posting_since": None}
+        )
+
+    async def begin_parent(self, gid: str, key: str, at: float) -> None:
+        self.groups[gid] = self.groups[gid].model_copy(update={"posting_key": key, "posting_since": at})
+
+    async def open_incident(self, group: AlertGroup, previous_link: str | None) -> None:
+        current = self.groups[group.id]
+        self.groups[group.id] = current.model_copy(update={
+            "incident": group.incident + 1, "previous_thread_ts": group.thread_ts, "previous_channel": group.channel,
+            "previous_link": previous_link, "first_seen": group.last_seen, "notifications": 1, "thread_ts": None,
+            "channel": None, "resolved_at": None, "resolved_posted": False, "posting_key": None, "posting_since": None,
+            "alerts": {fp: a for fp, a in current.alerts.items() if a.status != "resolved"},
+        })  # fmt: skip
+        self.announced_.pop(group.id, None)
 
     async def set_resolved(self, gid: str, at: float) -> None:
         self.groups[gid] = self.groups[gid].model_copy(update={"resolved_at": at, "resolved_posted": True})
-
-    async def clear_resolved(self, gid: str) -> None:
-        self.groups[gid] = self.groups[gid].model_copy(update={"resolved_at": None, "resolved_posted": False})
 
     async def announced(self, gid: str) -> set[str]:
         return set(self.announced_.get(gid, set()))
@@ -355,9 +399,9 @@ class FakeLedger:
     async def announce(self, gid: str, fingerprints: list[str]) -> None:
         self.announced_.setdefault(gid, set()).update(fingerprints)
 
-    async def claim_diagnosis(self, gid: str, cooldown: float) -> bool:
+    async def claim_diagnosis(self, gid: str, incident: int, cooldown: float) -> bool:
         now = self.clock()
-        if cooldown > 0 and now < self.diagnosed.get(gid, -1.0) + cooldown:
+        if cooldown > 0 and now < self.diagnosed.get((gid, incident), -1.0) + cooldown:
             return False
-        self.diagnosed[gid] = now
+        self.diagnosed[gid, incident] = now
         return True

@@ -106,7 +106,7 @@ def test_actions_are_checked_when_they_are_declared() -> None:
 
     @book.action("P", "sneaky", risk=OpKind.CHANGE, label="Tidy {container}", impact="i")
     def sneaky(p: ContainerParams) -> Plan:
-        return Plan(steps=[Step(PurgePyroscopeData(), "purge")], verify=ready_within())
+        return Plan(steps=[Step(PurgePyroscopeData(volume="pyroscope_data"), "purge")], verify=ready_within())
 
     with pytest.raises(TypeError, match="is a change but its plan destroys"):
         sneaky.plan(ContainerParams(container="pyroscope"))

@@ -6,12 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from handlers.baselines import analyse_push_latency
 from handlers.context import Outcome
 from handlers.findings import Severity
 from handlers.health import analyse_container, analyse_ready, describe_exit
 from profbot.errors import JobTimeout, PodmanUnavailable, TargetNotFound
 from profbot.ops.containers import ContainerState
-from profbot.ops.pyroscope import ReadyResult
+from profbot.ops.pyroscope import PushLatency, ReadyResult
+from tests.unit.world import HOST, make_world
 
 
 def state(**overrides: object) -> ContainerState:
@@ -102,3 +104,67 @@ def test_missing_container_and_unreachable_podman_are_told_apart() -> None:
     unreachable = analyse_container("pyroscope", Outcome(error=PodmanUnavailable("socket /x does not exist")))
     assert missing.detail == "no container named pyroscope on this host"
     assert unreachable.detail == "the runner cannot reach podman (socket /x does not exist)"
+
+
+# ---------------------------------------------------------------------------- push latency (the canary)
+
+
+def pushed(**overrides: object) -> PushLatency:
+    base: dict[str, object] = {
+        "url": "http://localhost:4040/ingest", "pushed": True, "visible": True, "latency_ms": 240.0,
+        "push_ms": 12.0, "within_s": 10,
+    }  # fmt: skip
+    base.update(overrides)
+    return PushLatency.model_validate(base)
+
+
+@pytest.mark.parametrize(
+    ("latency_ms", "severity", "measured"),
+    [(240.0, Severity.OK, "0.24 s"), (1000.0, Severity.OK, "1.00 s"), (3200.0, Severity.WARNING, "3.20 s"),
+     (5000.0, Severity.WARNING, "5.00 s"), (6100.0, Severity.CRITICAL, "6.10 s")],
+)  # fmt: skip
+def test_push_latency_against_the_runbooks_thresholds(latency_ms: float, severity: Severity, measured: str) -> None:
+    f = analyse_push_latency(Outcome(value=pushed(latency_ms=latency_ms)))
+    assert (f.check, f.severity) == ("profile push latency", severity)
+    assert f.detail == (
+        f"measured {measured} · expected < 1 s · alert > 5 s (the push itself 12 ms, canary service "
+        "`profbot-canary`, pushed from this host)"
+    )
+
+
+def test_a_canary_not_visible_in_time_is_critical_and_says_how_long_it_looked() -> None:
+    f = analyse_push_latency(Outcome(value=pushed(visible=False, latency_ms=None, error="render answered HTTP 400")))
+    assert f.severity is Severity.CRITICAL
+    assert f.detail == (
+        "a canary push was accepted but not visible within 10 s (alert > 5 s); last answer: render answered HTTP 400"
+    )
+
+
+def test_a_refused_push_is_critical_and_quotes_pyroscope() -> None:
+    f = analyse_push_latency(
+        Outcome(value=pushed(pushed=False, visible=False, latency_ms=None, error="the push answered HTTP 500: oops"))
+    )
+    assert f.severity is Severity.CRITICAL
+    assert f.detail.startswith("Pyroscope did not take a canary push from this host (the push answered HTTP 500")
+
+
+def test_push_latency_not_measured_when_the_runner_did_not_answer() -> None:
+    f = analyse_push_latency(Outcome(error=JobTimeout("runner on h gave no answer")))
+    assert (f.severity, f.detail) == (Severity.WARNING, "not measured: runner on h gave no answer")
+
+
+async def test_health_pushes_the_canary_only_to_a_ready_pyroscope() -> None:
+    world = make_world()
+    reports = await world.profbot.reads.health_reports(HOST)
+    assert isinstance(reports, list)
+    [report] = reports
+    assert [f.check for f in report.findings] == ["Pyroscope /ready", "container pyroscope", "profile push latency"]
+    assert report.findings[2].severity is Severity.OK and len(world.bus.ran("pyroscope.push_latency")) == 1
+
+    world.stop("pyroscope")
+    reports = await world.profbot.reads.health_reports(HOST)
+    assert isinstance(reports, list)
+    [report] = reports
+    push = next(f for f in report.findings if f.check == "profile push latency")
+    assert (push.severity, push.detail) == (Severity.INFO, "not measured: Pyroscope is not ready")
+    assert len(world.bus.ran("pyroscope.push_latency")) == 1  # not pushed again

@@ -34,7 +34,14 @@ from profbot.ops.containers import (
     VolumeInfo,
 )
 from profbot.ops.contract import TextOutput
-from profbot.ops.pyroscope import Freshness, PyroscopeConfig, ReadyResult, RetentionSetting, ServiceFreshness
+from profbot.ops.pyroscope import (
+    Freshness,
+    PushLatency,
+    PyroscopeConfig,
+    ReadyResult,
+    RetentionSetting,
+    ServiceFreshness,
+)
 from runner.pyroscope import PyroscopeClient
 
 NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
@@ -114,7 +121,7 @@ def test_overhead_against_the_runbook_baselines(cpus: tuple[float, ...], severit
     assert "Permission denied" in next(f for f in report.findings if f.check == "profiler log").detail
     raise_interval = next(r for r in report.remediations if r.action == "raise-interval")
     assert raise_interval.params == {"service": "ai-yolo26", "profile_interval": 60}
-    assert raise_interval.label == "Set PROFILE_INTERVAL=60"
+    assert raise_interval.label == "Set PROFILE_INTERVAL=60 for ai-yolo26"
 
 
 def test_no_data_when_service_name_differs_from_the_service() -> None:
@@ -187,11 +194,15 @@ def test_baselines_verdicts() -> None:
         Outcome(value=StatsResult(container="pyroscope", cpu_percent=12.0, online_cpus=2, memory_bytes=700 * 2**20,
                                   memory_limit_bytes=2**33, memory_percent=8.5, interval_seconds=1.0)),
         {"ai-yolo26": Outcome(value=procs(2.0))}, [],
+        Outcome(value=PushLatency(url="http://p/ingest", pushed=True, visible=True, latency_ms=1500, push_ms=20,
+                                  within_s=10)),
     )  # fmt: skip
     by_check = {f.check: f for f in report.findings}
     assert by_check["Pyroscope CPU"].severity is Severity.CRITICAL
     assert by_check["Pyroscope memory"].severity is Severity.WARNING
     assert by_check["profiler overhead ai-yolo26"].severity is Severity.OK
+    assert by_check["profile push latency"].severity is Severity.WARNING  # over 1 s, under the 5 s alert
+    assert by_check["profile push latency"].detail.startswith("measured 1.50 s · expected < 1 s · alert > 5 s")
 
 
 # ---------------------------------------------------------------------------- freshness, v1 and v0 answers
@@ -220,12 +231,20 @@ def v0_server(request: httpx.Request) -> httpx.Response:
 
 
 async def test_freshness_against_a_recorded_v1() -> None:
-    client = PyroscopeClient("http://pyroscope:4040", timeout=5, transport=httpx.MockTransport(v1_server))
+    asked: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return v1_server(request)
+
+    client = PyroscopeClient("http://pyroscope:4040", timeout=5, transport=httpx.MockTransport(server))
     fresh = await client.freshness(["ai-yolo26", "ai-clip"], 5)
     await client.aclose()
     assert fresh.api == "v1"
-    assert [(s.service, s.has_data, s.samples) for s in fresh.services] == [("ai-yolo26", True, 2400),
-                                                                             ("ai-clip", False, 0)]  # fmt: skip
+    # Has-data from the window's label values, in one query; v1 counts CPU in nanoseconds, so no count.
+    assert [(s.service, s.has_data, s.samples) for s in fresh.services] == [("ai-yolo26", True, None),
+                                                                             ("ai-clip", False, None)]  # fmt: skip
+    assert asked == ["/querier.v1.QuerierService/LabelValues"]
     assert fresh.seen_services == ["ai-yolo26", "nemotron-backend"]
 
 

@@ -89,7 +89,7 @@ def test_what_people_type_becomes_a_typed_command(text: str, parsed: object) -> 
         ("restart ;rm${IFS}-rf${IFS}/", Problem.BAD_NAME, "service name"),
         ("health a;b", Problem.BAD_NAME, "host name"),
         ("upgrade 1.19;reboot", Problem.BAD_NAME, "container name"),
-        ("diagnose overhead", Problem.NEEDS_ARGUMENT, "diagnose overhead SERVICE"),
+        ("diagnose flame", Problem.NEEDS_ARGUMENT, "flame SERVICE [MINUTES]"),
         ("diagnose INC-PROF-009", Problem.UNKNOWN_PROCEDURE, "INC-PROF-009"),
         ("audit 51", Problem.BAD_COUNT, "51"),
         ("reboot-everything now", Problem.UNKNOWN_COMMAND, "reboot-everything"),

@@ -1,7 +1,10 @@
 """An alert group becomes a thread, as a use case on fakes: its first message, the diagnosis of
-the procedure it maps to in the thread, alerts joining, its resolution, and firing again."""
+the procedure it maps to in the thread, alerts joining, its resolution; firing again as a new
+incident in a new thread; a parent posted once when its ts could not be stored."""
 
 from __future__ import annotations
+
+import pytest
 
 from bot.usecases.alert_model import Alert, AlertNotification
 from bot.usecases.commands import Place
@@ -13,7 +16,9 @@ from bot.usecases.content import (
     AlertThread,
     DiagnosisPosted,
 )
+from bot.usecases.ports import MessageRef
 from handlers.findings import Evidence
+from profbot.errors import PlaceUnavailable, RedisUnavailable
 from tests.unit.world import ALERTS, make_world
 
 
@@ -66,13 +71,91 @@ async def test_a_group_gets_one_thread_its_diagnosis_and_its_resolution() -> Non
     assert len(world.people.of(AlertResolved, "reply")) == 1
     assert world.ledger.groups[gid].resolved_posted
 
-    # Firing again within the cooldown: said in the thread, not diagnosed a second time.
+
+async def test_a_group_firing_after_its_resolution_is_a_new_incident_in_a_new_thread() -> None:
+    world = make_world(alerts=True)
+    world.stop("pyroscope")
+    threads = world.profbot.alerts
+    assert threads is not None
+    gid = await threads.receive(notification("firing", "pyroscope:4040", "pyroscope-2:4040"))
+    await threads.sync(gid)
+    await world.settle()
+    [first] = world.people.of(AlertThread, "post")
+    await threads.sync(await threads.receive(notification("resolved", "pyroscope:4040", "pyroscope-2:4040")))
+    assert world.ledger.groups[gid].resolved_posted
+
+    # Fires again a minute later, well inside the first incident's diagnosis cooldown.
+    world.people.said.clear()
+    world.clock.advance(60)
+    await threads.sync(await threads.receive(notification("firing", "pyroscope:4040")))
+    await world.settle()
+    [second] = world.people.of(AlertThread, "post")
+    assert second.where == Place(channel=ALERTS) and second.ref is not None and first.ref is not None
+    assert second.ref.ts != first.ref.ts  # a thread of its own, not a reply in the resolved one
+    assert isinstance(second.content, AlertThread)
+    new = second.content.group
+    assert (new.incident, new.status, new.previous_thread_ts) == (2, "firing", first.ref.ts)
+    assert new.previous_link == f"https://chat.example/{ALERTS}/{first.ref.ts}"
+    assert list(new.alerts) == ["fp-pyroscope:4040"]  # the resolved alert stayed with the first incident
+    [diagnosis] = world.people.of(DiagnosisPosted, "reply")
+    assert diagnosis.where == second.ref  # diagnosed again, in the new thread, inside the old cooldown
+    [note] = world.people.of(AlertFiringAgain, "reply")
+    assert isinstance(note.where, MessageRef) and note.where.ts == first.ref.ts  # the old thread points on
+    assert world.people.of(AlertResolved) == []
+
+    # Re-sends while it fires update the new parent in place: no new thread, no second diagnosis.
     world.people.said.clear()
     calls = len(world.bus.calls)
     await threads.sync(await threads.receive(notification("firing", "pyroscope:4040")))
     await world.settle()
-    assert len(world.people.of(AlertFiringAgain, "reply")) == 1
+    [update] = world.people.of(AlertThread)
+    assert update.how == "update" and update.where == MessageRef(channel=ALERTS, ts=second.ref.ts)
     assert world.people.of(DiagnosisPosted) == [] and len(world.bus.calls) == calls
+    assert world.people.of(AlertsJoined) == [] and world.people.of(AlertFiringAgain) == []
+
+    # An alert joining the new incident is a reply in the new thread.
+    await threads.sync(await threads.receive(notification("firing", "pyroscope:4040", "pyroscope-3:4040")))
+    [joined] = world.people.of(AlertsJoined, "reply")
+    assert isinstance(joined.where, MessageRef) and joined.where.ts == second.ref.ts
+
+
+async def test_a_parent_posted_whose_ts_was_not_stored_is_found_by_its_key_and_not_posted_twice() -> None:
+    world = make_world(alerts=True)
+    threads = world.profbot.alerts
+    assert threads is not None
+    gid = await threads.receive(notification("firing", "host-a", alertname="QueueBacklog"))
+    world.ledger.failing_set_thread = 1  # Redis fails right after the parent is posted
+    with pytest.raises(RedisUnavailable):
+        await threads.sync(gid)
+    [posted] = world.people.of(AlertThread, "post")
+    assert world.people.looked_up == []  # a first post is not looked for
+    assert world.ledger.groups[gid].thread_ts is None
+
+    await threads.sync(gid)  # the notification comes back
+    assert world.people.looked_up == [f"{gid}:1"]
+    assert world.people.of(AlertThread, "post") == [posted]  # found by its key, not posted again
+    assert posted.ref is not None and world.ledger.groups[gid].thread_ts == posted.ref.ts
+    assert world.ledger.groups[gid].posting_key is None
+
+    await threads.sync(await threads.receive(notification("firing", "host-a", alertname="QueueBacklog")))
+    assert [s.how for s in world.people.of(AlertThread)] == ["post", "update"]
+    assert len(world.people.looked_up) == 1  # once stored, never looked for again
+
+
+async def test_a_parent_whose_post_never_arrived_is_looked_for_and_posted() -> None:
+    world = make_world(alerts=True)
+    threads = world.profbot.alerts
+    assert threads is not None
+    gid = await threads.receive(notification("firing", "host-a", alertname="QueueBacklog"))
+    world.people.refusing.add(ALERTS)  # the post fails: whether it arrived is not known
+    with pytest.raises(PlaceUnavailable):
+        await threads.sync(gid)
+    world.people.refusing.clear()
+    await threads.sync(gid)
+    assert world.people.looked_up == [f"{gid}:1"]
+    [posted] = world.people.of(AlertThread, "post")
+    assert posted.ref is not None and world.ledger.groups[gid].thread_ts == posted.ref.ts
+    assert world.people.keys == {f"{gid}:1": posted.ref}
 
 
 async def test_a_group_whose_procedure_needs_a_service_it_does_not_name_says_so() -> None:

@@ -17,6 +17,7 @@ from bot.usecases.content import (
     DiagnosisPosted,
     Offer,
     StaleOffer,
+    TargetBusy,
     TypedNameForm,
     TypedNameWrong,
     Verified,
@@ -149,6 +150,7 @@ async def test_deleting_the_volume_takes_the_typed_name_and_a_second_approver() 
     await world.settle()
     [purged] = world.bus.ran("pyroscope.purge_data")
     assert purged.approval_id == request.id
+    assert purged.operation.model_dump() == request.steps[0].params == {"volume": "pyroscope_data"}
     done = last_shown(world)
     assert done.state is RequestState.SUCCEEDED and done.decided_by == APPROVER
     assert world.trail.kinds().count("refused") == 2 and "destroy_mistyped" in world.trail.kinds()
@@ -301,3 +303,75 @@ async def test_a_confirmation_whose_asker_goes_away_midway_still_runs_and_is_aud
     assert len(world.bus.ran("container.restart")) == 1
     assert "confirmed" in world.trail.kinds()
     assert last_shown(world).state is RequestState.SUCCEEDED
+
+
+# ---------------------------------------------------------------------------- one change at a time per target
+
+
+async def test_a_second_change_on_a_container_with_one_waiting_is_refused_naming_who_has_it() -> None:
+    world = make_world()
+    report, thread = await diagnosed(world, "INC-PROF-001", "pyroscope")
+    first = await world.profbot.requests.remediate(
+        await world.asker(place=thread), offer(report, "Restart pyroscope").id
+    )
+    assert first is not None
+    other = await world.asker(OPERATOR_2, place=thread)
+
+    second = await world.profbot.requests.remediate(other, offer(report, "Recreate pyroscope").id)
+
+    assert second is None
+    assert list(world.store.requests) == [first.id]
+    told = world.people.told(OPERATOR_2)[-1]
+    assert isinstance(told, TargetBusy) and told.wanted == "Recreate pyroscope"
+    assert (told.holder.id, told.holder.requested_by, told.holder.held_since) == (first.id, OPERATOR, first.created_at)
+    assert world.trail.events[-1].kind.value == "refused" and world.trail.events[-1].actor == OPERATOR_2
+    assert "target held by request" in (world.trail.events[-1].outcome or "")
+    assert len(posted_requests(world)) == 1  # nothing new was posted
+
+    # Once the first is withdrawn, the target is free again.
+    await world.profbot.decisions.decide(await world.asker(place=thread), first.id, Decision.CANCEL)
+    again = await world.profbot.requests.remediate(other, offer(report, "Recreate pyroscope").id)
+    assert again is not None and again.state is RequestState.AWAITING_CONFIRMATION
+
+
+async def test_a_running_change_holds_its_target_until_it_is_done() -> None:
+    world = make_world()
+    operator = await world.asker()
+    first = await world.profbot.requests.restart(operator, Restart(service="backend"))
+    assert first is not None
+    world.clock.advance(30)
+    confirmed_at = world.clock()
+
+    def confirmed(r: ChangeRequest) -> None:
+        r.decided_by, r.decided_at = OPERATOR, confirmed_at
+
+    moved, _ = await world.store.transition(
+        first.id, RequestState.RUNNING, {RequestState.AWAITING_CONFIRMATION}, confirmed
+    )
+    assert moved
+
+    # The same change while it runs is refused too (it is no longer "open", but it holds the target).
+    assert await world.profbot.requests.restart(await world.asker(OPERATOR_2), Restart(service="backend")) is None
+    told = world.people.told(OPERATOR_2)[-1]
+    assert isinstance(told, TargetBusy) and told.holder.state is RequestState.RUNNING
+    assert told.holder.held_since == confirmed_at  # since it started running
+    # Another target is not held.
+    assert await world.profbot.requests.restart(await world.asker(OPERATOR_2), Restart(service="ai-yolo26"))
+
+    await world.store.transition(first.id, RequestState.SUCCEEDED, {RequestState.RUNNING})
+    assert await world.profbot.requests.restart(await world.asker(OPERATOR_2), Restart(service="backend"))
+
+
+async def test_a_retention_request_binds_the_config_file_the_runner_read() -> None:
+    world = make_world()
+    report, thread = await diagnosed(world, "INC-PROF-004", "pyroscope")
+
+    request = await world.profbot.requests.remediate(
+        await world.asker(place=thread), offer(report, "Set retention to 7d").id
+    )
+
+    assert request is not None
+    assert [(s.op, s.params) for s in request.steps] == [
+        ("pyroscope.set_retention", {"config": "/srv/pyroscope/server.yml", "period": "7d"})
+    ]
+    assert request.identity is not None and (request.identity.kind, request.identity.name) == ("container", "pyroscope")

@@ -16,7 +16,7 @@ from profbot.aio import BackgroundTasks
 from profbot.ops import ChangeResult
 from profbot.ops.containers import ContainerState, HttpProbe, LogsResult, VolumeInfo
 from profbot.ops.contract import TextOutput
-from profbot.ops.pyroscope import ReadyResult
+from profbot.ops.pyroscope import PushLatency, PyroscopeConfig, ReadyResult, RetentionSetting
 from tests.unit.fakes import (
     Clock,
     FakeAuditTrail,
@@ -113,7 +113,7 @@ def make_world(
         alerts=AlertPolicy(channel=ALERTS, diagnosis_cooldown=900) if alerts else None,
     )
     ports = Ports(bus=bus, people=people, changes=store, trail=trail, offers=offers, directory=directory,
-                  ledger=ledger)  # fmt: skip
+                  ledger=ledger, alert_people=people)  # fmt: skip
     profbot = Profbot(ports, settings, tasks=tasks, clock=clock)
     world = World(bus, people, store, trail, offers, directory, ledger, clock, tasks, profbot)
     _healthy_stack(world)
@@ -137,6 +137,18 @@ def _healthy_stack(world: World) -> None:
     bus.answer("container.inspect", inspect)
     bus.answer("container.restart", restart)
     bus.answer("pyroscope.ready", lambda op: ready(world.states["pyroscope"].running))
+    bus.answer(
+        "pyroscope.config",
+        PyroscopeConfig(
+            path="/srv/pyroscope/server.yml",
+            output=TextOutput(lines=["storage:", "  backend: filesystem"]),
+            retention=RetentionSetting(key=None, value=None, valid_for_running_version=True, explanation="none set"),
+        ),
+    )
+    bus.answer(
+        "pyroscope.push_latency",
+        PushLatency(url="http://pyroscope:4040/ingest", pushed=True, visible=True, latency_ms=120, within_s=10),
+    )
     bus.answer(
         "container.logs",
         lambda op: LogsResult(

@@ -1,4 +1,5 @@
-"""Alert threads: the group's first message (edited in place), alerts joining, firing again, resolved."""
+"""Alert threads: an incident's first message (edited in place, linking the previous incident's
+thread), alerts joining, resolved, and, in the previous thread, that the group fires again."""
 
 from __future__ import annotations
 
@@ -78,6 +79,12 @@ def _thread(content: AlertThread) -> Message:
         timing += f" · resolved after {_lasted(group)}"
     runbook = f" · runbook {procedure}: diagnosis in the thread" if procedure else ""
     blocks.append(context(f"{timing} · {group.source}{runbook}"))
+    if group.previous_thread_ts is not None:
+        previous = _link(group.previous_link or "", "previous incident's thread") or "previous incident's thread"
+        blocks.append(context(f":repeat: incident {group.incident} of this group: fired again after it resolved, "
+                              f"see the {previous}"))  # fmt: skip
+        text = f"{state}: {escape(group.alertname)} ({escape(severity)}), fired again: {previous}"
+        return Message(text=text, blocks=blocks)
     return Message(text=f"{state}: {escape(group.alertname)} ({escape(severity)})", blocks=blocks)
 
 
@@ -100,7 +107,10 @@ def _resolved(content: AlertResolved) -> Message:
 
 @render.register
 def _refiring(content: AlertFiringAgain) -> Message:
-    return Message.of(f":red_circle: Firing again: {escape(content.group.alertname)}.")
+    return Message.of(
+        f":red_circle: Firing again: {escape(content.group.alertname)}. This is a new incident, "
+        f"in a new thread in this channel."
+    )
 
 
 @render.register

@@ -24,6 +24,7 @@ from bot.usecases.content import (
     CooldownReached,
     DecisionRefused,
     RequestNotFound,
+    TargetBusy,
     TypedNameForm,
     TypedNameWrong,
     Verified,
@@ -187,6 +188,18 @@ def _already_requested(content: AlreadyRequested) -> Message:
         text=f":information_source: `{r.label}` on host `{r.host}` is already requested "
         f"(`{r.id[:12]}`, by {mention(r.requested_by)}, {STATE_WORDS[r.state]}): use that request. "
         "Nothing new was filed."
+    )
+
+
+@render.register
+def _target_busy(content: TargetBusy) -> Message:
+    r = content.holder
+    started = f", started by {mention(r.decided_by)}" if r.state is RequestState.RUNNING and r.decided_by else ""
+    return Message(
+        text=f":no_entry: `{escape(content.wanted)}` was not filed: `{r.target}` on host `{r.host}` is held by "
+        f"`{escape(r.label)}` (`{r.id[:12]}`), requested by {mention(r.requested_by)}, since {at(r.held_since)}"
+        f"{started}: {STATE_WORDS[r.state]}. One change at a time per target: wait for it to finish, or have "
+        "it cancelled. Nothing new was filed."
     )
 
 

@@ -75,8 +75,9 @@ def _accepted(content: Accepted) -> Message:
     if isinstance(command, Health):
         text = ":hourglass_flowing_sand: Checking Pyroscope health; the answer will appear in this channel."
     elif isinstance(command, Diagnose):
+        target = f"`{command.argument}`" if command.argument else "every profiled service on every host"
         text = (
-            f":mag: Running {command.procedure} ({content.title}) for `{command.argument}`; "
+            f":mag: Running {command.procedure} ({content.title}) for {target}; "
             "the findings will appear in this channel."
         )
     elif isinstance(command, Freshness):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
-from bot.slack.action_ids import remediation_action_id
+from bot.slack.action_ids import OPEN_LINK, remediation_action_id
 from bot.slack.render.blocks import (
     ICON,
     MAX_ACTIONS_ELEMENTS,
@@ -25,9 +25,9 @@ from bot.slack.render.blocks import (
 from bot.slack.render.dispatch import render
 from bot.usecases.content import (
     DiagnosisPosted,
-    FreshnessView,
     HealthOverview,
     Offer,
+    QuickLinks,
     RunbookEntry,
     RunbookIndex,
     RunnersOverview,
@@ -123,11 +123,19 @@ def _health(content: HealthOverview) -> Message:
     blocks: list[Block] = [header(headline)]
     for report in reports:
         blocks.append(section(f"{ICON[report.verdict]} *host {report.host}*\n{report_lines(report)}"))
+    profiles = content.profiles
+    if profiles is not None:  # the freshness check against the expected services, its failures only
+        failing_profiles = [f for f in profiles.ranked() if f.severity.rank >= Severity.WARNING.rank]
+        listed = "".join(f"\n{ICON[f.severity]} *{escape(f.check)}*: {escape(f.detail)}" for f in failing_profiles)
+        summary = f"{ICON[profiles.verdict]} *Profiles*: {escape(profiles.summary())}{listed}"
+        blocks.append(section(summary + ("\n_`/prof freshness` offers their diagnosis_" if failing_profiles else "")))
     who = f"requested by {mention(content.asked_by)} · " if content.asked_by else ""
     blocks.append(context(f"{who}{hosts} host{'s' if hosts != 1 else ''} · {utc(datetime.now(UTC))}"))
     text_lines = [headline] + [
         f"{r.host}: {escape(f.check)} {f.severity.value}: {escape(f.detail)}" for r in reports for f in r.ranked()
     ]
+    if profiles is not None:
+        text_lines.append(f"Profiles: {escape(profiles.summary())}")
     return Message(text="\n".join(text_lines), blocks=blocks)
 
 
@@ -150,21 +158,27 @@ def _runners(content: RunnersOverview) -> Message:
 
 
 @render.register
-def _freshness(content: FreshnessView) -> Message:
-    fresh, host = content.freshness, content.host
+def _quick_links(content: QuickLinks) -> Message:
+    """The Quick Reference: link buttons, each in its own actions block (an action id is unique
+    within its block, and the app acknowledges every link click by that one id), with the
+    addresses in the text too for clients that show no buttons."""
+    whose = f" for {escape(content.service)}" if content.service else ""
+    buttons: list[ButtonElement] = []
     lines = []
-    for s in fresh.services:
-        icon = ICON[Severity.OK] if s.has_data else ICON[Severity.CRITICAL]
-        detail = f"{s.samples} samples" if s.has_data else "no profiles"
-        lines.append(f"{icon} *{escape(s.service)}*: {detail} in the last {fresh.minutes} min")
-    if not lines:
-        lines.append("_no service has sent profiles in the window_")
-    blocks: list[Block] = [section(f"*Profile freshness on {host}* (Pyroscope {fresh.api})\n" + "\n".join(lines))]
-    if fresh.note:
-        blocks.append(context(f":memo: {escape(fresh.note)}"))
-    stale = [escape(s.service) for s in fresh.services if not s.has_data]
-    text = f"Profile freshness on {host}: " + (f"no recent profiles for {', '.join(stale)}" if stale else "all fresh")
-    return Message(text=text, blocks=blocks)
+    for label, url, setting in (
+        ("Open in Pyroscope", content.pyroscope, "PYROSCOPE_UI_URL"),
+        ("Open in Grafana Explore", content.grafana_explore, "GRAFANA_URL"),
+    ):
+        if url is not None:
+            buttons.append(ButtonElement(text=label, url=url, action_id=OPEN_LINK))
+            lines.append(f"<{url}|{label}>")
+        else:
+            lines.append(f"{label}: the runner on {escape(content.host)} gives no address (its {setting})")
+    blocks: list[Block] = [section(f"*Profiles{whose}*\n" + "\n".join(lines))]
+    blocks += [ActionsBlock(elements=[button]) for button in buttons]
+    blocks.append(context(f"addresses from the runner on {escape(content.host)} · the last hour"))
+    text = f"Profiles{whose}: " + " · ".join(u for u in (content.pyroscope, content.grafana_explore) if u)
+    return Message(text=text if buttons else f"Profiles{whose}: no address known", blocks=blocks)
 
 
 @render.register

@@ -1,0 +1,78 @@
+"""The alert threads' People in Slack: a thread's parent posted with its idempotency key in the
+message's metadata (``chat.postMessage`` ``metadata``: ``event_type`` and ``event_payload``), found
+again with ``conversations.history`` (``include_all_metadata``) over a bounded recent window, and a
+previous thread's permalink (``chat.getPermalink``).
+
+The look-up happens only for a parent whose post was begun and whose ts was never stored, so it is
+rare; its calls are paced like the channel's other calls. ``conversations.history`` needs the
+``channels:history`` (``groups:history`` for a private channel) scope: without it the parent cannot
+be looked for and is posted again, which is logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from bot.slack.people import SlackPeople
+from bot.slack.render import render
+from bot.usecases.commands import Place
+from bot.usecases.content import Content
+from bot.usecases.ports import MessageRef
+from profbot.errors import FrontEndUnavailable
+
+log = structlog.get_logger("profbot.slack")
+
+PARENT_EVENT = "profbot_alert_thread"  # the metadata event type of an alert thread's first message
+HISTORY_PAGE = 200  # messages per conversations.history call (Slack allows up to 999)
+HISTORY_PAGES = 5  # at most this many calls per look-up: the window is bounded in time and in size
+CANNOT_READ_HISTORY = {"missing_scope", "not_allowed_token_type"}
+
+
+def _key_of(message: dict[str, Any]) -> str | None:
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != PARENT_EVENT:
+        return None
+    payload = metadata.get("event_payload")
+    key = payload.get("key") if isinstance(payload, dict) else None
+    return key if isinstance(key, str) else None
+
+
+class SlackAlertPeople(SlackPeople):
+    async def post_keyed(self, place: Place, content: Content, key: str) -> MessageRef:
+        metadata = {"event_type": PARENT_EVENT, "event_payload": {"key": key}}
+        answer = await self._call(
+            "chat_postMessage", channel=place.channel, thread_ts=place.thread, metadata=metadata,
+            **render(content).as_kwargs(),
+        )  # fmt: skip
+        return MessageRef(
+            channel=str(answer.get("channel") or place.channel), ts=str(answer["ts"]), thread=place.thread
+        )
+
+    async def find_keyed(self, place: Place, key: str, since: float) -> MessageRef | None:
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            try:
+                answer = await self._call(
+                    "conversations_history", channel=place.channel, oldest=f"{max(0.0, since):.6f}",
+                    limit=HISTORY_PAGE, include_all_metadata=True, cursor=cursor,
+                )  # fmt: skip
+            except FrontEndUnavailable as exc:
+                if exc.reason not in CANNOT_READ_HISTORY:
+                    raise  # Slack away: try again later rather than post twice
+                log.error("alert_parent_lookup_impossible", error=exc.reason, hint="grant channels:history")
+                return None
+            for message in answer.get("messages") or []:
+                if _key_of(message) == key and not message.get("parent_user_id"):
+                    return MessageRef(channel=place.channel, ts=str(message["ts"]))
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
+            if not answer.get("has_more") or cursor is None:
+                return None
+        log.warning("alert_parent_lookup_bounded", channel=place.channel, pages=HISTORY_PAGES)
+        return None
+
+    async def link(self, message: MessageRef) -> str | None:
+        answer = await self._call("chat_getPermalink", channel=message.channel, message_ts=message.ts)
+        permalink = answer.get("permalink")
+        return str(permalink) if permalink else None

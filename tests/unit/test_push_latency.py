@@ -1,0 +1,94 @@
+"""The push-latency canary against recorded Pyroscope answers (httpx MockTransport, injected): what
+it pushes, how it recognises its own sample, and what it says when the push or the query fails."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+import httpx
+
+from profbot.ops.pyroscope import CPU_PROFILE_TYPE
+from runner.pyroscope import PyroscopeClient
+
+
+class Pyroscope:
+    """Stores folded pushes; a render shows them only from its ``shows_after``-th query on (how an
+    ingester that lags behind answers), and never when ``render_status`` is not 200."""
+
+    def __init__(self, shows_after: int = 1, push_status: int = 200, render_status: int = 200) -> None:
+        self.frames: list[str] = ["profbot", "push_0123456789abcdef"]  # an earlier canary's sample
+        self.pushes: list[httpx.Request] = []
+        self.renders: list[httpx.Request] = []
+        self.shows_after, self.push_status, self.render_status = shows_after, push_status, render_status
+        self.pending: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/ingest":
+            self.pushes.append(request)
+            if self.push_status != 200:
+                return httpx.Response(self.push_status, text="ingester unavailable")
+            stack, _count = request.content.decode().strip().rsplit(" ", 1)
+            self.pending.extend(stack.split(";"))
+            return httpx.Response(200)
+        if request.url.path == "/pyroscope/render":
+            self.renders.append(request)
+            if self.render_status != 200:
+                return httpx.Response(self.render_status, text="invalid query")
+            if len(self.renders) >= self.shows_after:
+                self.frames += self.pending
+            return httpx.Response(200, json={"flamebearer": {"names": ["total", *self.frames], "numTicks": 2}})
+        return httpx.Response(404)
+
+
+async def test_the_canary_pushes_one_folded_sample_and_finds_that_very_sample() -> None:
+    pyroscope = Pyroscope(shows_after=3)
+    async with PyroscopeClient("http://pyroscope:4040", timeout=5, transport=httpx.MockTransport(pyroscope)) as client:
+        measured = await client.push_latency(within=10)
+
+    assert measured.pushed and measured.visible and measured.error is None
+    assert measured.latency_ms is not None and measured.push_ms is not None
+    assert measured.latency_ms >= measured.push_ms
+    [push] = pyroscope.pushes
+    params = {k: v[0] for k, v in parse_qs(push.url.query.decode()).items()}
+    assert (params["name"], params["format"], params["sampleRate"]) == ("profbot-canary.cpu", "folded", "100")
+    assert int(params["until"]) - int(params["from"]) == 1
+    body = push.content.decode()
+    marker = body.split(";")[1].split(" ")[0]
+    assert body == f"profbot;{marker} 1\n" and marker != "push_0123456789abcdef"  # new on every push
+    assert len(pyroscope.renders) == 3  # the earlier canary's frame did not count
+    query = pyroscope.renders[0].url.params
+    assert query["query"] == f'{CPU_PROFILE_TYPE}{{service_name="profbot-canary"}}'
+    assert (query["from"], query["until"]) == ("now-5m", "now")
+
+
+async def test_a_refused_push_is_said_and_nothing_is_queried() -> None:
+    pyroscope = Pyroscope(push_status=503)
+    transport = httpx.MockTransport(pyroscope)
+    async with PyroscopeClient("http://user:secret@pyroscope:4040", timeout=5, transport=transport) as client:
+        measured = await client.push_latency(within=10)
+
+    assert (measured.pushed, measured.visible, measured.latency_ms) == (False, False, None)
+    assert measured.error == "the push answered HTTP 503: ingester unavailable"
+    assert measured.url == "http://pyroscope:4040/ingest"  # never the credentials
+    assert pyroscope.renders == []
+
+
+async def test_a_push_that_never_shows_is_not_visible_with_the_last_answer() -> None:
+    pyroscope = Pyroscope(render_status=400)  # a v0 server: v1 profile-type queries are refused
+    async with PyroscopeClient("http://pyroscope:4040", timeout=5, transport=httpx.MockTransport(pyroscope)) as client:
+        measured = await client.push_latency(within=0.3)
+
+    assert (measured.pushed, measured.visible, measured.latency_ms) == (True, False, None)
+    assert measured.error == "render answered HTTP 400: invalid query"
+    assert measured.within_s == 0.3 and len(pyroscope.renders) >= 1
+
+
+async def test_no_answer_at_all_is_a_failed_push() -> None:
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async with PyroscopeClient("http://pyroscope:4040", timeout=5, transport=httpx.MockTransport(refused)) as client:
+        measured = await client.push_latency(within=10)
+
+    assert (measured.pushed, measured.visible) == (False, False)
+    assert measured.error == "the push got no answer: ConnectError"
