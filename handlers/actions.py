@@ -78,6 +78,12 @@ class Plan:
     # The target whose identity an approval binds (the action's target): a container's id, or a
     # volume's creation time. None: a setting with no identity (a .env variable).
     binds: Literal["container", "volume"] | None = None
+    # Besides the action's target, what its steps stop, recreate or delete on the host: the request
+    # holds those too, so no other change runs on them meanwhile.
+    also_holds: tuple[str, ...] = ()
+    # Its steps touch every container on the host (a .env change and `podman-compose up -d`): no
+    # other change on the host while it is open or running, nor it while another is.
+    host_wide: bool = False
 
 
 @dataclass(frozen=True)

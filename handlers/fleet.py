@@ -32,6 +32,9 @@ V0_BATCH = 50  # v0 has no label query: its render query is asked per service, 5
 LISTED_STALE = 30  # stale services named one by one; the rest are counted
 OFFERED = 10  # services offered buttons (Slack shows at most 25 in a message)
 NAMED_FRESH = 40
+# Jobs in flight per host for a fleet-wide read: the runner's concurrency (PROFBOT_RUNNER_CONCURRENCY's
+# default). More would only queue on the runner, past the job timeout, and read as "not read".
+IN_FLIGHT_PER_HOST = 8
 
 # The procedures that, given no service, run across the fleet.
 FLEET_WIDE = frozenset({missing_profiles.ID, profiling_overhead.ID})
@@ -90,9 +93,14 @@ def freshness_report(
     pyroscope_host: str,
     unknown_hosts: Sequence[Finding] = (),
     only: str | None = None,
+    host: str | None = None,
 ) -> Report:
     """The freshness check against what is expected: each expected service without data, with
-    its host and container, and a button to diagnose it; those with data, counted and named."""
+    its host and container, and a button to diagnose it; those with data, counted and named.
+    ``only`` is a service or a container's name; with ``host``, ``profiled`` is that host's alone
+    and only its services are counted (what Pyroscope has seen is every host's)."""
+    if only is not None:
+        profiled = [p for p in profiled if only in (p.service, p.container)]
     expected: dict[str, list[Profiled]] = {}
     for p in profiled:
         expected.setdefault(p.service, []).append(p)
@@ -109,7 +117,10 @@ def freshness_report(
         seen = (set(f.seen_services) | {s.service for s in f.services if s.has_data}) - {CANARY_SERVICE}
         if f.note:
             notes.append(f.note)
-    names = sorted((set(expected) | seen) if only is None else {only})
+    if host is not None:
+        seen &= set(expected)
+    # A container's name stands for the service it runs as; a name nothing runs, for itself.
+    names = sorted((set(expected) | seen) if only is None else (set(expected) or {only}))
     stale = [n for n in names if n not in seen and (f is not None and f.api != "unsupported")]
     for name in stale[:LISTED_STALE]:
         where = ", ".join(f"container {p.container} on {p.host} ({p.status})" for p in expected.get(name, []))
@@ -178,25 +189,33 @@ class Overhead:
     """py-spy's CPU in one profiled container, or why it was not read."""
 
     profiled: Profiled
-    spies: Outcome[ProcessList]
+    spies: Outcome[ProcessList] | None  # None: not asked, the container is not running
     interval: int | None = None  # PROFILE_INTERVAL, read for those over the threshold
 
     @property
     def cpu(self) -> float | None:
-        return None if self.spies.value is None else sum(p.cpu_percent for p in self.spies.value.processes)
+        if self.spies is None or self.spies.value is None:
+            return None
+        return sum(p.cpu_percent for p in self.spies.value.processes)
 
 
 async def overhead_everywhere(bus: Bus, profiled: Sequence[Profiled], timeout: float) -> list[Overhead]:
-    """py-spy's processes in every profiled container, concurrently; PROFILE_INTERVAL for those
-    over the alert threshold (what the raised interval is computed from)."""
+    """py-spy's processes in every running profiled container, at most ``IN_FLIGHT_PER_HOST`` jobs
+    at once on a host; PROFILE_INTERVAL for those over the alert threshold (what the raised
+    interval is computed from). A container not running has no py-spy to read: it is not asked."""
+    bounds = {host: asyncio.Semaphore(IN_FLIGHT_PER_HOST) for host in {p.host for p in profiled}}
 
     async def one(p: Profiled) -> Overhead:
+        if p.status != "running":
+            return Overhead(p, None)
         ctx = ProcedureContext(bus, p.host, timeout)
-        spies = await ctx.run(ContainerProcesses(container=p.container, match="py-spy"))
+        async with bounds[p.host]:
+            spies = await ctx.run(ContainerProcesses(container=p.container, match="py-spy"))
         read = Overhead(p, spies)
         if read.cpu is None or read.cpu <= OVERHEAD_ALERT:
             return read
-        env = await ctx.run(ContainerEnv(container=p.container, names=["PROFILE_INTERVAL"]))
+        async with bounds[p.host]:
+            env = await ctx.run(ContainerEnv(container=p.container, names=["PROFILE_INTERVAL"]))
         raw = env.value.values.get("PROFILE_INTERVAL") if env.value is not None else None
         return Overhead(p, spies, int(raw) if raw and raw.isdigit() else None)
 
@@ -211,7 +230,10 @@ def overhead_report(read: list[Overhead], unknown_hosts: Sequence[Finding] = ())
     for o in ranked:
         p, cpu = o.profiled, o.cpu
         check = f"{p.service} on {p.host}" if p.service == p.container else f"{p.service} ({p.container} on {p.host})"
-        if cpu is None:
+        if o.spies is None:
+            detail = f"not measured: the container is {p.status}, not running"
+            findings.append(Finding(check=check, severity=Severity.INFO, detail=detail))
+        elif cpu is None:
             findings.append(Finding(check=check, severity=Severity.WARNING, detail=f"not read: {o.spies.error}"))
         elif not o.spies.value or not o.spies.value.processes:
             findings.append(
@@ -230,7 +252,7 @@ def overhead_report(read: list[Overhead], unknown_hosts: Sequence[Finding] = ())
             findings.append(Finding(check=check, severity=severity, detail=detail))
     over = [o for o in ranked if o.cpu is not None and o.cpu > OVERHEAD_ALERT]
     # Measured: the services whose profiler is py-spy (an SDK's overhead is not a process of its own).
-    measured = [o for o in ranked if o.spies.value is not None and o.spies.value.processes]
+    measured = [o for o in ranked if o.spies is not None and o.spies.value is not None and o.spies.value.processes]
     remediations: list[Remediation] = []
     for o in over[: OFFERED // 2]:
         service, host = o.profiled.container, o.profiled.host

@@ -209,6 +209,7 @@ def disable_global(p: GlobalProfilingParams) -> Plan:
     return Plan(
         steps=[Step(SetGlobalProfiling(enabled=False), "PYROSCOPE_ENABLED=false in .env, then podman-compose up -d")],
         verify=diagnosed_again(diagnose_overhead, OverheadParams(service=p.service)),
+        host_wide=True,  # `podman-compose up -d` recreates every service on the host
     )
 
 

@@ -51,6 +51,10 @@ class StorageParams(BaseModel):
     retention: Duration = "7d"  # what "reduce retention" offers, the runbook's example
 
 
+class PurgeParams(VolumeParams):
+    container: ResourceName = "pyroscope"  # the container using the volume, which the purge stops and recreates
+
+
 class RetentionParams(ContainerParams):
     period: Duration
     config: ConfigFilePath  # the file the runner read; the change names it, the approval binds it
@@ -194,7 +198,7 @@ def analyse_storage(
         remediations.append(reduce_retention.offer(host, retention))
     else:
         notes.append("Setting retention is not offered: the runner did not read the Pyroscope config file.")
-    remediations.append(purge.offer(host, VolumeParams(volume=params.volume)))
+    remediations.append(purge.offer(host, PurgeParams(volume=params.volume, container=params.container)))
     if config.value is not None and not retention_valid:
         notes.append("Setting retention is refused on this Pyroscope until a storage bucket is configured.")
     return Report(
@@ -231,9 +235,15 @@ def reduce_retention(p: RetentionParams) -> Plan:
 
 
 @RUNBOOK.action(ID, "purge", risk=OpKind.DESTROY, label="Delete volume {volume}", impact=PURGE_IMPACT)
-def purge(p: VolumeParams) -> Plan:
+def purge(p: PurgeParams) -> Plan:
     return Plan(
-        steps=[Step(PurgePyroscopeData(volume=p.volume), f"stop pyroscope, remove volume {p.volume}, start pyroscope")],
+        steps=[
+            Step(
+                PurgePyroscopeData(volume=p.volume),
+                f"stop {p.container}, remove volume {p.volume}, start {p.container}",
+            )
+        ],
         verify=ready_within(),
         binds="volume",
+        also_holds=(p.container,),  # stopped and recreated: no retention, restart or upgrade on it meanwhile
     )

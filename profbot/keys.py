@@ -89,6 +89,14 @@ class Keys:
     def change_held(self, hold_key: str) -> str:
         return f"{self.prefix}:changes:held:{hold_key}"
 
+    def change_held_host_wide(self, host: str) -> str:
+        """Held by the one change that touches every container on the host (profiling off everywhere)."""
+        return f"{self.prefix}:changes:held-host:{host}"
+
+    def change_holders_on(self, host: str) -> str:
+        """Every change holding something on the host, scored by when its hold ends."""
+        return f"{self.prefix}:changes:holders:{host}"
+
     def change_executions(self, target_key: str) -> str:
         return f"{self.prefix}:changes:executed:{target_key}"
 

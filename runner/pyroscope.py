@@ -49,6 +49,7 @@ class PyroscopeClient:
         self.base_url = base_url.rstrip("/")
         # Where people open the UI (PYROSCOPE_UI_URL), when the runner reaches Pyroscope by another name.
         self.ui_url = without_credentials((ui_url or base_url).rstrip("/"))
+        self.timeout = timeout
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
 
     async def aclose(self) -> None:
@@ -87,8 +88,10 @@ class PyroscopeClient:
 
     # ------------------------------------------------------------------ freshness
 
-    async def _connect(self, method: str, body: dict[str, object]) -> httpx.Response:
-        return await self._http.post(f"/querier.v1.QuerierService/{method}", json=body)
+    async def _connect(self, method: str, body: dict[str, object], timeout: float | None = None) -> httpx.Response:
+        return await self._http.post(
+            f"/querier.v1.QuerierService/{method}", json=body, timeout=self.timeout if timeout is None else timeout
+        )
 
     async def freshness(self, services: list[str], minutes: int) -> Freshness:
         """Which services sent profiles in the last ``minutes``, with the API the server speaks.
@@ -235,22 +238,29 @@ class PyroscopeClient:
     # ------------------------------------------------------------------ push latency
 
     async def push_latency(self, within: float) -> PushLatency:
-        """Push one canary sample as an SDK would (``/ingest``, folded), then poll a v1 render of
-        the canary service until that very sample shows: its frame name is new on every push, so
-        an earlier canary's samples never count."""
+        """Push one canary sample as an SDK would (``/ingest``, folded), then poll a render of the
+        canary service until that very sample shows: its frame name is new on every push, so an
+        earlier canary's samples never count. Every request gets only what is left of ``within``
+        (a slow Pyroscope is "not visible", what is measured, not the job's own timeout), and the
+        render speaks the server's API: ``profbot-canary.cpu`` on v0, a profile-type query on v1."""
         marker = f"push_{uuid.uuid4().hex[:16]}"
         now = int(time.time())
         measured = PushLatency(
             url=f"{without_credentials(self.base_url)}/ingest", pushed=False, visible=False, within_s=within
         )
         started = time.perf_counter()
+        deadline = started + within
+
+        def left() -> float:
+            return max(0.001, min(self.timeout, deadline - time.perf_counter()))
+
         try:
             pushed = await self._http.post(
                 "/ingest",
                 # `.cpu`: the CPU profile type on v1, as the SDKs' own pushes land.
                 params={"name": f"{CANARY_SERVICE}.cpu", "format": "folded", "from": now - 1, "until": now,
                         "sampleRate": 100, "spyName": "profbot"},
-                content=f"profbot;{marker} 1\n".encode(),
+                content=f"profbot;{marker} 1\n".encode(), timeout=left(),
             )  # fmt: skip
         except httpx.HTTPError as exc:
             measured.error = f"the push got no answer: {type(exc).__name__}"
@@ -261,11 +271,18 @@ class PyroscopeClient:
             return measured
         measured.pushed = True
         query = f'{CPU_PROFILE_TYPE}{{service_name="{CANARY_SERVICE}"}}'
-        deadline = started + within
+        try:  # as freshness tells them apart: only v1 has the querier's Connect API
+            probe = await self._connect("LabelValues", {"name": "service_name", "start": 0, "end": 0}, timeout=left())
+            if probe.status_code in (404, 405):
+                query = f"{CANARY_SERVICE}.cpu"  # v0: the application name the push created
+        except httpx.HTTPError:
+            pass  # the render below says what answers
         while True:
             try:
                 answer = await self._http.get(
-                    "/pyroscope/render", params={"query": query, "from": "now-5m", "until": "now", "format": "json"}
+                    "/pyroscope/render",
+                    params={"query": query, "from": "now-5m", "until": "now", "format": "json"},
+                    timeout=left(),
                 )
                 if answer.status_code != 200:
                     measured.error = f"render answered HTTP {answer.status_code}: {answer.text.strip()[:200]}"
@@ -277,6 +294,6 @@ class PyroscopeClient:
                 measured.error = f"render got no answer: {type(exc).__name__}"
             except (ValueError, AttributeError, TypeError):  # a proxy's HTML page, a list...
                 measured.error = "render answered no flamebearer"
-            if time.perf_counter() >= deadline:
+            if time.perf_counter() + CANARY_POLL_SECONDS >= deadline:
                 return measured
             await asyncio.sleep(CANARY_POLL_SECONDS)

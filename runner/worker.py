@@ -42,6 +42,7 @@ from profbot.streams import GroupConsumer
 from runner.host_policy import HostContext, check_bound_target, verify_identity
 from runner.operations import IMPLEMENTATIONS, OperationTable
 from runner.operations.containers import tree_size
+from runner.pyroscope import without_credentials
 from runner.redaction import redact
 
 log = structlog.get_logger("profbot.runner")
@@ -71,7 +72,7 @@ class RunnerWorker:
         self.keys = Keys(prefix)
         self.host_id = host_id
         self.host = host
-        self.pyroscope_url = pyroscope_url
+        self.pyroscope_url = without_credentials(pyroscope_url)  # heartbeats are shown: /prof runners
         self.grafana_ui_url = grafana_ui_url
         self.concurrency = concurrency
         self.heartbeat_seconds = heartbeat_seconds

@@ -4,7 +4,10 @@ again with ``conversations.history`` (``include_all_metadata``) over a bounded r
 previous thread's permalink (``chat.getPermalink``).
 
 The look-up happens only for a parent whose post was begun and whose ts was never stored, so it is
-rare; its calls are paced like the channel's other calls. ``conversations.history`` needs the
+rare: one ``conversations.history`` call over the window around that post, of at most 15 messages.
+Slack allows apps outside its Marketplace (created after May 2025) one such call a minute and 15
+messages a call; a window holding more than that is not paged through (a minute a page), the parent
+is posted again and that is logged. ``conversations.history`` needs the
 ``channels:history`` (``groups:history`` for a private channel) scope: without it the parent cannot
 be looked for and is posted again, which is logged.
 """
@@ -25,8 +28,7 @@ from profbot.errors import FrontEndUnavailable
 log = structlog.get_logger("profbot.slack")
 
 PARENT_EVENT = "profbot_alert_thread"  # the metadata event type of an alert thread's first message
-HISTORY_PAGE = 200  # messages per conversations.history call (Slack allows up to 999)
-HISTORY_PAGES = 5  # at most this many calls per look-up: the window is bounded in time and in size
+HISTORY_LIMIT = 15  # messages per conversations.history call: the most Slack gives non-Marketplace apps
 CANNOT_READ_HISTORY = {"missing_scope", "not_allowed_token_type"}
 
 
@@ -50,26 +52,22 @@ class SlackAlertPeople(SlackPeople):
             channel=str(answer.get("channel") or place.channel), ts=str(answer["ts"]), thread=place.thread
         )
 
-    async def find_keyed(self, place: Place, key: str, since: float) -> MessageRef | None:
-        cursor: str | None = None
-        for _ in range(HISTORY_PAGES):
-            try:
-                answer = await self._call(
-                    "conversations_history", channel=place.channel, oldest=f"{max(0.0, since):.6f}",
-                    limit=HISTORY_PAGE, include_all_metadata=True, cursor=cursor,
-                )  # fmt: skip
-            except FrontEndUnavailable as exc:
-                if exc.reason not in CANNOT_READ_HISTORY:
-                    raise  # Slack away: try again later rather than post twice
-                log.error("alert_parent_lookup_impossible", error=exc.reason, hint="grant channels:history")
-                return None
-            for message in answer.get("messages") or []:
-                if _key_of(message) == key and not message.get("parent_user_id"):
-                    return MessageRef(channel=place.channel, ts=str(message["ts"]))
-            cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
-            if not answer.get("has_more") or cursor is None:
-                return None
-        log.warning("alert_parent_lookup_bounded", channel=place.channel, pages=HISTORY_PAGES)
+    async def find_keyed(self, place: Place, key: str, since: float, until: float) -> MessageRef | None:
+        try:
+            answer = await self._call(
+                "conversations_history", channel=place.channel, oldest=f"{max(0.0, since):.6f}",
+                latest=f"{max(0.0, until):.6f}", inclusive=True, limit=HISTORY_LIMIT, include_all_metadata=True,
+            )  # fmt: skip
+        except FrontEndUnavailable as exc:
+            if exc.reason not in CANNOT_READ_HISTORY:
+                raise  # Slack away: try again later rather than post twice
+            log.error("alert_parent_lookup_impossible", error=exc.reason, hint="grant channels:history")
+            return None
+        for message in answer.get("messages") or []:
+            if _key_of(message) == key and not message.get("parent_user_id"):
+                return MessageRef(channel=place.channel, ts=str(message["ts"]))
+        if answer.get("has_more"):
+            log.warning("alert_parent_lookup_bounded", channel=place.channel, key=key, limit=HISTORY_LIMIT)
         return None
 
     async def link(self, message: MessageRef) -> str | None:

@@ -25,11 +25,31 @@ from profbot.redis_access import redis_errors
 LEDGER_MAXLEN = 1_000_000
 INBOX_MAXLEN = 100_000
 
+# The next incident, in one step against the intake writing meanwhile (ARGV: the incident seen, its
+# thread, channel, previous link, last seen and notifications as seen). Nothing if another took the
+# step already. An alert left behind is one still resolved now: one that fired again since it was
+# seen stays, with the new incident. Notifications taken since it was seen stay counted.
+_OPEN_INCIDENT = """
+if tonumber(redis.call('HGET', KEYS[1], 'incident') or '1') ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'incident', tonumber(ARGV[1]) + 1, 'previous_thread_ts', ARGV[2],
+  'previous_channel', ARGV[3], 'previous_link', ARGV[4], 'first_seen', ARGV[5])
+redis.call('HINCRBY', KEYS[1], 'notifications', 1 - tonumber(ARGV[6]))
+redis.call('HDEL', KEYS[1], 'thread_ts', 'channel', 'resolved_at', 'resolved_posted', 'posting_key', 'posting_since')
+redis.call('DEL', KEYS[3])
+local alerts = redis.call('HGETALL', KEYS[2])
+for i = 1, #alerts, 2 do
+  local ok, alert = pcall(cjson.decode, alerts[i + 1])
+  if ok and type(alert) == 'table' and alert['status'] == 'resolved' then redis.call('HDEL', KEYS[2], alerts[i]) end
+end
+return 1
+"""
+
 
 class RedisAlertLedger:
     def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
+        self._open_incident_script = redis.register_script(_OPEN_INCIDENT)
 
     async def record(self, notification: AlertNotification) -> str:
         """Store a notification durably; its group id. Raises RedisUnavailable (the intake's 503)."""
@@ -121,20 +141,13 @@ class RedisAlertLedger:
         await self._set(gid, posting_key=key, posting_since=at)
 
     async def open_incident(self, group: AlertGroup, previous_link: str | None) -> None:
-        key, gid = self.keys.alert_group(group.id), group.id
-        left_behind = [fp for fp, alert in group.alerts.items() if alert.status == "resolved"]
         with redis_errors():
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(key, mapping={
-                    "incident": group.incident + 1, "previous_thread_ts": group.thread_ts or "",
-                    "previous_channel": group.channel or "", "previous_link": previous_link or "",
-                    "first_seen": group.last_seen, "notifications": 1,
-                })  # fmt: skip
-                pipe.hdel(key, "thread_ts", "channel", "resolved_at", "resolved_posted", "posting_key", "posting_since")
-                pipe.delete(self.keys.alert_group_announced(gid))
-                if left_behind:  # the previous incident's, kept in the ledger stream
-                    pipe.hdel(self.keys.alert_group_alerts(gid), *left_behind)
-                await pipe.execute()
+            await self._open_incident_script(
+                keys=[self.keys.alert_group(group.id), self.keys.alert_group_alerts(group.id),
+                      self.keys.alert_group_announced(group.id)],
+                args=[group.incident, group.thread_ts or "", group.channel or "", previous_link or "",
+                      group.last_seen, group.notifications],
+            )  # fmt: skip
 
     async def set_resolved(self, gid: str, at: float) -> None:
         await self._set(gid, resolved_at=at, resolved_posted=1)

@@ -21,6 +21,7 @@ time) is bot/stores/alert_inbox.py.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable
@@ -44,8 +45,15 @@ log = structlog.get_logger("profbot.alerts")
 
 # What no retry will ever deliver: logged and skipped, the ledger keeps the alert.
 UNDELIVERABLE = (ContentRefused, MessageGone)
-# Slack's clock and ours may differ: a parent is looked for from this long before the post was begun.
+# Slack's clock and ours may differ: a parent is looked for this much either side of its post.
 POSTING_CLOCK_MARGIN = 120.0
+# A parent's post is given up after this long (pacing and the front end's retries included), so a
+# post begun at T took its ts before T + POST_SECONDS: the look-up window is bounded on both sides.
+POST_SECONDS = 60.0
+# The look-up is given up after this long (the front end's rate-limit waits included) and tried
+# again later. With the post it stays well inside the lock a group's sync holds (LOCK_SECONDS, 600 s
+# in bot/stores/alert_inbox.py): no other replica takes the group over mid-post and posts it twice.
+LOOKUP_SECONDS = 200.0
 
 
 class AlertThreads:
@@ -122,15 +130,20 @@ class AlertThreads:
         place, key = Place(channel=self.policy.channel), group.parent_key
         message = None
         if group.posting_key == key and group.posting_since is not None:
-            # Posted before without its ts stored, perhaps: look before posting again.
-            message = await self.people.find_keyed(place, key, since=group.posting_since - POSTING_CLOCK_MARGIN)
+            # Posted before without its ts stored, perhaps: look around that post before posting again.
+            begun = group.posting_since
+            async with asyncio.timeout(LOOKUP_SECONDS):
+                message = await self.people.find_keyed(
+                    place, key, begun - POSTING_CLOCK_MARGIN, begun + POST_SECONDS + POSTING_CLOCK_MARGIN
+                )
             if message is not None:
                 log.info("alert_parent_found", group=group.id, key=key, ts=message.ts)
-        else:
-            await self.ledger.begin_parent(group.id, key, self.clock())
         if message is None:
+            # Noted anew before every post, so the next look-up covers this post and no older ones.
+            await self.ledger.begin_parent(group.id, key, self.clock())
             try:
-                message = await self.people.post_keyed(place, parent, key)
+                async with asyncio.timeout(POST_SECONDS):
+                    message = await self.people.post_keyed(place, parent, key)
             except UNDELIVERABLE as exc:
                 log.error("alert_post_refused", group=group.id, error=exc.reason)
                 return group

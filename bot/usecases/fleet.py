@@ -78,7 +78,9 @@ class Fleet:
         if fresh.value is not None and fresh.value.api == "v0":  # v0 answers only for the names it is given
             names = sorted({p.service for p in profiled} | ({only} if only else set()))
             fresh = await fleet.fresh_services(self.diagnoses.context(pyroscope_host), names)
-        return fleet.freshness_report(profiled, fresh, pyroscope_host=pyroscope_host, unknown_hosts=unknown, only=only)
+        return fleet.freshness_report(
+            profiled, fresh, pyroscope_host=pyroscope_host, unknown_hosts=unknown, only=only, host=host
+        )
 
     async def freshness(self, asker: Asker, command: Freshness) -> Report | None:
         outcome = await self.freshness_report(command.service)

@@ -76,9 +76,10 @@ class AlertPeople(People, Protocol):
 
     async def post_keyed(self, place: Place, content: Content, key: str) -> MessageRef: ...
 
-    async def find_keyed(self, place: Place, key: str, since: float) -> MessageRef | None:
-        """The message posted in ``place`` with ``key`` (by :meth:`post_keyed`) since ``since``
-        (epoch seconds), looked up over a bounded recent window; None when there is none."""
+    async def find_keyed(self, place: Place, key: str, since: float, until: float) -> MessageRef | None:
+        """The message posted in ``place`` with ``key`` (by :meth:`post_keyed`) between ``since`` and
+        ``until`` (epoch seconds), looked up in one bounded read of that window; None when there
+        is none (or the window holds more than one read shows)."""
         ...
 
     async def link(self, message: MessageRef) -> str | None:
@@ -152,8 +153,10 @@ class AlertLedger(Protocol):
         ...
 
     async def open_incident(self, group: AlertGroup, previous_link: str | None) -> None:
-        """``group`` fired again after its resolution: its next incident, with no thread yet, the
-        current one's thread kept as the previous one, its resolved alerts left behind."""
+        """``group`` (as last read) fired again after its resolution: its next incident, with no
+        thread yet, the current one's thread kept as the previous one, the alerts still resolved
+        left behind. What the intake stored since ``group`` was read stays: an alert that fired
+        again, the notifications counted. Nothing when the group is no longer at ``group.incident``."""
         ...
 
     async def set_resolved(self, gid: str, at: float) -> None: ...

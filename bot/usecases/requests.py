@@ -161,7 +161,8 @@ class ChangeRequests:
         place: Place = asker.place
         draft = ChangeRequest(
             procedure=remedy.procedure, action=remedy.action, kind=remedy.kind, label=remedy.label, host=remedy.host,
-            target=remedy.target, impact=remedy.impact, params=remedy.params,
+            target=remedy.target, impact=remedy.impact, params=remedy.params, also_holds=list(plan.also_holds),
+            host_wide=plan.host_wide,
             steps=[PlannedStep(op=s.operation.name, params=s.operation.model_dump(mode="json"), kind=s.operation.kind,
                                text=s.text) for s in plan.steps],
             requested_by=asker.user, channel=place.channel, thread_ts=place.thread, state=state,

@@ -81,6 +81,8 @@ class ChangeRequest(BaseModel):
     params: dict[str, Any] = {}  # the action's parameters, from which its plan is made again
     steps: list[PlannedStep]
     identity: TargetIdentity | None = None
+    also_holds: list[str] = []  # other containers or volumes its steps touch (purge: the container)
+    host_wide: bool = False  # it touches every container on the host: no other change there meanwhile
     requested_by: str
     channel: str
     thread_ts: str | None = None
@@ -102,9 +104,15 @@ class ChangeRequest(BaseModel):
         return f"{self.host}:{self.procedure}:{self.action}:{self.target}"
 
     @property
-    def hold_key(self) -> str:
-        """The container or volume on its host: one change at a time on it, whichever change."""
-        return f"{self.host}:{self.target}"
+    def hold_keys(self) -> list[str]:
+        """Each container or volume it touches, on its host: one change at a time on each, whichever change."""
+        return sorted({f"{self.host}:{name}" for name in (self.target, *self.also_holds)})
+
+    def contends_with(self, other: ChangeRequest) -> bool:
+        """Whether the two cannot both hold: they touch the same thing, or one touches the whole host."""
+        if self.host == other.host and (self.host_wide or other.host_wide):
+            return True
+        return bool(set(self.hold_keys) & set(other.hold_keys))
 
     @property
     def held_since(self) -> float:

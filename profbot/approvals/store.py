@@ -31,37 +31,85 @@ HOLD_MARGIN_SECONDS = 120
 RUNNING_HOLD_SECONDS = 3600
 
 # File a request: a pending one unless the same change on the same target is open (that one's id
-# is the answer) or another request holds the target (the holder's id is the answer). All in one
-# script, so two requests filed at once cannot both get the target.
+# is the answer) or another request holds something it touches (the holder's id is the answer). A
+# request holds every container or volume its plan touches (KEYS[6..]); besides, each is listed
+# on its host (KEYS[4], scored by when its hold ends) unless it touches the whole host, which it
+# then holds (KEYS[5]): it needs the host's list empty, and the others need it free. All in one
+# script, so two requests filed at once cannot both get what they touch.
 _CREATE = """
 if ARGV[5] == '1' then
   local same = redis.call('GET', KEYS[1])
   if same then return same end
-  local holder = redis.call('GET', KEYS[2])
-  if holder then return holder end
+  local wide = redis.call('GET', KEYS[5])
+  if wide then return wide end
+  if ARGV[10] == '1' then
+    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[9])
+    local first = redis.call('ZRANGE', KEYS[4], 0, 0)
+    if first[1] then return first[1] end
+  end
+  for i = 6, #KEYS do
+    local holder = redis.call('GET', KEYS[i])
+    if holder then return holder end
+  end
+  local hold = tonumber(ARGV[6]) + tonumber(ARGV[7])
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[6])
-  redis.call('SET', KEYS[2], ARGV[1], 'EX', tonumber(ARGV[6]) + tonumber(ARGV[7]))
-  redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])
+  if ARGV[10] == '1' then
+    redis.call('SET', KEYS[5], ARGV[1], 'EX', hold)
+  else
+    redis.call('ZADD', KEYS[4], tonumber(ARGV[9]) + hold, ARGV[1])
+    if redis.call('TTL', KEYS[4]) < hold then redis.call('EXPIRE', KEYS[4], hold) end
+  end
+  for i = 6, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'EX', hold) end
+  redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
 end
-redis.call('HSET', KEYS[3], 'state', ARGV[2], 'doc', ARGV[3], 'version', 0)
-redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('HSET', KEYS[2], 'state', ARGV[2], 'doc', ARGV[3], 'version', 0)
+redis.call('EXPIRE', KEYS[2], ARGV[4])
 return ARGV[1]
 """
 
 
-# Write a request's new state and document if nobody wrote it since we read it (its version); when
-# it leaves its pending states, free the "one open request per change and target" key; while it
-# runs, keep holding its target; once final, free the target.
+# Write a request's new state and document if nobody wrote it since we read it (its version): 0
+# when somebody did. When it leaves its pending states, free the "one open request per change and
+# target" key. Starting it (ARGV[6] 'start') needs everything it holds still its own or free (a
+# pending hold lapses a little after the request's expiry, and another request may have taken it):
+# -1, nothing written, when another has it. While it runs, keep holding; once final, let go.
 _TRANSITION = """
 local version = redis.call('HGET', KEYS[1], 'version') or '0'
 if version ~= ARGV[3] then return 0 end
+local id, wide = ARGV[5], ARGV[9] == '1'
+local function free_or_ours(key)
+  local holder = redis.call('GET', key)
+  return (not holder) or holder == id
+end
+if ARGV[6] == 'start' then
+  if not free_or_ours(KEYS[4]) then return -1 end
+  for i = 5, #KEYS do
+    if not free_or_ours(KEYS[i]) then return -1 end
+  end
+  if wide then
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[8])
+    if redis.call('ZCARD', KEYS[3]) > 0 then return -1 end
+  end
+end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'doc', ARGV[2], 'version', tonumber(version) + 1)
-if ARGV[4] == '0' and redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
-local holder = redis.call('GET', KEYS[3])
-if ARGV[6] == 'running' and (not holder or holder == ARGV[5]) then
-  redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[7])
-elseif ARGV[6] == 'final' and holder == ARGV[5] then
-  redis.call('DEL', KEYS[3])
+if ARGV[4] == '0' and redis.call('GET', KEYS[2]) == id then redis.call('DEL', KEYS[2]) end
+if ARGV[6] == 'start' or ARGV[6] == 'running' then
+  local hold = tonumber(ARGV[7])
+  if wide then
+    if free_or_ours(KEYS[4]) then redis.call('SET', KEYS[4], id, 'EX', hold) end
+  else
+    redis.call('ZADD', KEYS[3], tonumber(ARGV[8]) + hold, id)
+    if redis.call('TTL', KEYS[3]) < hold then redis.call('EXPIRE', KEYS[3], hold) end
+  end
+  for i = 5, #KEYS do
+    if free_or_ours(KEYS[i]) then redis.call('SET', KEYS[i], id, 'EX', hold) end
+  end
+elseif ARGV[6] == 'final' then
+  if redis.call('GET', KEYS[4]) == id then redis.call('DEL', KEYS[4]) end
+  redis.call('ZREM', KEYS[3], id)
+  for i = 5, #KEYS do
+    if redis.call('GET', KEYS[i]) == id then redis.call('DEL', KEYS[i]) end
+  end
 end
 return 1
 """
@@ -100,8 +148,14 @@ class ApprovalStore:
     def open_key(self, request: ChangeRequest) -> str:
         return self.keys.change_open(request.target_key)
 
-    def held_key(self, request: ChangeRequest) -> str:
-        return self.keys.change_held(request.hold_key)
+    def held_keys(self, request: ChangeRequest) -> list[str]:
+        """The keys of what it holds: the host's list of holders, the host-wide hold, then each
+        container or volume it touches."""
+        return [
+            self.keys.change_holders_on(request.host),
+            self.keys.change_held_host_wide(request.host),
+            *(self.keys.change_held(key) for key in request.hold_keys),
+        ]
 
     async def create(self, request: ChangeRequest) -> str:
         """Store a new request; the id of the request stored. Another id answers that nothing was
@@ -110,9 +164,10 @@ class ApprovalStore:
         ttl = max(1, int(request.expires_at - time.time()) + 1)
         with redis_errors():
             stored = await self._create(
-                keys=[self.open_key(request), self.held_key(request), self.key(request.id), self.pending_key],
+                keys=[self.open_key(request), self.key(request.id), self.pending_key, *self.held_keys(request)],
                 args=[request.id, request.state.value, request.model_dump_json(), REQUEST_TTL_SECONDS,
-                      "1" if request.state.pending else "0", ttl, HOLD_MARGIN_SECONDS, request.expires_at],
+                      "1" if request.state.pending else "0", ttl, HOLD_MARGIN_SECONDS, request.expires_at,
+                      time.time(), "1" if request.host_wide else "0"],
             )  # fmt: skip
         return stored.decode() if isinstance(stored, bytes) else str(stored)
 
@@ -157,14 +212,25 @@ class ApprovalStore:
             updated.state = to or current.state
             if change is not None:
                 change(updated)
-            # The target's hold: kept (and renewed) while running, freed once final, as is while pending.
-            holding = "running" if updated.state is RequestState.RUNNING else "" if updated.state.pending else "final"
+            # What it holds: taken again on starting (refused if another has it), renewed while it
+            # runs, freed once final, as is while pending.
+            running = updated.state is RequestState.RUNNING
+            holding = (
+                ("running" if current.state is RequestState.RUNNING else "start")
+                if running
+                else ""
+                if updated.state.pending
+                else "final"
+            )
             with redis_errors():
                 written = await self._transition(
-                    keys=[self.key(request_id), self.open_key(current), self.held_key(current)],
+                    keys=[self.key(request_id), self.open_key(current), *self.held_keys(current)],
                     args=[updated.state.value, updated.model_dump_json(), version,
-                          "1" if updated.state.pending else "0", request_id, holding, RUNNING_HOLD_SECONDS],
+                          "1" if updated.state.pending else "0", request_id, holding, RUNNING_HOLD_SECONDS,
+                          time.time(), "1" if current.host_wide else "0"],
                 )  # fmt: skip
+            if int(written) == -1:  # another request has what it would start on: not moved
+                return False, current
             if int(written) == 1:
                 if not updated.state.pending:
                     with redis_errors():

@@ -334,6 +334,10 @@ def test_a_parent_is_posted_once_when_redis_fails_before_its_ts_is_stored(
         # The bot tries again and looks for the parent by its key before posting it again.
         [lookup, *_] = slack.wait_for("conversations.history", timeout=30)
         assert lookup.body["channel"] == ALERT_CHANNEL and lookup.body["include_all_metadata"] in ("1", "true")
+        # One read of Slack's most for a non-Marketplace app (15), of the window around the post only.
+        assert lookup.body["limit"] == "15" and "cursor" not in lookup.body
+        oldest, latest = float(lookup.body["oldest"]), float(lookup.body["latest"])
+        assert oldest < float(parent.answer["ts"]) < latest and latest - oldest < 600
         assert admin.hget(key, "thread_ts") is None and admin.hget(key, "posting_key") == f"{gid}:1"
         admin.execute_command("ACL", "SETUSER", "default", "+hset")  # Redis takes writes again
 
@@ -351,3 +355,27 @@ def test_a_parent_is_posted_once_when_redis_fails_before_its_ts_is_stored(
         assert len(parents(slack)) == 1
     finally:
         private.close()
+
+
+def test_alerts_firing_while_a_new_incident_opens_stay_with_it(
+    alert_bot: Callable[..., BotProcess], slack: SlackStandIn
+) -> None:
+    b = alert_bot()
+    one, two = alert("QueueBacklog", "worker-1:9100"), alert("QueueBacklog", "worker-2:9100")
+    assert send(b, group("QueueBacklog", [one, two])).status_code == 200
+    first_ts = wait_for_posts(slack, 1)[0].answer["ts"]
+    resolved = [{**a, "status": "resolved"} for a in (one, two)]
+    assert send(b, group("QueueBacklog", resolved, "resolved")).status_code == 200
+    wait_until_posted(slack, lambda c: "Resolved: QueueBacklog" in message_text(c.body))
+
+    def both_fire_again(_: Call) -> None:
+        assert send(b, group("QueueBacklog", [one, two])).status_code == 200
+
+    # worker-1 fires again. While the bot opens the new incident (it has read the group and asks
+    # for the old thread's link before storing the next incident), worker-2 fires again too.
+    slack.after_next("chat.getPermalink", both_fire_again)
+    assert send(b, group("QueueBacklog", [one])).status_code == 200
+    second = wait_until_posted(slack, lambda c: "thread_ts" not in c.body and c.answer["ts"] != first_ts)
+    text = message_text(second.body)
+    assert "incident 2 of this group" in text and "worker-2:9100" in text
+    assert "2 of 2 alerts firing" in text and "2 notifications" in text  # neither lost nor counted away

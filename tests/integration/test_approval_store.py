@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -140,3 +140,74 @@ async def test_a_request_closed_before_it_ran_frees_its_target(store: ApprovalSt
     assert (await store.transition(first.id, final, PENDING))[0]
     after = another_change()
     assert await store.create(after) == after.id
+
+
+def purge(volume: str = "pyroscope_data", container: str = "pyroscope") -> ChangeRequest:
+    """A purge: its target is the volume, and it holds the container it stops and recreates."""
+    return request().model_copy(update={"procedure": "INC-PROF-004", "action": "purge", "target": volume,
+                                         "also_holds": [container], "requested_by": "U3"})  # fmt: skip
+
+
+def retention() -> ChangeRequest:
+    return request().model_copy(update={"procedure": "INC-PROF-004", "action": "reduce-retention",
+                                         "requested_by": "U4"})  # fmt: skip
+
+
+def disable_everywhere(host: str = "h1") -> ChangeRequest:
+    return request().model_copy(update={"procedure": "INC-PROF-002", "action": "disable-global",
+                                         "target": "PYROSCOPE_ENABLED", "host": host, "host_wide": True})  # fmt: skip
+
+
+async def test_a_purge_and_a_retention_change_on_the_pyroscope_container_are_not_both_open(
+    store: ApprovalStore,
+) -> None:
+    first = purge()
+    assert await store.create(first) == first.id
+    assert await store.create(retention()) == first.id  # the purge stops that container
+    assert await store.create(another_change()) == first.id  # a restart of it too
+    assert (await store.transition(first.id, RequestState.RUNNING, PENDING))[0]
+    assert await store.create(retention()) == first.id  # running: still held, every key
+    assert (await store.transition(first.id, RequestState.SUCCEEDED, {RequestState.RUNNING}))[0]
+
+    second = retention()
+    assert await store.create(second) == second.id  # all it held is free
+    assert await store.create(purge()) == second.id  # and the other way round
+
+
+async def test_profiling_off_everywhere_and_a_change_on_one_service_are_not_both_open(store: ApprovalStore) -> None:
+    one = another_change(target="backend")
+    assert await store.create(one) == one.id
+    assert await store.create(disable_everywhere()) == one.id  # a change on the host is open
+    elsewhere = disable_everywhere(host="h2")
+    assert await store.create(elsewhere) == elsewhere.id  # another host's is not
+    assert (await store.transition(one.id, RequestState.CANCELLED, PENDING))[0]
+
+    everywhere = disable_everywhere()
+    assert await store.create(everywhere) == everywhere.id
+    assert await store.create(another_change(target="ai-yolo26")) == everywhere.id  # every service on h1 waits
+    assert (await store.transition(everywhere.id, RequestState.RUNNING, PENDING))[0]
+    assert await store.create(another_change(target="backend")) == everywhere.id
+    assert (await store.transition(everywhere.id, RequestState.FAILED, {RequestState.RUNNING}))[0]
+    after = another_change(target="backend")
+    assert await store.create(after) == after.id
+
+
+@pytest.mark.parametrize("make_first", [request, disable_everywhere])
+async def test_a_request_whose_hold_another_took_is_not_started(
+    store: ApprovalStore, make_first: Callable[[], ChangeRequest]
+) -> None:
+    first = make_first()
+    assert await store.create(first) == first.id
+    # Its hold lapsed (it was not expired in time) and another request took the target.
+    for key in store.held_keys(first)[1:]:
+        await store.redis.delete(key)
+    await store.redis.zrem(store.held_keys(first)[0], first.id)
+    taker = another_change(target="pyroscope")
+    assert await store.create(taker) == taker.id
+
+    moved, current = await store.transition(first.id, RequestState.RUNNING, PENDING)
+    assert not moved and current is not None and current.state is RequestState.AWAITING_CONFIRMATION
+    stored = await store.get(first.id)
+    assert stored is not None and stored.state is RequestState.AWAITING_CONFIRMATION
+    # The taker still holds it: nothing was written over.
+    assert await store.create(retention()) == taker.id

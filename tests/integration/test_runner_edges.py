@@ -19,6 +19,7 @@ from profbot.ops.containers import ContainerInspect
 from profbot.ops.pyroscope import (
     CPU_PROFILE_TYPE,
     GetPyroscopeConfig,
+    MeasurePushLatency,
     PyroscopeFreshness,
     PyroscopeProfile,
     PyroscopeReady,
@@ -205,6 +206,10 @@ async def test_a_profile_comes_back_as_pushed_and_its_link_carries_no_credential
     assert "s3cret" not in profile.ui_url and "ops@" not in profile.ui_url
     assert profile.ui_url.startswith(f"http://127.0.0.1:{port}/?query=process_cpu")
     assert profile.end - profile.start == 300
+    # Nor does its heartbeat, which /prof runners shows.
+    [runner] = await job_bus.runners()
+    assert "s3cret" not in runner.pyroscope_url and "ops@" not in runner.pyroscope_url
+    assert runner.pyroscope_url.rstrip("/") == f"http://127.0.0.1:{port}"
 
 
 async def test_a_profile_from_a_v0_server_is_refused_with_the_reason(
@@ -213,3 +218,13 @@ async def test_a_profile_from_a_v0_server_is_refused_with_the_reason(
     start_runner(PYROSCOPE_URL=f"http://127.0.0.1:{pyroscope_v0}")
     with pytest.raises(OperationError, match="speaks the v0 API"):
         await job_bus.call(HOST, PyroscopeProfile(service="ai-yolo26"), timeout=30)
+
+
+async def test_the_push_canary_on_a_v0_server_is_queried_by_its_application_name(
+    job_bus: JobBus, start_runner, pyroscope_v0: int
+) -> None:
+    start_runner(PYROSCOPE_URL=f"http://127.0.0.1:{pyroscope_v0}")
+
+    measured: Any = await job_bus.call(HOST, MeasurePushLatency(within=5), timeout=30)
+
+    assert measured.pushed and measured.visible and measured.error is None

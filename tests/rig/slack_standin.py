@@ -14,7 +14,8 @@
   ``uploads`` lists what was shared, with the bytes.
 - Messages are kept per channel, with their ``metadata`` (``event_type`` and ``event_payload``):
   ``conversations.history`` answers a channel's messages (not thread replies) newest first within
-  ``oldest``/``latest``, ``limit`` at a time with ``has_more`` and a ``next_cursor``, their metadata
+  ``oldest``/``latest`` (``inclusive``), ``limit`` at a time (at most ``history_limit``, Slack's 15
+  for non-Marketplace apps) with ``has_more`` and a ``next_cursor``, their metadata
   only with ``include_all_metadata``, and needs ``channels:history`` (``groups:history``);
   ``chat.getPermalink`` answers a kept message's permalink.
 - ``after_next(method, hook)``: ``hook(call)`` runs once, after the next successful call to
@@ -123,6 +124,9 @@ class SlackStandIn:
         # Writes per second per channel before Slack answers 429 (None: no limit), as chat.postMessage's
         # "about one message per second per channel, short bursts allowed".
         self.channel_rate_limit: int | None = None
+        # conversations.history's most messages a call: 15 for apps outside the Marketplace (created
+        # after May 2025), as profbot is; 999 for Marketplace apps.
+        self.history_limit = 15
         self._channel_writes: dict[str, list[float]] = {}
         self._files: dict[str, Upload] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> its messages, oldest first
@@ -313,13 +317,20 @@ class SlackStandIn:
         needed = "groups:history" if channel.startswith("G") else "channels:history"
         if needed not in self.scopes:
             return 200, {"ok": False, "error": "missing_scope", "needed": needed}, {}
-        oldest, latest = float(body.get("oldest") or 0), float(body.get("latest") or time.time() + 1e9)
-        limit = min(max(int(body.get("limit") or 100), 1), 999)
+        # As Slack: latest defaults to now, both bounds exclusive unless ``inclusive``; ``limit``
+        # defaults to and is capped at the history limit (15 for apps outside the Marketplace).
+        oldest, latest = float(body.get("oldest") or 0), float(body.get("latest") or time.time())
+        inclusive = str(body.get("inclusive", "")).lower() in ("1", "true")
+        limit = min(max(int(body.get("limit") or self.history_limit), 1), self.history_limit)
         with_metadata = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
         cursor = str(body.get("cursor") or "")
+
+        def within(ts: float) -> bool:
+            return oldest <= ts <= latest if inclusive else oldest < ts < latest
+
         with self._lock:
             shown = [dict(m) for m in reversed(self.messages.get(channel, []))
-                     if "parent_user_id" not in m and oldest < float(m["ts"]) < latest]  # fmt: skip
+                     if "parent_user_id" not in m and within(float(m["ts"]))]  # fmt: skip
         if cursor:  # opaque to the caller: the ts to go on below
             shown = [m for m in shown if float(m["ts"]) < float(cursor.removeprefix("next_ts:"))]
         page, rest = shown[:limit], shown[limit:]

@@ -59,6 +59,7 @@ class FakePeople:
         self.refusing_files: set[str] = set()  # channels that take messages but refuse uploads
         self.keys: dict[str, MessageRef] = {}  # idempotency key -> the parent posted with it
         self.looked_up: list[str] = []  # the keys find_keyed was asked for
+        self.looked_within: list[tuple[float, float]] = []  # the windows find_keyed was asked for
         self._ts = 1000
 
     def _next(self, place: Place) -> MessageRef:
@@ -97,8 +98,9 @@ class FakePeople:
         self.keys[key] = ref
         return ref
 
-    async def find_keyed(self, place: Place, key: str, since: float) -> MessageRef | None:
+    async def find_keyed(self, place: Place, key: str, since: float, until: float) -> MessageRef | None:
         self.looked_up.append(key)
+        self.looked_within.append((since, until))
         found = self.keys.get(key)
         return found if found is not None and found.channel == place.channel else None
 
@@ -145,6 +147,11 @@ class FakeBus:
     heartbeat: dict[str, Any] = field(default_factory=dict)  # more RunnerInfo fields, on every host's
     history: dict[tuple[str, str], list[VolumeSample]] = field(default_factory=dict)
     redis_down: bool = False  # every call fails as the real bus does without Redis
+    # With ``interleave``, a call yields to the event loop while it is in flight (as a real one
+    # waits on Redis), so concurrent calls overlap; ``most_in_flight`` counts them, per host.
+    interleave: bool = False
+    in_flight: dict[str, int] = field(default_factory=dict)
+    most_in_flight: dict[str, int] = field(default_factory=dict)
 
     def _redis(self) -> None:
         if self.redis_down:
@@ -164,6 +171,13 @@ class FakeBus:
     ) -> Any:
         await self.ensure_runner(host)
         self.calls.append(Call(host, operation, approval_id))
+        if self.interleave:
+            self.in_flight[host] = self.in_flight.get(host, 0) + 1
+            self.most_in_flight[host] = max(self.most_in_flight.get(host, 0), self.in_flight[host])
+            try:
+                await asyncio.sleep(0)
+            finally:
+                self.in_flight[host] -= 1
         answer = self.answers_on.get((host, operation.name)) or self.answers.get(operation.name)
         if answer is None:
             raise TargetNotFound(f"{operation.name}: nothing answered in this test")
@@ -223,7 +237,7 @@ class FakeChangeStore:
                 if other.state.pending and other.target_key == request.target_key:
                     return other.id
             for other in self.requests.values():
-                if other.state.holds_target and other.hold_key == request.hold_key:
+                if other.state.holds_target and other.contends_with(request):
                     return other.id
         self.requests[request.id] = request.model_copy(deep=True)
         return request.id
@@ -382,9 +396,12 @@ class FakeLedger:
 
     async def open_incident(self, group: AlertGroup, previous_link: str | None) -> None:
         current = self.groups[group.id]
+        if current.incident != group.incident:
+            return
         self.groups[group.id] = current.model_copy(update={
             "incident": group.incident + 1, "previous_thread_ts": group.thread_ts, "previous_channel": group.channel,
-            "previous_link": previous_link, "first_seen": group.last_seen, "notifications": 1, "thread_ts": None,
+            "previous_link": previous_link, "first_seen": group.last_seen,
+            "notifications": current.notifications - group.notifications + 1, "thread_ts": None,
             "channel": None, "resolved_at": None, "resolved_posted": False, "posting_key": None, "posting_since": None,
             "alerts": {fp: a for fp, a in current.alerts.items() if a.status != "resolved"},
         })  # fmt: skip

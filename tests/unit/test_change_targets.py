@@ -85,3 +85,9 @@ def test_a_running_holder_is_said_with_who_started_it_and_when_in_the_shell() ->
         "(running). One change at a time per target: wait for it to finish, or have it cancelled. Nothing new "
         "was filed."
     )
+
+
+def test_a_held_target_and_host_are_escaped_in_slack() -> None:
+    odd = HOLDER.model_copy(update={"target": "<!channel>", "host": "h<@U0EVE>"})
+    text_ = render(TargetBusy("Recreate pyroscope", odd)).text
+    assert "`&lt;!channel&gt;` on host `h&lt;@U0EVE&gt;`" in text_ and "<!channel>" not in text_

@@ -15,7 +15,11 @@ class Pyroscope:
     """Stores folded pushes; a render shows them only from its ``shows_after``-th query on (how an
     ingester that lags behind answers), and never when ``render_status`` is not 200."""
 
-    def __init__(self, shows_after: int = 1, push_status: int = 200, render_status: int = 200) -> None:
+    def __init__(
+        self, shows_after: int = 1, push_status: int = 200, render_status: int = 200, v0: bool = False
+    ) -> None:
+        self.v0 = v0  # v0 has no querier API and knows the canary as the application `profbot-canary.cpu`
+        self.timeouts: list[float] = []  # each request's read timeout, as the client set it
         self.frames: list[str] = ["profbot", "push_0123456789abcdef"]  # an earlier canary's sample
         self.pushes: list[httpx.Request] = []
         self.renders: list[httpx.Request] = []
@@ -23,6 +27,9 @@ class Pyroscope:
         self.pending: list[str] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.timeouts.append(request.extensions["timeout"]["read"])
+        if request.url.path == "/querier.v1.QuerierService/LabelValues":
+            return httpx.Response(404) if self.v0 else httpx.Response(200, json={"names": ["profbot-canary"]})
         if request.url.path == "/ingest":
             self.pushes.append(request)
             if self.push_status != 200:
@@ -32,8 +39,9 @@ class Pyroscope:
             return httpx.Response(200)
         if request.url.path == "/pyroscope/render":
             self.renders.append(request)
-            if self.render_status != 200:
-                return httpx.Response(self.render_status, text="invalid query")
+            v1_query = request.url.params["query"].startswith(CPU_PROFILE_TYPE)
+            if self.render_status != 200 or v1_query == self.v0:
+                return httpx.Response(self.render_status if self.render_status != 200 else 400, text="invalid query")
             if len(self.renders) >= self.shows_after:
                 self.frames += self.pending
             return httpx.Response(200, json={"flamebearer": {"names": ["total", *self.frames], "numTicks": 2}})
@@ -74,7 +82,7 @@ async def test_a_refused_push_is_said_and_nothing_is_queried() -> None:
 
 
 async def test_a_push_that_never_shows_is_not_visible_with_the_last_answer() -> None:
-    pyroscope = Pyroscope(render_status=400)  # a v0 server: v1 profile-type queries are refused
+    pyroscope = Pyroscope(render_status=400)  # the render query is refused
     async with PyroscopeClient("http://pyroscope:4040", timeout=5, transport=httpx.MockTransport(pyroscope)) as client:
         measured = await client.push_latency(within=0.3)
 
@@ -92,3 +100,24 @@ async def test_no_answer_at_all_is_a_failed_push() -> None:
 
     assert (measured.pushed, measured.visible) == (False, False)
     assert measured.error == "the push got no answer: ConnectError"
+
+
+async def test_every_request_of_the_canary_waits_only_what_is_left_of_its_budget() -> None:
+    # The client's own timeout (10 s) is longer than the canary's budget: a slow Pyroscope must
+    # read "not visible" within the budget, not overrun it into the job's timeout.
+    pyroscope = Pyroscope(shows_after=2)
+    async with PyroscopeClient("http://pyroscope:4040", timeout=10, transport=httpx.MockTransport(pyroscope)) as client:
+        measured = await client.push_latency(within=2)
+
+    assert measured.visible
+    assert len(pyroscope.timeouts) == 4  # the push, the API probe, two renders
+    assert all(0 < t <= 2 for t in pyroscope.timeouts)
+
+
+async def test_on_pyroscope_v0_the_canary_is_queried_by_its_application_name() -> None:
+    pyroscope = Pyroscope(shows_after=2, v0=True)
+    async with PyroscopeClient("http://pyroscope:4040", timeout=5, transport=httpx.MockTransport(pyroscope)) as client:
+        measured = await client.push_latency(within=10)
+
+    assert measured.visible and measured.error is None
+    assert [r.url.params["query"] for r in pyroscope.renders] == ["profbot-canary.cpu"] * 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bot.usecases.alert_model import Alert, AlertNotification
+from bot.usecases.alerts import POST_SECONDS, POSTING_CLOCK_MARGIN
 from bot.usecases.commands import Place
 from bot.usecases.content import (
     AlertFiringAgain,
@@ -156,6 +157,33 @@ async def test_a_parent_whose_post_never_arrived_is_looked_for_and_posted() -> N
     [posted] = world.people.of(AlertThread, "post")
     assert posted.ref is not None and world.ledger.groups[gid].thread_ts == posted.ref.ts
     assert world.people.keys == {f"{gid}:1": posted.ref}
+
+
+async def test_a_parent_posted_again_is_looked_for_around_its_last_post_only() -> None:
+    world = make_world(alerts=True)
+    threads = world.profbot.alerts
+    assert threads is not None
+    gid = await threads.receive(notification("firing", "host-a", alertname="QueueBacklog"))
+    world.people.refusing.add(ALERTS)  # every post fails: whether it arrived is not known
+    first = world.clock()
+    with pytest.raises(PlaceUnavailable):
+        await threads.sync(gid)
+    world.clock.advance(3600)
+    second = world.clock()
+    with pytest.raises(PlaceUnavailable):
+        await threads.sync(gid)  # looked for around the first post, not found, posted again
+    assert world.ledger.groups[gid].posting_since == second  # the post noted anew before it was made
+
+    world.people.refusing.clear()
+    world.clock.advance(3600)
+    await threads.sync(gid)
+    margin = POSTING_CLOCK_MARGIN
+    assert world.people.looked_within == [
+        (first - margin, first + POST_SECONDS + margin),  # bounded on both sides: not everything since
+        (second - margin, second + POST_SECONDS + margin),  # the last post's window, not the first one's
+    ]
+    [posted] = world.people.of(AlertThread, "post")
+    assert posted.ref is not None and world.ledger.groups[gid].thread_ts == posted.ref.ts
 
 
 async def test_a_group_whose_procedure_needs_a_service_it_does_not_name_says_so() -> None:

@@ -24,6 +24,7 @@ from bot.usecases.content import (
 )
 from bot.usecases.settings import ChangePolicy
 from handlers.findings import Severity
+from handlers.profiling_overhead import GlobalProfilingParams, disable_global
 from profbot.approvals.model import ChangeRequest, RequestState
 from profbot.approvals.rules import Decision, Refusal
 from profbot.errors import TargetChanged, TargetNotFound
@@ -375,3 +376,34 @@ async def test_a_retention_request_binds_the_config_file_the_runner_read() -> No
         ("pyroscope.set_retention", {"config": "/srv/pyroscope/server.yml", "period": "7d"})
     ]
     assert request.identity is not None and (request.identity.kind, request.identity.name) == ("container", "pyroscope")
+
+
+async def test_a_purge_holds_the_pyroscope_container_too_so_a_retention_change_waits() -> None:
+    world = make_world()
+    report, thread = await diagnosed(world, "INC-PROF-004", "pyroscope")
+    requester = await world.asker(place=thread)
+    await world.profbot.requests.typed_name(
+        requester, offer(report, "Delete volume pyroscope_data").id, "pyroscope_data"
+    )
+    await world.settle()
+    [purge] = posted_requests(world)
+    assert purge.target == "pyroscope_data" and purge.also_holds == ["pyroscope"]
+
+    other = await world.asker(OPERATOR_2, place=thread)
+    assert await world.profbot.requests.remediate(other, offer(report, "Set retention to 7d").id) is None
+    told = world.people.told(OPERATOR_2)[-1]
+    assert isinstance(told, TargetBusy) and told.holder.id == purge.id  # it stops and recreates that container
+
+
+async def test_profiling_off_everywhere_is_a_change_on_the_whole_host() -> None:
+    world = make_world()
+    host = await world.profbot.diagnoses.route("backend")
+    assert isinstance(host, str)
+    first = await world.profbot.requests.restart(await world.asker(), Restart(service="backend"))
+    assert first is not None
+    everywhere = disable_global.offer(host, GlobalProfilingParams(service="ai-yolo26"))
+
+    other = await world.asker(OPERATOR_2)
+    assert await world.profbot.requests.file(other, everywhere, RequestState.AWAITING_CONFIRMATION) is None
+    told = world.people.told(OPERATOR_2)[-1]
+    assert isinstance(told, TargetBusy) and told.holder.id == first.id  # `podman-compose up -d` recreates it too

@@ -20,8 +20,10 @@ from tests.unit.world import HOST, World, make_world
 HOST_2 = "podhost-2"
 
 
-def summary(name: str, *, label: str | None = None, env: str | None = None) -> ContainerSummary:
-    return ContainerSummary(name=name, id=f"{name}-id", service=label, compose_service=name, status="running",
+def summary(
+    name: str, *, label: str | None = None, env: str | None = None, status: str = "running"
+) -> ContainerSummary:
+    return ContainerSummary(name=name, id=f"{name}-id", service=label, compose_service=name, status=status,
                             health=None, service_name=env)  # fmt: skip
 
 
@@ -277,3 +279,71 @@ async def test_health_says_the_profiles_were_not_checked_when_no_runner_has_pyro
     assert (finding.severity, finding.detail) == (
         Severity.INFO, "not checked: no runner reports a `pyroscope` container right now")  # fmt: skip
     assert world.bus.ran("pyroscope.freshness") == []
+
+
+# ---------------------------------------------------------------------------- review fixes
+
+
+async def test_freshness_of_a_container_by_its_name_is_of_the_service_it_runs_as() -> None:
+    world = fleet_world(seen=["web"], on_2=[summary("web-1", label="web")])
+    await world.profbot.run(await world.asker(), Freshness(service="web-1"))
+    [report] = posted_reports(world)
+    [finding] = report.findings
+    assert (finding.check, finding.severity) == ("with data", Severity.OK) and finding.detail.endswith(": web")
+    assert report.summary() == "All 1 services sent profiles in the last 5 min"
+    assert report.title == "Profile freshness of web-1"
+
+    world = fleet_world(seen=[], on_2=[summary("web-1", label="web")])
+    await world.profbot.run(await world.asker(), Freshness(service="web-1"))
+    [report] = posted_reports(world)
+    [finding] = report.findings
+    assert (finding.check, finding.severity) == ("web", Severity.CRITICAL)
+    assert "container web-1 on podhost-2" in finding.detail
+
+
+async def test_overhead_everywhere_keeps_a_hosts_jobs_in_flight_within_the_runners_concurrency() -> None:
+    world = fleet_world(seen=[], on_2=[summary(f"svc-{i:02d}", label=f"svc-{i:02d}") for i in range(50)])
+    world.bus.interleave = True  # calls overlap as real ones do
+    world.bus.answer("container.processes", spies(9.0))  # every one over 5 %: a second job each
+    world.bus.answer("container.env", lambda op: EnvResult(container=op.container, values={}))
+
+    await world.profbot.run(await world.asker(), Diagnose(procedure="INC-PROF-002", argument=None))
+
+    [report] = posted_reports(world)
+    assert world.bus.most_in_flight[HOST_2] == 8  # bounded, yet concurrent
+    assert len([c for c in world.bus.ran("container.env") if c.host == HOST_2]) == 50
+    assert report.summary().startswith("52 of 52 py-spy-profiled services over the 5 % alert threshold")
+
+
+async def test_overhead_everywhere_does_not_ask_a_container_that_is_not_running() -> None:
+    world = fleet_world(seen=[], on_2=[summary("ai-clip", env="clip", status="exited")])
+    world.bus.answer("container.processes", spies(1.0))
+
+    await world.profbot.run(await world.asker(), Diagnose(procedure="INC-PROF-002", argument=None))
+
+    [report] = posted_reports(world)
+    assert {c.host for c in world.bus.ran("container.processes")} == {HOST}
+    clip = next(f for f in report.findings if f.check == "clip (ai-clip on podhost-2)")
+    assert (clip.severity, clip.detail) == (Severity.INFO, "not measured: the container is exited, not running")
+    assert all(f.severity is not Severity.WARNING for f in report.findings)  # not "not read"
+
+
+async def test_health_of_one_host_counts_only_that_hosts_services() -> None:
+    world = fleet_world(seen=["backend", "ai-yolo26", "clip", "cron-job"])
+    await world.profbot.run(await world.asker(), Health(host=HOST))
+    [said] = world.people.said
+    assert isinstance(said.content, HealthOverview) and said.content.profiles is not None
+    profiles = said.content.profiles
+    assert profiles.summary() == "All 2 services sent profiles in the last 5 min"
+    [finding] = profiles.findings
+    assert finding.detail == "2 services sent profiles in the last 5 min: ai-yolo26, backend"
+
+
+def test_a_quick_link_with_a_pipe_or_angle_bracket_in_its_address_cannot_become_another_link() -> None:
+    links = QuickLinks(service="web", pyroscope="https://pyro/?q=a|<!channel>", host=HOST,
+                       grafana_explore="https://grafana/x>y|<https://evil.example|Grafana>")  # fmt: skip
+    shown = render(links).as_kwargs()["blocks"][0]["text"]["text"]
+    assert "<" not in shown  # neither a link nor a mention
+    assert "Open in Pyroscope: https://pyro/?q=a|&lt;!channel&gt;" in shown
+    safe = QuickLinks(service="web", pyroscope="http://pyro:4040/x", grafana_explore=None, host=HOST)
+    assert "<http://pyro:4040/x|Open in Pyroscope>" in render(safe).as_kwargs()["blocks"][0]["text"]["text"]

@@ -7,7 +7,7 @@ import time
 
 from slack_sdk.models.blocks import Block
 
-from bot.slack.render.blocks import MAX_HEADER_TEXT, Message, at, clip, context, escape, header, section
+from bot.slack.render.blocks import MAX_HEADER_TEXT, Message, at, clip, context, escape, header, link, section
 from bot.slack.render.dispatch import render
 from bot.usecases.alert_model import Alert, AlertGroup
 from bot.usecases.content import AlertFiringAgain, AlertNeedsTarget, AlertResolved, AlertsJoined, AlertThread
@@ -20,13 +20,6 @@ def _duration(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h {minutes}m {secs}s" if hours else (f"{minutes}m {secs}s" if minutes else f"{secs}s")
-
-
-def _link(url: str, label: str) -> str | None:
-    # Only http(s) URLs, with Slack's control characters escaped: a label is never a second link.
-    if not url.startswith(("http://", "https://")) or "|" in url or ">" in url:
-        return None
-    return f"<{url.replace(' ', '%20')}|{label}>"
 
 
 def _alert_line(alert: Alert) -> str:
@@ -57,19 +50,19 @@ def _thread(content: AlertThread) -> Message:
     summary = group.common_annotations.get("summary") or (alerts[0].annotations.get("summary", "") if alerts else "")
     first = alerts[0] if alerts else None
     links = [
-        _link(first.generatorURL, "source") if first else None,
-        _link(first.silenceURL, "silence") if first and first.silenceURL else None,
-        _link(f"{group.external_url}/#/silences/new", "silence")
+        link(first.generatorURL, "source") if first else None,
+        link(first.silenceURL, "silence") if first and first.silenceURL else None,
+        link(f"{group.external_url}/#/silences/new", "silence")
         if group.source == "alertmanager" and group.external_url
         else None,
-        _link(first.dashboardURL, "dashboard") if first and first.dashboardURL else None,
-        _link(first.panelURL, "panel") if first and first.panelURL else None,
+        link(first.dashboardURL, "dashboard") if first and first.dashboardURL else None,
+        link(first.panelURL, "panel") if first and first.panelURL else None,
     ]
     body = f"*{escape(clip(summary, 500))}*\n" if summary else ""  # a long summary must not hide the instances
     body += f"severity `{escape(severity)}` · {len(group.firing)} of {len(group.alerts)} alerts firing\n"
     body += "\n".join(lines)
     blocks: list[Block] = [header(clip(title, MAX_HEADER_TEXT)), section(body)]
-    link_text = " · ".join(link for link in links if link)
+    link_text = " · ".join(made for made in links if made)
     if link_text:
         blocks.append(context(link_text))
     timing = (
@@ -80,7 +73,7 @@ def _thread(content: AlertThread) -> Message:
     runbook = f" · runbook {procedure}: diagnosis in the thread" if procedure else ""
     blocks.append(context(f"{timing} · {group.source}{runbook}"))
     if group.previous_thread_ts is not None:
-        previous = _link(group.previous_link or "", "previous incident's thread") or "previous incident's thread"
+        previous = link(group.previous_link or "", "previous incident's thread") or "previous incident's thread"
         blocks.append(context(f":repeat: incident {group.incident} of this group: fired again after it resolved, "
                               f"see the {previous}"))  # fmt: skip
         text = f"{state}: {escape(group.alertname)} ({escape(severity)}), fired again: {previous}"

@@ -52,6 +52,14 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def link(url: str, label: str) -> str | None:
+    """A Slack link to ``url``, or None when it cannot be one safely: only http(s), and no ``|`` or
+    ``>`` in it (either would end the address early and make the rest a label or a second link)."""
+    if not url.startswith(("http://", "https://")) or "|" in url or ">" in url:
+        return None
+    return f"<{url.replace(' ', '%20')}|{label}>"
+
+
 def mention(user: str | None) -> str:
     """A person as Slack shows them: a Slack user as a mention, anyone else (shell:NAME) by name."""
     if not user:

@@ -196,10 +196,10 @@ def _target_busy(content: TargetBusy) -> Message:
     r = content.holder
     started = f", started by {mention(r.decided_by)}" if r.state is RequestState.RUNNING and r.decided_by else ""
     return Message(
-        text=f":no_entry: `{escape(content.wanted)}` was not filed: `{r.target}` on host `{r.host}` is held by "
-        f"`{escape(r.label)}` (`{r.id[:12]}`), requested by {mention(r.requested_by)}, since {at(r.held_since)}"
-        f"{started}: {STATE_WORDS[r.state]}. One change at a time per target: wait for it to finish, or have "
-        "it cancelled. Nothing new was filed."
+        text=f":no_entry: `{escape(content.wanted)}` was not filed: `{escape(r.target)}` on host `{escape(r.host)}` "
+        f"is held by `{escape(r.label)}` (`{r.id[:12]}`), requested by {mention(r.requested_by)}, "
+        f"since {at(r.held_since)}{started}: {STATE_WORDS[r.state]}. One change at a time per target: wait for it "
+        "to finish, or have it cancelled. Nothing new was filed."
     )
 
 

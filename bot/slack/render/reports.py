@@ -18,6 +18,7 @@ from bot.slack.render.blocks import (
     context,
     escape,
     header,
+    link,
     mention,
     section,
     utc,
@@ -171,7 +172,7 @@ def _quick_links(content: QuickLinks) -> Message:
     ):
         if url is not None:
             buttons.append(ButtonElement(text=label, url=url, action_id=OPEN_LINK))
-            lines.append(f"<{url}|{label}>")
+            lines.append(link(url, label) or f"{label}: {escape(url)}")  # a `|` or `>` in it ends no link
         else:
             lines.append(f"{label}: the runner on {escape(content.host)} gives no address (its {setting})")
     blocks: list[Block] = [section(f"*Profiles{whose}*\n" + "\n".join(lines))]
