@@ -36,18 +36,23 @@ gc:collect 40
 
 @pytest.fixture
 def stack(pyroscope: PodmanRig) -> Iterator[PodmanRig]:
+    # A Pyroscope stand-in holding nothing yet: other tests push profiles for `backend` too, and
+    # these count exactly what this test pushed.
+    pyroscope.podman("restart", "-t", "0", "pyroscope")
+    pyroscope.wait_pyroscope_ready()
     yield pyroscope
     pyroscope.reset_stack()  # a fresh Pyroscope stand-in: the pushed profile goes with it
 
 
 def push_from_backend(stack: PodmanRig, folded: str) -> None:
     """Have the `backend` service push ``folded`` to Pyroscope, as its SDK would, and wait for it."""
+    pushed_before = stack.podman("logs", "backend").stdout.count("pushed a profile")  # other tests push too
     write = "cat > /tmp/stacks.tmp && mv /tmp/stacks.tmp /tmp/stacks.folded"  # whole, or not at all
     subprocess.run(["podman", "exec", "-i", "backend", "sh", "-c", write],
                    input=folded, text=True, env=stack.env, check=True, capture_output=True)  # fmt: skip
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        if "pushed a profile" in stack.podman("logs", "backend").stdout:
+        if stack.podman("logs", "backend").stdout.count("pushed a profile") > pushed_before:
             return
         time.sleep(0.2)
     raise AssertionError(f"backend did not push its profile: {stack.podman('logs', 'backend').stdout[-500:]}")
