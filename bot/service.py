@@ -101,11 +101,7 @@ def use_case_settings(settings: ServeSettings) -> Settings:
         operators=settings.operator_ids,
         approvers=settings.approver_ids,
         job_timeout=settings.job_timeout_seconds,
-        changes=ChangePolicy(
-            approval_ttl=settings.approval_ttl_seconds,
-            changes_per_hour=settings.changes_per_hour,
-            verify_seconds=settings.verify_seconds,
-        ),
+        changes=ChangePolicy.of(settings),
         alerts=alerts,
     )
 

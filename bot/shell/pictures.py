@@ -5,21 +5,16 @@ with the rest in render.py."""
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 from pathlib import Path
 
-from bot.pictures import flamegraph_png, storage_chart_png
-from bot.usecases.content import Drawing, FlameDrawing
+from bot.pictures import file_name, png_of
+from bot.usecases.content import Drawing
 from profbot.errors import ContentRefused
 
 
 def _draw(drawing: Drawing) -> tuple[str, bytes | None]:
     """The file name and PNG of ``drawing`` (None: not enough to draw). Blocking: run in a thread."""
-    stamp = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}"  # two in a second differ
-    if isinstance(drawing, FlameDrawing):
-        return f"flamegraph-{drawing.profile.service}-{stamp}.png", flamegraph_png(drawing.profile)
-    return f"storage-{drawing.history.volume}-{stamp}.png", storage_chart_png(drawing.history)
+    return file_name(drawing), png_of(drawing)
 
 
 async def save_drawing(drawing: Drawing, directory: Path) -> Path | None:

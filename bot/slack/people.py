@@ -19,12 +19,12 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.pictures import flamegraph_png, storage_chart_png
+from bot.pictures import png_of
 from bot.slack.pacing import ChannelPacer
 from bot.slack.render import destroy_modal, render
 from bot.slack.render.pictures import upload_of
 from bot.usecases.commands import Asker, Place
-from bot.usecases.content import Content, Drawing, FlameDrawing, Form
+from bot.usecases.content import Content, Drawing, Form
 from bot.usecases.ports import MessageRef
 from profbot.errors import ContentRefused, DeliveryError, FrontEndUnavailable, MessageGone, PlaceUnavailable
 
@@ -141,5 +141,4 @@ class SlackPeople:
 
 def _draw(drawing: Drawing) -> tuple[bytes | None, tuple[str, str, str]]:
     """The PNG (None: nothing to draw) with its file name, title and alt text. Blocking."""
-    png = flamegraph_png(drawing.profile) if isinstance(drawing, FlameDrawing) else storage_chart_png(drawing.history)
-    return png, upload_of(drawing)
+    return png_of(drawing), upload_of(drawing)

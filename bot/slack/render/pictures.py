@@ -4,11 +4,9 @@ the same service and window in Pyroscope's UI. The pictures themselves are uploa
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
+from bot.pictures import file_name
 from bot.slack.action_ids import OPEN_LINK
 from bot.slack.render.blocks import MAX_SECTION_TEXT, Message, clip, context, escape, section
 from bot.slack.render.dispatch import render
@@ -36,12 +34,11 @@ def _profile_summary(content: ProfileSummary) -> Message:
 
 def upload_of(drawing: Drawing) -> tuple[str, str, str]:
     """A drawing's file name, title and alt text."""
-    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     if isinstance(drawing, FlameDrawing):
         p = drawing.profile
         title = f"Flamegraph of {p.service}, {window_text(p.start, p.end)}"
-        return f"flamegraph-{p.service}-{stamp}.png", title, clip(flamegraph_alt_text(p), MAX_ALT_TEXT)
+        return file_name(drawing), title, clip(flamegraph_alt_text(p), MAX_ALT_TEXT)
     h = drawing.history
     growth = f"{h.growth_per_day / 2**20:,.0f} MB a day" if h.growth_per_day is not None else "no trend yet"
     alt = f"Chart of the {h.volume} volume's size over {len(h.samples)} samples; growth {growth}"
-    return f"storage-{h.volume}-{stamp}.png", f"Storage of {h.volume}", clip(alt, MAX_ALT_TEXT)
+    return file_name(drawing), f"Storage of {h.volume}", clip(alt, MAX_ALT_TEXT)
