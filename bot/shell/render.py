@@ -363,7 +363,8 @@ def _typed_wrong(content: TypedNameWrong) -> str:
 
 @text.register
 def _alert_thread(content: AlertThread) -> str:
-    return f"{content.group.status.upper()}: {content.group.alertname}"
+    links = "".join(f"\n  {what}: {url}" for what, url in content.group.links())
+    return f"{content.group.status.upper()}: {content.group.alertname}{links}"
 
 
 @text.register

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -34,6 +37,10 @@ def _aware(value: datetime | None) -> datetime | None:
 
 Text = Annotated[str, cut(4000)]
 Time = Annotated[datetime | None, AfterValidator(_aware)]
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")  # what an Alertmanager matcher's name may be
+# What may stand in a URL as it is (RFC 3986's reserved and unreserved characters, and % of an
+# escape already made); anything else is percent-encoded: a space, quotes, <, >, |, non-ASCII.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=-._~%"
 
 
 class Alert(BaseModel):
@@ -76,6 +83,22 @@ class AlertNotification(BaseModel):
     @property
     def group_id(self) -> str:
         return group_id(self.source, self.group_key)
+
+
+def http_url(url: str) -> str | None:
+    """``url`` if it is http(s), with what a URL may not hold percent-encoded; else None."""
+    url = url.strip()
+    return quote(url, safe=_URL_SAFE) if url.lower().startswith(("http://", "https://")) else None
+
+
+def silence_filter(labels: Mapping[str, str]) -> str | None:
+    """Matchers as Alertmanager's UI writes them in its ``filter`` parameter: ``{a="x", b="y"}``,
+    each value a JSON string (the UI reads it back with a JSON decoder). None without labels, or
+    with a name no Alertmanager matcher can hold (a wrong prefill would silence too much)."""
+    if not labels or not all(_LABEL_NAME.fullmatch(name) for name in labels):
+        return None
+    matchers = (f"{name}={json.dumps(value, ensure_ascii=False)}" for name, value in sorted(labels.items()))
+    return "{" + ", ".join(matchers) + "}"
 
 
 def group_id(source: Source, group_key: str) -> str:
@@ -124,6 +147,26 @@ class AlertGroup(BaseModel):
         for alert in sorted(self.alerts.values(), key=lambda a: a.identity):
             labels, annotations = {**alert.labels, **labels}, {**alert.annotations, **annotations}
         return labels, annotations
+
+    @property
+    def silence_url(self) -> str | None:
+        """Alertmanager's new-silence form, prefilled with the group's matchers (its group labels;
+        the labels all its alerts share when it is grouped by none)."""
+        base = http_url(self.external_url) if self.source == "alertmanager" else None
+        if base is None:
+            return None
+        matchers = silence_filter(self.group_labels or self.common_labels)
+        form = f"{base.rstrip('/')}/#/silences/new"
+        return f"{form}?filter={quote(matchers, safe='')}" if matchers else form
+
+    @property
+    def runbook_url(self) -> str | None:
+        return http_url(self.merged_labels()[1].get("runbook_url", ""))
+
+    def links(self) -> list[tuple[str, str]]:
+        """The runbook and the silence form, those the group has: (what, URL)."""
+        found = (("runbook", self.runbook_url), ("silence", self.silence_url))
+        return [(what, url) for what, url in found if url]
 
     @property
     def firing(self) -> list[Alert]:

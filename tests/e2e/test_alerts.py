@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ import redis
 
 from bot.usecases.alert_model import group_id
 from tests.e2e.conftest import message_text
-from tests.rig.alerting_rig import AlertingRig
+from tests.rig.alerting_rig import AlertingRig, silence_matchers
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.processes import BotProcess, RunnerProcess
 from tests.rig.redis_rig import PrivateRedis
@@ -238,12 +239,25 @@ def alerting(alert_bot: Callable[..., BotProcess], pyroscope: PodmanRig) -> Iter
 def test_prometheus_and_alertmanager_open_a_diagnosed_thread_and_resolve_it(
     alerting: tuple[BotProcess, AlertingRig], runner: RunnerProcess, pyroscope: PodmanRig, slack: SlackStandIn
 ) -> None:
+    """With deploy/alerting/'s rules and Alertmanager config (tests/rig/alerting_rig.py)."""
+    _, rig = alerting
     pyroscope.podman("stop", "-t", "5", "pyroscope")  # Pyroscope stops answering
     parent = wait_for_posts(slack, 1, timeout=60)[0]
     text = message_text(parent.body)
     assert "FIRING: PyroscopeDown" in text and "Pyroscope is not answering its scrape" in text
     assert "runbook INC-PROF-001" in text
     ts = parent.answer["ts"]
+    # The shipped rule's runbook_url as a link, and Alertmanager's silence form prefilled with the
+    # group's labels (the shipped route groups by alertname, instance and service) ...
+    assert "<https://runbooks.example.com/profiling-operations-runbook.md#inc-prof-001|runbook>" in text
+    [silence] = re.findall(r"<([^|>]+)\|silence>", text)
+    assert silence.startswith(f"{rig.am_url}/#/silences/new?filter=")
+    matchers = silence_matchers(silence)
+    assert matchers == {"alertname": "PyroscopeDown", "instance": f"127.0.0.1:{pyroscope.pyroscope_port}",
+                        "service": "pyroscope"}  # fmt: skip
+    # ... which select this very alert in that Alertmanager, and nothing else.
+    [selected] = rig.alerts(matchers)
+    assert selected["labels"]["runbook_id"] == "INC-PROF-001" and selected["labels"]["severity"] == "critical"
     # The mapped procedure's diagnosis (reads only) in the thread, with its remediation buttons.
     diagnosis = wait_until_posted(slack, lambda c: "INC-PROF-001: Pyroscope server unavailable" in message_text(c.body))
     assert diagnosis.body["thread_ts"] == ts

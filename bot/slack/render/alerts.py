@@ -50,11 +50,10 @@ def _thread(content: AlertThread) -> Message:
     summary = group.common_annotations.get("summary") or (alerts[0].annotations.get("summary", "") if alerts else "")
     first = alerts[0] if alerts else None
     links = [
+        link(group.runbook_url or "", "runbook"),
         link(first.generatorURL, "source") if first else None,
         link(first.silenceURL, "silence") if first and first.silenceURL else None,
-        link(f"{group.external_url}/#/silences/new", "silence")
-        if group.source == "alertmanager" and group.external_url
-        else None,
+        link(group.silence_url or "", "silence"),  # Alertmanager's form, prefilled with the group's matchers
         link(first.dashboardURL, "dashboard") if first and first.dashboardURL else None,
         link(first.panelURL, "panel") if first and first.panelURL else None,
     ]
