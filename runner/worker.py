@@ -285,7 +285,7 @@ class RunnerWorker:
         if not job.approval_id:
             raise NotApproved(f"{job.op} is a {kind} operation: it needs the id of the approval the bot issued")
         request, index = await self.approvals.authorize_step(
-            job.approval_id, host=self.host_id, op=job.op, params=job.params, job_id=job.id
+            job.approval_id, host=self.host_id, op=job.op, params=job.params, job_id=job.id, kind=kind
         )
         if index == 0 and request.identity is not None:
             check_bound_target(self.host.policy, job.op, request.identity)
