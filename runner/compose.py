@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -34,18 +35,41 @@ def child_environment() -> dict[str, str]:
 ENV_LINE = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so a reader sees the old file or the new one, never half of one."""
+def atomic_write(path: Path, text: str, *, new_mode: int = 0o644) -> None:
+    """Write ``text`` to ``path`` so a reader sees the old file or the new one, never half of one.
+
+    The file stays the reader's: an existing one keeps its owner, group and mode (a Grafana
+    provisioning file owned by Grafana's user must not become root's 0600, which Grafana cannot
+    read); a new one gets ``new_mode`` and its directory's owner and group."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
         if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
+            st = path.stat()
+            mode = st.st_mode & 0o7777
+        else:
+            st = path.parent.stat()
+            mode = new_mode
+        os.chmod(tmp, mode)
+        _give(tmp, st.st_uid, st.st_gid)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def copy_keeping_owner(source: Path, target: Path) -> None:
+    """A backup as the original: contents, mode and times (copy2), and its owner and group."""
+    shutil.copy2(source, target)
+    st = source.stat()
+    _give(str(target), st.st_uid, st.st_gid)
+
+
+def _give(path: str, uid: int, gid: int) -> None:
+    # Only root may give a file away; a rootless runner's files stay its own (podman's user).
+    if os.geteuid() == 0 and (uid, gid) != (0, 0):
+        os.chown(path, uid, gid)
 
 
 def set_env_file_var(path: Path, name: str, value: str) -> str:
@@ -54,7 +78,8 @@ def set_env_file_var(path: Path, name: str, value: str) -> str:
     kept = [line for line in lines if (m := ENV_LINE.match(line)) is None or m.group("name") != name]
     replaced = len(lines) - len(kept)
     kept.append(f"{name}={value}")
-    atomic_write(path, "\n".join(kept) + "\n")
+    # A new .env may hold the stack's secrets (HF_TOKEN...): only its owner reads it.
+    atomic_write(path, "\n".join(kept) + "\n", new_mode=0o600)
     return f"set {name}={value} in {path}" + (f" (replacing {replaced} earlier line(s))" if replaced else "")
 
 

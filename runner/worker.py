@@ -43,7 +43,7 @@ from runner.host_policy import HostContext, check_bound_target, verify_identity
 from runner.operations import IMPLEMENTATIONS, OperationTable
 from runner.operations.containers import tree_size
 from runner.pyroscope import without_credentials
-from runner.redaction import redact
+from runner.redaction import redact, redact_strings
 
 log = structlog.get_logger("profbot.runner")
 
@@ -285,7 +285,7 @@ class RunnerWorker:
         if not job.approval_id:
             raise NotApproved(f"{job.op} is a {kind} operation: it needs the id of the approval the bot issued")
         request, index = await self.approvals.authorize_step(
-            job.approval_id, host=self.host_id, op=job.op, params=job.params, job_id=job.id
+            job.approval_id, host=self.host_id, op=job.op, params=job.params, job_id=job.id, kind=kind
         )
         if index == 0 and request.identity is not None:
             check_bound_target(self.host.policy, job.op, request.identity)
@@ -320,7 +320,9 @@ class RunnerWorker:
             host=self.host_id,
             op=job.op,
             status=status,
-            result=value,
+            # Every string a result carries (URLs, health-check output, Grafana's datasource URLs)
+            # leaves redacted, not only the texts an operation bounded itself.
+            result=redact_strings(value) if value is not None else None,
             error_code=code,
             # Error text quotes podman, YAML parsers and exceptions: it leaves redacted, like output.
             error=redact(error)[0][:2000] if error else None,

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from profbot.approvals.model import ChangeRequest, RequestState
 from profbot.errors import NotApproved
 from profbot.keys import Keys
+from profbot.ops.contract import OpKind
 from profbot.redis_access import redis_errors
 
 STEP_CLAIM_TTL_SECONDS = 7 * 24 * 3600
@@ -274,13 +275,15 @@ class ApprovalStore:
     # ------------------------------------------------------------------ the runner's side
 
     async def authorize_step(
-        self, request_id: str, *, host: str, op: str, params: dict[str, Any], job_id: str
+        self, request_id: str, *, host: str, op: str, params: dict[str, Any], job_id: str, kind: OpKind | None = None
     ) -> tuple[ChangeRequest, int]:
         """The request and step index a change job may run as; raises :class:`NotApproved`.
 
         The job must name a request that is running on this host and list this exact operation
         and arguments as a step nobody has taken yet. Taking the step is a SET NX, so the same
-        step of the same request never runs twice, even if the bot sends it twice.
+        step of the same request never runs twice, even if the bot sends it twice. A destroying
+        step (``kind``) needs a destroy request that a second person approved: the runner checks
+        what the bot's decision table decided, so a bot bug or a forged request cannot skip it.
         """
         request = await self.get(request_id)
         if request is None:
@@ -289,6 +292,13 @@ class ApprovalStore:
             raise NotApproved(f"{op}: change request {request_id} is {request.state.value}, not approved to run")
         if request.host != host:
             raise NotApproved(f"{op}: change request {request_id} was approved for host {request.host}, not {host}")
+        if kind is OpKind.DESTROY:
+            if request.kind is not OpKind.DESTROY:
+                raise NotApproved(f"{op} destroys data: request {request_id} is a {request.kind.value}; nothing ran")
+            if not request.decided_by or request.decided_by == request.requested_by:
+                raise NotApproved(
+                    f"{op} destroys data: request {request_id} was not approved by a second person; nothing ran"
+                )
         matching = [i for i, step in enumerate(request.steps) if step.op == op and step.params == params]
         if not matching:
             raise NotApproved(f"{op} with these arguments is not a step of approved request {request_id}; nothing ran")

@@ -60,6 +60,7 @@ async def list_profiled(host: HostContext, _: ListProfiledContainers) -> Contain
 
 @op(ContainerDiskUsage)
 async def container_disk_usage(host: HostContext, o: ContainerDiskUsage) -> DiskUsage:
+    await host.require_readable(o.container)  # an exec: only in the containers profbot manages
     # POSIX output (-P) in 1024-byte blocks (-k): one line per filesystem, same columns everywhere.
     code, out, err = await host.podman.exec(o.container, ["df", "-P", "-k", o.path])
     if code != 0:
@@ -127,6 +128,7 @@ async def volume_inspect(host: HostContext, o: VolumeInspect) -> VolumeInfo:
 
 @op(ContainerStats)
 async def container_stats(host: HostContext, o: ContainerStats) -> StatsResult:
+    await host.require_readable(o.container)
     # podman's CPU figure is the container's lifetime average; two samples give the current rate.
     first = await host.podman.stats_sample(o.container)
     await asyncio.sleep(o.interval)

@@ -6,7 +6,6 @@ backed up before any change, and written atomically."""
 from __future__ import annotations
 
 import contextlib
-import shutil
 from pathlib import Path
 
 from profbot.errors import InvalidArgument, TargetNotFound
@@ -26,7 +25,7 @@ from profbot.ops.pyroscope import (
     SetPyroscopeRetention,
 )
 from runner import pyroscope_config
-from runner.compose import atomic_write, set_env_file_var
+from runner.compose import atomic_write, copy_keeping_owner, set_env_file_var
 from runner.host_policy import HostContext, container_id
 from runner.operations.pyroscope import running_major
 from runner.operations.table import op
@@ -116,7 +115,7 @@ async def set_global_profiling(host: HostContext, o: SetGlobalProfiling) -> Chan
 def _backup(config: Path) -> Path:
     """A new, timestamped backup each time: a second change must not overwrite the original."""
     backup = pyroscope_config.new_backup_path(config)
-    shutil.copy2(config, backup)
+    copy_keeping_owner(config, backup)
     return backup
 
 

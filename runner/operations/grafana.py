@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 
 from profbot.errors import InvalidArgument
 from profbot.ops.contract import ChangeResult
 from profbot.ops.grafana import GrafanaDatasources, ListGrafanaDatasources, ProvisionPyroscopeDatasource
-from runner.compose import atomic_write
+from runner.compose import atomic_write, copy_keeping_owner
 from runner.host_policy import HostContext, container_id
 from runner.operations.table import op
 
@@ -41,7 +40,7 @@ async def provision_pyroscope_datasource(host: HostContext, _: ProvisionPyroscop
     steps = []
     if target.exists():
         backup = target.with_name(f"pyroscope.yml.{datetime.now(UTC):%Y%m%dT%H%M%S}.bak")
-        shutil.copy2(target, backup)
+        copy_keeping_owner(target, backup)
         steps.append(f"backed up the existing {target.name} to {backup.name}")
     atomic_write(target, PYROSCOPE_DATASOURCE_YAML)
     steps.append(f"wrote {target}")

@@ -12,7 +12,7 @@ from profbot.approvals.store import ApprovalStore
 from profbot.bus import JobBus
 from profbot.errors import NotApproved, TargetChanged
 from profbot.ops.containers import ContainerInspect, ContainerState, RestartContainer, StopContainer
-from profbot.ops.contract import ChangeResult
+from profbot.ops.contract import ChangeResult, OpKind
 from profbot.ops.pyroscope import PurgePyroscopeData, SetPyroscopeRetention
 from tests.integration.conftest import HOST
 from tests.rig.approvals import approved
@@ -113,3 +113,29 @@ async def test_an_approval_for_another_target_than_the_runners_own_is_refused(
     with pytest.raises(NotApproved, match="acts on pyroscope on this host, but the approval was for container grafana"):
         await job_bus.call(HOST, retention, timeout=30, approval_id=approval)
     assert stack.pyroscope_config.read_text() == config
+
+
+@pytest.mark.parametrize(
+    ("kind", "decided_by", "why"),
+    [
+        (OpKind.DESTROY, "U0OPERATOR", "not approved by a second person"),  # approved by its own requester
+        (OpKind.CHANGE, "U0APPROVER", "is a change"),  # a destroy step smuggled into a change request
+    ],
+)
+async def test_a_destroy_not_approved_by_a_second_person_is_refused_by_the_runner(
+    job_bus: JobBus, ops_runner: RunnerProcess, stack: PodmanRig, kind: OpKind, decided_by: str, why: str
+) -> None:
+    """The bot's decision table never lets this through; the runner refuses it anyway, as it would a
+    request written into Redis by someone who got past the bot."""
+    purge = PurgePyroscopeData(volume="pyroscope_data")
+    request = ChangeRequest(
+        procedure="INC-PROF-004", action="purge", kind=kind, label="Purge", host=HOST, target="pyroscope_data",
+        impact="all profiles lost", requested_by="U0OPERATOR", channel="C0PROFOPS", state=RequestState.RUNNING,
+        steps=[PlannedStep(op=purge.name, params=purge.model_dump(mode="json"), kind=OpKind.DESTROY, text="purge")],
+        expires_at=time.time() + 900, decided_by=decided_by, decided_at=time.time(),
+    )  # fmt: skip
+    await ApprovalStore(job_bus.redis, job_bus.keys.prefix).create(request)
+    marker = stack.podman("volume", "inspect", "pyroscope_data", "--format", "{{.CreatedAt}}").stdout.strip()
+    with pytest.raises(NotApproved, match=why):
+        await job_bus.call(HOST, purge, timeout=60, approval_id=request.id)
+    assert stack.podman("volume", "inspect", "pyroscope_data", "--format", "{{.CreatedAt}}").stdout.strip() == marker

@@ -87,6 +87,8 @@ async def test_env_reads_only_named_variables(call: Call) -> None:
         ReadContainerFile(container="database", path="/tmp/profiler.log"),
         ContainerProcesses(container="database", match="py-spy"),
         ContainerHttpGet(container="database"),
+        ContainerDiskUsage(container="database"),
+        ContainerStats(container="database", interval=0.2),
     ],
 )
 async def test_content_of_an_unmanaged_container_is_not_read(call: Call, operation: object) -> None:
@@ -131,15 +133,15 @@ async def test_volume_inspect_reports_users_and_size(call: Call, stack: PodmanRi
 
 
 async def test_stats_cpu_is_current_not_the_lifetime_average(call: Call, stack: PodmanRig) -> None:
-    idle = await call(ContainerStats(container="database", interval=1.0))
+    idle = await call(ContainerStats(container="grafana", interval=1.0))
     assert idle.cpu_percent < 20
     assert idle.memory_bytes > 0
     # A busy loop in a container that idled until now: its lifetime average stays low.
-    stack.podman("exec", "-d", "database", "sh", "-c", "while :; do :; done")
-    busy = await call(ContainerStats(container="database", interval=1.0))
+    stack.podman("exec", "-d", "grafana", "sh", "-c", "while :; do :; done")
+    busy = await call(ContainerStats(container="grafana", interval=1.0))
     # A whole core when the machine is quiet; well above idle however busy the machine is.
     assert busy.cpu_percent > 25, busy
-    lifetime = float(stack.podman("stats", "--no-stream", "--format", "{{.AvgCPU}}", "database").stdout.strip() or 0)
+    lifetime = float(stack.podman("stats", "--no-stream", "--format", "{{.AvgCPU}}", "grafana").stdout.strip() or 0)
     assert lifetime < busy.cpu_percent
 
 

@@ -228,3 +228,20 @@ async def test_the_push_canary_on_a_v0_server_is_queried_by_its_application_name
     measured: Any = await job_bus.call(HOST, MeasurePushLatency(within=5), timeout=30)
 
     assert measured.pushed and measured.visible and measured.error is None
+
+
+async def test_credentials_in_pyroscope_url_never_leave_the_runner(
+    start_runner: RunnerFactory, job_bus: JobBus
+) -> None:
+    # Nothing listens on the port: the error names the URL it could not reach, as /prof health shows.
+    port = free_port()
+    start_runner(
+        PYROSCOPE_URL=f"http://admin:hunter2@127.0.0.1:{port}/", PYROSCOPE_UI_URL=f"http://ui:pw9@localhost:{port}"
+    )
+    ready = await job_bus.call(HOST, PyroscopeReady(), timeout=30)
+    shown = ready.model_dump_json()
+    assert f"127.0.0.1:{port}" in shown  # the address is still said, for the operator to check
+    assert "hunter2" not in shown
+    runners = [r for r in await job_bus.runners() if r.host == HOST]
+    assert runners
+    assert "hunter2" not in runners[0].model_dump_json()

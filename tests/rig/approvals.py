@@ -17,7 +17,9 @@ async def approved(bus: JobBus, host: str, *operations: AnyOperation, identity: 
         procedure="TEST", action="test", kind=kind, label="test change", host=host, target="test", impact="test",
         steps=[PlannedStep(op=o.name, params=o.model_dump(mode="json"), kind=o.kind, text=o.name) for o in operations],
         identity=identity, requested_by="U0OPERATOR", channel="C0PROFOPS", state=RequestState.RUNNING,
-        expires_at=time.time() + 900, decided_by="U0OPERATOR", decided_at=time.time(),
+        expires_at=time.time() + 900, decided_at=time.time(),
+        # A destroy is approved by a second person; a change confirmed by its requester.
+        decided_by="U0APPROVER" if kind is OpKind.DESTROY else "U0OPERATOR",
     )  # fmt: skip
     await ApprovalStore(bus.redis, bus.keys.prefix).create(request)
     return request.id

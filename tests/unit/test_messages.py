@@ -106,3 +106,60 @@ def test_a_profiles_function_names_can_neither_ping_nor_break_the_table() -> Non
         assert "<!channel>" not in said and "<https://evil" not in said
         assert "&lt;!channel&gt;" in said
     assert section.endswith("```")  # the cut kept the closing fence
+
+
+HOSTILE = "<!channel> <https://evil.example|reset your SSO>"
+
+
+def _everything_sent(message: dict) -> str:
+    """The notification text and every mrkdwn text of the blocks: where Slack parses `<!...>` and
+    `<url|label>` (plain_text, a header's or a button's, shows them as typed)."""
+    found = [str(message.get("text", ""))]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                found.append(str(node.get("text", "")))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(message.get("blocks", []))
+    return "\n".join(found)
+
+
+def test_outside_names_in_a_freshness_report_neither_ping_nor_link() -> None:
+    from handlers.context import Outcome
+    from handlers.fleet import Profiled, freshness_report
+    from profbot.ops.pyroscope import Freshness
+
+    # A service name Pyroscope has seen (a label value anyone who can push may set), and one expected.
+    seen = Freshness(api="v1", services=[], seen_services=[HOSTILE], minutes=5)
+    profiled = [Profiled(host="h1", container="backend", service="backend", status="running")]
+    report = freshness_report(profiled, Outcome(value=seen), pyroscope_host="h1")
+    for content in (DiagnosisPosted(report=report, offers=[]), HealthOverview([report], "U1", profiles=report)):
+        sent = _everything_sent(render(content).as_kwargs())
+        assert "<!channel>" not in sent
+        assert "<https://evil" not in sent
+        assert "&lt;!channel&gt;" in sent  # still said, as text
+
+
+def test_outside_words_in_change_messages_neither_ping_nor_link() -> None:
+    from bot.usecases.content import AlreadyRequested, CooldownReached, TypedNameWrong, Verified
+    from tests.unit.test_change_targets import HOLDER
+
+    request = HOLDER.model_copy(update={"label": f"Restart {HOSTILE}", "target": HOSTILE})
+    contents = [
+        request,
+        AlreadyRequested(request),
+        CooldownReached(label=request.label, target=HOSTILE, host="h1", count=3, per_hour=3),
+        TypedNameWrong(expected=HOSTILE),
+        Verified(request, Finding(check="c", severity=Severity.OK, detail="d")),
+        Unparsed(given=HOSTILE, problem=Problem.UNKNOWN_COMMAND),
+    ]
+    for content in contents:
+        sent = _everything_sent(render(content).as_kwargs())
+        assert "<!channel>" not in sent, type(content).__name__
+        assert "<https://evil" not in sent, type(content).__name__

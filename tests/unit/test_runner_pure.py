@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from profbot.errors import InvalidArgument, OperationError
 from runner import pyroscope_config
-from runner.compose import set_env_file_var
+from runner.compose import atomic_write, copy_keeping_owner, set_env_file_var
 from runner.operations.containers import parse_df
 from runner.operations.inside_containers import program_names
 from runner.redaction import REDACTED, bounded_text, redact, redact_env_value
@@ -152,3 +153,39 @@ def test_v1_with_a_bucket_drops_v0_keys_and_sets_the_limit() -> None:
 )
 def test_process_match_is_on_the_program_not_its_arguments(command: str, match: str, counted: bool) -> None:
     assert any(match in name for name in program_names(command)) is counted
+
+
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+GRAFANA_UID = 472  # the Grafana image's user
+
+
+@ROOT_ONLY
+def test_a_rewritten_file_keeps_its_owner_and_mode(tmp_path: Path) -> None:
+    provisioning = tmp_path / "pyroscope.yml"
+    provisioning.write_text("old\n")
+    os.chown(provisioning, GRAFANA_UID, GRAFANA_UID)
+    provisioning.chmod(0o640)
+    atomic_write(provisioning, "new\n")
+    st = provisioning.stat()
+    assert provisioning.read_text() == "new\n"
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (GRAFANA_UID, GRAFANA_UID, 0o640)
+    backup = tmp_path / "pyroscope.yml.bak"
+    copy_keeping_owner(provisioning, backup)
+    assert (backup.stat().st_uid, backup.stat().st_mode & 0o7777) == (GRAFANA_UID, 0o640)
+
+
+@ROOT_ONLY
+def test_a_new_file_is_readable_by_whoever_owns_its_directory(tmp_path: Path) -> None:
+    directory = tmp_path / "provisioning"
+    directory.mkdir()
+    os.chown(directory, GRAFANA_UID, GRAFANA_UID)
+    target = directory / "pyroscope.yml"
+    atomic_write(target, "datasources: []\n")
+    st = target.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (GRAFANA_UID, GRAFANA_UID, 0o644)
+
+
+def test_a_new_env_file_is_private_to_its_owner(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    set_env_file_var(env, "PYROSCOPE_ENABLED", "false")
+    assert env.stat().st_mode & 0o777 == 0o600

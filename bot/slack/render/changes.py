@@ -72,7 +72,8 @@ def request_message(request: ChangeRequest) -> Message:
     blocks: list[Block] = [
         header(title),
         section(
-            f"*What runs* on host `{request.host}` ({request.procedure}, `{request.action}`):\n{_step_lines(request)}\n"
+            f"*What runs* on host `{escape(request.host)}` ({request.procedure}, `{request.action}`):\n"
+            f"{_step_lines(request)}\n"
             f"*Target:* {escape(target)}\n*Impact:* {escape(request.impact)}"
         ),
     ]
@@ -116,7 +117,7 @@ def request_message(request: ChangeRequest) -> Message:
     )
     pending = f" · expires {at(request.expires_at)}" if request.state.pending else ""
     blocks.append(context(f"{who}{pending} · request `{request.id[:12]}`"))
-    return Message(text=f"{title}: {STATE_WORDS[request.state]}", blocks=blocks)
+    return Message(text=f"{escape(title)}: {STATE_WORDS[request.state]}", blocks=blocks)
 
 
 def _already_decided(request: ChangeRequest) -> str:
@@ -175,9 +176,9 @@ def _not_found(_: RequestNotFound) -> Message:
 @render.register
 def _cooldown(content: CooldownReached) -> Message:
     return Message(
-        text=f":octagonal_sign: `{content.label}` already ran {content.count} times on `{content.target}` "
-        f"(host `{content.host}`) in the last hour; the limit is {content.per_hour}. Repeating it is not "
-        "fixing it: escalate to the Pyroscope owners. Nothing was run."
+        text=f":octagonal_sign: `{escape(content.label)}` already ran {content.count} times on "
+        f"`{escape(content.target)}` (host `{escape(content.host)}`) in the last hour; the limit is "
+        f"{content.per_hour}. Repeating it is not fixing it: escalate to the Pyroscope owners. Nothing was run."
     )
 
 
@@ -185,7 +186,7 @@ def _cooldown(content: CooldownReached) -> Message:
 def _already_requested(content: AlreadyRequested) -> Message:
     r = content.request
     return Message(
-        text=f":information_source: `{r.label}` on host `{r.host}` is already requested "
+        text=f":information_source: `{escape(r.label)}` on host `{escape(r.host)}` is already requested "
         f"(`{r.id[:12]}`, by {mention(r.requested_by)}, {STATE_WORDS[r.state]}): use that request. "
         "Nothing new was filed."
     )
@@ -221,13 +222,15 @@ def _not_requested(content: ChangeNotRequested) -> Message:
 def _verified(content: Verified) -> Message:
     f = content.finding
     return Message.of(
-        f"{ICON[f.severity]} Verification of `{content.request.label}`: {escape(f.check)}: {escape(f.detail)}"
+        f"{ICON[f.severity]} Verification of `{escape(content.request.label)}`: {escape(f.check)}: {escape(f.detail)}"
     )
 
 
 @render.register
 def _typed_wrong(content: TypedNameWrong) -> Message:
-    return Message(text=f"That is not `{content.expected}`: type the volume name exactly to request its deletion.")
+    return Message(
+        text=f"That is not `{escape(content.expected)}`: type the volume name exactly to request its deletion."
+    )
 
 
 def destroy_modal(form: TypedNameForm) -> View:

@@ -48,7 +48,7 @@ def _unparsed(content: Unparsed) -> Message:
         case Problem.UNKNOWN_COMMAND:
             base = help_message(help_listing())
             return Message(
-                text=f"Unknown command `{given}`. {base.text}",
+                text=f"Unknown command `{escape(given)}`. {base.text}",
                 blocks=[section(f":grey_question: Unknown command `{escape(given)}`."), *base.blocks],
             )
         case Problem.UNKNOWN_PROCEDURE:
