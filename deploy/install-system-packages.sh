@@ -13,10 +13,11 @@
 #   python3-venv                           for `make setup`
 #   python3                                Debian's /usr/bin/python3: the test stand-ins run it in
 #                                          busybox containers through read-only bind mounts
+#   faketime                               a runner whose clock is off, in the clock-skew test
 set -euo pipefail
 
 RUN_PACKAGES=(podman runc netavark aardvark-dns iptables redis-server python3-venv)
-TEST_PACKAGES=(busybox-static python3 prometheus prometheus-alertmanager)
+TEST_PACKAGES=(busybox-static python3 prometheus prometheus-alertmanager faketime)
 case "${1:-test}" in
     run) PACKAGES=("${RUN_PACKAGES[@]}") ;;
     test) PACKAGES=("${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;

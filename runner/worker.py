@@ -34,6 +34,7 @@ from profbot.bus import (
     RunnerInfo,
     VolumeSample,
 )
+from profbot.clock import RedisClock
 from profbot.errors import InvalidArgument, NotApproved, OperationError, OperationTimeout, OutcomeUnknown
 from profbot.keys import Keys
 from profbot.ops.contract import CATALOG, OperationCatalog, OpKind
@@ -88,6 +89,7 @@ class RunnerWorker:
         self.started_at = time.time()
         self._inflight: set[asyncio.Task[None]] = set()
         self.approvals = ApprovalStore(redis, prefix)
+        self.clock = RedisClock(redis)  # a job's deadline was set on Redis's clock, not this host's
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -239,7 +241,7 @@ class RunnerWorker:
     async def _run_once(self, job: Job) -> JobResult | None:
         if not await self._claim(job):
             return await self._answer_redelivery(job)
-        started = time.time()
+        started = await self.clock.now()
         if started >= job.deadline:
             log.info("job_expired", job_id=job.id, op=job.op)
             return self._result(job, JobStatus.EXPIRED, error=f"{job.op} expired before the runner took it")
@@ -276,7 +278,7 @@ class RunnerWorker:
                 code="operation_failed",
                 error=f"{type(exc).__name__}: {exc}",
             )
-        log.info("job_done", job_id=job.id, op=job.op, ms=round((time.time() - started) * 1000, 1))
+        log.info("job_done", job_id=job.id, op=job.op, ms=round((time.time() + self.clock.offset - started) * 1000, 1))
         return self._result(job, JobStatus.OK, started=started, value=value.model_dump(mode="json"))
 
     async def _check_approval(self, job: Job, kind: OpKind) -> None:
@@ -327,7 +329,7 @@ class RunnerWorker:
             # Error text quotes podman, YAML parsers and exceptions: it leaves redacted, like output.
             error=redact(error)[0][:2000] if error else None,
             started_at=started,
-            finished_at=time.time(),
+            finished_at=time.time() + self.clock.offset,  # on the clock started_at is on
         )
 
     async def _publish(self, job: Job, result: JobResult) -> None:
