@@ -20,6 +20,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from profbot import retry
+from profbot.clock import RedisClock
 from profbot.errors import JobTimeout, NoRunner, OutcomeUnknown, operation_error_from_code
 from profbot.keys import Keys
 from profbot.ops import Operation, OpResult
@@ -195,6 +196,7 @@ class JobBus:
         self.redis = redis
         self.keys = Keys(prefix)
         self.waiter = ResultWaiter(redis, self.keys)
+        self.clock = RedisClock(redis)  # deadlines on the runners' clock too
 
     async def __aenter__(self) -> JobBus:
         self.waiter.start()
@@ -247,7 +249,7 @@ class JobBus:
         requested_by: str | None = None,
         approval_id: str | None = None,
     ) -> Job:
-        now = time.time()
+        now = await self.clock.now()
         job = Job(
             host=host,
             op=operation.name,

@@ -20,6 +20,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from profbot.errors import InvalidArgument, OperationError, OperationTimeout, TargetNotFound
+from runner import progress
 from runner.redaction import bounded_text
 
 # What podman-compose and the podman CLI need from the runner's environment, and nothing else:
@@ -31,6 +32,8 @@ CHILD_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "XDG_RUNTIME_DIR", "CON
 def child_environment() -> dict[str, str]:
     return {name: os.environ[name] for name in CHILD_ENV if name in os.environ}
 
+
+COMPOSE_MARGIN_SECONDS = 3.0  # what is left of a job's deadline after podman-compose is stopped
 
 ENV_LINE = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=")
 
@@ -129,6 +132,12 @@ class ComposeProject:
 
     async def run(self, *args: str) -> str:
         argv = [*self.command, "--env-file", str(self.env_file), *self._files(), *args]
+        # Inside the job's deadline, with room to say so: killed by the job's own cut-off, it
+        # would be reported without saying which command was cut.
+        left = progress.remaining()
+        timeout = self.timeout if left is None else min(self.timeout, left - COMPOSE_MARGIN_SECONDS)
+        if timeout <= 0:
+            raise OperationError(f"no time left before the deadline to run podman-compose {' '.join(args)}: not run")
         proc = await asyncio.create_subprocess_exec(
             *argv,
             cwd=self.directory,
@@ -138,9 +147,9 @@ class ComposeProject:
             env=child_environment(),
         )
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), self.timeout)
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
         except TimeoutError:
-            raise OperationTimeout(f"podman-compose {' '.join(args)} did not finish in {self.timeout:.0f}s") from None
+            raise OperationTimeout(f"podman-compose {' '.join(args)} did not finish in {timeout:.0f}s") from None
         finally:
             if proc.returncode is None:  # timed out, or the job was cut off: no orphan left behind
                 proc.kill()

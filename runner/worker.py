@@ -34,11 +34,13 @@ from profbot.bus import (
     RunnerInfo,
     VolumeSample,
 )
+from profbot.clock import RedisClock
 from profbot.errors import InvalidArgument, NotApproved, OperationError, OperationTimeout, OutcomeUnknown
 from profbot.keys import Keys
-from profbot.ops.contract import CATALOG, OperationCatalog, OpKind
+from profbot.ops.contract import CATALOG, AnyOperation, OperationCatalog, OpKind, OpResult
 from profbot.redis_access import REDIS_DOWN
 from profbot.streams import GroupConsumer
+from runner import progress
 from runner.host_policy import HostContext, check_bound_target, verify_identity
 from runner.operations import IMPLEMENTATIONS, OperationTable
 from runner.operations.containers import tree_size
@@ -88,6 +90,7 @@ class RunnerWorker:
         self.started_at = time.time()
         self._inflight: set[asyncio.Task[None]] = set()
         self.approvals = ApprovalStore(redis, prefix)
+        self.clock = RedisClock(redis)  # a job's deadline was set on Redis's clock, not this host's
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -239,7 +242,7 @@ class RunnerWorker:
     async def _run_once(self, job: Job) -> JobResult | None:
         if not await self._claim(job):
             return await self._answer_redelivery(job)
-        started = time.time()
+        started = await self.clock.now()
         if started >= job.deadline:
             log.info("job_expired", job_id=job.id, op=job.op)
             return self._result(job, JobStatus.EXPIRED, error=f"{job.op} expired before the runner took it")
@@ -251,19 +254,16 @@ class RunnerWorker:
                 operation = self.catalog.parse(job.op, job.params)
             except ValidationError as exc:
                 raise InvalidArgument(_describe_validation(exc)) from None
-            if operation.kind is not OpKind.READ:
+            if operation.kind is OpKind.READ:
+                try:
+                    value = await asyncio.wait_for(
+                        self.table.execute(self.host, operation), timeout=job.deadline - started
+                    )
+                except TimeoutError:
+                    raise OperationTimeout(f"{job.op} cut off after {job.deadline - started:.1f}s") from None
+            else:
                 await self._check_approval(job, operation.kind)
-            try:
-                value = await asyncio.wait_for(self.table.execute(self.host, operation), timeout=job.deadline - started)
-            except TimeoutError:
-                if operation.kind is not OpKind.READ:
-                    # podman calls in worker threads cannot be recalled: the change may still
-                    # complete. Say so rather than "failed".
-                    raise OutcomeUnknown(
-                        f"{job.op} was cut off after {job.deadline - started:.1f}s while changing things: "
-                        "outcome unknown; check the target's state before trying again"
-                    ) from None
-                raise OperationTimeout(f"{job.op} cut off after {job.deadline - started:.1f}s") from None
+                value = await self._change(job, operation, job.deadline - started)
         except OperationError as exc:
             log.info("job_failed", job_id=job.id, op=job.op, code=exc.code, error=redact(str(exc))[0][:500])
             return self._result(job, JobStatus.ERROR, started=started, code=exc.code, error=str(exc))
@@ -276,8 +276,27 @@ class RunnerWorker:
                 code="operation_failed",
                 error=f"{type(exc).__name__}: {exc}",
             )
-        log.info("job_done", job_id=job.id, op=job.op, ms=round((time.time() - started) * 1000, 1))
+        log.info("job_done", job_id=job.id, op=job.op, ms=round((time.time() + self.clock.offset - started) * 1000, 1))
         return self._result(job, JobStatus.OK, started=started, value=value.model_dump(mode="json"))
+
+    async def _change(self, job: Job, operation: AnyOperation, seconds: float) -> OpResult:
+        """Run a change within ``seconds``, saying what it had done when it stopped: a timeout
+        (the deadline, podman-compose killed, podman slow to answer) is an unknown outcome, since
+        podman calls in worker threads cannot be recalled and podman may finish what it began; a
+        failure midway lists the steps that completed."""
+        with progress.tracking(seconds) as done:
+            try:
+                return await asyncio.wait_for(self.table.execute(self.host, operation), timeout=seconds)
+            except (TimeoutError, OperationTimeout) as exc:
+                why = str(exc) or f"cut off after {seconds:.1f}s"
+                raise OutcomeUnknown(
+                    f"{job.op}: {why} while changing things: outcome unknown (podman may have done it). "
+                    f"Done before that: {progress.said(done)}. Check the target's state before trying again"
+                ) from None
+            except OperationError as exc:
+                if not done:
+                    raise
+                raise type(exc)(f"{exc} (done before it failed: {progress.said(done)})") from exc
 
     async def _check_approval(self, job: Job, kind: OpKind) -> None:
         """A change runs only as a step of a running change request that lists it, once; before
@@ -327,7 +346,7 @@ class RunnerWorker:
             # Error text quotes podman, YAML parsers and exceptions: it leaves redacted, like output.
             error=redact(error)[0][:2000] if error else None,
             started_at=started,
-            finished_at=time.time(),
+            finished_at=time.time() + self.clock.offset,  # on the clock started_at is on
         )
 
     async def _publish(self, job: Job, result: JobResult) -> None:

@@ -9,6 +9,7 @@ from profbot.ops.contract import ChangeResult
 from profbot.ops.pyroscope import (
     PurgePyroscopeData,
 )
+from runner import progress
 from runner.host_policy import HostContext, container_id
 from runner.operations.table import op
 from runner.podman_gateway import container_state_from_attrs
@@ -27,7 +28,7 @@ async def purge_pyroscope_data(host: HostContext, o: PurgePyroscopeData) -> Chan
     others = [name for name in users if name != container]
     if others:
         raise NotAllowed(f"{volume} is also used by {', '.join(others)}: not purging data other containers use")
-    steps = []
+    steps = progress.steps()
     started = time.monotonic()
     await host.podman.stop(container, 30)
     steps.append(f"stopped {container}")

@@ -24,7 +24,7 @@ from profbot.ops.pyroscope import (
     RestorePyroscopeConfig,
     SetPyroscopeRetention,
 )
-from runner import pyroscope_config
+from runner import progress, pyroscope_config
 from runner.compose import atomic_write, copy_keeping_owner, set_env_file_var
 from runner.host_policy import HostContext, container_id
 from runner.operations.pyroscope import running_major
@@ -87,11 +87,13 @@ async def set_service_profiling(host: HostContext, o: SetServiceProfiling) -> Ch
     if not updates:
         raise InvalidArgument("nothing to set: give profile_interval and/or pyroscope_enabled")
     compose = host.require_changeable_service(o.service)
-    step = compose.set_service_env(o.service, updates)
+    steps = progress.steps()
+    steps.append(compose.set_service_env(o.service, updates))
     await compose.up(o.service, force_recreate=True)
+    steps.append(f"podman-compose up -d --force-recreate {o.service}")
     return ChangeResult(
         target=o.service,
-        steps=[step, f"podman-compose up -d --force-recreate {o.service}"],
+        steps=steps,
         container_id=await container_id(host, compose.container_name(o.service)),
     )
 
@@ -100,7 +102,8 @@ async def set_service_profiling(host: HostContext, o: SetServiceProfiling) -> Ch
 async def set_global_profiling(host: HostContext, o: SetGlobalProfiling) -> ChangeResult:
     compose = host.require_compose()
     value = "true" if o.enabled else "false"
-    steps = [set_env_file_var(compose.env_file, "PYROSCOPE_ENABLED", value)]
+    steps = progress.steps()
+    steps.append(set_env_file_var(compose.env_file, "PYROSCOPE_ENABLED", value))
     managed = host.policy.managed | compose.profiled_services()
     services = [name for name in compose.services_using("PYROSCOPE_ENABLED") if name in managed]
     if services:
@@ -135,9 +138,11 @@ async def set_pyroscope_retention(host: HostContext, o: SetPyroscopeRetention) -
     path = host.require_config(named=o.config)
     major = await running_major(host)
     new_text, what = pyroscope_config.set_retention(path.read_text(), o.period, major)  # refuses with reason
+    steps = progress.steps()
     backup = _backup(path)
+    steps.append(f"backed up {path.name} to {backup.name}")
     atomic_write(path, new_text)
-    steps = [f"backed up {path.name} to {backup.name}", f"{what} in {path.name}"]
+    steps.append(f"{what} in {path.name}")
     steps.append(await _apply_config(host))
     container = host.policy.pyroscope_container
     return ChangeResult(
@@ -158,6 +163,8 @@ async def restore_pyroscope_config(host: HostContext, _: RestorePyroscopeConfig)
     backup = pyroscope_config.latest_backup(path)
     if backup is None:
         raise TargetNotFound(f"no backup of {path.name} to restore")
+    steps = progress.steps()
     atomic_write(path, backup.read_text())
-    steps = [f"restored {path.name} from {backup.name}", await _apply_config(host)]
+    steps.append(f"restored {path.name} from {backup.name}")
+    steps.append(await _apply_config(host))
     return ChangeResult(target=str(path), steps=steps, backup_path=str(backup))

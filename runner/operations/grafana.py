@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from profbot.errors import InvalidArgument
 from profbot.ops.contract import ChangeResult
 from profbot.ops.grafana import GrafanaDatasources, ListGrafanaDatasources, ProvisionPyroscopeDatasource
+from runner import progress
 from runner.compose import atomic_write, copy_keeping_owner
 from runner.host_policy import HostContext, container_id
 from runner.operations.table import op
@@ -37,7 +38,7 @@ async def provision_pyroscope_datasource(host: HostContext, _: ProvisionPyroscop
     container = host.policy.grafana_container
     await host.require_changeable(container)
     target = directory / "pyroscope.yml"
-    steps = []
+    steps = progress.steps()
     if target.exists():
         backup = target.with_name(f"pyroscope.yml.{datetime.now(UTC):%Y%m%dT%H%M%S}.bak")
         copy_keeping_owner(target, backup)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from profbot.errors import InvalidArgument, NotAllowed, OperationError, TargetNotFound
+from profbot.errors import InvalidArgument, NotAllowed, OperationError, OutcomeUnknown, TargetNotFound
 from profbot.ops.compose import RecreateService, SetGlobalProfiling, SetServiceProfiling
 from profbot.ops.containers import ContainerEnv, ReadContainerFile, RestartContainer, StartContainer, StopContainer
 from profbot.ops.pyroscope import (
@@ -248,3 +248,30 @@ async def test_retention_naming_another_config_file_is_refused_and_nothing_is_wr
     assert other.read_text() == V1_CONFIG_WITH_BUCKET
     assert list(stack.pyroscope_config.parent.glob("*.bak")) == []
     assert stack.inspect("pyroscope", "{{.Id}}") == old_id
+
+
+async def test_a_purge_that_fails_midway_says_which_steps_were_done(call: Call, stack: PodmanRig) -> None:
+    # The image compose must start Pyroscope from cannot be pulled (no registry): `compose up`
+    # fails after the volume is gone. Nobody may be left believing the data is still there.
+    (stack.project / "docker-compose.profbot.yml").write_text(
+        "services:\n  pyroscope:\n    image: localhost/profbot-missing-image:none\n"
+    )
+    with pytest.raises(OperationError) as failed:
+        await call(PurgePyroscopeData(volume="pyroscope_data"), timeout=120)
+    said = str(failed.value)
+    assert "done before it failed: stopped pyroscope; removed container pyroscope" in said
+    assert "removed volume pyroscope_data: all profiling history deleted" in said
+    assert "podman-compose up" in said  # what failed
+
+
+async def test_a_compose_step_cut_at_the_deadline_is_an_unknown_outcome_that_names_it(
+    call: Call, stack: PodmanRig
+) -> None:
+    # Four seconds for a recreate whose container takes ten to stop: podman-compose is stopped
+    # inside the deadline and the answer says what was cut, and that podman may still do it.
+    with pytest.raises(OutcomeUnknown) as cut:
+        await call(SetServiceProfiling(service="backend", profile_interval=60), timeout=4)
+    said = str(cut.value)
+    assert "podman-compose up -d --force-recreate backend did not finish" in said
+    assert "outcome unknown (podman may have done it)" in said
+    assert "Done before that: set PROFILE_INTERVAL=60 for backend" in said

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -245,3 +246,22 @@ async def test_credentials_in_pyroscope_url_never_leave_the_runner(
     runners = [r for r in await job_bus.runners() if r.host == HOST]
     assert runners
     assert "hunter2" not in runners[0].model_dump_json()
+
+
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+@pytest.mark.skipif(not os.path.exists(FAKETIME), reason="needs Debian's faketime (deploy/install-system-packages.sh)")
+@pytest.mark.parametrize("skew", ["+45s", "-45s"])
+async def test_a_runner_whose_clock_is_off_still_runs_jobs_within_their_deadline(
+    start_runner: RunnerFactory, job_bus: JobBus, skew: str
+) -> None:
+    # The runner's wall clock 45 s ahead (every job would look expired) or behind (none would
+    # ever time out): deadlines are read on Redis's clock, so the job runs as it should.
+    port = free_port()
+    start_runner(
+        PYROSCOPE_URL=f"http://127.0.0.1:{port}/", LD_PRELOAD=FAKETIME, FAKETIME=skew, FAKETIME_DONT_FAKE_MONOTONIC="1"
+    )
+    ready = await job_bus.call(HOST, PyroscopeReady(), timeout=20)
+    assert ready.ready is False  # it ran: nothing listens there
+    assert ready.error
