@@ -27,6 +27,7 @@ from bot.slack.alert_people import SlackAlertPeople
 from bot.slack.app import build_app
 from bot.slack.auth import CachedAuthorize
 from bot.slack.directory import SlackDirectory
+from bot.slack.home import SlackHomes
 from bot.slack.http import slack_events_app
 from bot.slack.pacing import ChannelPacer
 from bot.slack.people import SlackPeople
@@ -34,6 +35,7 @@ from bot.stores.alert_inbox import AlertInbox
 from bot.stores.alert_ledger import RedisAlertLedger
 from bot.stores.audit_feed import AuditFeed
 from bot.stores.change_feed import RedisChangeFeed
+from bot.stores.home import RedisHealthRecords, RedisHomeViewers
 from bot.stores.offers import RedisOfferStore
 from bot.usecases.app import Ports, Profbot, Settings
 from bot.usecases.audit import mirror
@@ -130,6 +132,9 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
             ledger=RedisAlertLedger(redis, prefix),
             alert_people=SlackAlertPeople(client, session, pacer=ChannelPacer(settings.slack_channel_rate)),
             feed=feed,
+            health=RedisHealthRecords(redis, prefix),
+            homes=SlackHomes(client),
+            viewers=RedisHomeViewers(redis, prefix),
         )
         profbot = Profbot(ports, use_case_settings(settings), book=handlers.RUNBOOK, tasks=tasks)
         if not settings.operator_ids:

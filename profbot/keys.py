@@ -20,6 +20,7 @@ One prefix per deployment (``PROFBOT_REDIS_PREFIX``), so several can share a Red
       P:changes:held:HOST:TARGET   the one open or running request on a container or volume
       P:changes:executed:TARGET    sorted set of executions in the last hour (cooldown)
       P:changes:updates            pub/sub: a request moved (its id), for front ends in other processes
+      P:changes:by:USER            sorted set of the user's latest request ids by filing time (App Home)
 
     the audit trail (profbot/audit.py)
       P:audit                      stream of audit events; group ``slack-mirror``
@@ -35,6 +36,10 @@ One prefix per deployment (``PROFBOT_REDIS_PREFIX``), so several can share a Red
       P:alerts:group:G:lock        redis-py Lock: one replica brings a group up to date
       P:alerts:ledger              stream: one entry per alert received
       P:alerts:inbox               stream: one entry per webhook; group ``slack-posters``
+
+    App Home (bot/stores/home.py)
+      P:home:viewers               sorted set of users by when they last opened the home (a week)
+      P:health:last                hash HOST -> Pyroscope's last known health there (JSON)
 """
 
 from __future__ import annotations
@@ -104,6 +109,9 @@ class Keys:
     def changes_feed(self) -> str:
         return f"{self.prefix}:changes:updates"
 
+    def changes_by(self, user: str) -> str:
+        return f"{self.prefix}:changes:by:{user}"
+
     # ------------------------------------------------------------------ audit, offers
 
     @property
@@ -137,3 +145,13 @@ class Keys:
     @property
     def alert_inbox(self) -> str:
         return f"{self.prefix}:alerts:inbox"
+
+    # ------------------------------------------------------------------ App Home
+
+    @property
+    def home_viewers(self) -> str:
+        return f"{self.prefix}:home:viewers"
+
+    @property
+    def health_last(self) -> str:
+        return f"{self.prefix}:health:last"

@@ -26,6 +26,7 @@ from bot.shell.people import TerminalPeople
 from bot.shell.session import ShellSession
 from bot.shell.terminal import PlainTerminal, PromptTerminal, Terminal
 from bot.stores.change_feed import RedisChangeFeed
+from bot.stores.home import RedisHealthRecords
 from bot.stores.offers import RedisOfferStore
 from bot.usecases.access import NoGroups
 from bot.usecases.app import Ports, Profbot, Settings
@@ -161,6 +162,7 @@ async def _serve(
         offers=RedisOfferStore(bus.redis, prefix),
         directory=NoGroups(),
         feed=feed,
+        health=RedisHealthRecords(bus.redis, prefix),  # what Slack's App Home shows as last known health
     )
     profbot = Profbot(ports, use_case_settings(settings, operators), book=handlers.RUNBOOK, tasks=tasks)
     roles = await profbot.access.roles(user)

@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.response import BoltResponse
 
-from bot.slack import action_ids
+from bot.slack import action_ids, home
 from bot.slack.middleware import parsed_as, requires
 from bot.slack.render import render
 from bot.usecases.access import Gate
@@ -138,3 +138,5 @@ def register(app: AsyncApp, profbot: Profbot, tasks: BackgroundTasks, command: s
         else:
             await ack(response_action="errors", errors={action_ids.TYPED_BLOCK: render(answer).text})
         return ack.response
+
+    home.register(app, profbot, tasks)  # the App Home tab

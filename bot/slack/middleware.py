@@ -33,6 +33,8 @@ def asker_of(body: dict[str, Any], user: str) -> Asker:
     """Who asked and where, from a slash command's or an interaction's payload."""
     if "command" in body:
         place = Place(channel=str(body.get("channel_id", "")))
+    elif (body.get("view") or {}).get("type") == "home" and user:
+        place = Place(channel=user)  # a click in the App Home: answered in the app's Messages tab
     else:
         message = body.get("message") or {}
         thread = message.get("thread_ts") or message.get("ts")

@@ -51,6 +51,9 @@ SLACK_ERRORS: dict[str, type[DeliveryError]] = {
 
 # Slack's conversation ids (C public, G private, D direct); a terminal's place ("shell") is not one.
 SLACK_CHANNEL = re.compile(r"[CGD][A-Z0-9]{2,}")
+# A person's own place (a click in the App Home): chat.postMessage to their id writes in the app's
+# Messages tab.
+SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
 def delivery_error(code: str, method: str) -> DeliveryError:
@@ -84,6 +87,9 @@ class SlackPeople:
         message = render(content).as_kwargs()
         if person.reply_to:
             await self._respond(person.reply_to, message)
+            return
+        if person.place.channel == person.user and SLACK_USER.fullmatch(person.user):
+            await self._call("chat_postMessage", channel=person.user, **message)
             return
         await self._call("chat_postEphemeral", channel=person.place.channel, user=person.user, **message)
 
@@ -122,7 +128,8 @@ class SlackPeople:
 
     async def _call(self, method: str, **kwargs: Any) -> Any:
         channel = kwargs.get("channel")
-        if channel is not None and SLACK_CHANNEL.fullmatch(str(channel)) is None:
+        personal = method == "chat_postMessage" and SLACK_USER.fullmatch(str(channel)) is not None
+        if channel is not None and SLACK_CHANNEL.fullmatch(str(channel)) is None and not personal:
             # A place another front end made (a terminal's): nothing Slack could deliver to.
             raise PlaceUnavailable("not_a_slack_channel", f"Slack {method}: {str(channel)[:40]} is not a channel")
         if self.pacer is not None and "channel" in kwargs:

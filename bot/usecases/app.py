@@ -37,6 +37,7 @@ from bot.usecases.decisions import Decisions
 from bot.usecases.diagnose import Diagnoses
 from bot.usecases.execution import Executor
 from bot.usecases.fleet import Fleet
+from bot.usecases.home import Homes
 from bot.usecases.ports import (
     AlertLedger,
     AlertPeople,
@@ -45,6 +46,9 @@ from bot.usecases.ports import (
     ChangeStore,
     Clock,
     GroupDirectory,
+    HealthRecords,
+    HomeScreens,
+    HomeViewers,
     OfferStore,
     People,
 )
@@ -67,6 +71,9 @@ class Ports:
     ledger: AlertLedger | None = None
     alert_people: AlertPeople | None = None  # the alert threads' People (a front end may pace it)
     feed: ChangeFeed | None = None  # change requests moved, for front ends in other processes
+    health: HealthRecords | None = None  # Pyroscope's last known health per host
+    homes: HomeScreens | None = None  # a front end's per-person home (Slack's App Home)
+    viewers: HomeViewers | None = None  # who opened their home lately
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,11 @@ class Profbot:
         people, timeout = ports.people, settings.job_timeout
         self.audit = AuditRecords(ports.trail)
         self.access = AccessPolicy(settings.operators, settings.approvers, ports.directory, self.audit)
-        self.diagnoses = Diagnoses(ports.bus, people, ports.offers, book, timeout)
+        self.homes = Homes(
+            bus=ports.bus, store=ports.changes, trail=ports.trail, access=self.access, tasks=self.tasks,
+            screens=ports.homes, viewers=ports.viewers, health=ports.health, clock=clock,
+        )  # fmt: skip
+        self.diagnoses = Diagnoses(ports.bus, people, ports.offers, book, timeout, seen=ports.health)
         self.fleet = Fleet(self.diagnoses)
         self.reads = reads.Overview(
             ports.bus,
@@ -103,10 +114,12 @@ class Profbot:
             book,
             timeout,
             profiles=lambda h: self.fleet.freshness_report(host=h, wait_for_pyroscope=False),
+            seen=ports.health,
         )
         self.executor = Executor(
             bus=ports.bus, people=people, store=ports.changes, audit=self.audit, book=book,
-            policy=settings.changes, job_timeout=timeout, feed=ports.feed, clock=clock,
+            policy=settings.changes, job_timeout=timeout, feed=ports.feed, moved=self.homes.request_moved,
+            clock=clock,
         )  # fmt: skip
         self.decisions = Decisions(
             people=people, store=ports.changes, audit=self.audit, executor=self.executor, tasks=self.tasks,
@@ -114,7 +127,8 @@ class Profbot:
         )  # fmt: skip
         self.requests = ChangeRequests(
             bus=ports.bus, people=people, store=ports.changes, offers=ports.offers, audit=self.audit, book=book,
-            diagnoses=self.diagnoses, tasks=self.tasks, policy=settings.changes, job_timeout=timeout, clock=clock,
+            diagnoses=self.diagnoses, tasks=self.tasks, policy=settings.changes, job_timeout=timeout,
+            moved=self.homes.request_moved, clock=clock,
         )  # fmt: skip
         self.alerts: AlertThreads | None = None
         if ports.ledger is not None and ports.alert_people is not None and settings.alerts is not None:

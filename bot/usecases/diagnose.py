@@ -25,8 +25,10 @@ from bot.usecases.content import (
     ProfileSummary,
     StorageDrawing,
 )
-from bot.usecases.ports import MessageRef, OfferStore, People
+from bot.usecases.home import remember_health
+from bot.usecases.ports import HealthRecords, MessageRef, OfferStore, People
 from bot.usecases.speech import answer, attach, reply
+from handlers import pyroscope_unavailable
 from handlers.actions import Action
 from handlers.context import ProcedureContext
 from handlers.findings import Remediation, Report
@@ -43,16 +45,25 @@ ROUTE_RETRY_MAX_SECONDS = 6.0
 
 
 class Diagnoses:
-    def __init__(self, bus: Bus, people: People, offers: OfferStore, runbook: Runbook, job_timeout: float) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        people: People,
+        offers: OfferStore,
+        runbook: Runbook,
+        job_timeout: float,
+        seen: HealthRecords | None = None,  # where INC-PROF-001's verdict is remembered (the homes show it)
+    ) -> None:
         self.bus = bus
         self.people = people
         self.offers = offers
         self.runbook = runbook
         self.job_timeout = job_timeout
+        self.seen = seen
 
     def speaking_through(self, people: People) -> Diagnoses:
         """The same diagnoses, said through other people (the alert threads' paced port)."""
-        return Diagnoses(self.bus, people, self.offers, self.runbook, self.job_timeout)
+        return Diagnoses(self.bus, people, self.offers, self.runbook, self.job_timeout, self.seen)
 
     # ------------------------------------------------------------------ running
 
@@ -81,7 +92,10 @@ class Diagnoses:
             if not isinstance(routed, str):
                 return routed
             host = routed
-        return await procedure(self.context(host), params)
+        report = await procedure(self.context(host), params)
+        if procedure.id == pyroscope_unavailable.ID:
+            await remember_health(self.seen, report)
+        return report
 
     # ------------------------------------------------------------------ the use cases
 

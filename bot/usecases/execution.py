@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -45,6 +46,7 @@ class Executor:
     policy: ChangePolicy
     job_timeout: float
     feed: ChangeFeed | None = None  # front ends in other processes hear of every move through it
+    moved: Callable[[ChangeRequest], None] | None = None  # told of every move (the homes it concerns)
     clock: Clock = time.time
 
     async def execute(self, request: ChangeRequest) -> None:
@@ -150,10 +152,14 @@ class Executor:
                 await self.feed.announce(latest.id)
             except ProfbotError as exc:
                 log.warning("change_unannounced", request=latest.id, error=str(exc))
+        if self.moved is not None:
+            self.moved(latest)
 
     async def refresh(self, request_id: str) -> None:
         """Another process moved a request: show it as it stands, if its message is one of ours."""
         request = await self.store.get(request_id)
+        if request is not None and self.moved is not None:
+            self.moved(request)
         if request is None or not request.message_ts:
             return
         message = MessageRef(channel=request.channel, ts=request.message_ts)

@@ -7,7 +7,10 @@
   need (a parent posted once, by its idempotency key; a link to a previous thread).
 - The stores: change requests (:class:`ChangeStore`, Redis: profbot/approvals/store.py), the audit
   trail (:class:`AuditTrail`: profbot/audit.py), offered actions (:class:`OfferStore`:
-  bot/stores/offers.py), alerts (:class:`AlertLedger`: bot/stores/alert_ledger.py).
+  bot/stores/offers.py), alerts (:class:`AlertLedger`: bot/stores/alert_ledger.py), Pyroscope's
+  last known health per host and who opened their home (:class:`HealthRecords`,
+  :class:`HomeViewers`: bot/stores/home.py).
+- :class:`HomeScreens`: a front end's per-person home (Slack: the App Home tab), if it has one.
 - The job bus is :class:`profbot.bus.Bus`; group membership is :class:`GroupDirectory`.
 
 Tests hand the use cases in-memory fakes of every one of these (tests/unit/fakes.py).
@@ -23,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.usecases.alert_model import AlertGroup, AlertNotification
 from bot.usecases.commands import Asker, Place
 from bot.usecases.content import Content, Drawing, Form
+from bot.usecases.home_model import HealthSeen, HomeOverview
 from handlers.findings import Remediation
 from profbot.approvals.model import ChangeRequest, RequestState
 from profbot.audit import AuditEvent
@@ -122,6 +126,14 @@ class ChangeStore(Protocol):
 
     async def executions_in_last_hour(self, request: ChangeRequest, now: float | None = None) -> int: ...
 
+    async def requested_by(self, user: str, limit: int = 10) -> list[ChangeRequest]:
+        """The latest requests ``user`` filed, newest first."""
+        ...
+
+    async def pending(self, limit: int = 50) -> list[ChangeRequest]:
+        """Requests waiting for a decision."""
+        ...
+
 
 class AuditTrail(Protocol):
     async def append(self, event: AuditEvent) -> str: ...
@@ -167,4 +179,30 @@ class AlertLedger(Protocol):
 
     async def claim_diagnosis(self, gid: str, incident: int, cooldown: float) -> bool:
         """True once per cooldown per incident of the group: whether to run the diagnosis."""
+        ...
+
+
+class HealthRecords(Protocol):
+    async def record(self, seen: HealthSeen) -> None:
+        """Keep the latest health seen on its host (the one before is replaced)."""
+        ...
+
+    async def latest(self) -> dict[str, HealthSeen]:
+        """The latest health seen on each host checked."""
+        ...
+
+
+class HomeViewers(Protocol):
+    async def opened(self, user: str, at: float) -> None:
+        """``user`` opened their home: they are shown its changes for a while."""
+        ...
+
+    async def recent(self, since: float) -> set[str]:
+        """Who opened their home since ``since`` (epoch seconds)."""
+        ...
+
+
+class HomeScreens(Protocol):
+    async def publish(self, user: str, home: HomeOverview) -> None:
+        """Show ``home`` as ``user``'s home; raises DeliveryError when it cannot."""
         ...

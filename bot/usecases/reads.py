@@ -23,7 +23,8 @@ from bot.usecases.content import (
     RunbookLine,
     RunnersOverview,
 )
-from bot.usecases.ports import People
+from bot.usecases.home import remember_health
+from bot.usecases.ports import HealthRecords, People
 from bot.usecases.speech import answer, tell
 from handlers import health as health_check
 from handlers import missing_profiles
@@ -59,12 +60,19 @@ class Overview:
     """Runners and health, across hosts."""
 
     def __init__(
-        self, bus: Bus, people: People, book: Runbook, job_timeout: float, profiles: ProfilesCheck | None = None
+        self,
+        bus: Bus,
+        people: People,
+        book: Runbook,
+        job_timeout: float,
+        profiles: ProfilesCheck | None = None,
+        seen: HealthRecords | None = None,  # where each host's verdict is remembered (the homes show it)
     ) -> None:
         self.bus = bus
         self.people = people
         self.book = book
         self.job_timeout = job_timeout
+        self.seen = seen
         self.profiles = profiles
         self.profile_checks: SingleFlight[Report | Content] = SingleFlight()  # likewise the freshness summary
         # Ten people asking for health during an incident start one check per host, not ten.
@@ -138,4 +146,6 @@ class Overview:
             )
         procedure = self.book.get(health_check.ID)
         assert procedure is not None, "handlers registers HEALTH"
-        return await procedure(ProcedureContext(self.bus, host, self.job_timeout), health_check.HealthParams())
+        report = await procedure(ProcedureContext(self.bus, host, self.job_timeout), health_check.HealthParams())
+        await remember_health(self.seen, report)
+        return report

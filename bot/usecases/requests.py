@@ -10,6 +10,7 @@ bot/usecases/decisions.py, bot/usecases/execution.py.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,7 @@ class ChangeRequests:
     tasks: BackgroundTasks
     policy: ChangePolicy
     job_timeout: float
+    moved: Callable[[ChangeRequest], None] | None = None  # told of every request filed (the homes it concerns)
     clock: Clock = time.time
 
     # ------------------------------------------------------------------ what a button stands for
@@ -205,6 +207,8 @@ class ChangeRequests:
         if message is not None:
             draft.message_ts = message.ts
             await self.store.update(draft.id, lambda r: setattr(r, "message_ts", message.ts))
+        if self.moved is not None:
+            self.moved(draft)
         return draft
 
     async def _identity(self, plan: Plan, remedy: Remediation) -> TargetIdentity | None:

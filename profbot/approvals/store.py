@@ -15,12 +15,15 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+import structlog
 
 from profbot.approvals.model import ChangeRequest, RequestState
 from profbot.errors import NotApproved
 from profbot.keys import Keys
 from profbot.ops.contract import OpKind
-from profbot.redis_access import redis_errors
+from profbot.redis_access import REDIS_DOWN, redis_errors
+
+log = structlog.get_logger("profbot.approvals")
 
 STEP_CLAIM_TTL_SECONDS = 7 * 24 * 3600
 REQUEST_TTL_SECONDS = 30 * 24 * 3600  # requests stay readable (for "already done by X") this long
@@ -30,6 +33,8 @@ HOLD_MARGIN_SECONDS = 120
 # A running request holds its target this long after it started or last recorded a step: its bot,
 # killed without its shutdown (which marks it "unknown"), must not keep the target for ever.
 RUNNING_HOLD_SECONDS = 3600
+# Each person's latest requests, for their App Home: this many ids, the key gone with the requests.
+BY_USER_KEPT = 20
 
 # File a request: a pending one unless the same change on the same target is open (that one's id
 # is the answer) or another request holds something it touches (the holder's id is the answer). A
@@ -170,7 +175,47 @@ class ApprovalStore:
                       "1" if request.state.pending else "0", ttl, HOLD_MARGIN_SECONDS, request.expires_at,
                       time.time(), "1" if request.host_wide else "0"],
             )  # fmt: skip
-        return stored.decode() if isinstance(stored, bytes) else str(stored)
+        stored_id = stored.decode() if isinstance(stored, bytes) else str(stored)
+        if stored_id == request.id:
+            await self._index_by_requester(request)
+        return stored_id
+
+    async def _index_by_requester(self, request: ChangeRequest) -> None:
+        """List it among its requester's (their App Home). The request is stored already: a failure
+        here is logged, and costs only its line in that list."""
+        key = self.keys.changes_by(request.requested_by)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.zadd(key, {request.id: request.created_at})
+                pipe.zremrangebyrank(key, 0, -(BY_USER_KEPT + 1))
+                pipe.expire(key, REQUEST_TTL_SECONDS)
+                await pipe.execute()
+        except REDIS_DOWN as exc:
+            log.warning("request_unlisted", request=request.id, error=str(exc)[:300])
+
+    async def _many(self, ids: list[Any]) -> list[ChangeRequest]:
+        if not ids:
+            return []
+        with redis_errors():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for request_id in ids:
+                    pipe.hget(
+                        self.key(request_id.decode() if isinstance(request_id, bytes) else str(request_id)), "doc"
+                    )
+                docs = await pipe.execute()
+        return [ChangeRequest.model_validate_json(doc) for doc in docs if doc]
+
+    async def requested_by(self, user: str, limit: int = 10) -> list[ChangeRequest]:
+        """The latest requests ``user`` filed (at most ``limit``, and ``BY_USER_KEPT``), newest first."""
+        with redis_errors():
+            ids = await self.redis.zrevrange(self.keys.changes_by(user), 0, max(limit, 1) - 1)
+        return await self._many(list(ids))
+
+    async def pending(self, limit: int = 50) -> list[ChangeRequest]:
+        """Requests waiting for a decision (the soonest to expire first), at most ``limit``."""
+        with redis_errors():
+            ids = await self.redis.zrange(self.pending_key, 0, max(limit, 1) - 1)
+        return [r for r in await self._many(list(ids)) if r.state.pending]
 
     async def _read(self, request_id: str) -> tuple[ChangeRequest | None, str]:
         with redis_errors():

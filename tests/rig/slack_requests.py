@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from tests.rig.slack_standin import DEFAULT_CHANNEL, TEAM_ID
+from tests.rig.slack_standin import BOT_USER_ID, DEFAULT_CHANNEL, TEAM_ID
 
 SIGNING_SECRET = "profbot-test-signing-secret"
 # The people of the tests. The bot under test runs with PROFBOT_OPERATORS=OPERATOR,OPERATOR_2 and
@@ -112,3 +113,41 @@ def view_submission_payload(view: dict[str, Any], *, user: str, values: dict[str
         "user": {"id": user},
         "view": {**view, "id": "V0MODAL", "state": {"values": state}},
     }
+
+
+def home_opened_event(user: str, *, tab: str = "home") -> dict[str, Any]:
+    """``app_home_opened`` as Slack sends it: the JSON body over HTTP, a Socket Mode envelope's payload."""
+    return {
+        "token": "unused-verification-token",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0PROFBOT",
+        "event": {"type": "app_home_opened", "user": user, "channel": f"D{user[1:]}", "tab": tab,
+                  "event_ts": f"{time.time():.6f}"},
+        "type": "event_callback",
+        "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+    }  # fmt: skip
+
+
+def post_event(bot_url: str, event: dict[str, Any], *, secret: str = SIGNING_SECRET) -> httpx.Response:
+    """An Events API request (JSON), signed as Slack signs it."""
+    body = json.dumps(event)
+    headers = {"Content-Type": "application/json", **sign(body, secret)}
+    return httpx.post(f"{bot_url}/slack/events", content=body, headers=headers, timeout=10)
+
+
+def home_button_payload(button: dict[str, Any], *, user: str) -> dict[str, Any]:
+    """A click in the App Home tab: block_actions from a home view, with no channel, no message and
+    no response_url (Slack sends none for a Home tab)."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user},
+        "team": {"id": TEAM_ID},
+        "api_app_id": "A0PROFBOT",
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "trigger_id": f"{time.time():.0f}.42.{user}",
+        "view": {"id": "V0HOME", "type": "home", "team_id": TEAM_ID, "blocks": []},
+        "actions": [{"type": "button", "action_id": button["action_id"], "value": button["value"],
+                     "block_id": "b", "action_ts": str(time.time())}],
+    }  # fmt: skip

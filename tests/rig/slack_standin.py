@@ -20,6 +20,8 @@
   ``chat.getPermalink`` answers a kept message's permalink.
 - ``after_next(method, hook)``: ``hook(call)`` runs once, after the next successful call to
   ``method`` is answered and before the answer is sent (a fault between Slack and what follows).
+- ``views.publish``: App Home tabs, recorded in ``homes`` (tests/rig/slack_views.py).
+- ``chat.postMessage`` to a user's id writes in the app's Messages tab with them, as Slack does.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.rig.slack_views import HomeViews
 
 DEFAULT_TOKEN = "xoxb-profbot-test-token"
 APP_TOKEN = "xapp-1-profbot-test-app-token"
@@ -78,13 +82,13 @@ class Call:
     name: str = ""  # a response_url's name (the last part of its path)
 
 
-def block_errors(blocks: Any) -> list[str]:
-    """Why Slack would refuse these blocks; empty when they are valid."""
+def block_errors(blocks: Any, max_blocks: int = MAX_BLOCKS) -> list[str]:
+    """Why Slack would refuse these blocks (a message's: 50 at most); empty when they are valid."""
     if not isinstance(blocks, list):
         return ["blocks must be an array"]
     errors = []
-    if len(blocks) > MAX_BLOCKS:
-        errors.append(f"more than {MAX_BLOCKS} blocks ({len(blocks)})")
+    if len(blocks) > max_blocks:
+        errors.append(f"more than {max_blocks} blocks ({len(blocks)})")
     for i, block in enumerate(blocks):
         kind = block.get("type") if isinstance(block, dict) else None
         if kind not in KNOWN_BLOCKS:
@@ -138,6 +142,7 @@ class SlackStandIn:
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.homes = HomeViews(block_errors)  # App Home tabs published
 
     @property
     def api_url(self) -> str:
@@ -248,7 +253,8 @@ class SlackStandIn:
             return 200, {"ok": True, "channel": info}, {}
         if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
             channel = body.get("channel")
-            if channel not in self.channels:
+            personal = method == "chat.postMessage" and str(channel)[:1] in ("U", "W")  # the app's Messages tab
+            if channel not in self.channels and not personal:
                 return 200, {"ok": False, "error": "channel_not_found"}, {}
             if self._over_channel_rate(str(channel)):
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
@@ -283,6 +289,8 @@ class SlackStandIn:
             return self._permalink(body)
         if method == "views.open":
             return self._views_open(body)
+        if method == "views.publish":
+            return self.homes.publish(body)
         if method == "files.getUploadURLExternal":
             return self._upload_url(body)
         if method == "files.completeUploadExternal":

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar
 from bot.usecases.alert_model import Alert, AlertGroup, AlertNotification
 from bot.usecases.commands import Asker, Place
 from bot.usecases.content import Content, Drawing, Form
+from bot.usecases.home_model import HealthSeen, HomeOverview
 from bot.usecases.ports import MessageRef
 from handlers.findings import Remediation
 from profbot.approvals.model import ChangeRequest, RequestState
@@ -291,6 +292,14 @@ class FakeChangeStore:
         at = time.time() if now is None else now
         return len([t for t in self.executions.get(request.target_key, []) if t > at - 3600])
 
+    async def requested_by(self, user: str, limit: int = 10) -> list[ChangeRequest]:
+        mine = [r for r in self.requests.values() if r.requested_by == user]
+        return [r.model_copy(deep=True) for r in sorted(mine, key=lambda r: -r.created_at)[:limit]]
+
+    async def pending(self, limit: int = 50) -> list[ChangeRequest]:
+        waiting = sorted((r for r in self.requests.values() if r.state.pending), key=lambda r: r.expires_at)
+        return [r.model_copy(deep=True) for r in waiting[:limit]]
+
 
 @dataclass
 class FakeChangeFeed:
@@ -318,6 +327,51 @@ class FakeAuditTrail:
 
     def kinds(self) -> list[str]:
         return [e.kind.value for e in self.events]
+
+
+class FakeHealthRecords:
+    """The last health seen per host; ``down`` fails as Redis would."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, HealthSeen] = {}
+        self.down = False
+
+    async def record(self, seen: HealthSeen) -> None:
+        if self.down:
+            raise RedisUnavailable("Redis unavailable: connection refused")
+        self.seen[seen.host] = seen
+
+    async def latest(self) -> dict[str, HealthSeen]:
+        if self.down:
+            raise RedisUnavailable("Redis unavailable: connection refused")
+        return dict(self.seen)
+
+
+class FakeHomeViewers:
+    def __init__(self) -> None:
+        self.opened_at: dict[str, float] = {}
+
+    async def opened(self, user: str, at: float) -> None:
+        self.opened_at[user] = at
+
+    async def recent(self, since: float) -> set[str]:
+        return {user for user, at in self.opened_at.items() if at >= since}
+
+
+class FakeHomeScreens:
+    """Every home published, in order."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, HomeOverview]] = []
+
+    async def publish(self, user: str, home: HomeOverview) -> None:
+        self.published.append((user, home))
+
+    def of(self, user: str) -> list[HomeOverview]:
+        return [home for who, home in self.published if who == user]
+
+    def users(self) -> list[str]:
+        return [who for who, _ in self.published]
 
 
 class FakeOfferStore:

@@ -37,6 +37,16 @@ def test_the_socket_mode_manifest_needs_no_url() -> None:
     assert "request_url" not in data["settings"]["interactivity"]
 
 
+@pytest.mark.parametrize("manifest", ["slack-app-manifest.yml", "slack-app-manifest-http.yml"])
+def test_the_manifests_enable_the_app_home_and_subscribe_to_its_opening(manifest: str) -> None:
+    data = YAML(typ="safe").load((REPO / "deploy" / manifest).read_text())
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
+    events = data["settings"]["event_subscriptions"]
+    assert events["bot_events"] == ["app_home_opened"]
+    # Over HTTP, events come to the same URL as the command and the clicks; over Socket Mode, to none.
+    assert events.get("request_url") == data["settings"]["interactivity"].get("request_url")
+
+
 def test_socket_mode_needs_no_signing_secret_and_an_app_token_that_is_one(env: pytest.MonkeyPatch) -> None:
     env.setenv("SLACK_BOT_TOKEN", "xoxb-1")
     with pytest.raises(ConfigError, match=r"^SLACK_SIGNING_SECRET is missing$"):

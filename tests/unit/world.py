@@ -23,6 +23,9 @@ from tests.unit.fakes import (
     FakeBus,
     FakeChangeStore,
     FakeDirectory,
+    FakeHealthRecords,
+    FakeHomeScreens,
+    FakeHomeViewers,
     FakeLedger,
     FakeOfferStore,
     FakePeople,
@@ -70,6 +73,9 @@ class World:
     tasks: BackgroundTasks
     profbot: Profbot
     states: dict[str, ContainerState] = field(default_factory=dict)
+    health: FakeHealthRecords = field(default_factory=FakeHealthRecords)
+    viewers: FakeHomeViewers = field(default_factory=FakeHomeViewers)
+    screens: FakeHomeScreens = field(default_factory=FakeHomeScreens)  # the homes published
 
     async def asker(self, user: str = OPERATOR, place: Place | None = None) -> Asker:
         """Someone asking in the ops channel, with the roles profbot's own access policy gives them."""
@@ -88,7 +94,7 @@ class World:
         """Another front end (another process) on the same stores and runners, speaking through
         ``people`` and announcing the requests it moves on ``feed``."""
         ports = Ports(bus=self.bus, people=people, changes=self.store, trail=self.trail, offers=self.offers,
-                      directory=self.directory, ledger=self.ledger, feed=feed)  # fmt: skip
+                      directory=self.directory, ledger=self.ledger, feed=feed, health=self.health)  # fmt: skip
         return Profbot(ports, self.profbot.settings, tasks=self.tasks, clock=self.clock)
 
 
@@ -112,10 +118,12 @@ def make_world(
         changes=changes or ChangePolicy(approval_ttl=900, changes_per_hour=3, verify_seconds=5),
         alerts=AlertPolicy(channel=ALERTS, diagnosis_cooldown=900) if alerts else None,
     )
+    health, viewers, screens = FakeHealthRecords(), FakeHomeViewers(), FakeHomeScreens()
     ports = Ports(bus=bus, people=people, changes=store, trail=trail, offers=offers, directory=directory,
-                  ledger=ledger, alert_people=people)  # fmt: skip
+                  ledger=ledger, alert_people=people, health=health, homes=screens, viewers=viewers)  # fmt: skip
     profbot = Profbot(ports, settings, tasks=tasks, clock=clock)
-    world = World(bus, people, store, trail, offers, directory, ledger, clock, tasks, profbot)
+    world = World(bus, people, store, trail, offers, directory, ledger, clock, tasks, profbot, health=health,
+                  viewers=viewers, screens=screens)  # fmt: skip
     _healthy_stack(world)
     return world
 
