@@ -106,6 +106,11 @@ class Keys:
         return f"{self.prefix}:changes:executed:{target_key}"
 
     @property
+    def changes_running(self) -> str:
+        """Running requests, scored by when their executor's lease ends (the reaper's list)."""
+        return f"{self.prefix}:changes:running"
+
+    @property
     def changes_feed(self) -> str:
         return f"{self.prefix}:changes:updates"
 

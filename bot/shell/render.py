@@ -22,6 +22,7 @@ from bot.usecases.content import (
     AuditListing,
     BusUnavailable,
     CannotPostHere,
+    ChangeAbandoned,
     ChangeNotRequested,
     ChangeRequested,
     Content,
@@ -53,10 +54,7 @@ from profbot.audit import AuditEvent
 from profbot.ops import OpKind
 
 # Shell-only commands, shown after the shared ones in help.
-SHELL_HELP = [
-    ("N", "choose remediation N of the last report"),
-    ("quit", "leave (Ctrl-D too)"),
-]
+SHELL_HELP = [("N", "choose remediation N of the last report"), ("quit", "leave (Ctrl-D too)")]
 
 STATE_WORDS = {
     RequestState.AWAITING_CONFIRMATION: "waiting for the requester's confirmation",
@@ -351,7 +349,10 @@ def _refused(content: DecisionRefused) -> str:
 
 
 @text.register
-def _verified(content: Verified) -> str:
+def _after_change(content: Verified | ChangeAbandoned) -> str:
+    if isinstance(content, ChangeAbandoned):
+        r = content.request
+        return f"Change {r.id[:12]} ({r.label}): OUTCOME UNKNOWN, no profbot ran it for {content.silent_seconds:.0f}s"
     f = content.finding
     return f"Verification of {content.request.label}: {f.severity.value.upper()} {f.check}: {f.detail}"
 

@@ -236,6 +236,14 @@ class Verified:
 
 
 @dataclass(frozen=True)
+class ChangeAbandoned:
+    """A running change whose executor died: nobody can say how it ended."""
+
+    request: ChangeRequest
+    silent_seconds: float  # how long no executor had renewed its lease
+
+
+@dataclass(frozen=True)
 class TypedNameForm:
     """Ask the requester to type the target's name before a destroy is filed."""
 
@@ -315,6 +323,7 @@ Content = Union[  # noqa: UP007 - a runtime alias that singledispatch-based rend
     AmbiguousRequest,
     DecisionRefused,
     Verified,
+    ChangeAbandoned,
     TypedNameWrong,
     AlertThread,
     AlertsJoined,

@@ -120,11 +120,18 @@ class Decisions:
             await self.executor.show(current)
 
     async def sweep(self, stop: asyncio.Event) -> None:
-        """Expire requests nobody decided in time (any replica may; the state change happens once)."""
+        """Expire requests nobody decided in time, and reap running ones whose executor died (any
+        replica may; each state change happens once)."""
         while not stop.is_set():
             try:
-                for request_id in await self.store.due_for_expiry(self.clock()):
-                    await self.expire(request_id)
+                await self.sweep_once()
             except Exception as exc:  # the sweeper must outlive any one failure
                 log.warning("expiry_sweep_failed", error=str(exc)[:300])
             await sleep_or_stop(stop, SWEEP_SECONDS)
+
+    async def sweep_once(self) -> None:
+        for request_id in await self.store.due_for_expiry(self.clock()):
+            await self.expire(request_id)
+        for request_id in await self.store.abandoned(self.clock()):
+            log.warning("change_abandoned", request=request_id)
+            await self.executor.abandon(request_id)

@@ -20,14 +20,16 @@ from pydantic import ValidationError
 
 from bot.usecases.audit import AuditRecords
 from bot.usecases.commands import Place
-from bot.usecases.content import Verified
+from bot.usecases.content import ChangeAbandoned, Verified
 from bot.usecases.ports import ChangeFeed, ChangeStore, Clock, MessageRef, People
 from bot.usecases.settings import ChangePolicy
 from bot.usecases.speech import post, reply, show
 from handlers.context import ProcedureContext
 from handlers.findings import Finding, Severity
 from handlers.registry import Runbook
+from profbot.aio import sleep_or_stop
 from profbot.approvals.model import ChangeRequest, RequestState, StepOutcome
+from profbot.approvals.store import EXECUTOR_LEASE_SECONDS, EXECUTOR_RENEW_SECONDS
 from profbot.audit import AuditEvent, AuditKind
 from profbot.bus import Bus
 from profbot.errors import JobTimeout, OutcomeUnknown, ProfbotError, RedisUnavailable
@@ -50,6 +52,42 @@ class Executor:
     clock: Clock = time.time
 
     async def execute(self, request: ChangeRequest) -> None:
+        done = asyncio.Event()
+        renewing = asyncio.create_task(self._keep_lease(request.id, done), name=f"lease-{request.id[:8]}")
+        try:
+            await self._execute_once(request)
+        finally:
+            done.set()
+            renewing.cancel()
+
+    async def _keep_lease(self, request_id: str, done: asyncio.Event) -> None:
+        """Tell the reaper this process still runs the request, until it is over."""
+        while not done.is_set():
+            try:
+                await self.store.lease(request_id, self.clock() + EXECUTOR_LEASE_SECONDS)
+            except ProfbotError as exc:  # Redis away: the next renewal may make it
+                log.warning("lease_not_renewed", request=request_id, error=str(exc)[:200])
+            await sleep_or_stop(done, EXECUTOR_RENEW_SECONDS)
+
+    async def abandon(self, request_id: str) -> ChangeRequest | None:
+        """The reaper's move: a running request nobody executes any more (its bot died after the
+        confirmation) becomes "outcome unknown", in its message, its thread and the audit; the
+        runners stop authorising its steps, which they do only for a running request."""
+        before = await self.store.get(request_id)
+        silent = EXECUTOR_LEASE_SECONDS
+        current = await self._finish(
+            request_id, RequestState.UNKNOWN,
+            f"no profbot process has been running it for over {silent:.0f}s (it stopped without finishing): outcome "
+            "unknown; its remaining steps will not run. Check the target's state before trying again",
+        )  # fmt: skip
+        if current is None or before is None:
+            return None
+        thread = current.thread_ts or current.message_ts
+        if thread:
+            await reply(self.people, MessageRef(channel=current.channel, ts=thread), ChangeAbandoned(current, silent))
+        return current
+
+    async def _execute_once(self, request: ChangeRequest) -> None:
         try:
             await self._execute(request)
         except asyncio.CancelledError:

@@ -124,6 +124,14 @@ class ChangeStore(Protocol):
 
     async def take_execution_slot(self, request: ChangeRequest, per_hour: int, now: float | None = None) -> bool: ...
 
+    async def lease(self, request_id: str, until: float) -> None:
+        """The request's executor is alive until ``until``: renewed while it runs."""
+        ...
+
+    async def abandoned(self, now: float | None = None, limit: int = 20) -> list[str]:
+        """Running requests whose executor's lease lapsed (the process running them died)."""
+        ...
+
     async def executions_in_last_hour(self, request: ChangeRequest, now: float | None = None) -> int: ...
 
     async def requested_by(self, user: str, limit: int = 10) -> list[ChangeRequest]:

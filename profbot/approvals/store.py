@@ -25,7 +25,6 @@ from profbot.redis_access import REDIS_DOWN, redis_errors
 
 log = structlog.get_logger("profbot.approvals")
 
-STEP_CLAIM_TTL_SECONDS = 7 * 24 * 3600
 REQUEST_TTL_SECONDS = 30 * 24 * 3600  # requests stay readable (for "already done by X") this long
 # A pending request holds its target a little past its expiry: the sweeper expires it within
 # seconds, and a confirmation in its last second must find the target still held.
@@ -33,6 +32,11 @@ HOLD_MARGIN_SECONDS = 120
 # A running request holds its target this long after it started or last recorded a step: its bot,
 # killed without its shutdown (which marks it "unknown"), must not keep the target for ever.
 RUNNING_HOLD_SECONDS = 3600
+# A running request's executor renews its lease this far ahead (every EXECUTOR_RENEW_SECONDS); a
+# lease lapsed means no live executor: the reaper says "outcome unknown" and its steps stop being
+# authorised on the runners.
+EXECUTOR_LEASE_SECONDS = 60.0
+EXECUTOR_RENEW_SECONDS = 15.0
 # Each person's latest requests, for their App Home: this many ids, the key gone with the requests.
 BY_USER_KEPT = 20
 
@@ -268,6 +272,9 @@ class ApprovalStore:
                 if updated.state.pending
                 else "final"
             )
+            starting = updated.state is RequestState.RUNNING and current.state is not RequestState.RUNNING
+            if starting:  # leased before it runs: a bot killed right after the move is still reaped
+                await self.lease(request_id, time.time() + EXECUTOR_LEASE_SECONDS)
             with redis_errors():
                 written = await self._transition(
                     keys=[self.key(request_id), self.open_key(current), *self.held_keys(current)],
@@ -281,6 +288,9 @@ class ApprovalStore:
                 if not updated.state.pending:
                     with redis_errors():
                         await self.redis.zrem(self.pending_key, request_id)
+                if current.state is RequestState.RUNNING and not running:
+                    with redis_errors():
+                        await self.redis.zrem(self.keys.changes_running, request_id)
                 return True, updated
         return False, await self.get(request_id)
 
@@ -302,6 +312,27 @@ class ApprovalStore:
         with redis_errors():
             raw = await self.redis.zrangebyscore(self.pending_key, "-inf", now or time.time())
         return [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
+
+    async def lease(self, request_id: str, until: float) -> None:
+        """The request's executor is alive until ``until`` (epoch seconds): renewed while it runs."""
+        with redis_errors():
+            await self.redis.zadd(self.keys.changes_running, {request_id: until})
+
+    async def abandoned(self, now: float | None = None, limit: int = 20) -> list[str]:
+        """Running requests whose executor's lease lapsed (the bot running them died): for the
+        reaper. Ids listed that no longer run (a start that lost its race) are dropped."""
+        with redis_errors():
+            raw = await self.redis.zrangebyscore(self.keys.changes_running, "-inf", now or time.time(), 0, limit)
+        lapsed: list[str] = []
+        for item in raw:
+            request_id = item.decode() if isinstance(item, bytes) else str(item)
+            request = await self.get(request_id)
+            if request is not None and request.state is RequestState.RUNNING:
+                lapsed.append(request_id)
+            else:
+                with redis_errors():
+                    await self.redis.zrem(self.keys.changes_running, request_id)
+        return lapsed
 
     async def take_execution_slot(self, request: ChangeRequest, per_hour: int, now: float | None = None) -> bool:
         """Count this execution against the target's hourly budget; False when it is spent."""
@@ -347,10 +378,13 @@ class ApprovalStore:
         matching = [i for i, step in enumerate(request.steps) if step.op == op and step.params == params]
         if not matching:
             raise NotApproved(f"{op} with these arguments is not a step of approved request {request_id}; nothing ran")
+        with redis_errors():  # a step's claim lives exactly as long as its request
+            lives = int(await self.redis.ttl(self.key(request_id)))
+        claim_ttl = lives if lives > 0 else REQUEST_TTL_SECONDS
         for index in matching:
             key = self.step_key(request_id, index)
             with redis_errors():
-                if await self.redis.set(key, job_id, nx=True, ex=STEP_CLAIM_TTL_SECONDS):
+                if await self.redis.set(key, job_id, nx=True, ex=claim_ttl):
                     return request, index
                 holder = await self.redis.get(key)
             if (holder.decode() if isinstance(holder, bytes) else holder) == job_id:

@@ -211,3 +211,28 @@ async def test_a_request_whose_hold_another_took_is_not_started(
     assert stored is not None and stored.state is RequestState.AWAITING_CONFIRMATION
     # The taker still holds it: nothing was written over.
     assert await store.create(retention()) == taker.id
+
+
+async def test_a_running_request_whose_executor_stopped_renewing_is_found_once_it_lapses(store: ApprovalStore) -> None:
+    r = request()
+    await store.create(r)
+    assert (await store.transition(r.id, RequestState.RUNNING, PENDING))[0]
+    now = time.time()
+    assert await store.abandoned(now) == []  # leased as it started
+    assert await store.abandoned(now + 61) == [r.id]  # a bot killed right after the move
+    await store.lease(r.id, now + 200)  # an executor renewing its lease
+    assert await store.abandoned(now + 61) == []
+    assert (await store.transition(r.id, RequestState.UNKNOWN, {RequestState.RUNNING}))[0]
+    assert await store.abandoned(now + 1000) == []  # over: not listed any more
+    with pytest.raises(NotApproved, match="is unknown, not approved to run"):
+        await store.authorize_step(r.id, host="h1", op="container.restart", params=r.steps[0].params, job_id="j1")
+
+
+async def test_a_step_claim_lives_exactly_as_long_as_its_request(store: ApprovalStore) -> None:
+    r = request()
+    await store.create(r)
+    assert (await store.transition(r.id, RequestState.RUNNING, PENDING))[0]
+    await store.authorize_step(r.id, host="h1", op="container.restart", params=r.steps[0].params, job_id="j1")
+    request_ttl = await store.redis.ttl(store.key(r.id))
+    claim_ttl = await store.redis.ttl(store.step_key(r.id, 0))
+    assert abs(request_ttl - claim_ttl) <= 1

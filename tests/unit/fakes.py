@@ -19,6 +19,7 @@ from bot.usecases.home_model import HealthSeen, HomeOverview
 from bot.usecases.ports import MessageRef
 from handlers.findings import Remediation
 from profbot.approvals.model import ChangeRequest, RequestState
+from profbot.approvals.store import EXECUTOR_LEASE_SECONDS
 from profbot.audit import AuditEvent
 from profbot.bus import RunnerInfo, VolumeSample
 from profbot.errors import NoRunner, PlaceUnavailable, ProfbotError, RedisUnavailable, TargetNotFound
@@ -225,9 +226,11 @@ class FakeChangeStore:
     one open or running request per target whatever the change, moves only from the allowed
     states, an hourly budget per change and target."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock  # the Redis store's own clock (Redis's TIME)
         self.requests: dict[str, ChangeRequest] = {}
         self.executions: dict[str, list[float]] = {}
+        self.leases: dict[str, float] = {}  # running request -> when its executor's lease ends
         # Set: a move is stored at once, and its answer waits for the event (Redis moved the
         # request; the reply is still on its way when the caller is cancelled).
         self.answers_held: asyncio.Event | None = None
@@ -261,6 +264,10 @@ class FakeChangeStore:
         updated.state = to
         if change is not None:
             change(updated)
+        if to is RequestState.RUNNING and current.state is not RequestState.RUNNING:
+            self.leases[request_id] = self.clock() + EXECUTOR_LEASE_SECONDS  # leased as it starts
+        elif to is not RequestState.RUNNING:
+            self.leases.pop(request_id, None)
         self.requests[request_id] = updated
         if self.answers_held is not None:
             await self.answers_held.wait()
@@ -291,6 +298,16 @@ class FakeChangeStore:
     async def executions_in_last_hour(self, request: ChangeRequest, now: float | None = None) -> int:
         at = time.time() if now is None else now
         return len([t for t in self.executions.get(request.target_key, []) if t > at - 3600])
+
+    async def lease(self, request_id: str, until: float) -> None:
+        self.leases[request_id] = until
+
+    async def abandoned(self, now: float | None = None, limit: int = 20) -> list[str]:
+        at = time.time() if now is None else now
+        lapsed = [
+            i for i, until in self.leases.items() if until <= at and self.requests[i].state is RequestState.RUNNING
+        ]
+        return lapsed[:limit]
 
     async def requested_by(self, user: str, limit: int = 10) -> list[ChangeRequest]:
         mine = [r for r in self.requests.values() if r.requested_by == user]

@@ -11,6 +11,7 @@ import pytest
 from bot.usecases.commands import Asker, Diagnose, Place, Restart
 from bot.usecases.content import (
     AlreadyRequested,
+    ChangeAbandoned,
     ChangeRequested,
     CooldownReached,
     DecisionRefused,
@@ -407,3 +408,29 @@ async def test_profiling_off_everywhere_is_a_change_on_the_whole_host() -> None:
     assert await world.profbot.requests.file(other, everywhere, RequestState.AWAITING_CONFIRMATION) is None
     told = world.people.told(OPERATOR_2)[-1]
     assert isinstance(told, TargetBusy) and told.holder.id == first.id  # `podman-compose up -d` recreates it too
+
+
+async def test_a_change_whose_bot_died_after_the_confirmation_is_reaped_as_outcome_unknown() -> None:
+    world = make_world()
+    operator = await world.asker()
+    request = await world.profbot.requests.restart(operator, Restart(service="backend"))
+    assert request is not None
+    # The bot that confirmed it died right after the compare-and-set: running, no executor.
+    moved, _ = await world.store.transition(request.id, RequestState.RUNNING, {RequestState.AWAITING_CONFIRMATION})
+    assert moved
+    await world.profbot.decisions.sweep_once()
+    assert world.store.requests[request.id].state is RequestState.RUNNING  # its lease has not lapsed yet
+
+    world.clock.advance(61)
+    await world.profbot.decisions.sweep_once()
+
+    reaped = world.store.requests[request.id]
+    assert reaped.state is RequestState.UNKNOWN
+    assert "outcome unknown" in (reaped.error or "")
+    assert last_shown(world).state is RequestState.UNKNOWN  # its message says so
+    abandoned = [s for s in world.people.said if isinstance(s.content, ChangeAbandoned)]
+    assert len(abandoned) == 1 and abandoned[0].how == "reply"  # and its thread
+    assert "unknown" in world.trail.kinds()
+    assert world.bus.ran("container.restart") == []
+    await world.profbot.decisions.sweep_once()  # reaped once
+    assert len([s for s in world.people.said if isinstance(s.content, ChangeAbandoned)]) == 1

@@ -107,7 +107,7 @@ def make_world(
 ) -> World:
     clock = Clock()
     bus = FakeBus(hosts={HOST: ["pyroscope", "backend", "ai-yolo26", "grafana"]})
-    people, store, trail, offers = FakePeople(), FakeChangeStore(), FakeAuditTrail(), FakeOfferStore()
+    people, store, trail, offers = FakePeople(), FakeChangeStore(clock), FakeAuditTrail(), FakeOfferStore()
     directory = FakeDirectory({APPROVERS_GROUP: {APPROVER}})
     ledger = FakeLedger(clock)
     tasks = BackgroundTasks()

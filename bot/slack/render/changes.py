@@ -19,6 +19,7 @@ from bot.slack.render.dispatch import render
 from bot.usecases.content import (
     AlreadyRequested,
     AmbiguousRequest,
+    ChangeAbandoned,
     ChangeNotRequested,
     ChangeRequested,
     CooldownReached,
@@ -223,6 +224,16 @@ def _verified(content: Verified) -> Message:
     f = content.finding
     return Message.of(
         f"{ICON[f.severity]} Verification of `{escape(content.request.label)}`: {escape(f.check)}: {escape(f.detail)}"
+    )
+
+
+@render.register
+def _abandoned(content: ChangeAbandoned) -> Message:
+    r = content.request
+    return Message.of(
+        f":grey_question: `{escape(r.label)}` (`{r.id[:12]}`): no profbot process has run it for over "
+        f"{content.silent_seconds:.0f}s, so nobody can say how it ended. Its remaining steps will not run; check "
+        f"the target on host `{escape(r.host)}` before trying again."
     )
 
 
