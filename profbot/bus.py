@@ -33,6 +33,7 @@ STREAM_MAXLEN = 10_000  # approximate cap per host stream; jobs are tiny and sho
 RESULT_TTL_SECONDS = 24 * 3600
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
 RESULT_GRACE_SECONDS = 3.0
+RUNNER_FORGOTTEN_SECONDS = 7 * 24 * 3600  # a runner not seen for a week is dropped from the list
 HISTORY_SAMPLES = 2000  # per host and volume: two weeks at one sample every ten minutes
 
 R = TypeVar("R", bound=OpResult)
@@ -206,10 +207,18 @@ class JobBus:
         await self.waiter.stop()
 
     async def runners(self) -> list[RunnerInfo]:
-        """Every runner ever registered (whether it still heartbeats: :meth:`alive_hosts`)."""
+        """Every runner seen in the last week (whether it still heartbeats: :meth:`alive_hosts`).
+        One gone longer is forgotten: a host retired months ago is not listed, nor kept in Redis."""
         with redis_errors():
             raw = await self.redis.hgetall(self.keys.runners)
-        return sorted((RunnerInfo.model_validate_json(v) for v in raw.values()), key=lambda r: r.host)
+        seen = [RunnerInfo.model_validate_json(v) for v in raw.values()]
+        cutoff = await self.clock.now() - RUNNER_FORGOTTEN_SECONDS
+        gone = [r.host for r in seen if r.last_seen < cutoff]
+        if gone:
+            with redis_errors():
+                await self.redis.hdel(self.keys.runners, *gone)
+            log.info("runners_forgotten", hosts=gone)
+        return sorted((r for r in seen if r.last_seen >= cutoff), key=lambda r: r.host)
 
     async def alive_hosts(self, hosts: list[str]) -> set[str]:
         if not hosts:

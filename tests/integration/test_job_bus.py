@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from profbot.bus import CONSUMER_GROUP, Job, JobBus, JobStatus
+from profbot.bus import CONSUMER_GROUP, Job, JobBus, JobStatus, RunnerInfo
 from profbot.errors import InvalidArgument, JobTimeout, NoRunner, OperationTimeout, OutcomeUnknown
 from profbot.keys import Keys
 from tests.rig.approvals import approved
@@ -203,3 +203,15 @@ async def test_a_runner_that_never_answers_gives_a_timeout(job_bus: JobBus, tmp_
     await job_bus.redis.set(job_bus.keys.alive("wedged"), "1", ex=30)
     with pytest.raises(JobTimeout, match="gave no answer"):
         await job_bus.call("wedged", Work(log=str(tmp_path / "log")), timeout=1)
+
+
+async def test_a_runner_gone_for_a_week_is_forgotten(job_bus: JobBus) -> None:
+    bus = job_bus
+    now = time.time()
+    for host, seen in (("retired-host", now - 8 * 86400), ("quiet-host", now - 6 * 86400)):
+        info = RunnerInfo(host=host, version="0.1.0", pid=1, started_at=seen, last_seen=seen, pyroscope_url="http://x")
+        await bus.redis.hset(bus.keys.runners, host, info.model_dump_json())
+    listed = [r.host for r in await bus.runners()]
+    assert "retired-host" not in listed
+    assert "quiet-host" in listed  # not heartbeating, but seen this week: still listed
+    assert not await bus.redis.hexists(bus.keys.runners, "retired-host")  # and not kept in Redis
