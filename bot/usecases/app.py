@@ -100,7 +100,7 @@ class Profbot:
         self.book = book
         self.tasks = tasks if tasks is not None else BackgroundTasks()  # an empty one is falsy
         people, timeout = ports.people, settings.job_timeout
-        self.audit = AuditRecords(ports.trail)
+        self.audit = AuditRecords(ports.trail, clock)
         self.access = AccessPolicy(settings.operators, settings.approvers, ports.directory, self.audit)
         self.homes = Homes(
             bus=ports.bus, store=ports.changes, trail=ports.trail, access=self.access, tasks=self.tasks,

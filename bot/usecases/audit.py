@@ -8,27 +8,59 @@ only when a retry may help, so nothing is lost while the front end is down.
 
 from __future__ import annotations
 
+import time
+
 import structlog
 
 from bot.usecases.commands import Asker, AuditQuery, Place
 from bot.usecases.content import AuditEntry, AuditListing
-from bot.usecases.ports import AuditTrail, People
+from bot.usecases.ports import AuditTrail, Clock, People
 from bot.usecases.speech import tell
-from profbot.audit import AuditEvent
+from profbot.audit import AuditEvent, AuditKind
 from profbot.errors import ContentRefused, PlaceUnavailable, ProfbotError
 
 log = structlog.get_logger("profbot.audit")
 
+# One person's refusals, recorded one by one up to this many a minute; past it they are counted and
+# the count recorded with their next refusal: a script hammering a button must not push the
+# audit's real events out of its capped stream.
+REFUSALS_PER_MINUTE = 5
+REFUSAL_WINDOW_SECONDS = 60.0
+
 
 class AuditRecords:
-    def __init__(self, trail: AuditTrail) -> None:
+    def __init__(self, trail: AuditTrail, clock: Clock = time.time) -> None:
         self.trail = trail
+        self.clock = clock
+        self._refusals: dict[str, tuple[float, int, int]] = {}  # actor: (window start, recorded, counted)
 
     async def record(self, event: AuditEvent) -> None:
+        if event.kind is AuditKind.REFUSED and event.actor:
+            admitted = self._admit_refusal(event.actor, event)
+            if admitted is None:
+                return
+            event = admitted
         try:
             await self.trail.append(event)
         except ProfbotError as exc:
             log.error("audit_unwritten", audit_event=event.kind.value, request=event.request_id, error=str(exc))
+
+    def _admit_refusal(self, actor: str, event: AuditEvent) -> AuditEvent | None:
+        now = self.clock()
+        if len(self._refusals) > 1000:  # forget windows long over
+            self._refusals = {a: w for a, w in self._refusals.items() if now - w[0] < REFUSAL_WINDOW_SECONDS}
+        start, recorded, counted = self._refusals.get(actor, (now, 0, 0))
+        if now - start >= REFUSAL_WINDOW_SECONDS:
+            if counted:
+                more = f"and {counted} more refusals of {actor} in the minute before, not recorded one by one"
+                event = event.model_copy(update={"outcome": f"{event.outcome}; {more}" if event.outcome else more})
+            start, recorded, counted = now, 0, 0
+        if recorded >= REFUSALS_PER_MINUTE:
+            self._refusals[actor] = (start, recorded, counted + 1)
+            log.info("audit_refusal_counted", actor=actor)
+            return None
+        self._refusals[actor] = (start, recorded + 1, counted)
+        return event
 
     async def latest(self, people: People, asker: Asker, query: AuditQuery) -> list[AuditEvent]:
         events = await self.trail.latest(query.count)

@@ -110,3 +110,22 @@ def test_what_cannot_be_parsed_is_gated_as_the_subcommand_it_was_meant_as(text: 
     parsed = parse(text)
     assert isinstance(parsed, Unparsed)
     assert gate_of(parsed) is gate
+
+
+async def test_one_persons_refusals_cannot_flood_the_audit() -> None:
+    world = make_world()
+    stranger = await world.asker(STRANGER)
+    for _ in range(50):
+        await world.profbot.access.refused(stranger, "`restart`")
+    await world.profbot.access.refused(await world.asker(OPERATOR_2), "`audit`")  # somebody else's: recorded
+    actors = [e.actor for e in world.trail.events]
+    assert actors.count(STRANGER) == 5
+    assert actors.count(OPERATOR_2) == 1
+
+    world.clock.advance(61)
+    await world.profbot.access.refused(stranger, "`restart`")
+    last = world.trail.events[-1]
+    assert last.actor == STRANGER
+    assert last.outcome == (
+        f"not an operator: `restart`; and 45 more refusals of {STRANGER} in the minute before, not recorded one by one"
+    )

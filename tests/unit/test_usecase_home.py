@@ -58,6 +58,7 @@ async def test_only_operators_see_the_audit_and_people_without_a_role_see_health
     world = make_world()
     await restart_requested(world)
     for n in range(12):
+        world.clock.advance(61)  # one refusal a minute: each recorded (bot/usecases/audit.py)
         await world.profbot.access.refused(await world.asker(STRANGER), f"thing {n}")
 
     operator = await world.profbot.homes.build(OPERATOR)
