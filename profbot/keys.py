@@ -35,6 +35,7 @@ One prefix per deployment (``PROFBOT_REDIS_PREFIX``), so several can share a Red
       P:alerts:group:G:lock        redis-py Lock: one replica brings a group up to date
       P:alerts:ledger              stream: one entry per alert received
       P:alerts:inbox               stream: one entry per webhook; group ``slack-posters``
+      P:alerts:parked              set of groups whose channel refused the bot, to post once it takes it
 """
 
 from __future__ import annotations
@@ -137,3 +138,7 @@ class Keys:
     @property
     def alert_inbox(self) -> str:
         return f"{self.prefix}:alerts:inbox"
+
+    @property
+    def alert_parked(self) -> str:
+        return f"{self.prefix}:alerts:parked"
