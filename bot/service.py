@@ -38,12 +38,12 @@ from bot.stores.change_feed import RedisChangeFeed
 from bot.stores.home import RedisHealthRecords, RedisHomeViewers
 from bot.stores.offers import RedisOfferStore
 from bot.usecases.app import Ports, Profbot, Settings
-from bot.usecases.audit import mirror
+from bot.usecases.audit import AuditMirror
 from bot.usecases.settings import AlertPolicy, ChangePolicy
 from bot.webhooks.intake import alert_routes, intake_not_configured
 from profbot.aio import BackgroundTasks
 from profbot.approvals.store import ApprovalStore
-from profbot.audit import AuditEvent, AuditLog
+from profbot.audit import AuditLog
 from profbot.bus import RESULT_GRACE_SECONDS, JobBus
 from profbot.errors import ConfigError
 from profbot.redis_access import REDIS_DOWN, connect_checked
@@ -120,7 +120,7 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
         warming = await warm_up(authorize)
         bus = await resources.enter_async_context(JobBus(redis, prefix))
         tasks = BackgroundTasks()
-        people = SlackPeople(client, session)
+        people = SlackPeople(client, session, identity=authorize)
         feed = RedisChangeFeed(redis, prefix)
         ports = Ports(
             bus=bus,
@@ -147,11 +147,7 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
             asyncio.create_task(feed.serve(stop, profbot.executor.refresh), name="change-feed"),
         ]
         if settings.audit_channel:
-            channel = settings.audit_channel
-
-            async def mirrored(event: AuditEvent) -> None:
-                await mirror(people, channel, event)
-
+            mirrored = AuditMirror(people, settings.audit_channel)
             loops.append(asyncio.create_task(AuditFeed(redis, prefix).serve(stop, mirrored), name="audit-mirror"))
         if profbot.alerts is not None and settings.alert_token is not None:
             threads = profbot.alerts
@@ -160,7 +156,7 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
                 settings.alert_token.get_secret_value(),
                 settings.grafana_hmac_secret.get_secret_value() if settings.grafana_hmac_secret else None,
             )
-            loops.append(asyncio.create_task(AlertInbox(redis, prefix).serve(stop, threads.sync), name="alert-poster"))
+            loops.append(asyncio.create_task(AlertInbox(redis, prefix).serve(stop, threads), name="alert-poster"))
         else:
             routes = intake_not_configured()
 

@@ -39,11 +39,13 @@ class Finding(BaseModel):
 
 
 class Evidence(BaseModel):
-    """Raw output behind the findings (log lines, a profiler log), shown apart from the summary."""
+    """Raw output behind the findings (log lines, a profiler log), shown apart from the summary:
+    whole, or where it is long, as a file beside a short excerpt (each front end decides)."""
 
     title: str
     lines: list[str]
-    omitted_lines: int = 0
+    omitted_lines: int = 0  # lines the runner left on the host, beyond what it ships (runner/redaction.py)
+    tail: bool = True  # the lines end with the newest (a log): an excerpt shows the last ones, else the first
 
 
 class Remediation(BaseModel):

@@ -128,9 +128,11 @@ def analyse_onboarding(
             snippet += ["  labels:", *(f"    {line}" for line in labels_to_add)]
         if env_to_add:
             snippet += ["  environment:", *(f"    {line}" for line in env_to_add)]
-        evidence.append(Evidence(title="Add to docker-compose.prod.yml, then `up -d` the service", lines=snippet))
+        evidence.append(
+            Evidence(title="Add to docker-compose.prod.yml, then `up -d` the service", lines=snippet, tail=False)
+        )
     if dockerfile:
-        evidence.append(Evidence(title="Add to the service's Dockerfile, then rebuild", lines=dockerfile))
+        evidence.append(Evidence(title="Add to the service's Dockerfile, then rebuild", lines=dockerfile, tail=False))
     missing = sum(1 for f in findings if f.severity is Severity.CRITICAL)
     headline = (
         f"{service} is set up for profiling" if not missing else f"{service}: {missing} things missing for profiling"

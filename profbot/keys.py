@@ -36,6 +36,7 @@ One prefix per deployment (``PROFBOT_REDIS_PREFIX``), so several can share a Red
       P:alerts:group:G:lock        redis-py Lock: one replica brings a group up to date
       P:alerts:ledger              stream: one entry per alert received
       P:alerts:inbox               stream: one entry per webhook; group ``slack-posters``
+      P:alerts:parked              set of groups whose channel refused the bot, to post once it takes it
 
     App Home (bot/stores/home.py)
       P:home:viewers               sorted set of users by when they last opened the home (a week)
@@ -150,6 +151,10 @@ class Keys:
     @property
     def alert_inbox(self) -> str:
         return f"{self.prefix}:alerts:inbox"
+
+    @property
+    def alert_parked(self) -> str:
+        return f"{self.prefix}:alerts:parked"
 
     # ------------------------------------------------------------------ App Home
 

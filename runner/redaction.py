@@ -43,8 +43,11 @@ from detect_secrets.plugins.stripe import StripeDetector
 from profbot.ops.contract import TextOutput
 
 REDACTED = "[redacted]"
-MAX_LINES = 500
-MAX_BYTES = 64 * 1024
+# What one text may weigh on the job bus (a result in Redis). Not a message's size: front ends show
+# long text as a file (Slack: an upload in the thread), so a profiler log's last 256 KiB (what
+# read_file takes from the end of a file) arrives whole, and a log tail of up to 2,000 lines too.
+MAX_LINES = 10_000
+MAX_BYTES = 256 * 1024
 MAX_LINE_CHARS = 2000
 
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|PWD|KEY|CREDENTIAL)", re.IGNORECASE)

@@ -10,11 +10,13 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.shell.evidence import excerpt_text, is_long, save_evidence
 from bot.shell.pictures import save_drawing
 from bot.shell.render import FAILURES, STATE_WORDS, text
 from bot.usecases.commands import Asker, Place
 from bot.usecases.content import Content, DecisionRefused, DiagnosisPosted, Drawing, FlameDrawing, Form, Offer
 from bot.usecases.ports import MessageRef
+from handlers.findings import Evidence
 from profbot.approvals.model import ChangeRequest
 from profbot.approvals.rules import Refusal
 from profbot.errors import ContentRefused
@@ -34,10 +36,12 @@ def progress(request: ChangeRequest) -> str:
 
 
 class TerminalPeople:
-    def __init__(self, write: Write, pictures: Path | None = None) -> None:
-        """``pictures``: where drawings are saved (profbot's state dir; default a new temporary one)."""
+    def __init__(self, write: Write, pictures: Path | None = None, evidence: Path | None = None) -> None:
+        """``pictures``, ``evidence``: where drawings and long evidence are saved (under profbot's state
+        dir; default a new temporary one)."""
         self.write = write
         self.pictures = pictures
+        self.evidence = evidence
         self.choices: list[Offer] = []  # the last report's remediations, numbered from 1
         self.forms: list[Form] = []  # forms to ask at the prompt
         self.failed = False  # something said that a command could not run
@@ -67,15 +71,26 @@ class TerminalPeople:
         return message.ts in self._printed
 
     async def post(self, place: Place, content: Content) -> MessageRef:
-        self.say(content)
+        if isinstance(content, Evidence) and is_long(content):
+            await self._long_evidence(content)
+        else:
+            self.say(content)
         return self._ref(place)
 
     async def update(self, message: MessageRef, content: Content) -> None:
         self.write(progress(content) if isinstance(content, ChangeRequest) else text(content))
 
     async def reply(self, message: MessageRef, content: Content) -> MessageRef:
-        self.say(content)
-        return self._ref(message.thread_place)
+        return await self.post(message.thread_place, content)
+
+    async def _long_evidence(self, item: Evidence) -> None:
+        """An excerpt printed, the whole saved to a file (its path printed)."""
+        if self.evidence is None:
+            self.evidence = Path(tempfile.mkdtemp(prefix="profbot-evidence-"))
+        try:
+            self.write(excerpt_text(item, await save_evidence(item, self.evidence)))
+        except ContentRefused as exc:
+            self.write(excerpt_text(item, f"not saved: {exc}"))
 
     async def tell(self, person: Asker, content: Content) -> None:
         self.say(content)

@@ -46,6 +46,7 @@ from bot.usecases.content import (
     TypedNameWrong,
     Verified,
 )
+from handlers.evidence import left_on_host
 from handlers.findings import Evidence, Finding, Report
 from handlers.profile_analysis import text_flamegraph, top_functions_table
 from profbot.approvals.model import ChangeRequest, RequestState
@@ -113,8 +114,8 @@ def _diagnosis(content: DiagnosisPosted) -> str:
 
 @text.register
 def _evidence(item: Evidence) -> str:
-    more = f"\n    ({item.omitted_lines} more lines not shown)" if item.omitted_lines else ""
-    return f"  {item.title}:\n" + "\n".join(f"    {line}" for line in item.lines) + more
+    left = left_on_host(item)  # long evidence is saved to a file instead (bot/shell/evidence.py)
+    return f"  {item.title}:\n" + "\n".join(f"    {line}" for line in item.lines) + (f"\n    ({left})" if left else "")
 
 
 @text.register

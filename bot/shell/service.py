@@ -151,7 +151,9 @@ async def _serve(
     stop: asyncio.Event,
 ) -> int:
     prefix = settings.redis_prefix
-    people = TerminalPeople(term.write, pictures=settings.state_dir / "pictures")
+    people = TerminalPeople(
+        term.write, pictures=settings.state_dir / "pictures", evidence=settings.state_dir / "evidence"
+    )
     tasks = BackgroundTasks()
     feed = RedisChangeFeed(bus.redis, prefix)
     ports = Ports(

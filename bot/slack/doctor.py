@@ -1,5 +1,7 @@
 """``profbot doctor``'s checks of Slack: the bot token, its scopes against the manifest's, the
-app-level token for Socket Mode, and the bot's membership of the alert and audit channels."""
+app-level token for Socket Mode, and whether the alert and audit channels take the bot's posts
+(a member, not archived), naming Slack's refusal (not_in_channel, is_archived, channel_not_found)
+and how to let the bot in."""
 
 from __future__ import annotations
 
@@ -48,20 +50,30 @@ async def slack(settings: ServeSettings, client: AsyncWebClient) -> list[Check]:
             fix = ("enable Socket Mode and create an app-level token with connections:write "
                    "(Basic Information -> App-Level Tokens); set it as SLACK_APP_TOKEN")  # fmt: skip
             checks.append(Check("Slack Socket Mode", False, f"apps.connections.open: {_error(exc)}", fix))
+    me = str(identity.get("user") or "profbot")
     for what, channel in (("alert channel", settings.alert_channel), ("audit channel", settings.audit_channel)):
         if channel:
-            checks.append(await _member(client, what, channel))
+            checks.append(await _member(client, what, channel, me))
     return checks
 
 
-async def _member(client: AsyncWebClient, what: str, channel: str) -> Check:
+async def _member(client: AsyncWebClient, what: str, channel: str, me: str) -> Check:
+    """Whether ``channel`` takes the bot's posts; if not, what Slack answers them (the refusal
+    `profbot serve` logs and counts) and the fix."""
     name = f"Slack {what} {channel}"
     try:
         info = await client.conversations_info(channel=channel)
     except (SlackApiError, *UNREACHABLE) as exc:
-        return Check(name, False, f"conversations.info: {_error(exc)}", "check the channel id (in Slack: the "
-                     "channel's details, at the bottom)")  # fmt: skip
+        error = _error(exc)
+        refused = " (posts are refused: channel_not_found)" if error == "channel_not_found" else ""
+        return Check(name, False, f"conversations.info: {error}{refused}", "check the channel id (in Slack: the "
+                     f"channel's details, at the bottom); a private channel: /invite @{me} in it first")  # fmt: skip
     found = info.get("channel") or {}
+    here = f"#{found.get('name', channel)}"
+    if found.get("is_archived"):
+        return Check(name, False, f"{here} is archived (posts are refused: is_archived)",
+                     f"unarchive {here}, or set another channel")  # fmt: skip
     if not found.get("is_member"):
-        return Check(name, False, "profbot is not a member", f"in #{found.get('name', channel)}: /invite @profbot")
-    return Check(name, True, f"profbot is a member of #{found.get('name', channel)}")
+        return Check(name, False, f"{me} is not a member (posts are refused: not_in_channel)",
+                     f"in {here}: /invite @{me}")  # fmt: skip
+    return Check(name, True, f"{me} is a member of {here}")

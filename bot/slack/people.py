@@ -1,6 +1,8 @@
 """The People port, spoken in Slack: post, update and reply with the Web API, tell one person with
 their ``response_url`` (else ``chat.postEphemeral``), ask with a modal (``views.open``), attach a
-picture with ``files_upload_v2`` (drawn in a worker thread: matplotlib blocks).
+picture with ``files_upload_v2`` (drawn in a worker thread: matplotlib blocks). Evidence too long
+for a message is posted as an excerpt, and the whole uploaded as a text file in the same thread.
+Every message goes with link and media unfurls off (``Message.as_kwargs``).
 
 Slack's errors become profbot's delivery errors here and nowhere else (``SLACK_ERRORS``): a place
 the bot may not post in, content Slack refuses, a message gone, or Slack unavailable (after
@@ -10,6 +12,7 @@ slack_sdk's own retries of 429 with ``Retry-After``, 5xx and connection errors).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from typing import Any
 
@@ -20,12 +23,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.pictures import png_of
+from bot.slack.auth import CachedAuthorize
 from bot.slack.pacing import ChannelPacer
 from bot.slack.render import destroy_modal, render
+from bot.slack.render.commands import cannot_post_message
 from bot.slack.render.pictures import upload_of
+from bot.slack.render.reports import evidence_message, evidence_upload
 from bot.usecases.commands import Asker, Place
-from bot.usecases.content import Content, Drawing, Form
+from bot.usecases.content import CannotPostHere, Content, Drawing, Form
 from bot.usecases.ports import MessageRef
+from handlers.findings import Evidence
 from profbot.errors import ContentRefused, DeliveryError, FrontEndUnavailable, MessageGone, PlaceUnavailable
 
 log = structlog.get_logger("profbot.slack")
@@ -62,20 +69,48 @@ def delivery_error(code: str, method: str) -> DeliveryError:
 
 class SlackPeople:
     def __init__(
-        self, client: AsyncWebClient, session: aiohttp.ClientSession, *, pacer: ChannelPacer | None = None
+        self,
+        client: AsyncWebClient,
+        session: aiohttp.ClientSession,
+        *,
+        pacer: ChannelPacer | None = None,
+        identity: CachedAuthorize | None = None,
     ) -> None:
-        """``pacer``: pace writes per channel (the alert threads' storms), else write at once."""
+        """``pacer``: pace writes per channel (the alert threads' storms), else write at once.
+        ``identity``: the bot's own (auth.test), to say whom to invite where the bot may not post."""
         self.client = client
         self.session = session
         self.pacer = pacer
+        self.identity = identity
 
     async def post(self, place: Place, content: Content) -> MessageRef:
         answer = await self._call(
             "chat_postMessage", channel=place.channel, thread_ts=place.thread, **render(content).as_kwargs()
         )
-        return MessageRef(
+        message = MessageRef(
             channel=str(answer.get("channel") or place.channel), ts=str(answer["ts"]), thread=place.thread
         )
+        if isinstance(content, Evidence):
+            await self._upload_evidence(message, content)
+        return message
+
+    async def _upload_evidence(self, message: MessageRef, item: Evidence) -> None:
+        """Long evidence, whole, as a text file in the thread of its excerpt. Refused, the excerpt
+        says why (it was posted: the thread goes on without the file)."""
+        upload = evidence_upload(item)
+        if upload is None:
+            return
+        filename, title, text = upload
+        try:
+            await self._call(
+                "files_upload_v2", channel=message.channel, thread_ts=message.thread or message.ts,
+                content=text.encode(), filename=filename, title=title,
+            )  # fmt: skip
+        except DeliveryError as exc:
+            log.warning("evidence_upload_failed", channel=message.channel, error=exc.reason)
+            said = evidence_message(item, upload_error=exc.reason).as_kwargs()
+            with contextlib.suppress(DeliveryError):  # else the excerpt stands as it was posted
+                await self._call("chat_update", channel=message.channel, ts=message.ts, **said)
 
     async def update(self, message: MessageRef, content: Content) -> None:
         await self._call("chat_update", channel=message.channel, ts=message.ts, **render(content).as_kwargs())
@@ -84,7 +119,10 @@ class SlackPeople:
         return await self.post(message.thread_place, content)
 
     async def tell(self, person: Asker, content: Content) -> None:
-        message = render(content).as_kwargs()
+        if isinstance(content, CannotPostHere):  # says whom to invite: the bot, by its user id
+            message = cannot_post_message(content, await self._bot_user()).as_kwargs()
+        else:
+            message = render(content).as_kwargs()
         if person.reply_to:
             await self._respond(person.reply_to, message)
             return
@@ -95,6 +133,16 @@ class SlackPeople:
 
     def reaches(self, message: MessageRef) -> bool:
         return SLACK_CHANNEL.fullmatch(message.channel) is not None
+
+    async def _bot_user(self) -> str | None:
+        """The bot's user id (auth.test, cached at start); None when Slack could not say."""
+        if self.identity is None:
+            return None
+        try:
+            return (await self.identity.warm()).bot_user_id
+        except Exception as exc:  # Slack away: the message names the bot in words instead
+            log.warning("slack_identity_unknown", error=f"{type(exc).__name__}: {exc}"[:200])
+            return None
 
     async def ask(self, person: Asker, form: Form) -> None:
         if not person.form_handle:

@@ -7,7 +7,8 @@ one entry per alert in the ledger stream, and one entry in the inbox stream the 
 is stored; the front end is never on the intake's path.
 
 The group's hash also holds its incident: its number, its thread, the previous incident's thread,
-and a parent post begun (its idempotency key and when) until the post's ts is stored.
+and a parent post begun (its idempotency key and when) until the post's ts is stored. Groups whose
+channel refused the bot are kept in a set (parked) until their thread is brought up to date.
 """
 
 from __future__ import annotations
@@ -139,6 +140,23 @@ class RedisAlertLedger:
 
     async def begin_parent(self, gid: str, key: str, at: float) -> None:
         await self._set(gid, posting_key=key, posting_since=at)
+
+    async def forget_parent(self, gid: str, key: str) -> None:
+        with redis_errors():
+            if await self.redis.hget(self.keys.alert_group(gid), "posting_key") == key:  # under the group's lock
+                await self.redis.hdel(self.keys.alert_group(gid), "posting_key", "posting_since")
+
+    async def park(self, gid: str) -> None:
+        with redis_errors():
+            await self.redis.sadd(self.keys.alert_parked, gid)
+
+    async def unpark(self, gid: str) -> None:
+        with redis_errors():
+            await self.redis.srem(self.keys.alert_parked, gid)
+
+    async def parked(self) -> list[str]:
+        with redis_errors():
+            return sorted(str(gid) for gid in await self.redis.smembers(self.keys.alert_parked))
 
     async def open_incident(self, group: AlertGroup, previous_link: str | None) -> None:
         with redis_errors():

@@ -1,5 +1,6 @@
 """What feeds the audit mirror: the audit stream, read through a consumer group. An entry is
-acknowledged only once the mirror took it, so nothing is lost while the front end is down."""
+acknowledged only once the mirror took it, so nothing is lost while the front end is down; while
+the channel refuses the bot the mirror holds, its entries pending, in order."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import redis.asyncio as aioredis
 import structlog
 from pydantic import ValidationError
 
+from profbot.aio import sleep_or_stop
 from profbot.audit import AuditEvent
 from profbot.keys import Keys
 from profbot.streams import Entries, GroupConsumer
@@ -24,7 +26,9 @@ class AuditFeed:
         # "$": a new mirror starts with what happens from now on, not years of history.
         self.entries = GroupConsumer(redis, Keys(prefix).audit, MIRROR_GROUP, start_id="$", count=20)
 
-    async def serve(self, stop: asyncio.Event, mirror: Callable[[AuditEvent], Awaitable[None]]) -> None:
+    async def serve(self, stop: asyncio.Event, mirror: Callable[[AuditEvent], Awaitable[float]]) -> None:
+        """``mirror``: 0 once it took an event, else the seconds to hold before it is tried again."""
+
         async def handle(batch: Entries) -> None:
             for entry_id, fields in batch:
                 try:
@@ -32,7 +36,10 @@ class AuditFeed:
                 except ValidationError:
                     log.warning("audit_entry_unreadable", entry_id=entry_id)
                 else:
-                    await mirror(event)
+                    hold = await mirror(event)
+                    if hold > 0:  # it and those after it stay pending, and come back first, in order
+                        await sleep_or_stop(stop, hold)
+                        return
                 await self.entries.ack(entry_id)
 
         await self.entries.serve(stop, handle, "audit_mirror")

@@ -14,9 +14,13 @@ ledger notes the key before posting, and while a noted key has no stored ts (Red
 post, or the post's answer was lost) the front end is asked for a message with that key first.
 
 Delivery: a message the front end will never take (refused content, a thread gone) is logged and
-skipped, the ledger keeps the alert; anything else raises, so the notification is tried again.
-The loop that feeds :meth:`AlertThreads.sync` (a Redis consumer group, one replica per group at a
-time) is bot/stores/alert_inbox.py.
+skipped, the ledger keeps the alert. A channel that refuses the bot (not in it, gone, archived) is
+no reason to try again at once: the group is parked, its state kept in the ledger, the refusal
+logged once and counted (bot/usecases/refusals.py); the channel is tried again with the next
+notification (:meth:`AlertThreads.wake`) or after a wait of 1 to 15 minutes, and once it takes a
+post every parked group's thread is brought up to date (:meth:`AlertThreads.parked_due`). Anything
+else raises, so the notification is tried again. The loop that feeds :meth:`AlertThreads.sync` (a
+Redis consumer group, one replica per group at a time) is bot/stores/alert_inbox.py.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from bot.usecases.commands import Place, usage
 from bot.usecases.content import AlertFiringAgain, AlertNeedsTarget, AlertResolved, AlertsJoined, AlertThread, Content
 from bot.usecases.diagnose import Diagnoses
 from bot.usecases.ports import AlertLedger, AlertPeople, Clock, MessageRef
+from bot.usecases.refusals import ChannelRefusals
 from bot.usecases.settings import AlertPolicy
 from handlers.alert_routing import procedure_for, target_for
 from handlers.findings import Report
@@ -75,6 +80,8 @@ class AlertThreads:
         self.policy = policy
         self.tasks = tasks
         self.clock = clock
+        self.refusals = ChannelRefusals("alert", clock)
+        self._parked_maybe = True  # what an earlier process parked is looked for once
 
     async def receive(self, notification: AlertNotification) -> str:
         """Keep a notification; its group's id. Slack comes later (:meth:`sync`)."""
@@ -87,10 +94,45 @@ class AlertThreads:
         return procedure if procedure is not None and procedure.alias is not None else None
 
     async def sync(self, gid: str) -> AlertGroup | None:
-        """Bring group ``gid``'s thread up to date with the ledger."""
+        """Bring group ``gid``'s thread up to date with the ledger; where its channel refuses the
+        bot (or waits after refusing it) park the group instead."""
         group = await self.ledger.group(gid)
         if group is None:
             return None
+        channel = group.channel or self.policy.channel
+        if self.refusals.wait(channel) > 0:
+            await self._park(group.id)
+            return group
+        try:
+            synced = await self._bring_up_to_date(group)
+        except PlaceUnavailable as exc:
+            self.refusals.refused(channel, exc.reason)
+            await self._park(group.id)
+            return group
+        self.refusals.accepted(channel)
+        await self.ledger.unpark(gid)
+        return synced
+
+    def wake(self) -> None:
+        """New notifications came in: the alert channel may be tried at once, even if it refused
+        the bot lately (so a thread appears as soon as the bot is invited and the group notifies)."""
+        self.refusals.wake(self.policy.channel)
+
+    async def parked_due(self) -> list[str]:
+        """The groups parked because their channel refused the bot, once it may be tried again: it
+        took a post since, or its wait is over. None while it waits."""
+        if not self._parked_maybe or self.refusals.wait(self.policy.channel) > 0:
+            return []
+        parked = await self.ledger.parked()
+        self._parked_maybe = bool(parked)
+        return parked
+
+    async def _park(self, gid: str) -> None:
+        await self.ledger.park(gid)
+        self._parked_maybe = True
+
+    async def _bring_up_to_date(self, group: AlertGroup) -> AlertGroup:
+        gid = group.id
         procedure = self.procedure(group)
         if group.status == "firing" and group.resolved_posted:
             group = await self._open_incident(group)
@@ -147,6 +189,9 @@ class AlertThreads:
             except UNDELIVERABLE as exc:
                 log.error("alert_post_refused", group=group.id, error=exc.reason)
                 return group
+            except PlaceUnavailable:  # refused outright, so not posted: nothing to look for next time
+                await self.ledger.forget_parent(group.id, key)
+                raise
         await self.ledger.set_thread(group.id, message.channel, message.ts)
         await self.ledger.announce(group.id, list(group.alerts))
         group = group.model_copy(update={"thread_ts": message.ts, "channel": message.channel})

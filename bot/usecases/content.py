@@ -158,10 +158,12 @@ class InternalError:
 
 @dataclass(frozen=True)
 class CannotPostHere:
-    """The place refused the bot; the content follows, to the asker alone."""
+    """The place refused the bot; the content follows, to the asker alone, with how to let the bot
+    in (``reason`` is the front end's word: not_in_channel, channel_not_found, is_archived, ...)."""
 
     reason: str
     content: Content
+    channel: str | None = None  # the place that refused
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,20 @@ class AlertLedger(Protocol):
         """A parent is about to be posted with ``key``: until :meth:`set_thread`, look for it first."""
         ...
 
+    async def forget_parent(self, gid: str, key: str) -> None:
+        """The post begun with ``key`` was refused outright (nothing was posted): no look-up for it."""
+        ...
+
+    async def park(self, gid: str) -> None:
+        """The group's channel refused the bot: keep the group to bring up to date later."""
+        ...
+
+    async def unpark(self, gid: str) -> None: ...
+
+    async def parked(self) -> list[str]:
+        """The groups parked, waiting for their channel to take the bot."""
+        ...
+
     async def open_incident(self, group: AlertGroup, previous_link: str | None) -> None:
         """``group`` (as last read) fired again after its resolution: its next incident, with no
         thread yet, the current one's thread kept as the previous one, the alerts still resolved

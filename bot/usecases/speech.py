@@ -22,7 +22,7 @@ async def answer(people: People, asker: Asker, content: Content, place: Place | 
         return await people.post(where, content)
     except PlaceUnavailable as exc:
         log.warning("post_refused", channel=where.channel, reason=exc.reason)
-        await tell(people, asker, CannotPostHere(exc.reason, content))
+        await tell(people, asker, CannotPostHere(exc.reason, content, channel=where.channel))
     except DeliveryError as exc:
         log.warning("post_failed", channel=where.channel, reason=exc.reason)
         await tell(people, asker, InternalError(exc.reason))

@@ -47,7 +47,7 @@ async def container_logs(host: HostContext, o: ContainerLogs) -> LogsResult:
     return LogsResult(container=o.container, output=output, matched=matched)
 
 
-MAX_FILE_READ = 256 * 1024  # bytes read from the end of a file; bounded_text cuts further
+MAX_FILE_READ = 256 * 1024  # bytes read from the end of a file: bounded_text's byte bound (redaction.py)
 
 
 @op(ReadContainerFile)

@@ -60,7 +60,8 @@ def test_what_is_wrong_fails_with_its_fix(doctor_env: dict[str, str], slack: Sla
     assert "reinstall the app" in checks["Slack scopes"]
     assert (
         checks[f"Slack alert channel {ALERTS}"].startswith("FAIL")
-        and "/invite @profbot" in checks[f"Slack alert channel {ALERTS}"]
+        and "posts are refused: not_in_channel" in checks[f"Slack alert channel {ALERTS}"]
+        and f"fix: in #chan-{ALERTS.lower()}: /invite @profbot" in checks[f"Slack alert channel {ALERTS}"]
     )
     assert checks["podman socket"].startswith("FAIL  podman socket: cannot reach podman")
     assert "fix: systemctl enable --now podman.socket" in checks["podman socket"]

@@ -7,6 +7,8 @@
 - ``POST /response/<id>``: ``response_url`` posts, recorded the same way.
 - ``views.open`` checks the trigger id and the modal's limits; ``usergroups.users.list`` (a GET,
   as slack_sdk sends it) answers the members set in ``usergroups``, ``no_such_subteam`` otherwise.
+- A channel in ``not_member_of`` exists but the bot is not in it: posts, updates and its history
+  answer ``not_in_channel`` (moving it to ``channels`` is inviting the bot).
 - ``channel_rate_limit``: writes per channel and second beyond it get 429 with ``Retry-After: 1``.
 - Files as ``files_upload_v2`` sends them: ``files.getUploadURLExternal`` (filename, length) hands
   out an ``upload_url`` back at this server; ``POST /upload/<file id>`` takes the bytes;
@@ -255,7 +257,8 @@ class SlackStandIn:
             channel = body.get("channel")
             personal = method == "chat.postMessage" and str(channel)[:1] in ("U", "W")  # the app's Messages tab
             if channel not in self.channels and not personal:
-                return 200, {"ok": False, "error": "channel_not_found"}, {}
+                error = "not_in_channel" if channel in self.not_member_of else "channel_not_found"
+                return 200, {"ok": False, "error": error}, {}
             if self._over_channel_rate(str(channel)):
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
             blocks = body.get("blocks")
@@ -321,7 +324,8 @@ class SlackStandIn:
     def _history(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         channel = str(body.get("channel") or "")
         if channel not in self.channels:
-            return 200, {"ok": False, "error": "channel_not_found"}, {}
+            error = "not_in_channel" if channel in self.not_member_of else "channel_not_found"
+            return 200, {"ok": False, "error": error}, {}
         needed = "groups:history" if channel.startswith("G") else "channels:history"
         if needed not in self.scopes:
             return 200, {"ok": False, "error": "missing_scope", "needed": needed}, {}

@@ -22,7 +22,14 @@ from profbot.approvals.model import ChangeRequest, RequestState
 from profbot.approvals.store import EXECUTOR_LEASE_SECONDS
 from profbot.audit import AuditEvent
 from profbot.bus import RunnerInfo, VolumeSample
-from profbot.errors import NoRunner, PlaceUnavailable, ProfbotError, RedisUnavailable, TargetNotFound
+from profbot.errors import (
+    FrontEndUnavailable,
+    NoRunner,
+    PlaceUnavailable,
+    ProfbotError,
+    RedisUnavailable,
+    TargetNotFound,
+)
 from profbot.ops import AnyOperation, OpResult
 
 R = TypeVar("R", bound=OpResult)
@@ -53,11 +60,15 @@ class Said:
 
 
 class FakePeople:
-    """Delivers everything and remembers it; channels in ``refusing`` refuse the bot."""
+    """Delivers everything and remembers it; channels in ``refusing`` refuse the bot (``refused``
+    counts the posts they refused); posts to channels in ``timing_out`` fail with no answer (whether
+    they arrived is not known)."""
 
     def __init__(self) -> None:
         self.said: list[Said] = []
         self.refusing: set[str] = set()
+        self.refused = 0
+        self.timing_out: set[str] = set()
         self.refusing_files: set[str] = set()  # channels that take messages but refuse uploads
         self.keys: dict[str, MessageRef] = {}  # idempotency key -> the parent posted with it
         self.looked_up: list[str] = []  # the keys find_keyed was asked for
@@ -66,7 +77,10 @@ class FakePeople:
 
     def _next(self, place: Place) -> MessageRef:
         if place.channel in self.refusing:
+            self.refused += 1
             raise PlaceUnavailable("not_in_channel")
+        if place.channel in self.timing_out:
+            raise FrontEndUnavailable("TimeoutError", "no answer")
         self._ts += 1
         return MessageRef(channel=place.channel, ts=f"{self._ts}.000100", thread=place.thread)
 
@@ -76,6 +90,9 @@ class FakePeople:
         return ref
 
     async def update(self, message: MessageRef, content: Content) -> None:
+        if message.channel in self.refusing:
+            self.refused += 1
+            raise PlaceUnavailable("not_in_channel")
         self.said.append(Said("update", content, message, message))
 
     async def reply(self, message: MessageRef, content: Content) -> MessageRef:
@@ -426,6 +443,7 @@ class FakeLedger:
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.groups: dict[str, AlertGroup] = {}
+        self.parked_: set[str] = set()
         self.announced_: dict[str, set[str]] = {}
         self.diagnosed: dict[tuple[str, int], float] = {}
         self.failing_set_thread = 0
@@ -464,6 +482,19 @@ class FakeLedger:
 
     async def begin_parent(self, gid: str, key: str, at: float) -> None:
         self.groups[gid] = self.groups[gid].model_copy(update={"posting_key": key, "posting_since": at})
+
+    async def forget_parent(self, gid: str, key: str) -> None:
+        if self.groups[gid].posting_key == key:
+            self.groups[gid] = self.groups[gid].model_copy(update={"posting_key": None, "posting_since": None})
+
+    async def park(self, gid: str) -> None:
+        self.parked_.add(gid)
+
+    async def unpark(self, gid: str) -> None:
+        self.parked_.discard(gid)
+
+    async def parked(self) -> list[str]:
+        return sorted(self.parked_)
 
     async def open_incident(self, group: AlertGroup, previous_link: str | None) -> None:
         current = self.groups[group.id]

@@ -19,7 +19,7 @@ from bot.usecases.content import (
 )
 from bot.usecases.ports import MessageRef
 from handlers.findings import Evidence
-from profbot.errors import PlaceUnavailable, RedisUnavailable
+from profbot.errors import FrontEndUnavailable, RedisUnavailable
 from tests.unit.world import ALERTS, make_world
 
 
@@ -148,10 +148,10 @@ async def test_a_parent_whose_post_never_arrived_is_looked_for_and_posted() -> N
     threads = world.profbot.alerts
     assert threads is not None
     gid = await threads.receive(notification("firing", "host-a", alertname="QueueBacklog"))
-    world.people.refusing.add(ALERTS)  # the post fails: whether it arrived is not known
-    with pytest.raises(PlaceUnavailable):
+    world.people.timing_out.add(ALERTS)  # the post fails: whether it arrived is not known
+    with pytest.raises(FrontEndUnavailable):
         await threads.sync(gid)
-    world.people.refusing.clear()
+    world.people.timing_out.clear()
     await threads.sync(gid)
     assert world.people.looked_up == [f"{gid}:1"]
     [posted] = world.people.of(AlertThread, "post")
@@ -164,17 +164,17 @@ async def test_a_parent_posted_again_is_looked_for_around_its_last_post_only() -
     threads = world.profbot.alerts
     assert threads is not None
     gid = await threads.receive(notification("firing", "host-a", alertname="QueueBacklog"))
-    world.people.refusing.add(ALERTS)  # every post fails: whether it arrived is not known
+    world.people.timing_out.add(ALERTS)  # every post fails: whether it arrived is not known
     first = world.clock()
-    with pytest.raises(PlaceUnavailable):
+    with pytest.raises(FrontEndUnavailable):
         await threads.sync(gid)
     world.clock.advance(3600)
     second = world.clock()
-    with pytest.raises(PlaceUnavailable):
+    with pytest.raises(FrontEndUnavailable):
         await threads.sync(gid)  # looked for around the first post, not found, posted again
     assert world.ledger.groups[gid].posting_since == second  # the post noted anew before it was made
 
-    world.people.refusing.clear()
+    world.people.timing_out.clear()
     world.clock.advance(3600)
     await threads.sync(gid)
     margin = POSTING_CLOCK_MARGIN

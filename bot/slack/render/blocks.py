@@ -98,8 +98,16 @@ class Message:
         return cls(text=text, blocks=[section(text)])
 
     def as_kwargs(self) -> dict[str, Any]:
+        """The message as chat.postMessage, chat.update, chat.postEphemeral, a ``response_url`` and
+        ``ack()`` take it, with link and media unfurls off: a log line's URL or a runner's address
+        must not grow a preview in the channel (Slack ignores them where they do not apply)."""
         blocks = list(self.blocks)
         if len(blocks) > MAX_BLOCKS:
             dropped = len(blocks) - (MAX_BLOCKS - 1)
             blocks = [*blocks[: MAX_BLOCKS - 1], context(f"_{dropped} more blocks not shown_")]
-        return {"text": clip(self.text, MAX_MESSAGE_TEXT), "blocks": [b.to_dict() for b in blocks]}
+        return {
+            "text": clip(self.text, MAX_MESSAGE_TEXT),
+            "blocks": [b.to_dict() for b in blocks],
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }

@@ -123,14 +123,30 @@ def _internal(content: InternalError) -> Message:
     return Message(text=f":boom: Something went wrong inside profbot; the error is in its log.{detail}")
 
 
-@render.register
-def _cannot_post(content: CannotPostHere) -> Message:
-    note = (
-        f":warning: I could not post in this channel (`{content.reason}`). Invite me with `/invite @profbot`, "
-        "or use a channel I am in. Here is the answer, visible only to you:"
-    )
+def cannot_post_message(content: CannotPostHere, bot_user: str | None = None) -> Message:
+    """Why the answer comes privately, and plainly what lets the bot in (``bot_user``: its user id,
+    from auth.test, shown as its name; else "@profbot")."""
+    me = mention(bot_user) if bot_user else "@profbot"
+    channel = content.channel or ""
+    where = f"<#{channel}>" if channel[:1] in ("C", "G") else "this channel"
+    reason = escape(content.reason)
+    fixes = {
+        "not_in_channel": f"I am not in {where}. Invite me: /invite {me} in {where}.",
+        "channel_not_found": f"I cannot see {where} (`channel_not_found`): a private channel I was not invited to, "
+        f"or a conversation I cannot join. In a private channel, invite me: /invite {me} in {where}; "
+        "else ask in a channel I am in.",
+        "is_archived": f"{where} is archived (`is_archived`): nobody can post in it. Unarchive it, or ask in "
+        "another channel.",
+    }
+    fix = fixes.get(content.reason, f"I may not post in {where} (`{reason}`). Ask in a channel I am in.")
+    note = f":warning: {fix}\nHere is the answer, visible only to you:"
     inner = render(content.content)
     return Message(f"{note}\n{inner.text}", [section(note), *inner.blocks])
+
+
+@render.register
+def _cannot_post(content: CannotPostHere) -> Message:
+    return cannot_post_message(content)
 
 
 @render.register

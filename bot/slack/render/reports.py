@@ -10,7 +10,6 @@ from bot.slack.action_ids import OPEN_LINK, remediation_action_id
 from bot.slack.render.blocks import (
     ICON,
     MAX_ACTIONS_ELEMENTS,
-    MAX_BLOCKS,
     MAX_BUTTON_TEXT,
     MAX_SECTION_TEXT,
     Message,
@@ -33,6 +32,7 @@ from bot.usecases.content import (
     RunbookIndex,
     RunnersOverview,
 )
+from handlers.evidence import excerpt, file_name, file_text, left_on_host
 from handlers.findings import Evidence, Report, Severity
 from profbot.ops import OpKind
 
@@ -82,34 +82,53 @@ def _report(content: Report) -> Message:
 
 
 CODE_CHUNK = MAX_SECTION_TEXT - 10  # room for the ``` fences
+INLINE_LINES = 20  # evidence up to this many lines (and one section's characters) is shown whole
+EXCERPT_LINES = 10  # longer evidence: this many lines inline, the whole as a file in the thread
+EXCERPT_LINE_CHARS = 250  # an excerpt's line is cut here (the file has it whole)
+
+
+def _code(lines: list[str], width: int = CODE_CHUNK) -> str:
+    shown = (escape(line.replace("```", "ʼʼʼ")) for line in lines)
+    return "\n".join(line if len(line) <= width else line[: width - 1] + "…" for line in shown)
+
+
+def fits_inline(item: Evidence) -> bool:
+    """Whether the evidence is shown whole in one message; else an excerpt, and the whole as a file."""
+    return len(item.lines) <= INLINE_LINES and len(_code(item.lines)) <= CODE_CHUNK
+
+
+def evidence_message(item: Evidence, *, upload_error: str | None = None) -> Message:
+    """Short evidence whole, as a code block; long evidence as an excerpt that points to its file
+    (bot/slack/people.py uploads it into the same thread), or says why the file is missing."""
+    title, total = escape(item.title), len(item.lines)
+    blocks: list[Block] = [section(f"*{title}*")]
+    if not item.lines:
+        blocks.append(section("_(empty)_"))
+    elif fits_inline(item):
+        blocks.append(section(f"```{_code(item.lines)}```"))
+    else:
+        shown = excerpt(item, EXCERPT_LINES)
+        blocks.append(section(f"```{clip(_code(shown, EXCERPT_LINE_CHARS), CODE_CHUNK)}```"))
+        which = "last" if item.tail else "first"
+        whole = (f"the whole could not be uploaded ({escape(upload_error)})" if upload_error
+                 else f"all {total:,} lines in the file below")  # fmt: skip
+        blocks.append(context(f"{which} {len(shown)} of {total:,} lines · {whole}"))
+    left = left_on_host(item)
+    if left:
+        blocks.append(context(f"_{left}: more than a runner ships_"))
+    return Message(text=f"{title}: {total:,} lines", blocks=blocks)
+
+
+def evidence_upload(item: Evidence) -> tuple[str, str, str] | None:
+    """The file long evidence is uploaded as (name, title, text); None when it is shown whole."""
+    if fits_inline(item):
+        return None
+    return file_name(item), item.title, file_text(item)
 
 
 @render.register
 def _evidence(item: Evidence) -> Message:
-    """Raw output as code blocks, each within a section's 3000 characters; what does not fit in
-    one message's 50 blocks is cut and counted."""
-    blocks: list[Block] = [section(f"*{escape(item.title)}*")]
-    chunk: list[str] = []
-    size = 0
-    cut = 0
-    for i, line in enumerate(item.lines):
-        line = escape(line.replace("```", "ʼʼʼ"))[:CODE_CHUNK]
-        if size + len(line) + 1 > CODE_CHUNK:
-            if len(blocks) >= MAX_BLOCKS - 2:
-                cut = len(item.lines) - i
-                break
-            blocks.append(section("```" + "\n".join(chunk) + "```"))
-            chunk, size = [], 0
-        chunk.append(line)
-        size += len(line) + 1
-    if chunk and not cut:
-        blocks.append(section("```" + "\n".join(chunk) + "```"))
-    if not item.lines:
-        blocks.append(section("_(empty)_"))
-    omitted = cut + item.omitted_lines
-    if omitted:
-        blocks.append(context(f"_{omitted} more lines not shown_"))
-    return Message(text=f"{escape(item.title)}: {len(item.lines)} lines", blocks=blocks)
+    return evidence_message(item)
 
 
 @render.register
