@@ -1,6 +1,5 @@
-"""Everything the terminal shows, as plain text: one renderer per kind of content (the same content
-Slack renders as Block Kit). Findings carry their severity in words; remediations are numbered
-choices; nothing here is markup."""
+"""Everything the terminal shows, as plain text: one renderer per kind of content (the same content Slack renders as
+Block Kit). Findings carry their severity in words; remediations are numbered choices; nothing here is markup."""
 
 from __future__ import annotations
 
