@@ -40,6 +40,7 @@ class AuditKind(StrEnum):
     REFUSED = "refused"  # a command, button or decision that was not allowed
     DESTROY_OPENED = "destroy_opened"  # the typed confirmation was asked for
     DESTROY_MISTYPED = "destroy_mistyped"
+    DEAD_LETTER = "dead_letter"  # alert notifications no update could post, set aside
 
 
 class AuditEvent(BaseModel):

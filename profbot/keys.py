@@ -19,6 +19,7 @@ One prefix per deployment (``PROFBOT_REDIS_PREFIX``), so several can share a Red
       P:changes:open:TARGET        the one open request per change and target
       P:changes:held:HOST:TARGET   the one open or running request on a container or volume
       P:changes:executed:TARGET    sorted set of executions in the last hour (cooldown)
+      P:changes:running            sorted set: running requests by when their executor's lease ends
       P:changes:updates            pub/sub: a request moved (its id), for front ends in other processes
       P:changes:by:USER            sorted set of the user's latest request ids by filing time (App Home)
 
@@ -37,6 +38,8 @@ One prefix per deployment (``PROFBOT_REDIS_PREFIX``), so several can share a Red
       P:alerts:ledger              stream: one entry per alert received
       P:alerts:inbox               stream: one entry per webhook; group ``slack-posters``
       P:alerts:parked              set of groups whose channel refused the bot, to post once it takes it
+      P:alerts:failures            hash: group -> updates failed in a row (not outages)
+      P:alerts:dead                stream: inbox entries dead-lettered after 5 failed updates
 
     App Home (bot/stores/home.py)
       P:home:viewers               sorted set of users by when they last opened the home (a week)
@@ -151,6 +154,16 @@ class Keys:
     @property
     def alert_inbox(self) -> str:
         return f"{self.prefix}:alerts:inbox"
+
+    @property
+    def alert_failures(self) -> str:
+        """Hash: alert group -> updates that failed in a row for a reason other than an outage."""
+        return f"{self.prefix}:alerts:failures"
+
+    @property
+    def alert_dead_letters(self) -> str:
+        """Stream: inbox entries whose group could not be brought up to date, kept for a person."""
+        return f"{self.prefix}:alerts:dead"
 
     @property
     def alert_parked(self) -> str:

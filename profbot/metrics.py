@@ -59,6 +59,9 @@ RUNNER_JOB_SECONDS = Histogram(
 ALERT_WEBHOOKS = Counter(
     "profbot_alert_webhooks_total", "Alert webhooks received, by source and outcome", ["source", "outcome"]
 )
+ALERT_DEAD_LETTERS = Counter(
+    "profbot_alert_dead_letters_total", "Alert notifications set aside after their group's update failed 5 times"
+)
 ALERT_INBOX_LAG = Gauge(
     "profbot_alert_inbox_lag_seconds", "Age of the oldest alert notification not yet posted to Slack (0: none)"
 )

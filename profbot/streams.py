@@ -60,15 +60,19 @@ class GroupConsumer:
         start_id: str,
         count: int,
         consumer: str | None = None,
+        new_with_pending: bool = False,
     ) -> None:
         """``start_id``: where a new group starts reading ("0": all there is, "$": from now on).
-        ``consumer``: this reader's name in the group (default host:pid)."""
+        ``consumer``: this reader's name in the group (default host:pid). ``new_with_pending``:
+        a batch holds new entries besides pending ones, so entries left pending (their alert
+        group held by another replica) never keep the new ones waiting."""
         self.redis = redis
         self.stream = stream
         self.group = group
         self.start_id = start_id
         self.count = count
         self.consumer = consumer or default_consumer_name()
+        self.new_with_pending = new_with_pending
 
     async def ensure_group(self) -> None:
         try:
@@ -80,7 +84,7 @@ class GroupConsumer:
     async def read_pending(self, count: int | None = None) -> Entries:
         return await self._read("0", count or self.count)
 
-    async def read_new(self, count: int | None = None, block_ms: int = 1000) -> Entries:
+    async def read_new(self, count: int | None = None, block_ms: int | None = 1000) -> Entries:
         """New entries, waiting up to ``block_ms``; a stream or group deleted meanwhile is made again."""
         try:
             return await self._read(">", count or self.count, block_ms)
@@ -97,11 +101,16 @@ class GroupConsumer:
         return [(entry_id, fields) for entry_id, fields in raw[1] if fields]
 
     async def next_batch(self) -> Entries:
-        """Own pending entries with fields, else ones taken over, else new ones."""
+        """Own pending entries with fields, else ones taken over, else new ones (with
+        ``new_with_pending``: new ones after the others, read without waiting when there are any)."""
         pending = await self.read_pending()
         await self.ack(*(entry_id for entry_id, fields in pending if not fields))  # trimmed meanwhile
         pending = [entry for entry in pending if entry[1]]
-        return pending or await self.take_over() or [entry for entry in await self.read_new() if entry[1]]
+        if not self.new_with_pending:
+            return pending or await self.take_over() or [entry for entry in await self.read_new() if entry[1]]
+        earlier = pending or await self.take_over()
+        new = await self.read_new(block_ms=None if earlier else 1000)
+        return earlier + [entry for entry in new if entry[1]]
 
     async def ack(self, *entry_ids: str) -> None:
         if entry_ids:

@@ -56,8 +56,8 @@ POSTING_CLOCK_MARGIN = 120.0
 # post begun at T took its ts before T + POST_SECONDS: the look-up window is bounded on both sides.
 POST_SECONDS = 60.0
 # The look-up is given up after this long (the front end's rate-limit waits included) and tried
-# again later. With the post it stays well inside the lock a group's sync holds (LOCK_SECONDS, 600 s
-# in bot/stores/alert_inbox.py): no other replica takes the group over mid-post and posts it twice.
+# again later. The lock a group's sync holds is renewed for as long as it runs (bot/stores/alert_inbox.py):
+# no other replica takes the group over mid-post and posts it twice.
 LOOKUP_SECONDS = 200.0
 
 
