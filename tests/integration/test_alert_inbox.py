@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -72,7 +73,7 @@ async def test_a_group_whose_update_keeps_failing_is_dead_lettered_and_the_rest_
     finally:
         stop.set()
         await task
-    dead = await redis.xrange(keys.alert_dead_letters)
+    dead: Any = await redis.xrange(keys.alert_dead_letters)
     assert [fields["group"] for _, fields in dead] == ["broken"]
     assert "TypeError" in dead[0][1]["error"]
     assert poster.tries["broken"] == MAX_TRIES  # set aside, not tried for ever
