@@ -1,7 +1,7 @@
 """``profbot serve``: the composition root. Settings, Redis and its stores, the Slack client and
 its People port, the use cases on top of them, Slack's requests (over Socket Mode with
 ``SLACK_APP_TOKEN``, else signed HTTP requests on ``/slack/events``), and the HTTP server with the
-alert webhooks and ``/healthz`` (in both modes)."""
+alert webhooks, ``/healthz``, ``/readyz`` and ``/metrics`` (in both modes)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.observability import probe_routes
 from bot.slack import socket_mode
 from bot.slack.alert_people import SlackAlertPeople
 from bot.slack.app import build_app
@@ -29,6 +30,7 @@ from bot.slack.auth import CachedAuthorize
 from bot.slack.directory import SlackDirectory
 from bot.slack.home import SlackHomes
 from bot.slack.http import slack_events_app
+from bot.slack.metering import SlackCallMeter
 from bot.slack.pacing import ChannelPacer
 from bot.slack.people import SlackPeople
 from bot.stores.alert_inbox import AlertInbox
@@ -46,7 +48,7 @@ from profbot.approvals.store import ApprovalStore
 from profbot.audit import AuditLog
 from profbot.bus import RESULT_GRACE_SECONDS, JobBus
 from profbot.errors import ConfigError
-from profbot.redis_access import REDIS_DOWN, connect_checked
+from profbot.redis_access import connect_checked
 from profbot.settings import ServeSettings
 
 log = structlog.get_logger("profbot.serve")
@@ -67,6 +69,7 @@ def slack_client(settings: ServeSettings, session: aiohttp.ClientSession) -> Asy
     # listener has already acked before it posts anything.
     client.retry_handlers.extend(
         [
+            SlackCallMeter(str(settings.slack_api_url)),  # first: it counts every attempt, retries none
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
             AsyncServerErrorRetryHandler(max_retry_count=2),
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
@@ -168,23 +171,12 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
             socket, connecting = socket_mode.connect(bolt, client, app_token)
             resources.push_async_callback(socket_mode.close, socket, connecting)  # also if serving never starts
 
-        async def healthz(_: web.Request) -> web.StreamResponse:
-            try:
-                await redis.ping()
-                redis_state = "ok"
-            except REDIS_DOWN as exc:
-                redis_state = f"unreachable: {exc}"
-            slack = "http" if socket is None else ("socket mode: connected" if await socket.client.is_connected()
-                                                    else "socket mode: reconnecting")  # fmt: skip
-            return web.json_response(
-                {"status": "ok", "redis": redis_state, "slack": slack, "background_tasks": str(len(tasks))}
-            )
-
+        slack_connected = None if socket is None else socket.client.is_connected
         web_app = web.Application(client_max_size=MAX_BODY_BYTES)
         if settings.slack_signing_secret is not None and socket is None:
             signing_secret = settings.slack_signing_secret.get_secret_value()
             web_app.add_subapp("/slack", slack_events_app(bolt, signing_secret))
-        web_app.router.add_get("/healthz", healthz)
+        web_app.add_routes(probe_routes(redis, prefix, slack_connected))  # /healthz, /readyz, /metrics
         web_app.add_routes(routes)
         runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
         await runner.setup()

@@ -21,8 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from profbot import retry
 from profbot.clock import RedisClock
-from profbot.errors import JobTimeout, NoRunner, OutcomeUnknown, operation_error_from_code
+from profbot.errors import JobTimeout, NoRunner, OutcomeUnknown, RedisUnavailable, operation_error_from_code
 from profbot.keys import Keys
+from profbot.metrics import JOB_SECONDS, JOBS
 from profbot.ops import Operation, OpResult
 from profbot.redis_access import REDIS_DOWN, redis_errors
 
@@ -294,12 +295,19 @@ class JobBus:
         :class:`~profbot.errors.OperationError` the runner reported.
         """
         budget = operation.time_budget() if timeout is None else timeout
-        await self.ensure_runner(host)
-        job = await self.submit(host, operation, timeout=budget, requested_by=requested_by, approval_id=approval_id)
-        with redis_errors():
-            # The runner cuts a job off at its deadline and reports that: wait a little longer,
-            # so the user hears "cut off after Ns" rather than a bare timeout.
-            result = await self.waiter.wait(job.id, budget + RESULT_GRACE_SECONDS)
+        try:
+            await self.ensure_runner(host)
+            job = await self.submit(host, operation, timeout=budget, requested_by=requested_by, approval_id=approval_id)
+            dispatched = time.monotonic()
+            with redis_errors():
+                # The runner cuts a job off at its deadline and reports that: wait a little longer,
+                # so the user hears "cut off after Ns" rather than a bare timeout.
+                result = await self.waiter.wait(job.id, budget + RESULT_GRACE_SECONDS)
+        except (NoRunner, RedisUnavailable) as exc:
+            JOBS.labels(operation.name, "no_runner" if isinstance(exc, NoRunner) else "redis_unavailable").inc()
+            raise
+        JOB_SECONDS.labels(operation.name).observe(time.monotonic() - dispatched)
+        JOBS.labels(operation.name, result.status.value if result is not None else "timeout").inc()
         if result is None:
             raise JobTimeout(f"runner on {host} gave no answer to {operation.name} within {budget:.0f}s")
         if result.status is JobStatus.OK and result.result is not None:

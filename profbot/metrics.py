@@ -11,7 +11,7 @@ never free text from outside: a forged request cannot grow the registry.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 
 # Latency buckets around Slack's 3 s ack deadline and the 30 ms ack target.
 ACK_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0, 10.0)
@@ -68,3 +68,8 @@ ALERT_INBOX_LAG = Gauge(
 
 # ---------------------------------------------------------------------------- changes
 CHANGE_REQUESTS = Gauge("profbot_change_requests", "Change requests by state", ["state"])
+
+
+def exposition() -> tuple[bytes, str]:
+    """Every metric of this process in Prometheus' text format, and the content type to serve it with."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -90,7 +90,13 @@ class CommonSettings(BaseSettings):
     redis_url: RedisURL | None = Field(None, alias="REDIS_URL")
     redis_prefix: str = Field("profbot", alias="PROFBOT_REDIS_PREFIX", pattern=NAME_PATTERN)
     log_level: str = Field("info", alias="PROFBOT_LOG_LEVEL", pattern="^(debug|info|warning|error)$")
+    # console: key=value lines for people; json: one JSON object a line (every library's lines too).
+    log_format: Literal["console", "json"] = Field("console", alias="PROFBOT_LOG_FORMAT")
     state_dir: StateDir = Field(default_factory=default_state_dir, alias="PROFBOT_STATE_DIR")
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json"
 
 
 class BotSettings(CommonSettings):
@@ -203,6 +209,8 @@ class RunnerSettings(CommonSettings):
 
     # How often the runner samples the Pyroscope volume's size (storage growth per day needs it).
     sample_seconds: float = Field(600.0, alias="PROFBOT_SAMPLE_SECONDS", ge=1, le=86400)
+    # HOST:PORT where the runner serves GET /metrics (Prometheus); unset: no metrics server.
+    metrics_listen: ListenAddress | None = Field(None, alias="PROFBOT_RUNNER_METRICS_LISTEN")
 
     @property
     def managed(self) -> frozenset[str]:

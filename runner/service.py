@@ -13,6 +13,7 @@ from profbot.settings import RunnerSettings
 from runner.compose import ComposeProject
 from runner.grafana import GrafanaClient
 from runner.host_policy import HostContext, HostPolicy
+from runner.metrics_server import metrics_server
 from runner.podman_gateway import PodmanGateway
 from runner.pyroscope import PyroscopeClient, without_credentials
 from runner.worker import RunnerWorker
@@ -41,6 +42,8 @@ async def run_runner(settings: RunnerSettings, redis_url: str, stop: asyncio.Eve
     async with contextlib.AsyncExitStack() as clients:
         clients.push_async_callback(redis.aclose)
         clients.callback(podman.close)
+        if settings.metrics_listen is not None:
+            await clients.enter_async_context(metrics_server(settings.metrics_listen))
         ui_url = str(settings.pyroscope_ui_url) if settings.pyroscope_ui_url else None
         pyroscope = await clients.enter_async_context(
             PyroscopeClient(str(settings.pyroscope_url), timeout=timeout, ui_url=ui_url)

@@ -37,6 +37,7 @@ from profbot.bus import (
 from profbot.clock import RedisClock
 from profbot.errors import InvalidArgument, NotApproved, OperationError, OperationTimeout, OutcomeUnknown
 from profbot.keys import Keys
+from profbot.metrics import RUNNER_JOB_SECONDS, RUNNER_JOBS
 from profbot.ops.contract import CATALOG, AnyOperation, OperationCatalog, OpKind, OpResult
 from profbot.redis_access import REDIS_DOWN
 from profbot.streams import GroupConsumer
@@ -226,6 +227,10 @@ class RunnerWorker:
             return
         result = await self._run_once(job)
         if result is not None:
+            operation = job.op if job.op in self.catalog else "unknown"  # a label from a bounded set
+            RUNNER_JOBS.labels(operation, result.status.value).inc()
+            if result.started_at is not None:
+                RUNNER_JOB_SECONDS.labels(operation).observe(result.finished_at - result.started_at)
             await self._publish(job, result)
         await self._ack(entry_id)
 

@@ -7,6 +7,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import listeners
 from bot.slack.auth import CachedAuthorize
+from bot.slack.metering import MeteredApp
 from bot.slack.middleware import identify
 from bot.slack.render.commands import set_command_name
 from bot.usecases.app import Profbot
@@ -17,7 +18,7 @@ def build_app(
     profbot: Profbot, client: AsyncWebClient, authorize: CachedAuthorize, tasks: BackgroundTasks, command: str
 ) -> AsyncApp:
     set_command_name(command)
-    app = AsyncApp(
+    app = MeteredApp(  # an AsyncApp whose requests are counted
         client=client,
         authorize=authorize.as_bolt_authorize(),
         # Signatures are checked once, at the HTTP edge (bot/slack/http.py), before the body is parsed.

@@ -85,6 +85,7 @@ def requires(profbot: Profbot, tasks: BackgroundTasks, gate: Gate | None = None)
         if allowed(roles, needed):
             await next()
             return None
+        context["refused"] = True  # counted as not_allowed (bot/slack/metering.py)
         what = f"`{command.word}`" if typed else "this button"
         await profbot.access.refused(asker, what)
         refusal = NotAllowed(asker.user, what)

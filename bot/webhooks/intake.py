@@ -24,6 +24,7 @@ from aiohttp import web
 from bot.usecases.alert_model import AlertNotification, Source
 from bot.webhooks.payloads import parse_webhook
 from profbot.errors import RedisUnavailable
+from profbot.metrics import ALERT_WEBHOOKS
 
 log = structlog.get_logger("profbot.alert_intake")
 
@@ -31,9 +32,17 @@ GRAFANA_SIGNATURE = "x-grafana-alerting-signature"
 GRAFANA_TIMESTAMP = "x-grafana-alerting-signature-timestamp"
 
 
+# What a refusal counts as in profbot_alert_webhooks_total, by its status.
+OUTCOMES = {400: "malformed", 401: "unauthorized", 404: "not_configured", 413: "too_large", 503: "unavailable"}
+
+
 def _refuse(status: int, reason: str, source: str) -> web.Response:
     log.warning("alert_rejected", source=source, status=status, reason=reason)
     return web.json_response({"ok": False, "error": reason}, status=status)
+
+
+def _source_of(path: str) -> Source:
+    return "grafana" if path.endswith("/grafana") else "alertmanager"
 
 
 def check_bearer(header: str | None, token: str) -> str | None:
@@ -63,6 +72,16 @@ def alert_routes(
     """The two endpoints; ``receive`` keeps a notification and answers its group's id."""
 
     async def intake(request: web.Request, source: Source) -> web.Response:
+        try:
+            response = await checked(request, source)
+        except web.HTTPRequestEntityTooLarge:
+            ALERT_WEBHOOKS.labels(source, OUTCOMES[413]).inc()
+            raise
+        outcome = "accepted" if response.status == 200 else OUTCOMES.get(response.status, "refused")
+        ALERT_WEBHOOKS.labels(source, outcome).inc()
+        return response
+
+    async def checked(request: web.Request, source: Source) -> web.Response:
         body = await request.read()  # 413 past client_max_size
         reason = check_bearer(request.headers.get("Authorization"), token)
         if reason is None and source == "grafana" and grafana_hmac_secret:
@@ -98,6 +117,7 @@ def intake_not_configured() -> list[web.RouteDef]:
     """Without PROFBOT_ALERT_TOKEN the endpoints exist and say why they take nothing (404: final)."""
 
     async def refuse(request: web.Request) -> web.Response:
+        ALERT_WEBHOOKS.labels(_source_of(request.path), OUTCOMES[404]).inc()
         return _refuse(404, "alert intake is not configured on this bot (PROFBOT_ALERT_TOKEN)", request.path)
 
     return [web.post("/alerts/alertmanager", refuse), web.post("/alerts/grafana", refuse)]

@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         help="run Slack's front end and the alert webhooks",
         description="Serve Slack over Socket Mode (SLACK_APP_TOKEN) or signed HTTP requests on POST /slack/events "
-        "(SLACK_SIGNING_SECRET), the alert webhooks and GET /healthz on PROFBOT_LISTEN. Needs SLACK_BOT_TOKEN.",
+        "(SLACK_SIGNING_SECRET), the alert webhooks, GET /healthz, /readyz and /metrics on PROFBOT_LISTEN. Needs "
+        "SLACK_BOT_TOKEN.",
     )
     sub.add_parser(
         "runner",
@@ -77,7 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
     from bot.service import serve
 
     settings = load(ServeSettings)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, json=settings.json_logs)
 
     async def run() -> None:
         async with redis_url_for(settings.redis_url, settings.state_dir) as url:
@@ -91,7 +92,7 @@ def _runner(args: argparse.Namespace) -> int:
     from runner.service import run_runner
 
     settings = load(RunnerSettings)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, json=settings.json_logs)
     if settings.redis_url is None:
         log.warning("redis_url_unset", hint="profbot's own Redis on this machine: a bot on another machine "
                     "will not see this runner; set REDIS_URL to the Redis the bot uses")  # fmt: skip
@@ -110,7 +111,7 @@ def _shell(args: argparse.Namespace) -> int:
     settings = load(ShellSettings)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     # At a terminal, log lines would run through the prompt: they go to the state directory.
-    logs.configure("warning", to=settings.state_dir / "shell.log" if interactive else None)
+    logs.configure("warning", json=settings.json_logs, to=settings.state_dir / "shell.log" if interactive else None)
 
     async def run() -> int:
         async with redis_url_for(settings.redis_url, settings.state_dir) as url:
@@ -145,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
-        print(f"profbot: configuration error: {exc}", file=sys.stderr)
+        logs.fatal(f"profbot: configuration error: {exc}")
         return EXIT_CONFIG
     except RedisUnavailable as exc:
-        print(f"profbot: {exc}", file=sys.stderr)
+        logs.fatal(f"profbot: {exc}")
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         return 130

@@ -49,7 +49,9 @@ def up(user: str | None) -> int:
     shell_settings = load(ShellSettings) if front == "shell" else None
     interactive = front == "shell" and sys.stdin.isatty() and sys.stdout.isatty()
     state = runner_settings.state_dir
-    logs.configure(runner_settings.log_level, to=state / "profbot.log" if interactive else None)
+    logs.configure(
+        runner_settings.log_level, json=runner_settings.json_logs, to=state / "profbot.log" if interactive else None
+    )
 
     async def run() -> int:
         async with redis_url_for(runner_settings.redis_url, state) as url:
