@@ -22,6 +22,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot import edge
 from bot.observability import probe_routes
 from bot.slack import socket_mode
 from bot.slack.alert_people import SlackAlertPeople
@@ -178,10 +179,10 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
             web_app.add_subapp("/slack", slack_events_app(bolt, signing_secret))
         web_app.add_routes(probe_routes(redis, prefix, slack_connected))  # /healthz, /readyz, /metrics
         web_app.add_routes(routes)
-        runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(web_app, access_log=None, handle_signals=False, **edge.RUNNER_OPTIONS)
         await runner.setup()
         host, _, port = settings.listen.rpartition(":")
-        await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+        await edge.CappedSite(runner, host.strip("[]"), int(port), max_connections=settings.max_connections).start()
         log.info("serving", listen=settings.listen, command=settings.command, slack="socket mode" if socket else "http")
 
         if own_signals:

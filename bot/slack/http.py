@@ -19,6 +19,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.edge import read_body
+
 log = structlog.get_logger("profbot.http")
 
 SIGNATURE_MAX_AGE_SECONDS = 300  # Slack's rule: reject requests more than five minutes off
@@ -75,7 +77,7 @@ def signed_by_slack(signing_secret: str) -> Middleware:
 
     @web.middleware
     async def verify(request: web.Request, handler: Handler) -> web.StreamResponse:
-        body = await request.read()  # raises 413 past client_max_size
+        body = await read_body(request)  # 413 past client_max_size, 408 when sent too slowly
         headers = {k.lower(): v for k, v in request.headers.items()}
         reason = check_signature(verifier, headers, body)
         if reason is not None:

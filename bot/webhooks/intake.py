@@ -1,8 +1,8 @@
 """``POST /alerts/alertmanager`` and ``POST /alerts/grafana``: alerts in, durably, before any 2xx.
 
 Checked in this order, nothing stored before the last step:
-1. size: over 1 MiB is refused by aiohttp with 413;
-2. ``Authorization: Bearer $PROFBOT_ALERT_TOKEN``: missing or wrong, 401;
+1. ``Authorization: Bearer $PROFBOT_ALERT_TOKEN``: missing or wrong, 401, before the body is read;
+2. size and pace: over 1 MiB is refused with 413, a body not sent within 10 s with 408 (bot/edge.py);
 3. Grafana only, when ``PROFBOT_GRAFANA_HMAC_SECRET`` is set: ``X-Grafana-Alerting-Signature``
    must be the hex HMAC-SHA256 of the body (``timestamp:body`` when the timestamp header is sent), 401;
 4. the payload (bot/webhooks/payloads.py): 400 with the reason. Alertmanager never resends a 4xx,
@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from bot.edge import read_body
 from bot.usecases.alert_model import AlertNotification, Source
 from bot.webhooks.payloads import parse_webhook
 from profbot.errors import RedisUnavailable
@@ -33,7 +34,14 @@ GRAFANA_TIMESTAMP = "x-grafana-alerting-signature-timestamp"
 
 
 # What a refusal counts as in profbot_alert_webhooks_total, by its status.
-OUTCOMES = {400: "malformed", 401: "unauthorized", 404: "not_configured", 413: "too_large", 503: "unavailable"}
+OUTCOMES = {
+    400: "malformed",
+    401: "unauthorized",
+    404: "not_configured",
+    408: "too_slow",
+    413: "too_large",
+    503: "unavailable",
+}
 
 
 def _refuse(status: int, reason: str, source: str) -> web.Response:
@@ -74,17 +82,20 @@ def alert_routes(
     async def intake(request: web.Request, source: Source) -> web.Response:
         try:
             response = await checked(request, source)
-        except web.HTTPRequestEntityTooLarge:
-            ALERT_WEBHOOKS.labels(source, OUTCOMES[413]).inc()
+        except web.HTTPException as exc:  # 413 too large, 408 too slow
+            ALERT_WEBHOOKS.labels(source, OUTCOMES.get(exc.status, "refused")).inc()
             raise
         outcome = "accepted" if response.status == 200 else OUTCOMES.get(response.status, "refused")
         ALERT_WEBHOOKS.labels(source, outcome).inc()
         return response
 
     async def checked(request: web.Request, source: Source) -> web.Response:
-        body = await request.read()  # 413 past client_max_size
+        # The token before the body: an unauthenticated sender costs no read of what it sends.
         reason = check_bearer(request.headers.get("Authorization"), token)
-        if reason is None and source == "grafana" and grafana_hmac_secret:
+        if reason is not None:
+            return _refuse(401, reason, source)
+        body = await read_body(request)  # 413 past client_max_size, 408 when too slow
+        if source == "grafana" and grafana_hmac_secret:
             reason = check_grafana_hmac(
                 request.headers.get(GRAFANA_SIGNATURE),
                 request.headers.get(GRAFANA_TIMESTAMP),

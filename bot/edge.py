@@ -1,0 +1,77 @@
+"""The HTTP edge's guards against slow and greedy clients, which aiohttp leaves to its user.
+
+- **Headers**: aiohttp's keep-alive timer runs from the moment a connection opens until a whole
+  request has arrived, so ``keepalive_timeout`` is the header read timeout too: a client that sends
+  nothing, or its headers a byte at a time, is closed after ``HEADER_SECONDS``.
+- **Body**: :func:`read_body` reads within ``BODY_SECONDS`` (408 after it) and, like aiohttp,
+  refuses more than ``client_max_size`` (413). Callers check what they can before reading it
+  (an alert webhook's bearer token).
+- **Connections**: :class:`CappedSite` listens like aiohttp's ``TCPSite`` but answers a connection
+  beyond ``MAX_CONNECTIONS`` with a bare 503 and closes it, instead of queueing it without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+from aiohttp import web
+
+HEADER_SECONDS = 10.0
+BODY_SECONDS = 10.0
+MAX_CONNECTIONS = 512
+
+RUNNER_OPTIONS: dict[str, Any] = {"keepalive_timeout": HEADER_SECONDS}
+
+_TOO_MANY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+    b"Retry-After: 1\r\nContent-Length: 37\r\n\r\ntoo many connections: try again later"
+)
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request's body, read within ``BODY_SECONDS``: 408 for a client that sends it too slowly
+    (413 past the application's ``client_max_size``, as ``request.read()`` does)."""
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            return await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(
+            text=f'{{"ok": false, "error": "request body not received within {BODY_SECONDS:.0f}s"}}',
+            content_type="application/json",
+        ) from None
+
+
+class _Refusal(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(_TOO_MANY)
+        transport.close()
+
+
+class CappedSite(web.BaseSite):
+    """``TCPSite`` with a cap on open connections."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, max_connections: int = MAX_CONNECTIONS):
+        super().__init__(runner, backlog=1024)
+        self._host, self._port, self.max_connections = host, port, max_connections
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+
+        def connection() -> asyncio.BaseProtocol:
+            if len(server.connections) >= self.max_connections:
+                return _Refusal()
+            return server()
+
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        self._server = await asyncio.get_running_loop().create_server(
+            connection, self._host, self._port, family=family, backlog=self._backlog, reuse_address=True
+        )
