@@ -133,7 +133,7 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
             trail=AuditLog(redis, prefix),
             offers=RedisOfferStore(redis, prefix),
             directory=SlackDirectory(client),
-            ledger=RedisAlertLedger(redis, prefix),
+            ledger=RedisAlertLedger(redis, prefix, retention_seconds=int(settings.alert_retention_days * 86400)),
             alert_people=SlackAlertPeople(client, session, pacer=ChannelPacer(settings.slack_channel_rate)),
             feed=feed,
             health=RedisHealthRecords(redis, prefix),

@@ -153,6 +153,8 @@ class ServeSettings(BotSettings):
     alert_diagnosis_cooldown: float = Field(900.0, alias="PROFBOT_ALERT_DIAGNOSIS_COOLDOWN", ge=0, le=86400)
     # Messages per second per channel profbot allows itself (Slack's chat.postMessage: about 1/s).
     slack_channel_rate: float = Field(1.0, alias="PROFBOT_SLACK_CHANNEL_RATE", gt=0, le=100)
+    # How long a resolved alert group stays in Redis (its thread, its alerts), in days.
+    alert_retention_days: float = Field(30, alias="PROFBOT_ALERT_RETENTION_DAYS", gt=0, le=3650)
     # Open connections the HTTP edge takes at once; past it a client gets 503 (bot/edge.py).
     max_connections: int = Field(512, alias="PROFBOT_MAX_CONNECTIONS", ge=8, le=100_000)
 

@@ -25,6 +25,7 @@ from profbot.redis_access import redis_errors
 
 LEDGER_MAXLEN = 1_000_000
 INBOX_MAXLEN = 100_000
+RETENTION_SECONDS = 30 * 86400  # a resolved group's keys live this long (PROFBOT_ALERT_RETENTION_DAYS)
 
 # The next incident, in one step against the intake writing meanwhile (ARGV: the incident seen, its
 # thread, channel, previous link, last seen and notifications as seen). Nothing if another took the
@@ -47,9 +48,11 @@ return 1
 
 
 class RedisAlertLedger:
-    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str, *, retention_seconds: int = RETENTION_SECONDS) -> None:
+        """``retention_seconds``: how long a resolved group is kept (it lives as long as it fires)."""
         self.redis = redis
         self.keys = Keys(prefix)
+        self.retention_seconds = retention_seconds
         self._open_incident_script = redis.register_script(_OPEN_INCIDENT)
 
     async def record(self, notification: AlertNotification) -> str:
@@ -88,8 +91,18 @@ class RedisAlertLedger:
                         maxlen=LEDGER_MAXLEN, approximate=True,
                     )  # fmt: skip
                 pipe.xadd(self.keys.alert_inbox, {"group": gid}, maxlen=INBOX_MAXLEN, approximate=True)
+                # A group lives while it fires, and its retention once resolved: Redis does not grow
+                # with every alert ever seen.
+                for group_key in self._group_keys(gid):
+                    if notification.status == "resolved":
+                        pipe.expire(group_key, self.retention_seconds)
+                    else:
+                        pipe.persist(group_key)
                 await pipe.execute()
         return gid
+
+    def _group_keys(self, gid: str) -> tuple[str, str, str]:
+        return self.keys.alert_group(gid), self.keys.alert_group_alerts(gid), self.keys.alert_group_announced(gid)
 
     async def group(self, gid: str) -> AlertGroup | None:
         with redis_errors():
@@ -177,7 +190,13 @@ class RedisAlertLedger:
     async def announce(self, gid: str, fingerprints: list[str]) -> None:
         if fingerprints:
             with redis_errors():
-                await self.redis.sadd(self.keys.alert_group_announced(gid), *fingerprints)
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.sadd(self.keys.alert_group_announced(gid), *fingerprints)
+                    # The set goes when its group does (a resolved group's retention).
+                    pipe.ttl(self.keys.alert_group(gid))
+                    _, left = await pipe.execute()
+                if int(left) > 0:
+                    await self.redis.expire(self.keys.alert_group_announced(gid), int(left))
 
     async def claim_diagnosis(self, gid: str, incident: int, cooldown: float) -> bool:
         """True once per cooldown per incident: whether this sighting should run the diagnosis."""
