@@ -50,12 +50,40 @@ class _Refusal(asyncio.Protocol):
         transport.close()
 
 
+class _Counted(asyncio.Protocol):
+    """aiohttp's protocol for one connection, counted from its acceptance to its end: asyncio
+    accepts a whole burst before any connection is made, so the server's own list comes too late."""
+
+    def __init__(self, inner: asyncio.Protocol, site: CappedSite) -> None:
+        self._inner, self._site = inner, site
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._site.open_connections -= 1
+        self._inner.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+
 class CappedSite(web.BaseSite):
     """``TCPSite`` with a cap on open connections."""
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int, *, max_connections: int = MAX_CONNECTIONS):
         super().__init__(runner, backlog=1024)
         self._host, self._port, self.max_connections = host, port, max_connections
+        self.open_connections = 0
 
     @property
     def name(self) -> str:
@@ -67,9 +95,10 @@ class CappedSite(web.BaseSite):
         assert server is not None
 
         def connection() -> asyncio.BaseProtocol:
-            if len(server.connections) >= self.max_connections:
+            if self.open_connections >= self.max_connections:
                 return _Refusal()
-            return server()
+            self.open_connections += 1
+            return _Counted(server(), self)
 
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         self._server = await asyncio.get_running_loop().create_server(

@@ -81,7 +81,7 @@ _PATTERNS = [
     # PEM private keys: the block, or what a tail holds of it (begin to the end of the text, or
     # base64 lines up to an end line).
     re.compile(r"(?P<keep>" + _PEM + r")(?P<secret>.*?)(?=" + _PEM_END + r"|\Z)", re.DOTALL),
-    re.compile(r"(?P<secret>(?:^[A-Za-z0-9+/=]{16,}\r?\n)+)(?P<keep>" + _PEM_END + r")", re.MULTILINE),
+    re.compile(r"(?P<secret>(?:^[A-Za-z0-9+/=]+\r?\n)+)(?P<keep>" + _PEM_END + r")", re.MULTILINE),
     # Token formats detect-secrets lacks, or matches in part (its Slack pattern stops at a capital).
     re.compile(r"(?P<secret>\bx(?:ox[abposre]|app)-[A-Za-z0-9-]{8,})"),
     re.compile(r"(?P<secret>\bhf_[A-Za-z0-9]{20,})"),

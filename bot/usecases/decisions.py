@@ -132,6 +132,6 @@ class Decisions:
     async def sweep_once(self) -> None:
         for request_id in await self.store.due_for_expiry(self.clock()):
             await self.expire(request_id)
-        for request_id in await self.store.abandoned(self.clock()):
+        for request_id in await self.store.abandoned():
             log.warning("change_abandoned", request=request_id)
             await self.executor.abandon(request_id)

@@ -58,16 +58,19 @@ class Executor:
             await self._execute_once(request)
         finally:
             done.set()
-            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
 
     async def _keep_lease(self, request_id: str, done: asyncio.Event) -> None:
         """Tell the reaper this process still runs the request, until it is over."""
         while not done.is_set():
-            try:
-                await self.store.lease(request_id, self.clock() + EXECUTOR_LEASE_SECONDS)
-            except ProfbotError as exc:  # Redis away: the next renewal may make it
-                log.warning("lease_not_renewed", request=request_id, error=str(exc)[:200])
+            await self._lease_at_least(request_id, EXECUTOR_LEASE_SECONDS)  # Redis away: the next may make it
             await sleep_or_stop(done, EXECUTOR_RENEW_SECONDS)
+
+    async def _lease_at_least(self, request_id: str, seconds: float) -> None:
+        try:
+            await self.store.lease(request_id, seconds)
+        except ProfbotError as exc:
+            log.warning("lease_not_renewed", request=request_id, error=str(exc)[:200])
 
     async def abandon(self, request_id: str) -> ChangeRequest | None:
         """The reaper's move: a running request nobody executes any more (its bot died after the
@@ -113,9 +116,13 @@ class Executor:
         await self.audit.record(AuditEvent.about(AuditKind.EXECUTING, request, actor=request.decided_by))
         for index, step in enumerate(request.steps):
             operation = CATALOG.parse(step.op, step.params)
+            budget = max(self.job_timeout, operation.time_budget())
+            # Were this process to die now, the runner could still be running the step until its
+            # deadline: the request is not reaped, nor its target freed, before that.
+            await self._lease_at_least(request.id, budget + EXECUTOR_LEASE_SECONDS)
             try:
                 result = await self.bus.call(
-                    request.host, operation, timeout=max(self.job_timeout, operation.time_budget()),
+                    request.host, operation, timeout=budget,
                     requested_by=request.decided_by, approval_id=request.id,
                 )  # fmt: skip
             except ProfbotError as exc:

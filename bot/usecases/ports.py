@@ -124,11 +124,11 @@ class ChangeStore(Protocol):
 
     async def take_execution_slot(self, request: ChangeRequest, per_hour: int, now: float | None = None) -> bool: ...
 
-    async def lease(self, request_id: str, until: float) -> None:
-        """The request's executor is alive until ``until``: renewed while it runs."""
+    async def lease(self, request_id: str, seconds: float) -> None:
+        """The request's executor is alive for ``seconds`` more (a lease only grows)."""
         ...
 
-    async def abandoned(self, now: float | None = None, limit: int = 20) -> list[str]:
+    async def abandoned(self, limit: int = 20) -> list[str]:
         """Running requests whose executor's lease lapsed (the process running them died)."""
         ...
 

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from profbot.approvals.model import ChangeRequest, RequestState
+from profbot.clock import RedisClock
 from profbot.errors import NotApproved
 from profbot.keys import Keys
 from profbot.ops.contract import OpKind
@@ -141,6 +142,7 @@ class ApprovalStore:
         self._create = redis.register_script(_CREATE)
         self._transition = redis.register_script(_TRANSITION)
         self._cooldown = redis.register_script(_COOLDOWN)
+        self.clock = RedisClock(redis)  # leases are read by every replica: on one clock
 
     def key(self, request_id: str) -> str:
         return self.keys.change(request_id)
@@ -274,7 +276,7 @@ class ApprovalStore:
             )
             starting = updated.state is RequestState.RUNNING and current.state is not RequestState.RUNNING
             if starting:  # leased before it runs: a bot killed right after the move is still reaped
-                await self.lease(request_id, time.time() + EXECUTOR_LEASE_SECONDS)
+                await self.lease(request_id, EXECUTOR_LEASE_SECONDS)
             with redis_errors():
                 written = await self._transition(
                     keys=[self.key(request_id), self.open_key(current), *self.held_keys(current)],
@@ -313,16 +315,20 @@ class ApprovalStore:
             raw = await self.redis.zrangebyscore(self.pending_key, "-inf", now or time.time())
         return [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
 
-    async def lease(self, request_id: str, until: float) -> None:
-        """The request's executor is alive until ``until`` (epoch seconds): renewed while it runs."""
+    async def lease(self, request_id: str, seconds: float) -> None:
+        """The request's executor is alive for ``seconds`` more, on Redis's clock (every replica
+        reads the same lease). A lease only grows: one covering a long step's deadline is not
+        cut short by a routine renewal."""
+        until = await self.clock.now() + seconds
         with redis_errors():
-            await self.redis.zadd(self.keys.changes_running, {request_id: until})
+            await self.redis.zadd(self.keys.changes_running, {request_id: until}, gt=True)
 
-    async def abandoned(self, now: float | None = None, limit: int = 20) -> list[str]:
+    async def abandoned(self, limit: int = 20) -> list[str]:
         """Running requests whose executor's lease lapsed (the bot running them died): for the
         reaper. Ids listed that no longer run (a start that lost its race) are dropped."""
+        now = await self.clock.now()
         with redis_errors():
-            raw = await self.redis.zrangebyscore(self.keys.changes_running, "-inf", now or time.time(), 0, limit)
+            raw = await self.redis.zrangebyscore(self.keys.changes_running, "-inf", now, 0, limit)
         lapsed: list[str] = []
         for item in raw:
             request_id = item.decode() if isinstance(item, bytes) else str(item)

@@ -31,6 +31,8 @@ from runner.podman_gateway import container_state_from_attrs, parse_podman_time
 
 @op(ContainerInspect)
 async def container_inspect(host: HostContext, o: ContainerInspect) -> ContainerState:
+    if o.run_healthcheck:  # an exec, whose output is shown: only in the containers profbot manages
+        await host.require_readable(o.container)
     return await host.podman.inspect(o.container, run_healthcheck=o.run_healthcheck)
 
 

@@ -217,13 +217,16 @@ async def test_a_running_request_whose_executor_stopped_renewing_is_found_once_i
     r = request()
     await store.create(r)
     assert (await store.transition(r.id, RequestState.RUNNING, PENDING))[0]
-    now = time.time()
-    assert await store.abandoned(now) == []  # leased as it started
-    assert await store.abandoned(now + 61) == [r.id]  # a bot killed right after the move
-    await store.lease(r.id, now + 200)  # an executor renewing its lease
-    assert await store.abandoned(now + 61) == []
+    assert await store.abandoned() == []  # leased as it started
+    store.clock.offset += 61  # a minute later, on Redis's clock
+    assert await store.abandoned() == [r.id]  # a bot killed right after the move
+    await store.lease(r.id, 200)  # an executor renewing its lease (a long step)
+    await store.lease(r.id, 60)  # a routine renewal does not shorten it
+    store.clock.offset += 100
+    assert await store.abandoned() == []
     assert (await store.transition(r.id, RequestState.UNKNOWN, {RequestState.RUNNING}))[0]
-    assert await store.abandoned(now + 1000) == []  # over: not listed any more
+    store.clock.offset += 1000
+    assert await store.abandoned() == []  # over: not listed any more
     with pytest.raises(NotApproved, match="is unknown, not approved to run"):
         await store.authorize_step(r.id, host="h1", op="container.restart", params=r.steps[0].params, job_id="j1")
 

@@ -316,11 +316,11 @@ class FakeChangeStore:
         at = time.time() if now is None else now
         return len([t for t in self.executions.get(request.target_key, []) if t > at - 3600])
 
-    async def lease(self, request_id: str, until: float) -> None:
-        self.leases[request_id] = until
+    async def lease(self, request_id: str, seconds: float) -> None:
+        self.leases[request_id] = max(self.leases.get(request_id, 0.0), self.clock() + seconds)
 
-    async def abandoned(self, now: float | None = None, limit: int = 20) -> list[str]:
-        at = time.time() if now is None else now
+    async def abandoned(self, limit: int = 20) -> list[str]:
+        at = self.clock()
         lapsed = [
             i for i, until in self.leases.items() if until <= at and self.requests[i].state is RequestState.RUNNING
         ]

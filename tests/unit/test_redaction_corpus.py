@@ -140,6 +140,7 @@ CORPUS: list[tuple[str, str, str]] = [
     ),
     ("loaded\n-----BEGIN OPENSSH PRIVATE KEY-----\n" + PEM_BODY, "MzEfYyjiWA4R4", "loaded"),
     (PEM_BODY + "\n-----END PRIVATE KEY-----\nserver up", "MzEfYyjiWA4R4", "server up"),
+    (PEM_BODY + "\nQUJD==\n-----END RSA PRIVATE KEY-----\nready", "QUJD==", "ready"),  # a short last line
     (
         '{"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC"'
         '"\\n-----END PRIVATE KEY-----\\n"}',
