@@ -174,7 +174,7 @@ class RunnerWorker:
             version=__version__,
             pid=os.getpid(),
             started_at=self.started_at,
-            last_seen=time.time() + self.clock.offset,  # on Redis's clock, as the bot reads it
+            last_seen=await self.clock.now(),  # on Redis's clock, as the bot reads it
             heartbeat_seconds=self.heartbeat_seconds,
             podman_version=podman_version,
             podman_api_version=podman_api,

@@ -10,7 +10,7 @@ the poster waits and carries on from the oldest unacknowledged entry, in order (
 No group stalls the others. A group another replica holds is left pending and comes back, while
 new entries are read beside it; the lock lives 30 s and is renewed while its holder works, so a
 replica that dies holds it 30 s at most. A group whose update fails for a reason other than an
-outage (a bug, an entry no code can handle) is tried again up to ``MAX_TRIES`` times, then its
+outage (a bug, an entry no code can handle) is tried again, 1, 2, 4 and 8 s later, then its
 entries move to a dead-letter stream, an audit event says so (``/prof audit``) and a counter
 counts it, and the poster goes on.
 """
@@ -63,50 +63,68 @@ class AlertInbox:
         self.audit = AuditLog(redis, prefix)
 
     async def serve(self, stop: asyncio.Event, poster: Poster) -> None:
+        newest = (0, 0)  # the newest entry seen: only new ones wake a channel that refused the bot
+        retry_at: dict[str, float] = {}  # a failing group waits 1, 2, 4, 8 s between its tries
+
         async def handle(batch: Entries) -> None:
+            nonlocal newest
             order: dict[str, list[str]] = {}
             for entry_id, fields in batch:
                 order.setdefault(str(fields["group"]), []).append(entry_id)
-            if order:
+            latest = max((_stream_id(entry_id) for entry_id, _ in batch), default=(0, 0))
+            if latest > newest:
+                newest = latest
                 poster.wake()  # something new: a channel that refused the bot is tried again, once
             handled = 0
             for gid, entry_ids in order.items():
-                try:
-                    if not await self._synced(gid, poster):
-                        continue  # another replica is on it: our entries stay pending and come back
-                except EXPECTED_OUTAGES:
-                    raise  # Slack or Redis away: the consumer waits, then carries on in order
-                except Exception as exc:  # a bug must not stall every other group
-                    log.exception("alert_group_update_failed", group=gid)
-                    await self._failed(gid, entry_ids, exc)
-                    handled += 1
+                if retry_at.get(gid, 0.0) > time.monotonic():
                     continue
-                await self.entries.ack(*entry_ids)
-                await self.redis.hdel(self.keys.alert_failures, gid)
-                handled += 1
+                if await self._update(gid, entry_ids, poster, retry_at):
+                    handled += 1
             for gid in await poster.parked_due():
-                await self._synced(gid, poster)
+                await self._update(gid, [], poster, retry_at)
             if order and not handled:
                 await asyncio.sleep(HELD_ELSEWHERE_PAUSE)
 
         await self.entries.serve(stop, handle, "alert_post")
 
-    async def _failed(self, gid: str, entry_ids: list[str], exc: Exception) -> None:
+    async def _update(self, gid: str, entry_ids: list[str], poster: Poster, retry_at: dict[str, float]) -> bool:
+        """Bring one group up to date and acknowledge its entries; whether it was handled (not
+        held by another replica, nor failing and waiting)."""
+        try:
+            if not await self._synced(gid, poster):
+                return False  # another replica is on it: our entries stay pending and come back
+        except EXPECTED_OUTAGES:
+            raise  # Slack or Redis away: the consumer waits, then carries on in order
+        except Exception as exc:  # a bug must not stall every other group
+            log.exception("alert_group_update_failed", group=gid)
+            tries = await self._failed(gid, entry_ids, exc)
+            retry_at[gid] = time.monotonic() + 2 ** min(tries - 1, 3) if tries < MAX_TRIES else 0.0
+            return True
+        retry_at.pop(gid, None)
+        await self.entries.ack(*entry_ids)
+        await self.redis.hdel(self.keys.alert_failures, gid)
+        return True
+
+    async def _failed(self, gid: str, entry_ids: list[str], exc: Exception) -> int:
+        """Count a failed update of ``gid``; at ``MAX_TRIES`` set its entries aside. The count."""
         tries = int(await self.redis.hincrby(self.keys.alert_failures, gid, 1))
         if tries < MAX_TRIES:
-            return
+            return tries
         error = f"{type(exc).__name__}: {exc}"[:500]
         async with self.redis.pipeline(transaction=True) as pipe:
-            for entry_id in entry_ids:
+            for entry_id in entry_ids or ["(parked: no entry pending)"]:
                 pipe.xadd(
                     self.keys.alert_dead_letters, {"group": gid, "entry": entry_id, "error": error},
                     maxlen=DEAD_LETTER_MAXLEN, approximate=True,
                 )  # fmt: skip
-            pipe.xack(self.keys.alert_inbox, POSTER_GROUP, *entry_ids)
+            if entry_ids:
+                pipe.xack(self.keys.alert_inbox, POSTER_GROUP, *entry_ids)
             pipe.hdel(self.keys.alert_failures, gid)
             await pipe.execute()
         ALERT_DEAD_LETTERS.inc(len(entry_ids))
         log.error("alert_entries_dead_lettered", group=gid, entries=len(entry_ids), tries=tries, error=error)
+        await self.redis.srem(self.keys.alert_parked, gid)  # a parked group that cannot be updated either
         with contextlib.suppress(ProfbotError):  # the dead letters are kept whether or not this is
             await self.audit.append(
                 AuditEvent(
@@ -115,6 +133,7 @@ class AlertInbox:
                     f"{self.keys.alert_dead_letters}",
                 )
             )  # fmt: skip
+        return tries
 
     async def _synced(self, gid: str, poster: Poster) -> bool:
         """Bring ``gid`` up to date under its lock, renewed while it works; False when another
@@ -128,11 +147,17 @@ class AlertInbox:
             await poster.sync(gid)
         finally:
             renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
             try:
                 await lock.release()
             except LockError:  # it lapsed and another took it: nothing of ours to release
                 log.warning("alert_lock_lost", group=gid)
         return True
+
+
+def _stream_id(entry_id: str) -> tuple[int, int]:
+    millis, _, sequence = entry_id.partition("-")
+    return int(millis), int(sequence or 0)
 
 
 async def _keep(lock: aioredis.lock.Lock, gid: str) -> None:

@@ -97,7 +97,8 @@ class AlertThreads:
         """Bring group ``gid``'s thread up to date with the ledger; where its channel refuses the
         bot (or waits after refusing it) park the group instead."""
         group = await self.ledger.group(gid)
-        if group is None:
+        if group is None:  # gone with its retention: nothing to post, nothing to keep parked
+            await self.ledger.unpark(gid)
             return None
         channel = group.channel or self.policy.channel
         if self.refusals.wait(channel) > 0:

@@ -67,7 +67,7 @@ async def test_a_group_whose_update_keeps_failing_is_dead_lettered_and_the_rest_
     stop, task = await serving(redis, prefix, poster)
     try:
         await until(lambda: "fine" in poster.synced)
-        await until(lambda: poster.tries.get("broken", 0) >= MAX_TRIES)
+        await until(lambda: poster.tries.get("broken", 0) >= MAX_TRIES, timeout=45)  # 1, 2, 4, 8 s apart
         await redis.xadd(keys.alert_inbox, {"group": "later"})  # what comes after still gets through
         await until(lambda: "later" in poster.synced)
     finally:
