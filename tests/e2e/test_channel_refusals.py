@@ -8,6 +8,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import redis
+
+from profbot.keys import Keys
 from tests.e2e.conftest import message_text
 from tests.e2e.test_alerts import ALERT_CHANNEL, ALERT_TOKEN, alert, group, send, wait_for_posts
 from tests.rig.processes import BotProcess
@@ -36,8 +39,20 @@ def test_the_asker_is_told_privately_how_to_invite_the_bot(bot: BotProcess, slac
     assert unfurls_off(refused.body) and unfurls_off(private.body)
 
 
+def inbox_done(redis_url: str, prefix: str) -> bool:
+    """Every webhook so far taken by the alert poster, and nothing left pending."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        stream = Keys(prefix).alert_inbox
+        last = client.xrevrange(stream, count=1)
+        groups = client.xinfo_groups(stream) if last else []
+        return bool(groups) and groups[0]["last-delivered-id"] == last[0][0] and groups[0]["pending"] == 0
+    finally:
+        client.close()
+
+
 def test_an_alert_channel_that_refuses_the_bot_keeps_the_alerts_and_posts_them_once_invited(
-    bot_with: Callable[..., BotProcess], slack: SlackStandIn
+    bot_with: Callable[..., BotProcess], slack: SlackStandIn, redis_url: str, prefix: str
 ) -> None:
     slack.not_member_of.add(ALERT_CHANNEL)  # it exists; nobody invited the bot
     b = bot_with(PROFBOT_ALERT_TOKEN=ALERT_TOKEN, PROFBOT_ALERT_CHANNEL=ALERT_CHANNEL, PROFBOT_SLACK_CHANNEL_RATE="50")
@@ -53,7 +68,10 @@ def test_an_alert_channel_that_refuses_the_bot_keeps_the_alerts_and_posts_them_o
     while not refused() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert refused() and refused()[0].answer["error"] == "not_in_channel"
-    time.sleep(1)  # whatever the three webhooks set off is done
+    deadline = time.monotonic() + 15
+    while not inbox_done(redis_url, prefix) and time.monotonic() < deadline:  # the three webhooks handled
+        time.sleep(0.05)
+    assert inbox_done(redis_url, prefix)
     tried = len(refused())
     assert tried <= len(names)  # at most one try per notification, not one per retry
     time.sleep(3)
