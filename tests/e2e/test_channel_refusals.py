@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
 
@@ -44,8 +45,8 @@ def inbox_done(redis_url: str, prefix: str) -> bool:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
         stream = Keys(prefix).alert_inbox
-        last = client.xrevrange(stream, count=1)
-        groups = client.xinfo_groups(stream) if last else []
+        last: Any = client.xrevrange(stream, count=1)
+        groups: Any = client.xinfo_groups(stream) if last else []
         return bool(groups) and groups[0]["last-delivered-id"] == last[0][0] and groups[0]["pending"] == 0
     finally:
         client.close()
