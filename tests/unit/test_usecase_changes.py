@@ -30,6 +30,7 @@ from profbot.approvals.model import ChangeRequest, RequestState
 from profbot.approvals.rules import Decision, Refusal
 from profbot.errors import TargetChanged, TargetNotFound
 from profbot.ops import ChangeResult
+from profbot.ops.containers import RestartContainer
 from tests.unit.world import APPROVER, CHANNEL, HOST, OPERATOR, OPERATOR_2, World, container, make_world
 
 
@@ -434,3 +435,24 @@ async def test_a_change_whose_bot_died_after_the_confirmation_is_reaped_as_outco
     assert world.bus.ran("container.restart") == []
     await world.profbot.decisions.sweep_once()  # reaped once
     assert len([s for s in world.people.said if isinstance(s.content, ChangeAbandoned)]) == 1
+
+
+async def test_a_running_change_is_leased_past_the_deadline_of_the_step_it_sent() -> None:
+    # Were the bot to die while the runner still runs the step, the reaper must not free the target
+    # before the step's own deadline (a restart's budget is its timeout plus its stop timeout).
+    world = make_world()
+    operator = await world.asker()
+    request = await world.profbot.requests.restart(operator, Restart(service="backend"))
+    assert request is not None
+    leased_while_running: list[float] = []
+
+    def restart(op: RestartContainer) -> ChangeResult:
+        leased_while_running.append(world.store.leases[request.id] - world.clock())
+        return ChangeResult(target=op.container, steps=[f"restarted {op.container}"])
+
+    world.bus.answer("container.restart", restart)
+    await world.profbot.decisions.decide(operator, request.id, Decision.CONFIRM)
+    await world.settle()
+    assert leased_while_running and leased_while_running[0] >= RestartContainer(container="backend").time_budget() + 60
+    assert world.store.requests[request.id].state is RequestState.SUCCEEDED
+    assert request.id not in await world.store.abandoned()
