@@ -44,7 +44,7 @@ from profbot.approvals.store import ApprovalStore
 from profbot.audit import AuditEvent, AuditLog
 from profbot.bus import RESULT_GRACE_SECONDS, JobBus
 from profbot.errors import ConfigError
-from profbot.redis_access import REDIS_DOWN, connect_checked
+from profbot.redis_access import REDIS_DOWN, Replication, connect_checked
 from profbot.settings import ServeSettings
 
 log = structlog.get_logger("profbot.serve")
@@ -110,6 +110,7 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
     """Serve until SIGTERM or SIGINT (or until ``stop``, when the caller owns the signals)."""
     redis = await connect_checked(redis_url)
     prefix = settings.redis_prefix
+    replication = Replication.of(settings, redis_url)
     async with contextlib.AsyncExitStack() as resources:
         resources.push_async_callback(redis.aclose)
         session = await resources.enter_async_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)))
@@ -123,11 +124,11 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
         ports = Ports(
             bus=bus,
             people=people,
-            changes=ApprovalStore(redis, prefix),
+            changes=ApprovalStore(redis, prefix, replication),
             trail=AuditLog(redis, prefix),
             offers=RedisOfferStore(redis, prefix),
             directory=SlackDirectory(client),
-            ledger=RedisAlertLedger(redis, prefix),
+            ledger=RedisAlertLedger(redis, prefix, replication),
             alert_people=SlackAlertPeople(client, session, pacer=ChannelPacer(settings.slack_channel_rate)),
             feed=feed,
         )

@@ -2,9 +2,12 @@
 profbot/keys.py).
 
 A notification is written in one MULTI/EXEC: the group's fields, each alert under its fingerprint,
-one entry per alert in the ledger stream, and one entry in the inbox stream the alert poster reads
-(bot/stores/alert_inbox.py). Only after EXEC does the intake answer 2xx, so an acknowledged alert
-is stored; the front end is never on the intake's path.
+one entry per alert in the ledger stream; then one entry in the inbox stream the alert poster reads
+(bot/stores/alert_inbox.py), so the poster never finds an entry before its group. With replicas
+(Redis Sentinel) the inbox entry's connection then waits until they hold it all (``WAIT``;
+replication is in order), and one they did not confirm in time is refused: the sender retries.
+Only then does the intake answer 2xx, so an acknowledged alert is stored, on the replicas too when
+there are; the front end is never on the intake's path.
 
 The group's hash also holds its incident: its number, its thread, the previous incident's thread,
 and a parent post begun (its idempotency key and when) until the post's ts is stored.
@@ -19,8 +22,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.usecases.alert_model import Alert, AlertGroup, AlertNotification
+from profbot.errors import RedisUnavailable
 from profbot.keys import Keys
-from profbot.redis_access import redis_errors
+from profbot.redis_access import Replication, redis_errors
 
 LEDGER_MAXLEN = 1_000_000
 INBOX_MAXLEN = 100_000
@@ -46,9 +50,10 @@ return 1
 
 
 class RedisAlertLedger:
-    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str, replication: Replication | None = None) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
+        self.replication = replication or Replication()
         self._open_incident_script = redis.register_script(_OPEN_INCIDENT)
 
     async def record(self, notification: AlertNotification) -> str:
@@ -86,8 +91,13 @@ class RedisAlertLedger:
                          "alertname": alert.labels.get("alertname", ""), "at": f"{now:.3f}"},
                         maxlen=LEDGER_MAXLEN, approximate=True,
                     )  # fmt: skip
-                pipe.xadd(self.keys.alert_inbox, {"group": gid}, maxlen=INBOX_MAXLEN, approximate=True)
                 await pipe.execute()
+            async with self.replication.writer(self.redis) as conn:
+                await conn.xadd(self.keys.alert_inbox, {"group": gid}, maxlen=INBOX_MAXLEN, approximate=True)
+                if not await self.replication.confirmed(conn):
+                    raise RedisUnavailable(
+                        f"no Redis replica confirmed the alert within {self.replication.timeout_ms} ms"
+                    )
         return gid
 
     async def group(self, gid: str) -> AlertGroup | None:

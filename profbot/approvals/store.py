@@ -5,6 +5,10 @@ Slack's retries or two bot replicas cannot move a request twice. One change at a
 a request holds its container or volume from its filing until it is final, and filing another on
 it is refused in the same script that would store it. A runner takes each step of a running
 request at most once (:meth:`ApprovalStore.authorize_step`).
+
+With replicas (Redis Sentinel), every write here waits until ``replication.acks`` replicas hold it
+(``WAIT``), so a failover cannot forget it: a state change not confirmed in time stands, logged;
+a step claim not confirmed is not run (:class:`~profbot.errors.Unconfirmed`).
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+import structlog
 
 from profbot.approvals.model import ChangeRequest, RequestState
-from profbot.errors import NotApproved
+from profbot.errors import NotApproved, RedisUnavailable, Unconfirmed
 from profbot.keys import Keys
 from profbot.ops.contract import OpKind
-from profbot.redis_access import redis_errors
+from profbot.redis_access import REDIS_DOWN, Replication, redis_errors
+
+log = structlog.get_logger("profbot.approvals")
 
 STEP_CLAIM_TTL_SECONDS = 7 * 24 * 3600
 REQUEST_TTL_SECONDS = 30 * 24 * 3600  # requests stay readable (for "already done by X") this long
@@ -126,9 +133,10 @@ return 1
 
 
 class ApprovalStore:
-    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str, replication: Replication | None = None) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
+        self.replication = replication or Replication()
         self._create = redis.register_script(_CREATE)
         self._transition = redis.register_script(_TRANSITION)
         self._cooldown = redis.register_script(_COOLDOWN)
@@ -164,12 +172,15 @@ class ApprovalStore:
         request), or another request, open or running, holding the target."""
         ttl = max(1, int(request.expires_at - time.time()) + 1)
         with redis_errors():
-            stored = await self._create(
-                keys=[self.open_key(request), self.key(request.id), self.pending_key, *self.held_keys(request)],
-                args=[request.id, request.state.value, request.model_dump_json(), REQUEST_TTL_SECONDS,
-                      "1" if request.state.pending else "0", ttl, HOLD_MARGIN_SECONDS, request.expires_at,
-                      time.time(), "1" if request.host_wide else "0"],
-            )  # fmt: skip
+            async with self.replication.writer(self.redis) as conn:
+                stored = await self._create(
+                    keys=[self.open_key(request), self.key(request.id), self.pending_key, *self.held_keys(request)],
+                    args=[request.id, request.state.value, request.model_dump_json(), REQUEST_TTL_SECONDS,
+                          "1" if request.state.pending else "0", ttl, HOLD_MARGIN_SECONDS, request.expires_at,
+                          time.time(), "1" if request.host_wide else "0"],
+                    client=conn,
+                )  # fmt: skip
+                await self._confirm(conn, "create", request.id)
         return stored.decode() if isinstance(stored, bytes) else str(stored)
 
     async def _read(self, request_id: str) -> tuple[ChangeRequest | None, str]:
@@ -224,20 +235,29 @@ class ApprovalStore:
                 else "final"
             )
             with redis_errors():
-                written = await self._transition(
-                    keys=[self.key(request_id), self.open_key(current), *self.held_keys(current)],
-                    args=[updated.state.value, updated.model_dump_json(), version,
-                          "1" if updated.state.pending else "0", request_id, holding, RUNNING_HOLD_SECONDS,
-                          time.time(), "1" if current.host_wide else "0"],
-                )  # fmt: skip
+                async with self.replication.writer(self.redis) as conn:
+                    written = await self._transition(
+                        keys=[self.key(request_id), self.open_key(current), *self.held_keys(current)],
+                        args=[updated.state.value, updated.model_dump_json(), version,
+                              "1" if updated.state.pending else "0", request_id, holding, RUNNING_HOLD_SECONDS,
+                              time.time(), "1" if current.host_wide else "0"],
+                        client=conn,
+                    )  # fmt: skip
+                    if int(written) == 1:
+                        if not updated.state.pending:
+                            await conn.zrem(self.pending_key, request_id)
+                        await self._confirm(conn, updated.state.value, request_id)
             if int(written) == -1:  # another request has what it would start on: not moved
                 return False, current
             if int(written) == 1:
-                if not updated.state.pending:
-                    with redis_errors():
-                        await self.redis.zrem(self.pending_key, request_id)
                 return True, updated
         return False, await self.get(request_id)
+
+    async def _confirm(self, conn: aioredis.Redis, what: str, request_id: str) -> None:
+        """Wait for the replicas; a write they did not confirm in time stands (the primary has it),
+        and is logged: a failover now could forget it."""
+        if not await self.replication.confirmed(conn):
+            log.warning("redis_write_unconfirmed", what=what, request=request_id, replicas=self.replication.acks)
 
     async def ids_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
         """Requests whose id starts with ``prefix`` (what a person types of an id), at most ``limit``."""
@@ -285,7 +305,10 @@ class ApprovalStore:
         step (``kind``) needs a destroy request that a second person approved: the runner checks
         what the bot's decision table decided, so a bot bug or a forged request cannot skip it.
         """
-        request = await self.get(request_id)
+        try:
+            request = await self.get(request_id)
+        except RedisUnavailable as exc:  # a failover, say: nothing was taken, and nothing runs
+            raise Unconfirmed(f"{op}: Redis failed while this step was being authorised ({exc}); not run") from None
         if request is None:
             raise NotApproved(f"{op}: no change request {request_id[:40]!r} was approved; nothing ran")
         if request.state is not RequestState.RUNNING:
@@ -304,10 +327,20 @@ class ApprovalStore:
             raise NotApproved(f"{op} with these arguments is not a step of approved request {request_id}; nothing ran")
         for index in matching:
             key = self.step_key(request_id, index)
-            with redis_errors():
-                if await self.redis.set(key, job_id, nx=True, ex=STEP_CLAIM_TTL_SECONDS):
-                    return request, index
-                holder = await self.redis.get(key)
+            try:
+                async with self.replication.writer(self.redis) as conn:
+                    taken = await conn.set(key, job_id, nx=True, ex=STEP_CLAIM_TTL_SECONDS)
+                    holder = job_id if taken else await conn.get(key)
+                    # A taken step runs only once a replica holds the claim: else a failover could
+                    # forget it, and the job delivered again would run the step a second time.
+                    confirmed = holder != job_id or await self.replication.confirmed(conn)
+            except REDIS_DOWN as exc:  # the claim may or may not have landed: not run, either way
+                raise Unconfirmed(f"{op}: Redis failed while this step was being claimed ({exc}); not run") from None
+            if not confirmed:
+                raise Unconfirmed(
+                    f"{op}: no Redis replica confirmed this step's claim within {self.replication.timeout_ms} ms "
+                    "(a failover could forget it), so it was not run; try again once Redis has its replica back"
+                )
             if (holder.decode() if isinstance(holder, bytes) else holder) == job_id:
-                return request, index  # our own earlier SET whose reply was lost
+                return request, index  # taken now, or by our own earlier SET whose reply was lost
         raise NotApproved(f"{op}: this step of request {request_id} already ran; it is not run twice")
