@@ -49,7 +49,7 @@ from profbot.approvals.store import ApprovalStore
 from profbot.audit import AuditLog
 from profbot.bus import RESULT_GRACE_SECONDS, JobBus
 from profbot.errors import ConfigError
-from profbot.redis_access import connect_checked
+from profbot.redis_access import Replication, connect_checked
 from profbot.settings import ServeSettings
 
 log = structlog.get_logger("profbot.serve")
@@ -116,6 +116,7 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
     """Serve until SIGTERM or SIGINT (or until ``stop``, when the caller owns the signals)."""
     redis = await connect_checked(redis_url)
     prefix = settings.redis_prefix
+    replication = Replication.of(settings, redis_url)
     async with contextlib.AsyncExitStack() as resources:
         resources.push_async_callback(redis.aclose)
         session = await resources.enter_async_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)))
@@ -129,11 +130,13 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
         ports = Ports(
             bus=bus,
             people=people,
-            changes=ApprovalStore(redis, prefix),
+            changes=ApprovalStore(redis, prefix, replication),
             trail=AuditLog(redis, prefix),
             offers=RedisOfferStore(redis, prefix),
             directory=SlackDirectory(client),
-            ledger=RedisAlertLedger(redis, prefix, retention_seconds=int(settings.alert_retention_days * 86400)),
+            ledger=RedisAlertLedger(
+                redis, prefix, replication, retention_seconds=int(settings.alert_retention_days * 86400)
+            ),
             alert_people=SlackAlertPeople(client, session, pacer=ChannelPacer(settings.slack_channel_rate)),
             feed=feed,
             health=RedisHealthRecords(redis, prefix),

@@ -14,12 +14,14 @@
 #   python3                                Debian's /usr/bin/python3: the test stand-ins run it in
 #                                          busybox containers through read-only bind mounts
 #   faketime                               a runner whose clock is off, in the clock-skew test
+#   redis-sentinel                         the failover tests: three sentinels over a primary and a
+#                                          replica, on free loopback ports (never the service's 26379)
 #   systemd                                systemd-analyze: the tests verify the units in deploy/
 #                                          (systemd need not run: it is not PID 1 in the tests)
 set -euo pipefail
 
 RUN_PACKAGES=(podman runc netavark aardvark-dns iptables redis-server python3-venv)
-TEST_PACKAGES=(busybox-static python3 prometheus prometheus-alertmanager faketime systemd)
+TEST_PACKAGES=(busybox-static python3 prometheus prometheus-alertmanager faketime systemd redis-sentinel)
 case "${1:-test}" in
     run) PACKAGES=("${RUN_PACKAGES[@]}") ;;
     test) PACKAGES=("${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;

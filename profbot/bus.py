@@ -128,7 +128,9 @@ class ResultWaiter:
 
     One pub/sub subscription serves every waiter; each waiter also re-reads its result key once a
     second, so a missed notification (or a pub/sub connection lost and rebuilt) delays an answer
-    by at most that second and never loses it.
+    by at most that second and never loses it. Redis lost meanwhile (a Sentinel failover, a
+    restart) is waited out until the deadline, re-reading the key: the runner stores its result
+    once Redis is back. Still lost at the deadline: that error.
     """
 
     POLL_SECONDS = 1.0
@@ -178,11 +180,17 @@ class ResultWaiter:
         deadline = time.monotonic() + timeout
         try:
             while True:
-                raw = await self._redis.get(self._keys.result(job_id))
+                lost: BaseException | None = None
+                try:
+                    raw = await self._redis.get(self._keys.result(job_id))
+                except REDIS_DOWN as exc:
+                    raw, lost = None, exc
                 if raw is not None:
                     return JobResult.model_validate_json(raw)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    if lost is not None:
+                        raise lost
                     return None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), min(remaining, self.POLL_SECONDS))

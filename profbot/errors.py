@@ -21,7 +21,8 @@
         ├── TargetNotFound          the container, volume or file does not exist
         ├── PodmanUnavailable       the runner cannot reach the podman socket
         ├── OperationTimeout        the operation hit its deadline and was cut off
-        └── OutcomeUnknown          the runner stopped while running it; it was not re-run
+        ├── OutcomeUnknown          the runner stopped while running it; it was not re-run
+        └── Unconfirmed             no Redis replica confirmed a change step's claim in time (nothing ran)
 
 An ``OperationError`` raised on a runner travels to the bot as ``JobResult.error_code`` and
 ``JobResult.error``; :func:`operation_error_from_code` turns it back into the same class.
@@ -130,6 +131,13 @@ class OutcomeUnknown(OperationError):
     code = "outcome_unknown"
 
 
+class Unconfirmed(OperationError):
+    """A change step's claim was not held by a Redis replica in time: a failover could forget it
+    and run the step again, so it was not run."""
+
+    code = "unconfirmed"
+
+
 _BY_CODE: dict[str, type[OperationError]] = {
     cls.code: cls
     for cls in (
@@ -142,6 +150,7 @@ _BY_CODE: dict[str, type[OperationError]] = {
         PodmanUnavailable,
         OperationTimeout,
         OutcomeUnknown,
+        Unconfirmed,
     )
 }
 

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, Field, HttpUrl, SecretStr, ValidationError,
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from profbot.errors import ConfigError
+from profbot.sentinel import is_sentinel_url, parse_sentinel_url, sentinel_url
 
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 
@@ -28,8 +29,11 @@ def _listen_address(value: str) -> str:
 
 
 def _redis_url(value: str) -> str:
+    if is_sentinel_url(value):
+        parse_sentinel_url(value)  # its ValueError says what is wrong
+        return value
     if not re.match(r"^(redis|rediss|unix)://", value):
-        raise ValueError("must start with redis://, rediss:// or unix://")
+        raise ValueError("must start with redis://, rediss://, unix:// or redis+sentinel://")
     return value
 
 
@@ -93,6 +97,30 @@ class CommonSettings(BaseSettings):
     # console: key=value lines for people; json: one JSON object a line (every library's lines too).
     log_format: Literal["console", "json"] = Field("console", alias="PROFBOT_LOG_FORMAT")
     state_dir: StateDir = Field(default_factory=default_state_dir, alias="PROFBOT_STATE_DIR")
+    # Redis Sentinel instead of REDIS_URL: the sentinels (HOST:PORT,...) and the primary's name there.
+    redis_sentinels: str | None = Field(None, alias="REDIS_SENTINELS", min_length=1)
+    redis_sentinel_master: str | None = Field(None, alias="REDIS_SENTINEL_MASTER", pattern=NAME_PATTERN)
+    # Replicas that must acknowledge (WAIT) a change's state and step claims, results and alerts;
+    # default 1 with Sentinel, else 0 (no waiting). How long to wait for them.
+    redis_min_replicas_acks: int | None = Field(None, alias="REDIS_MIN_REPLICAS_ACKS", ge=0, le=10)
+    redis_wait_timeout_ms: int = Field(1000, alias="REDIS_WAIT_TIMEOUT_MS", ge=10, le=60_000)
+
+    @model_validator(mode="after")
+    def _sentinel_url(self) -> CommonSettings:
+        if self.redis_sentinels is None and self.redis_sentinel_master is None:
+            return self
+        if not self.redis_sentinels or not self.redis_sentinel_master:
+            raise ValueError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together: set both, or neither")
+        if self.redis_url is not None:
+            raise ValueError(
+                "REDIS_URL and REDIS_SENTINELS are both set: set one (a password goes in "
+                "REDIS_URL=redis+sentinel://:PASSWORD@HOST:PORT,HOST:PORT/MASTER)"
+            )
+        try:
+            self.redis_url = sentinel_url(self.redis_sentinels, self.redis_sentinel_master)
+        except ValueError as exc:
+            raise ValueError(f"REDIS_SENTINELS is invalid ({exc})") from None
+        return self
 
     @property
     def json_logs(self) -> bool:

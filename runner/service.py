@@ -8,7 +8,7 @@ import signal
 
 import structlog
 
-from profbot.redis_access import connect_checked
+from profbot.redis_access import Replication, connect_checked
 from profbot.settings import RunnerSettings
 from runner.compose import ComposeProject
 from runner.grafana import GrafanaClient
@@ -67,6 +67,7 @@ async def run_runner(settings: RunnerSettings, redis_url: str, stop: asyncio.Eve
             heartbeat_seconds=settings.heartbeat_seconds,
             sample_volumes=(settings.pyroscope_volume,),
             sample_seconds=settings.sample_seconds,
+            replication=Replication.of(settings, redis_url),
         )
         if stop is None:
             stop = asyncio.Event()

@@ -2,7 +2,9 @@
 
 Delivery is at-least-once (a Redis stream with a consumer group); execution is at-most-once (a
 claim key set with NX before anything runs). A job found already claimed but without a result
-belonged to a runner that stopped mid-way: it is answered "outcome unknown", never re-run.
+belonged to a runner that stopped mid-way: it is answered "outcome unknown", never re-run. One
+delivered again while this runner still runs it (a duplicate entry, or a Redis failover that forgot
+the delivery) is left to the run under way. Results wait for the replicas (``WAIT``) when there are.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from profbot.errors import InvalidArgument, NotApproved, OperationError, Operati
 from profbot.keys import Keys
 from profbot.metrics import RUNNER_JOB_SECONDS, RUNNER_JOBS
 from profbot.ops.contract import CATALOG, AnyOperation, OperationCatalog, OpKind, OpResult
-from profbot.redis_access import REDIS_DOWN
+from profbot.redis_access import REDIS_DOWN, Replication
 from profbot.streams import GroupConsumer
 from runner import progress
 from runner.host_policy import HostContext, check_bound_target, verify_identity
@@ -70,6 +72,7 @@ class RunnerWorker:
         sample_seconds: float = 600.0,
         catalog: OperationCatalog = CATALOG,
         table: OperationTable = IMPLEMENTATIONS,
+        replication: Replication | None = None,
     ) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
@@ -90,7 +93,9 @@ class RunnerWorker:
         self.jobs = GroupConsumer(redis, self.stream, CONSUMER_GROUP, start_id="0", count=1000, consumer=host_id)
         self.started_at = time.time()
         self._inflight: set[asyncio.Task[None]] = set()
-        self.approvals = ApprovalStore(redis, prefix)
+        self._running: dict[str, str] = {}  # job id -> the stream entry it came in, while it runs here
+        self.replication = replication or Replication()
+        self.approvals = ApprovalStore(redis, prefix, self.replication)
         self.clock = RedisClock(redis)  # a job's deadline was set on Redis's clock, not this host's
 
     # ------------------------------------------------------------------ lifecycle
@@ -225,13 +230,22 @@ class RunnerWorker:
             log.error("job_malformed", entry_id=entry_id, error=str(exc)[:300])
             await self._ack(entry_id)
             return
-        result = await self._run_once(job)
-        if result is not None:
-            operation = job.op if job.op in self.catalog else "unknown"  # a label from a bounded set
-            RUNNER_JOBS.labels(operation, result.status.value).inc()
-            if result.started_at is not None:
-                RUNNER_JOB_SECONDS.labels(operation).observe(result.finished_at - result.started_at)
-            await self._publish(job, result)
+        if job.id in self._running:  # delivered again while it runs here: the run under way answers
+            log.info("job_redelivered_running", job_id=job.id, entry_id=entry_id)
+            if self._running[job.id] != entry_id:  # another entry for the same job: done with it
+                await self._ack(entry_id)
+            return
+        self._running[job.id] = entry_id
+        try:
+            result = await self._run_once(job)
+            if result is not None:
+                operation = job.op if job.op in self.catalog else "unknown"  # a label from a bounded set
+                RUNNER_JOBS.labels(operation, result.status.value).inc()
+                if result.started_at is not None:
+                    RUNNER_JOB_SECONDS.labels(operation).observe(result.finished_at - result.started_at)
+                await self._publish(job, result)
+        finally:
+            del self._running[job.id]
         await self._ack(entry_id)
 
     async def _claim(self, job: Job) -> bool:
@@ -355,11 +369,14 @@ class RunnerWorker:
         )
 
     async def _publish(self, job: Job, result: JobResult) -> None:
+        """Store the result (on the replicas too, when there are), then tell the waiting bot."""
+
         async def store() -> None:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.set(self.keys.result(job.id), result.model_dump_json(), ex=RESULT_TTL_SECONDS)
-                pipe.publish(self.keys.results_channel, job.id)
-                await pipe.execute()
+            async with self.replication.writer(self.redis) as conn:
+                await conn.set(self.keys.result(job.id), result.model_dump_json(), ex=RESULT_TTL_SECONDS)
+                if not await self.replication.confirmed(conn):
+                    log.warning("redis_write_unconfirmed", what="result", job_id=job.id)
+                await conn.publish(self.keys.results_channel, job.id)
 
         await self._retrying(store)
 

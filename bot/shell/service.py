@@ -37,7 +37,7 @@ from profbot.approvals.store import ApprovalStore
 from profbot.audit import AuditLog
 from profbot.bus import JobBus
 from profbot.errors import ConfigError
-from profbot.redis_access import connect_checked
+from profbot.redis_access import Replication, connect_checked
 from profbot.settings import ShellSettings
 
 log = structlog.get_logger("profbot.shell")
@@ -137,7 +137,7 @@ async def run_shell(
                 history = settings.state_dir / "shell_history"
                 terminal = PromptTerminal(history, names) if interactive else PlainTerminal()
             async with terminal.opened() as term:
-                return await _serve(settings, bus, user, operators, term, stop)
+                return await _serve(settings, bus, user, operators, term, stop, Replication.of(settings, redis_url))
     finally:
         await redis.aclose()
 
@@ -149,6 +149,7 @@ async def _serve(
     operators: frozenset[str],
     term: Terminal,
     stop: asyncio.Event,
+    replication: Replication,
 ) -> int:
     prefix = settings.redis_prefix
     people = TerminalPeople(
@@ -159,7 +160,7 @@ async def _serve(
     ports = Ports(
         bus=bus,
         people=people,
-        changes=ApprovalStore(bus.redis, prefix),
+        changes=ApprovalStore(bus.redis, prefix, replication),
         trail=AuditLog(bus.redis, prefix),
         offers=RedisOfferStore(bus.redis, prefix),
         directory=NoGroups(),

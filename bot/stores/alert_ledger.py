@@ -2,9 +2,12 @@
 profbot/keys.py).
 
 A notification is written in one MULTI/EXEC: the group's fields, each alert under its fingerprint,
-one entry per alert in the ledger stream, and one entry in the inbox stream the alert poster reads
-(bot/stores/alert_inbox.py). Only after EXEC does the intake answer 2xx, so an acknowledged alert
-is stored; the front end is never on the intake's path.
+one entry per alert in the ledger stream; then one entry in the inbox stream the alert poster reads
+(bot/stores/alert_inbox.py), so the poster never finds an entry before its group. With replicas
+(Redis Sentinel) the inbox entry's connection then waits until they hold it all (``WAIT``;
+replication is in order), and one they did not confirm in time is refused: the sender retries.
+Only then does the intake answer 2xx, so an acknowledged alert is stored, on the replicas too when
+there are; the front end is never on the intake's path.
 
 The group's hash also holds its incident: its number, its thread, the previous incident's thread,
 and a parent post begun (its idempotency key and when) until the post's ts is stored. Groups whose
@@ -20,8 +23,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.usecases.alert_model import Alert, AlertGroup, AlertNotification
+from profbot.errors import RedisUnavailable
 from profbot.keys import Keys
-from profbot.redis_access import redis_errors
+from profbot.redis_access import Replication, redis_errors
 
 LEDGER_MAXLEN = 1_000_000
 INBOX_MAXLEN = 100_000
@@ -48,10 +52,18 @@ return 1
 
 
 class RedisAlertLedger:
-    def __init__(self, redis: aioredis.Redis, prefix: str, *, retention_seconds: int = RETENTION_SECONDS) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        prefix: str,
+        replication: Replication | None = None,
+        *,
+        retention_seconds: int = RETENTION_SECONDS,
+    ) -> None:
         """``retention_seconds``: how long a resolved group is kept (it lives as long as it fires)."""
         self.redis = redis
         self.keys = Keys(prefix)
+        self.replication = replication or Replication()
         self.retention_seconds = retention_seconds
         self._open_incident_script = redis.register_script(_OPEN_INCIDENT)
 
@@ -90,7 +102,6 @@ class RedisAlertLedger:
                          "alertname": alert.labels.get("alertname", ""), "at": f"{now:.3f}"},
                         maxlen=LEDGER_MAXLEN, approximate=True,
                     )  # fmt: skip
-                pipe.xadd(self.keys.alert_inbox, {"group": gid}, maxlen=INBOX_MAXLEN, approximate=True)
                 # A group lives while it fires, and its retention once resolved: Redis does not grow
                 # with every alert ever seen.
                 for group_key in self._group_keys(gid):
@@ -99,6 +110,12 @@ class RedisAlertLedger:
                     else:
                         pipe.persist(group_key)
                 await pipe.execute()
+            async with self.replication.writer(self.redis) as conn:
+                await conn.xadd(self.keys.alert_inbox, {"group": gid}, maxlen=INBOX_MAXLEN, approximate=True)
+                if not await self.replication.confirmed(conn):
+                    raise RedisUnavailable(
+                        f"no Redis replica confirmed the alert within {self.replication.timeout_ms} ms"
+                    )
         return gid
 
     def _group_keys(self, gid: str) -> tuple[str, str, str]:

@@ -5,6 +5,10 @@ Slack's retries or two bot replicas cannot move a request twice. One change at a
 a request holds its container or volume from its filing until it is final, and filing another on
 it is refused in the same script that would store it. A runner takes each step of a running
 request at most once (:meth:`ApprovalStore.authorize_step`).
+
+With replicas (Redis Sentinel), every write here waits until ``replication.acks`` replicas hold it
+(``WAIT``), so a failover cannot forget it: a state change not confirmed in time stands, logged;
+a step claim not confirmed is not run (:class:`~profbot.errors.Unconfirmed`).
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ import redis.asyncio as aioredis
 import structlog
 
 from profbot.approvals.model import ChangeRequest, RequestState
+from profbot.approvals.scripts import COOLDOWN, CREATE, TRANSITION
 from profbot.clock import RedisClock
-from profbot.errors import NotApproved
+from profbot.errors import NotApproved, RedisUnavailable, Unconfirmed
 from profbot.keys import Keys
 from profbot.ops.contract import OpKind
-from profbot.redis_access import REDIS_DOWN, redis_errors
+from profbot.redis_access import REDIS_DOWN, Replication, redis_errors
 
 log = structlog.get_logger("profbot.approvals")
 
@@ -41,107 +46,15 @@ EXECUTOR_RENEW_SECONDS = 15.0
 # Each person's latest requests, for their App Home: this many ids, the key gone with the requests.
 BY_USER_KEPT = 20
 
-# File a request: a pending one unless the same change on the same target is open (that one's id
-# is the answer) or another request holds something it touches (the holder's id is the answer). A
-# request holds every container or volume its plan touches (KEYS[6..]); besides, each is listed
-# on its host (KEYS[4], scored by when its hold ends) unless it touches the whole host, which it
-# then holds (KEYS[5]): it needs the host's list empty, and the others need it free. All in one
-# script, so two requests filed at once cannot both get what they touch.
-_CREATE = """
-if ARGV[5] == '1' then
-  local same = redis.call('GET', KEYS[1])
-  if same then return same end
-  local wide = redis.call('GET', KEYS[5])
-  if wide then return wide end
-  if ARGV[10] == '1' then
-    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[9])
-    local first = redis.call('ZRANGE', KEYS[4], 0, 0)
-    if first[1] then return first[1] end
-  end
-  for i = 6, #KEYS do
-    local holder = redis.call('GET', KEYS[i])
-    if holder then return holder end
-  end
-  local hold = tonumber(ARGV[6]) + tonumber(ARGV[7])
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[6])
-  if ARGV[10] == '1' then
-    redis.call('SET', KEYS[5], ARGV[1], 'EX', hold)
-  else
-    redis.call('ZADD', KEYS[4], tonumber(ARGV[9]) + hold, ARGV[1])
-    if redis.call('TTL', KEYS[4]) < hold then redis.call('EXPIRE', KEYS[4], hold) end
-  end
-  for i = 6, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'EX', hold) end
-  redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
-end
-redis.call('HSET', KEYS[2], 'state', ARGV[2], 'doc', ARGV[3], 'version', 0)
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-return ARGV[1]
-"""
-
-
-# Write a request's new state and document if nobody wrote it since we read it (its version): 0
-# when somebody did. When it leaves its pending states, free the "one open request per change and
-# target" key. Starting it (ARGV[6] 'start') needs everything it holds still its own or free (a
-# pending hold lapses a little after the request's expiry, and another request may have taken it):
-# -1, nothing written, when another has it. While it runs, keep holding; once final, let go.
-_TRANSITION = """
-local version = redis.call('HGET', KEYS[1], 'version') or '0'
-if version ~= ARGV[3] then return 0 end
-local id, wide = ARGV[5], ARGV[9] == '1'
-local function free_or_ours(key)
-  local holder = redis.call('GET', key)
-  return (not holder) or holder == id
-end
-if ARGV[6] == 'start' then
-  if not free_or_ours(KEYS[4]) then return -1 end
-  for i = 5, #KEYS do
-    if not free_or_ours(KEYS[i]) then return -1 end
-  end
-  if wide then
-    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[8])
-    if redis.call('ZCARD', KEYS[3]) > 0 then return -1 end
-  end
-end
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'doc', ARGV[2], 'version', tonumber(version) + 1)
-if ARGV[4] == '0' and redis.call('GET', KEYS[2]) == id then redis.call('DEL', KEYS[2]) end
-if ARGV[6] == 'start' or ARGV[6] == 'running' then
-  local hold = tonumber(ARGV[7])
-  if wide then
-    if free_or_ours(KEYS[4]) then redis.call('SET', KEYS[4], id, 'EX', hold) end
-  else
-    redis.call('ZADD', KEYS[3], tonumber(ARGV[8]) + hold, id)
-    if redis.call('TTL', KEYS[3]) < hold then redis.call('EXPIRE', KEYS[3], hold) end
-  end
-  for i = 5, #KEYS do
-    if free_or_ours(KEYS[i]) then redis.call('SET', KEYS[i], id, 'EX', hold) end
-  end
-elseif ARGV[6] == 'final' then
-  if redis.call('GET', KEYS[4]) == id then redis.call('DEL', KEYS[4]) end
-  redis.call('ZREM', KEYS[3], id)
-  for i = 5, #KEYS do
-    if redis.call('GET', KEYS[i]) == id then redis.call('DEL', KEYS[i]) end
-  end
-end
-return 1
-"""
-
-# Record one execution of a change on a target unless the hour's budget is spent.
-_COOLDOWN = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 1
-"""
-
 
 class ApprovalStore:
-    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str, replication: Replication | None = None) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
-        self._create = redis.register_script(_CREATE)
-        self._transition = redis.register_script(_TRANSITION)
-        self._cooldown = redis.register_script(_COOLDOWN)
+        self.replication = replication or Replication()
+        self._create = redis.register_script(CREATE)
+        self._transition = redis.register_script(TRANSITION)
+        self._cooldown = redis.register_script(COOLDOWN)
         self.clock = RedisClock(redis)  # leases are read by every replica: on one clock
 
     def key(self, request_id: str) -> str:
@@ -175,12 +88,15 @@ class ApprovalStore:
         request), or another request, open or running, holding the target."""
         ttl = max(1, int(request.expires_at - time.time()) + 1)
         with redis_errors():
-            stored = await self._create(
-                keys=[self.open_key(request), self.key(request.id), self.pending_key, *self.held_keys(request)],
-                args=[request.id, request.state.value, request.model_dump_json(), REQUEST_TTL_SECONDS,
-                      "1" if request.state.pending else "0", ttl, HOLD_MARGIN_SECONDS, request.expires_at,
-                      time.time(), "1" if request.host_wide else "0"],
-            )  # fmt: skip
+            async with self.replication.writer(self.redis) as conn:
+                stored = await self._create(
+                    keys=[self.open_key(request), self.key(request.id), self.pending_key, *self.held_keys(request)],
+                    args=[request.id, request.state.value, request.model_dump_json(), REQUEST_TTL_SECONDS,
+                          "1" if request.state.pending else "0", ttl, HOLD_MARGIN_SECONDS, request.expires_at,
+                          time.time(), "1" if request.host_wide else "0"],
+                    client=conn,
+                )  # fmt: skip
+                await self._confirm(conn, "create", request.id)
         stored_id = stored.decode() if isinstance(stored, bytes) else str(stored)
         if stored_id == request.id:
             await self._index_by_requester(request)
@@ -278,23 +194,32 @@ class ApprovalStore:
             if starting:  # leased before it runs: a bot killed right after the move is still reaped
                 await self.lease(request_id, EXECUTOR_LEASE_SECONDS)
             with redis_errors():
-                written = await self._transition(
-                    keys=[self.key(request_id), self.open_key(current), *self.held_keys(current)],
-                    args=[updated.state.value, updated.model_dump_json(), version,
-                          "1" if updated.state.pending else "0", request_id, holding, RUNNING_HOLD_SECONDS,
-                          time.time(), "1" if current.host_wide else "0"],
-                )  # fmt: skip
+                async with self.replication.writer(self.redis) as conn:
+                    written = await self._transition(
+                        keys=[self.key(request_id), self.open_key(current), *self.held_keys(current)],
+                        args=[updated.state.value, updated.model_dump_json(), version,
+                              "1" if updated.state.pending else "0", request_id, holding, RUNNING_HOLD_SECONDS,
+                              time.time(), "1" if current.host_wide else "0"],
+                        client=conn,
+                    )  # fmt: skip
+                    if int(written) == 1:
+                        if not updated.state.pending:
+                            await conn.zrem(self.pending_key, request_id)
+                        await self._confirm(conn, updated.state.value, request_id)
             if int(written) == -1:  # another request has what it would start on: not moved
                 return False, current
             if int(written) == 1:
-                if not updated.state.pending:
-                    with redis_errors():
-                        await self.redis.zrem(self.pending_key, request_id)
                 if current.state is RequestState.RUNNING and not running:
                     with redis_errors():
                         await self.redis.zrem(self.keys.changes_running, request_id)
                 return True, updated
         return False, await self.get(request_id)
+
+    async def _confirm(self, conn: aioredis.Redis, what: str, request_id: str) -> None:
+        """Wait for the replicas; a write they did not confirm in time stands (the primary has it),
+        and is logged: a failover now could forget it."""
+        if not await self.replication.confirmed(conn):
+            log.warning("redis_write_unconfirmed", what=what, request=request_id, replicas=self.replication.acks)
 
     async def ids_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
         """Requests whose id starts with ``prefix`` (what a person types of an id), at most ``limit``."""
@@ -367,7 +292,10 @@ class ApprovalStore:
         step (``kind``) needs a destroy request that a second person approved: the runner checks
         what the bot's decision table decided, so a bot bug or a forged request cannot skip it.
         """
-        request = await self.get(request_id)
+        try:
+            request = await self.get(request_id)
+        except RedisUnavailable as exc:  # a failover, say: nothing was taken, and nothing runs
+            raise Unconfirmed(f"{op}: Redis failed while this step was being authorised ({exc}); not run") from None
         if request is None:
             raise NotApproved(f"{op}: no change request {request_id[:40]!r} was approved; nothing ran")
         if request.state is not RequestState.RUNNING:
@@ -389,10 +317,20 @@ class ApprovalStore:
         claim_ttl = lives if lives > 0 else REQUEST_TTL_SECONDS
         for index in matching:
             key = self.step_key(request_id, index)
-            with redis_errors():
-                if await self.redis.set(key, job_id, nx=True, ex=claim_ttl):
-                    return request, index
-                holder = await self.redis.get(key)
+            try:
+                async with self.replication.writer(self.redis) as conn:
+                    taken = await conn.set(key, job_id, nx=True, ex=claim_ttl)
+                    holder = job_id if taken else await conn.get(key)
+                    # A taken step runs only once a replica holds the claim: else a failover could
+                    # forget it, and the job delivered again would run the step a second time.
+                    confirmed = holder != job_id or await self.replication.confirmed(conn)
+            except REDIS_DOWN as exc:  # the claim may or may not have landed: not run, either way
+                raise Unconfirmed(f"{op}: Redis failed while this step was being claimed ({exc}); not run") from None
+            if not confirmed:
+                raise Unconfirmed(
+                    f"{op}: no Redis replica confirmed this step's claim within {self.replication.timeout_ms} ms "
+                    "(a failover could forget it), so it was not run; try again once Redis has its replica back"
+                )
             if (holder.decode() if isinstance(holder, bytes) else holder) == job_id:
-                return request, index  # our own earlier SET whose reply was lost
+                return request, index  # taken now, or by our own earlier SET whose reply was lost
         raise NotApproved(f"{op}: this step of request {request_id} already ran; it is not run twice")
