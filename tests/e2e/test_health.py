@@ -144,7 +144,8 @@ def test_message_goes_privately_when_the_bot_is_not_in_the_channel(
     [private] = slack.wait_for("response_url")
     assert private.body["response_type"] == "ephemeral"
     text = message_text(private.body)
-    assert "could not post in this channel (`channel_not_found`)" in text
+    assert "I cannot see <#C0NOTJOINED> (`channel_not_found`)" in text  # and how to invite the bot
+    assert "/invite" in text
     assert "all checks pass" in text
 
 
