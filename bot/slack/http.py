@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 from urllib.parse import parse_qs
 
 import structlog
@@ -44,6 +45,33 @@ def check_signature(verifier: SignatureVerifier, headers: dict[str, str], body: 
     return None
 
 
+# Fields Slack sends as objects, or null, wherever they appear at the top of a payload: bolt and
+# profbot's own middleware index into them before any listener can refuse the request.
+_OBJECT_FIELDS = ("user", "team", "channel", "message", "view", "container", "enterprise", "event")
+
+
+def check_shape(payload: dict[str, Any]) -> str | None:
+    """The reason a payload's envelope is not one Slack sends (a 400), or None."""
+    if not isinstance(payload.get("type"), str):
+        return "'type' is not a string"
+    for key in _OBJECT_FIELDS:
+        value = payload.get(key)
+        if value is not None and not isinstance(value, dict):
+            return f"'{key}' is not an object"
+        if isinstance(value, dict) and not isinstance(value.get("id", ""), str | None):
+            return f"'{key}.id' is not a string"
+    if isinstance(payload.get("event"), dict) and not isinstance(payload["event"].get("type"), str):
+        return "'event' has no 'type'"
+    for key in ("actions", "authorizations"):
+        listed = payload.get(key, [{}])
+        if not isinstance(listed, list) or not listed or not all(isinstance(item, dict) for item in listed):
+            return f"'{key}' is not a list of objects"
+    for action in payload.get("actions", []):
+        if not isinstance(action.get("action_id"), str) or not isinstance(action.get("block_id", ""), str):
+            return "an action's 'action_id' or 'block_id' is not a string"
+    return None
+
+
 def check_body(content_type: str, body: bytes) -> str | None:
     """The reason the body is not a Slack payload bolt can route, or None."""
     try:
@@ -57,7 +85,7 @@ def check_body(content_type: str, body: bytes) -> str | None:
             return f"body is not valid JSON ({exc.msg} at position {exc.pos})"
         if not isinstance(parsed, dict) or "type" not in parsed:
             return "JSON body has no 'type' field"
-        return None
+        return check_shape(parsed)
     form = parse_qs(text, keep_blank_values=True)
     if "payload" in form:
         try:
@@ -66,7 +94,7 @@ def check_body(content_type: str, body: bytes) -> str | None:
             return f"'payload' is not valid JSON ({exc.msg})"
         if not isinstance(payload, dict) or "type" not in payload:
             return "'payload' has no 'type' field"
-        return None
+        return check_shape(payload)
     if "command" in form:
         return None
     return "body is neither a slash command, an interactivity payload nor an event"

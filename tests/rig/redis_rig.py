@@ -30,8 +30,11 @@ def shared_redis_answers() -> bool:
 class PrivateRedis:
     """A redis-server on a free port that a test may stop and start again."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, appendonly: bool = False) -> None:
+        """``appendonly``: every write goes to its AOF before it is answered, so a restart (even
+        after SIGKILL) comes back with everything it acknowledged."""
         self.port = port or free_port()
+        self.appendonly = appendonly
         self.dir = Path(tempfile.mkdtemp(prefix="pbr-"))
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -39,8 +42,8 @@ class PrivateRedis:
     def start(self) -> PrivateRedis:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self._proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)],
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+             "yes" if self.appendonly else "no", "--appendfsync", "always", "--dir", str(self.dir)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip

@@ -64,6 +64,24 @@ def test_body_shapes() -> None:
     assert "UTF-8" in (check_body("application/json", b"\xff\xfe") or "")
 
 
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ('{"type":"block_actions","actions":[]}', "'actions' is not a list of objects"),
+        ('{"type":"block_actions","actions":[{"value":"x"}]}', "'action_id'"),
+        ('{"type":"view_submission","view":null,"user":false}', "'user' is not an object"),
+        ('{"type":"block_actions","channel":[],"actions":[{"action_id":"a"}]}', "'channel' is not an object"),
+        ('{"type":"block_actions","user":{"id":[]},"actions":[{"action_id":"a"}]}', "'user.id' is not a string"),
+        ('{"type":["block_actions"]}', "'type' is not a string"),
+    ],
+)
+def test_envelopes_slack_never_sends_are_refused_before_bolt_indexes_them(payload: str, reason: str) -> None:
+    """Found by the fault suite: each of these made bolt or profbot's middleware raise (a 500)."""
+    body = "payload=" + payload
+    assert reason in (check_body("application/x-www-form-urlencoded", body.encode()) or "")
+    assert reason in (check_body("application/json", payload.encode()) or "")
+
+
 def test_procedure_with_a_wrong_signature_is_refused_at_registration() -> None:
     registry = Runbook()
 
