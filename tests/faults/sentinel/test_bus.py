@@ -118,6 +118,8 @@ async def test_a_change_sent_just_before_the_primary_dies_runs_at_most_once_and_
     elif result.status is JobStatus.OK:
         assert result.result == {"runs": 1}
         assert runs(log) == 1
+    elif result.status is JobStatus.EXPIRED:  # the failover outlasted its deadline (a loaded machine)
+        assert runs(log) == 0
     else:
         assert result.error_code in {Unconfirmed.code, "outcome_unknown"}, result
         assert runs(log) == 0
