@@ -37,7 +37,15 @@ from profbot.bus import (
     VolumeSample,
 )
 from profbot.clock import RedisClock
-from profbot.errors import InvalidArgument, NotApproved, OperationError, OperationTimeout, OutcomeUnknown
+from profbot.errors import (
+    InvalidArgument,
+    NotApproved,
+    OperationError,
+    OperationTimeout,
+    OutcomeUnknown,
+    RedisUnavailable,
+    Unconfirmed,
+)
 from profbot.keys import Keys
 from profbot.metrics import RUNNER_JOB_SECONDS, RUNNER_JOBS
 from profbot.ops.contract import CATALOG, AnyOperation, OperationCatalog, OpKind, OpResult
@@ -322,9 +330,12 @@ class RunnerWorker:
         the first step, the target must still be the one the request was made for."""
         if not job.approval_id:
             raise NotApproved(f"{job.op} is a {kind} operation: it needs the id of the approval the bot issued")
-        request, index = await self.approvals.authorize_step(
-            job.approval_id, host=self.host_id, op=job.op, params=job.params, job_id=job.id, kind=kind
-        )
+        try:
+            request, index = await self.approvals.authorize_step(
+                job.approval_id, host=self.host_id, op=job.op, params=job.params, job_id=job.id, kind=kind
+            )
+        except RedisUnavailable as exc:  # before its claim held: the step did not run, whatever Redis did
+            raise Unconfirmed(f"{job.op}: Redis failed while its approval was checked ({exc}); not run") from None
         if index == 0 and request.identity is not None:
             check_bound_target(self.host.policy, job.op, request.identity)
             await verify_identity(self.host, request.identity)

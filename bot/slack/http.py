@@ -60,8 +60,13 @@ def check_shape(payload: dict[str, Any]) -> str | None:
             return f"'{key}' is not an object"
         if isinstance(value, dict) and not isinstance(value.get("id", ""), str | None):
             return f"'{key}.id' is not a string"
-    if isinstance(payload.get("event"), dict) and not isinstance(payload["event"].get("type"), str):
-        return "'event' has no 'type'"
+    event = payload.get("event")
+    if isinstance(event, dict):
+        if not isinstance(event.get("type"), str):
+            return "'event' has no 'type'"
+        # A user is an id (most events) or an object (user_change); the listeners read its id.
+        if not isinstance(event.get("user", ""), str | dict) or not isinstance(event.get("tab", ""), str):
+            return "'event.user' or 'event.tab' is not what Slack sends"
     for key in ("actions", "authorizations"):
         listed = payload.get(key, [{}])
         if not isinstance(listed, list) or not listed or not all(isinstance(item, dict) for item in listed):

@@ -73,6 +73,7 @@ def test_body_shapes() -> None:
         ('{"type":"block_actions","channel":[],"actions":[{"action_id":"a"}]}', "'channel' is not an object"),
         ('{"type":"block_actions","user":{"id":[]},"actions":[{"action_id":"a"}]}', "'user.id' is not a string"),
         ('{"type":["block_actions"]}', "'type' is not a string"),
+        ('{"type":"event_callback","event":{"type":"app_home_opened","user":false,"tab":"home"}}', "'event.user'"),
     ],
 )
 def test_envelopes_slack_never_sends_are_refused_before_bolt_indexes_them(payload: str, reason: str) -> None:
