@@ -10,10 +10,14 @@ timeout from :func:`remaining`, so they stop inside the job's deadline, with the
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+
+from profbot.errors import OperationError, OperationTimeout, OutcomeUnknown
+from profbot.ops.contract import OpResult
 
 _steps: ContextVar[list[str] | None] = ContextVar("profbot_change_steps", default=None)
 _deadline: ContextVar[float | None] = ContextVar("profbot_change_deadline", default=None)  # monotonic
@@ -46,3 +50,23 @@ def remaining() -> float | None:
 
 def said(done: list[str]) -> str:
     return "; ".join(done) if done else "nothing yet"
+
+
+async def run_change(op: str, execute: Callable[[], Awaitable[OpResult]], seconds: float) -> OpResult:
+    """Run a change within ``seconds``, saying what it had done when it stopped: a timeout (the
+    deadline, podman-compose killed, podman slow to answer) is an unknown outcome, since podman
+    calls in worker threads cannot be recalled and podman may finish what it began; a failure
+    midway lists the steps that completed."""
+    with tracking(seconds) as done:
+        try:
+            return await asyncio.wait_for(execute(), timeout=seconds)
+        except (TimeoutError, OperationTimeout) as exc:
+            why = str(exc) or f"cut off after {seconds:.1f}s"
+            raise OutcomeUnknown(
+                f"{op}: {why} while changing things: outcome unknown (podman may have done it). "
+                f"Done before that: {said(done)}. Check the target's state before trying again"
+            ) from None
+        except OperationError as exc:
+            if not done:
+                raise
+            raise type(exc)(f"{exc} (done before it failed: {said(done)})") from exc

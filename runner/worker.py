@@ -42,13 +42,12 @@ from profbot.errors import (
     NotApproved,
     OperationError,
     OperationTimeout,
-    OutcomeUnknown,
     RedisUnavailable,
     Unconfirmed,
 )
 from profbot.keys import Keys
 from profbot.metrics import RUNNER_JOB_SECONDS, RUNNER_JOBS
-from profbot.ops.contract import CATALOG, AnyOperation, OperationCatalog, OpKind, OpResult
+from profbot.ops.contract import CATALOG, OperationCatalog, OpKind
 from profbot.redis_access import REDIS_DOWN, Replication
 from profbot.streams import GroupConsumer
 from runner import progress
@@ -290,7 +289,9 @@ class RunnerWorker:
                     raise OperationTimeout(f"{job.op} cut off after {job.deadline - started:.1f}s") from None
             else:
                 await self._check_approval(job, operation.kind)
-                value = await self._change(job, operation, job.deadline - started)
+                value = await progress.run_change(
+                    job.op, lambda: self.table.execute(self.host, operation), job.deadline - started
+                )
         except OperationError as exc:
             log.info("job_failed", job_id=job.id, op=job.op, code=exc.code, error=redact(str(exc))[0][:500])
             return self._result(job, JobStatus.ERROR, started=started, code=exc.code, error=str(exc))
@@ -305,25 +306,6 @@ class RunnerWorker:
             )
         log.info("job_done", job_id=job.id, op=job.op, ms=round((time.time() + self.clock.offset - started) * 1000, 1))
         return self._result(job, JobStatus.OK, started=started, value=value.model_dump(mode="json"))
-
-    async def _change(self, job: Job, operation: AnyOperation, seconds: float) -> OpResult:
-        """Run a change within ``seconds``, saying what it had done when it stopped: a timeout
-        (the deadline, podman-compose killed, podman slow to answer) is an unknown outcome, since
-        podman calls in worker threads cannot be recalled and podman may finish what it began; a
-        failure midway lists the steps that completed."""
-        with progress.tracking(seconds) as done:
-            try:
-                return await asyncio.wait_for(self.table.execute(self.host, operation), timeout=seconds)
-            except (TimeoutError, OperationTimeout) as exc:
-                why = str(exc) or f"cut off after {seconds:.1f}s"
-                raise OutcomeUnknown(
-                    f"{job.op}: {why} while changing things: outcome unknown (podman may have done it). "
-                    f"Done before that: {progress.said(done)}. Check the target's state before trying again"
-                ) from None
-            except OperationError as exc:
-                if not done:
-                    raise
-                raise type(exc)(f"{exc} (done before it failed: {progress.said(done)})") from exc
 
     async def _check_approval(self, job: Job, kind: OpKind) -> None:
         """A change runs only as a step of a running change request that lists it, once; before
