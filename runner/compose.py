@@ -9,9 +9,11 @@ compose file is never rewritten.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -145,6 +147,9 @@ class ComposeProject:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=child_environment(),
+            # Its own process group: cut off, podman-compose is killed with the podman commands it
+            # started, which would otherwise hold its output open (and this wait) until they end.
+            start_new_session=True,
         )
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), timeout)
@@ -152,7 +157,8 @@ class ComposeProject:
             raise OperationTimeout(f"podman-compose {' '.join(args)} did not finish in {timeout:.0f}s") from None
         finally:
             if proc.returncode is None:  # timed out, or the job was cut off: no orphan left behind
-                proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
         text = out.decode(errors="replace")
         if proc.returncode != 0:
