@@ -18,12 +18,9 @@ def audit_line(event: AuditEvent) -> str:
     return clip(f"{at(event.at)} *{event.kind.value}* by {mention(event.actor)} {what}{host}{request}{outcome}", 600)
 
 
-@render.register
-def _listing(content: AuditListing) -> Message:
-    events = content.events
-    if not events:
-        return Message.of("The audit log is empty.")
-    blocks: list[Block] = [header(f"Audit: the latest {len(events)} events")]
+def audit_sections(events: list[AuditEvent]) -> list[Block]:
+    """The events' lines, as few sections as fit Slack's section text limit."""
+    blocks: list[Block] = []
     chunk: list[str] = []
     for line in (audit_line(e) for e in events):
         if sum(len(x) + 1 for x in chunk) + len(line) > MAX_SECTION_TEXT - 10:
@@ -32,6 +29,15 @@ def _listing(content: AuditListing) -> Message:
         chunk.append(line)
     if chunk:
         blocks.append(section("\n".join(chunk)))
+    return blocks
+
+
+@render.register
+def _listing(content: AuditListing) -> Message:
+    events = content.events
+    if not events:
+        return Message.of("The audit log is empty.")
+    blocks: list[Block] = [header(f"Audit: the latest {len(events)} events"), *audit_sections(events)]
     return Message(text=f"Audit: the latest {len(events)} events", blocks=blocks)
 
 

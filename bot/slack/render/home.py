@@ -12,8 +12,8 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerB
 from slack_sdk.models.views import View
 
 from bot.slack import action_ids
-from bot.slack.render.audit import audit_line
-from bot.slack.render.blocks import ICON, MAX_SECTION_TEXT, at, clip, context, escape, header, mention, section, utc
+from bot.slack.render.audit import audit_sections
+from bot.slack.render.blocks import ICON, at, clip, context, escape, header, mention, section, utc
 from bot.slack.render.changes import STATE_WORDS
 from bot.usecases.commands import Role
 from bot.usecases.home_model import HomeOverview, HostStatus
@@ -141,12 +141,4 @@ def _audit(home: HomeOverview) -> list[Block]:
     blocks: list[Block] = [DividerBlock(), header(f"Audit: the latest {len(events)} events" if events else "Audit")]
     if not events:
         blocks.append(context("The audit log is empty."))
-    chunk: list[str] = []
-    for line in (audit_line(e) for e in events):
-        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_SECTION_TEXT - 10:
-            blocks.append(section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        blocks.append(section("\n".join(chunk)))
-    return blocks
+    return blocks + audit_sections(events)
