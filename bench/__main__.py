@@ -1,16 +1,15 @@
-"""`make bench`: every benchmark, one after another."""
+"""`make bench`: every benchmark, one after another, then one table of figure, target, measured
+and verdict (bench/table.py)."""
 
 from bench import ack_latency, alert_intake, fleet_freshness, pictures, runner_ops
+from bench.table import Row, render
 from profbot import logs
 
 if __name__ == "__main__":
     logs.configure("warning")  # the figures, not the bus's per-job log lines
-    ack_latency.main()
-    print()
-    runner_ops.main()
-    print()
-    alert_intake.main()
-    print()
-    pictures.main()
-    print()
-    fleet_freshness.main()
+    rows: list[Row] = []
+    for module in (ack_latency, runner_ops, alert_intake, pictures, fleet_freshness):
+        rows += module.main() or []
+        print()
+    print("## Summary")
+    print(render(rows))
