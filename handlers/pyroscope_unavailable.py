@@ -2,12 +2,19 @@
 
 Diagnosis (run concurrently): the container's state and health (the runbook's `podman ps` and
 `podman inspect ... Health`), its last 100 log lines, connectivity from `backend`
-(`podman exec backend curl -s http://pyroscope:4040/ready`) and readiness from the host.
+(`podman exec backend curl -s http://pyroscope:4040/ready`, answered from podman's network records
+without an exec where they show the way: container.reach) and readiness from the host.
+
+The health is what podman recorded (what the runbook's `podman inspect` reads) when it says healthy
+and `/ready`, the question the health check asks, answers 200 now; otherwise (unhealthy, starting,
+never checked, or /ready failing) the check is run again, an exec into the container, and its fresh
+verdict reported: podman 4.3 without systemd runs no check on its own schedule.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
@@ -22,9 +29,9 @@ from handlers.verification import ready_within
 from profbot.ops.arguments import ResourceName
 from profbot.ops.compose import RecreateService
 from profbot.ops.containers import (
-    ContainerHttpGet,
     ContainerInspect,
     ContainerLogs,
+    ContainerReach,
     ContainerState,
     HttpProbe,
     LogsResult,
@@ -47,13 +54,36 @@ class UnavailableParams(BaseModel):
     ID, title="Pyroscope server unavailable", runbook_section="INC-PROF-001", alias="unavailable", argument="container"
 )
 async def diagnose_unavailable(ctx: ProcedureContext, params: UnavailableParams) -> Report:
-    state, logs, probe, ready = await asyncio.gather(
-        ctx.run(ContainerInspect(container=params.container, run_healthcheck=True)),
+    ready_task: asyncio.Task[Outcome[ReadyResult]] = asyncio.ensure_future(ctx.run(PyroscopeReady()))
+    (state, recorded), logs, probe, ready = await asyncio.gather(
+        container_health(ctx, params.container, ready_task),
         ctx.run(ContainerLogs(container=params.container, tail=100)),
-        ctx.run(ContainerHttpGet(container=params.probe_from)),
-        ctx.run(PyroscopeReady()),
+        ctx.run(ContainerReach(container=params.probe_from)),
+        ready_task,
     )
-    return analyse_unavailable(ctx.host, params, state, logs, probe, ready)
+    return analyse_unavailable(ctx.host, params, state, logs, probe, ready, health_recorded=recorded)
+
+
+def recorded_health_stands(state: ContainerState, ready: Outcome[ReadyResult]) -> bool:
+    """Whether podman's recorded health answers without running the check again: it says healthy
+    and /ready answers 200 now. Anything else (unhealthy, starting, never checked, /ready failing
+    or unasked) is checked again, so a failing check is always a fresh one."""
+    return state.health == "healthy" and ready.value is not None and ready.value.ready
+
+
+async def container_health(
+    ctx: ProcedureContext, container: str, ready: Awaitable[Outcome[ReadyResult]]
+) -> tuple[Outcome[ContainerState], bool]:
+    """The container's state and health, and whether the health is podman's recorded one (not
+    re-run). One inspect gives status, health, restarts, OOM and exit code; the health check (an
+    exec) runs only where the recorded verdict does not stand."""
+    state = await ctx.run(ContainerInspect(container=container))
+    s = state.value
+    if s is None or not s.running or not s.healthcheck_defined:
+        return state, False  # no check to run: the state says it all
+    if recorded_health_stands(s, await ready):
+        return state, True
+    return await ctx.run(ContainerInspect(container=container, run_healthcheck=True)), False
 
 
 def analyse_unavailable(
@@ -63,8 +93,13 @@ def analyse_unavailable(
     logs: Outcome[LogsResult],
     probe: Outcome[HttpProbe],
     ready: Outcome[ReadyResult],
+    *,
+    health_recorded: bool = False,
 ) -> Report:
-    findings = [analyse_container(params.container, state), analyse_ready(ready)]
+    container = analyse_container(params.container, state)
+    if health_recorded and state.value is not None:
+        container = container.model_copy(update={"detail": container.detail + recorded_note(state.value)})
+    findings = [container, analyse_ready(ready)]
     evidence_blocks = []
     if logs.value is not None:
         errors = error_lines(logs.value.output.lines)
@@ -105,6 +140,17 @@ def analyse_unavailable(
         evidence=evidence_blocks,
         remediations=remediations,
     )
+
+
+def recorded_note(s: ContainerState) -> str:
+    """How old the recorded health verdict is, and why it was not checked again."""
+    if s.health_checked_at is None:
+        when = "as podman recorded it"
+    else:
+        age = max(0.0, (datetime.now(UTC) - s.health_checked_at).total_seconds())
+        ago = f"{age:.0f} s" if age < 120 else f"{age / 60:.0f} min"
+        when = f"as podman recorded it {ago} ago"
+    return f" ({when}; not re-run: /ready answers 200 now)"
 
 
 def analyse_probe(params: UnavailableParams, probe: Outcome[HttpProbe]) -> Finding:

@@ -82,10 +82,11 @@ class HostContext:
             f"{', '.join(sorted(self.policy.managed))}); nothing was read or changed"
         )
 
-    async def require_readable(self, container: str) -> None:
+    async def require_readable(self, container: str) -> dict[str, Any]:
         """Reads that expose content (logs, env, files, processes, exec) stay on the containers
-        profbot manages: a database's logs have no business in a Slack channel."""
-        await self.require_changeable(container)
+        profbot manages: a database's logs have no business in a Slack channel. The container's
+        inspect document, read to decide."""
+        return await self.require_changeable(container)
 
     def require_changeable_service(self, service: str) -> ComposeProject:
         compose = self.require_compose()

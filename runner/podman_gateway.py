@@ -50,6 +50,7 @@ def container_state_from_attrs(attrs: dict[str, Any]) -> ContainerState:
     health_status = health.get("Status") or None
     log = health.get("Log") or []
     last_output = (log[-1].get("Output") or "").strip() if log else None
+    checked_at = parse_podman_time(log[-1].get("End")) if log else None
     return ContainerState(
         name=str(attrs.get("Name", "")).lstrip("/"),
         id=str(attrs.get("Id", "")),
@@ -69,6 +70,7 @@ def container_state_from_attrs(attrs: dict[str, Any]) -> ContainerState:
         health_last_output=last_output or None,
         started_at=parse_podman_time(state.get("StartedAt")),
         finished_at=parse_podman_time(state.get("FinishedAt")),
+        health_checked_at=checked_at,
     )
 
 
@@ -146,8 +148,10 @@ class PodmanGateway:
         code, (out, err) = await self._call(lambda: container.exec_run(argv, demux=True))
         return int(code), (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace")
 
-    async def logs(self, name: str, tail: int) -> str:
-        container = await self.container(name)
+    async def logs(self, name: str, tail: int, attrs: dict[str, Any] | None = None) -> str:
+        """The container's last ``tail`` lines; ``attrs``, its inspect document when the caller has
+        just read it, saves podman a second inspect."""
+        container = self._client.containers.prepare_model(attrs) if attrs else await self.container(name)
 
         def run() -> str:
             # podman-py returns a generator of chunks even with stream=False
@@ -185,6 +189,12 @@ class PodmanGateway:
     async def start(self, name: str) -> None:
         container = await self.container(name)
         await self._call(container.start)
+
+    @property
+    def local(self) -> bool:
+        """Whether podman runs on this very host (a unix socket): its containers' addresses are
+        then reachable from here, as they are from the containers on their networks."""
+        return urlparse(self.base_url).scheme in ("unix", "http+unix")
 
     async def volume(self, name: str) -> dict[str, Any]:
         volume = await self._call(self._client.volumes.get, name)

@@ -40,6 +40,7 @@ class ContainerState(OpResult):
     health_last_output: str | None
     started_at: datetime | None
     finished_at: datetime | None
+    health_checked_at: datetime | None = None  # when the last recorded health check ended
 
 
 @CATALOG.register("container.inspect", OpKind.READ, timeout=20)
@@ -217,6 +218,19 @@ class PackageVersion(OpResult):
     installed: bool
     version: str | None
     how: str  # the command that answered
+
+
+@CATALOG.register("container.reach", OpKind.READ, timeout=15)
+class ContainerReach(Operation[HttpProbe]):
+    """Whether a container reaches an HTTP service by the name it uses for it (the runbook's
+    `podman exec backend curl -s http://pyroscope:4040/ready`), asked without an exec where podman's
+    network settings show the way: the name's container on a network the two share (a DNS-enabled
+    one, where podman's resolver answers that name), its address there, and that address asked from
+    the host. Where they do not show it, the GET is made from inside the container, as
+    :class:`ContainerHttpGet`. ``client`` says which was done."""
+
+    container: ResourceName
+    url: KnownProbeURL = "http://pyroscope:4040/ready"
 
 
 @CATALOG.register("container.package_version", OpKind.READ, timeout=15)

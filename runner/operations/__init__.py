@@ -2,6 +2,7 @@
 
 - ``containers.py``         podman's view: state, health, volumes, stats; restart, stop, start
 - ``inside_containers.py``  logs, files, env, processes and probes inside managed containers
+- ``reach.py``              can a container reach a service by name: podman's network records, no exec
 - ``pyroscope.py``          the Pyroscope server: ready, version, freshness, config; image pull
 - ``files.py``              compose and config files: recreate, profiling env, image pins, retention
 - ``grafana.py``            Grafana's datasources and their provisioning
@@ -11,7 +12,7 @@ What a runner may touch is its host policy (runner/host_policy.py). Every text a
 passes through runner/redaction.py; every change names what it did, step by step.
 """
 
-from runner.operations import containers, destroy, files, grafana, inside_containers, pyroscope
+from runner.operations import containers, destroy, files, grafana, inside_containers, pyroscope, reach
 from runner.operations.table import IMPLEMENTATIONS, OperationTable
 
 # A runner lacking an implementation of any declared operation does not start.
@@ -26,4 +27,5 @@ __all__ = [
     "grafana",
     "inside_containers",
     "pyroscope",
+    "reach",
 ]

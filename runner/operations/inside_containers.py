@@ -33,9 +33,9 @@ from runner.redaction import bounded_text, redact, redact_env_value
 
 @op(ContainerLogs)
 async def container_logs(host: HostContext, o: ContainerLogs) -> LogsResult:
-    await host.require_readable(o.container)
+    attrs = await host.require_readable(o.container)
     # Redact before filtering: a filter on raw text would answer "does the secret start with x?"
-    text, redactions = redact(await host.podman.logs(o.container, o.tail))
+    text, redactions = redact(await host.podman.logs(o.container, o.tail, attrs))
     matched = None
     if o.contains is not None:
         needle = o.contains.lower()

@@ -163,21 +163,22 @@ def _healthy_stack(world: World) -> None:
             container=op.container, output=TextOutput(lines=["level=info msg=started"]), matched=None
         ),
     )
-    bus.answer(
-        "container.http_get",
-        lambda op: (
-            HttpProbe(container=op.container, url=op.url, status_code=200, body="ready", client="python3")
-            if world.states["pyroscope"].running
-            else HttpProbe(
-                container=op.container,
-                url=op.url,
-                status_code=None,
-                body="",
-                client="python3",
-                error="Connection refused",
-            )
-        ),
-    )
+    for probe in ("container.http_get", "container.reach"):  # from inside backend, or from podman's records
+        bus.answer(
+            probe,
+            lambda op: (
+                HttpProbe(container=op.container, url=op.url, status_code=200, body="ready", client="python3")
+                if world.states["pyroscope"].running
+                else HttpProbe(
+                    container=op.container,
+                    url=op.url,
+                    status_code=None,
+                    body="",
+                    client="python3",
+                    error="Connection refused",
+                )
+            ),
+        )
     bus.answer(
         "volume.inspect",
         lambda op: VolumeInfo(
