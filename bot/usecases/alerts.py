@@ -170,6 +170,16 @@ class AlertThreads:
         return await self.ledger.group(group.id) or group
 
     async def _open_thread(self, group: AlertGroup, procedure: Procedure | None, parent: AlertThread) -> AlertGroup:
+        early = self._diagnosis_begun(group, procedure)
+        try:
+            return await self._post_thread(group, procedure, parent, early)
+        finally:
+            if early is not None and not early.claimed:
+                early.drop()  # not posted, or not this replica's to post: its reads are dropped
+
+    async def _post_thread(
+        self, group: AlertGroup, procedure: Procedure | None, parent: AlertThread, early: EarlyDiagnosis | None
+    ) -> AlertGroup:
         place, key = Place(channel=self.policy.channel), group.parent_key
         message = None
         if group.posting_key == key and group.posting_since is not None:
@@ -199,7 +209,7 @@ class AlertThreads:
         if group.status == "resolved":
             await self.ledger.set_resolved(group.id, self.clock())
         else:
-            await self._diagnose(group, message, procedure)
+            await self._diagnose(group, message, procedure, early)
         if group.previous_thread_ts is not None:  # those who follow the previous thread hear of this one
             previous = MessageRef(channel=group.previous_channel or message.channel, ts=group.previous_thread_ts)
             await self._reply(previous, AlertFiringAgain(group))
@@ -207,22 +217,39 @@ class AlertThreads:
                  ts=message.ts)  # fmt: skip
         return group
 
-    async def _diagnose(self, group: AlertGroup, thread: MessageRef, procedure: Procedure | None) -> None:
+    def _diagnosis_begun(self, group: AlertGroup, procedure: Procedure | None) -> EarlyDiagnosis | None:
+        """A firing group's diagnosis, begun as soon as its alert is stored, beside its parent's
+        post: the report then waits for the thread's ts, not the thread for the reads. Reads only,
+        so a run whose claim fails (another replica's, the cooldown's) is simply dropped."""
+        if procedure is None or group.status == "resolved":
+            return None
+        target = diagnosis_target(group, procedure)
+        if target is None:
+            return None
+        run = asyncio.ensure_future(self.diagnoses.run(procedure, procedure.params_for(target)))
+        return EarlyDiagnosis(run)
+
+    async def _diagnose(
+        self, group: AlertGroup, thread: MessageRef, procedure: Procedure | None, early: EarlyDiagnosis | None = None
+    ) -> None:
         if procedure is None or not await self.ledger.claim_diagnosis(
             group.id, group.incident, self.policy.diagnosis_cooldown
         ):
             return
-        target = target_for(group.merged_labels()[0]) if procedure.needs_argument else procedure.default_argument
-        if target is not None and not re.match(NAME_PATTERN, target):
-            target = None  # not a container name: never passed on
+        target = diagnosis_target(group, procedure)
         if target is None:
             await self._reply(thread, AlertNeedsTarget(procedure.id, usage(procedure)))
             return
-        self.tasks.spawn(self._run_diagnosis(group, thread, procedure, target), name=f"alert-diagnosis-{group.id[:8]}")
+        if early is not None:
+            early.claimed = True
+        run = early.run if early is not None else self.diagnoses.run(procedure, procedure.params_for(target))
+        self.tasks.spawn(self._run_diagnosis(group, thread, procedure, run), name=f"alert-diagnosis-{group.id[:8]}")
 
-    async def _run_diagnosis(self, group: AlertGroup, thread: MessageRef, procedure: Procedure, target: str) -> None:
+    async def _run_diagnosis(
+        self, group: AlertGroup, thread: MessageRef, procedure: Procedure, run: Awaitable[Report | Content]
+    ) -> None:
         try:
-            outcome = await self.diagnoses.run(procedure, procedure.params_for(target))
+            outcome = await run
             if isinstance(outcome, Report):
                 log.info("alert_diagnosed", group=group.id, procedure=procedure.id, verdict=outcome.verdict.value)
                 await self.diagnoses.publish(outcome, thread=thread)
@@ -239,3 +266,23 @@ class AlertThreads:
             await call
         except UNDELIVERABLE as exc:
             log.error("alert_post_refused", what=what, error=exc.reason)
+
+
+class EarlyDiagnosis:
+    """A diagnosis begun before its thread exists; ``claimed`` once it is this replica's to post."""
+
+    def __init__(self, run: asyncio.Future[Report | Content]) -> None:
+        self.run = run
+        self.claimed = False
+
+    def drop(self) -> None:
+        self.run.cancel()
+        if self.run.done() and not self.run.cancelled():
+            self.run.exception()  # finished already: what it raised is of no interest now
+
+
+def diagnosis_target(group: AlertGroup, procedure: Procedure) -> str | None:
+    """What the procedure runs on for this group (its container), or None: none named, or not a
+    container name (never passed on)."""
+    target = target_for(group.merged_labels()[0]) if procedure.needs_argument else procedure.default_argument
+    return target if target is not None and re.match(NAME_PATTERN, target) else None
