@@ -54,6 +54,7 @@ from runner import progress
 from runner.host_policy import HostContext, check_bound_target, verify_identity
 from runner.operations import IMPLEMENTATIONS, OperationTable
 from runner.operations.containers import tree_size
+from runner.podman_facts import PodmanFacts
 from runner.pyroscope import without_credentials
 from runner.redaction import redact, redact_strings
 
@@ -104,6 +105,7 @@ class RunnerWorker:
         self.replication = replication or Replication()
         self.approvals = ApprovalStore(redis, prefix, self.replication)
         self.clock = RedisClock(redis)  # a job's deadline was set on Redis's clock, not this host's
+        self.podman_facts = PodmanFacts(host.podman)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -168,19 +170,7 @@ class RunnerWorker:
             await sleep_or_stop(stop, self.heartbeat_seconds)
 
     async def heartbeat(self) -> None:
-        podman_version = podman_api = podman_error = None
-        containers: list[str] = []
-        try:
-            version = await asyncio.wait_for(self.host.podman.version(), timeout=2.0)
-            podman_version = str(version.get("Version") or "") or None
-            podman_api = str(version.get("ApiVersion") or "") or None
-            containers = await asyncio.wait_for(self.host.podman.container_names(), timeout=2.0)
-        except OperationError as exc:
-            podman_error = str(exc)
-        except TimeoutError:
-            podman_error = "podman did not answer within 2s"
-        except Exception as exc:  # the heartbeat must be written whatever podman-py raised
-            podman_error = f"{type(exc).__name__}: {exc}"[:300]
+        podman = await self.podman_facts.read()
         info = RunnerInfo(
             host=self.host_id,
             version=__version__,
@@ -188,11 +178,11 @@ class RunnerWorker:
             started_at=self.started_at,
             last_seen=await self.clock.now(),  # on Redis's clock, as the bot reads it
             heartbeat_seconds=self.heartbeat_seconds,
-            podman_version=podman_version,
-            podman_api_version=podman_api,
-            podman_error=podman_error,
+            podman_version=podman.version,
+            podman_api_version=podman.api_version,
+            podman_error=podman.error,
             pyroscope_url=self.pyroscope_url,
-            containers=containers,
+            containers=podman.containers,
             pyroscope_ui_url=self.host.pyroscope.ui_url,
             grafana_ui_url=self.grafana_ui_url,
         )
