@@ -226,8 +226,11 @@ class AlertThreads:
         target = diagnosis_target(group, procedure)
         if target is None:
             return None
-        run = asyncio.ensure_future(self.diagnoses.run(procedure, procedure.params_for(target)))
-        return EarlyDiagnosis(run)
+        try:
+            params = procedure.params_for(target)
+        except Exception:  # not at the cost of the parent: the claimed run says what went wrong
+            return None
+        return EarlyDiagnosis(asyncio.ensure_future(self.diagnoses.run(procedure, params)))
 
     async def _diagnose(
         self, group: AlertGroup, thread: MessageRef, procedure: Procedure | None, early: EarlyDiagnosis | None = None
@@ -242,8 +245,11 @@ class AlertThreads:
             return
         if early is not None:
             early.claimed = True
-        run = early.run if early is not None else self.diagnoses.run(procedure, procedure.params_for(target))
+        run = early.run if early is not None else self._diagnosis(procedure, target)
         self.tasks.spawn(self._run_diagnosis(group, thread, procedure, run), name=f"alert-diagnosis-{group.id[:8]}")
+
+    async def _diagnosis(self, procedure: Procedure, target: str) -> Report | Content:
+        return await self.diagnoses.run(procedure, procedure.params_for(target))
 
     async def _run_diagnosis(
         self, group: AlertGroup, thread: MessageRef, procedure: Procedure, run: Awaitable[Report | Content]
