@@ -2,7 +2,8 @@
 profbot versus the same commands typed into the podman CLI one after another.
 
 Everything is real: a `profbot runner` process on the isolated podman rig with the compose stack,
-jobs over Redis from this process (what the bot does), 20 runs of each, medians quoted.
+jobs over Redis from this process (what the bot does), 20 runs of each, medians quoted. ``main()``
+returns the diagnosis's ratio as an informational row (bench/alert_diagnosis.py holds the target).
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ import subprocess
 import time
 from collections.abc import Awaitable, Callable
 
+import handlers
 from bench.machine import describe, percentile
+from bench.table import Row
+from handlers.context import ProcedureContext
+from handlers.pyroscope_unavailable import ID as UNAVAILABLE
+from handlers.pyroscope_unavailable import UnavailableParams
 from profbot.bus import JobBus
 from profbot.ops.containers import (
     ContainerDiskUsage,
@@ -23,6 +29,7 @@ from profbot.ops.containers import (
     ContainerLogs,
     ContainerPackageVersion,
     ContainerProcesses,
+    ContainerReach,
     ContainerStats,
     ListProfiledContainers,
     ReadContainerFile,
@@ -52,6 +59,7 @@ READ_OPERATIONS: list[Operation] = [
     VolumeInspect(volume="pyroscope_data"),
     ContainerStats(container="ai-yolo26", interval=0.5),
     ContainerHttpGet(container="backend"),
+    ContainerReach(container="backend"),
     ContainerPackageVersion(container="backend"),
     GetPyroscopeVersion(),
     PyroscopeFreshness(services=["ai-yolo26", "backend"], minutes=5),
@@ -75,7 +83,7 @@ def label(op: Operation) -> str:
     return f"{op.name}({args})"
 
 
-async def measure(bus: JobBus, rig: PodmanRig) -> None:
+async def measure(bus: JobBus, rig: PodmanRig) -> list[Row]:
     print("## runner read operations (one job each, bot -> Redis -> runner -> podman/Pyroscope -> back)")
     print(f"machine: {describe()}")
     print(f"{RUNS} runs each, sequential; figures in ms")
@@ -84,16 +92,13 @@ async def measure(bus: JobBus, rig: PodmanRig) -> None:
         samples = await timed(lambda op=op: bus.call(HOST, op, timeout=60))  # type: ignore[misc]
         print(f"{label(op):<78} median {statistics.median(samples):7.1f}  p90 {percentile(samples, 90):7.1f}")
 
-    # INC-PROF-001's four diagnosis commands. Through profbot they run as concurrent jobs (what
-    # the procedure does); by hand an engineer types them one after another.
-    diagnosis: list[Operation] = [
-        ContainerInspect(container="pyroscope"),  # podman ps | grep pyroscope; podman inspect ... Health
-        ContainerLogs(container="pyroscope", tail=100),  # podman logs pyroscope --tail 100
-        ContainerHttpGet(container="backend"),  # podman exec backend curl -s http://pyroscope:4040/ready
-    ]
+    # INC-PROF-001's four diagnosis commands. Through profbot: the procedure itself, its reads as
+    # concurrent jobs; by hand an engineer types them one after another.
+    procedure = handlers.RUNBOOK.get(UNAVAILABLE)
+    assert procedure is not None
 
     async def through_profbot() -> None:
-        await asyncio.gather(*(bus.call(HOST, op, timeout=60) for op in diagnosis))
+        await procedure(ProcedureContext(bus, HOST, timeout=60), UnavailableParams())
 
     def cli(*args: str) -> None:
         subprocess.run(["podman", *args], env=rig.env, capture_output=True, check=False)
@@ -117,12 +122,22 @@ async def measure(bus: JobBus, rig: PodmanRig) -> None:
     p, m = statistics.median(profbot), statistics.median(manual)
     print()
     print("## INC-PROF-001 diagnosis: profbot vs the podman CLI, command after command")
-    print(f"profbot (3 concurrent jobs covering the 4 commands): median {p:.1f} ms, p90 {percentile(profbot, 90):.1f}")
-    print(f"podman CLI, 4 commands in a row:                      median {m:.1f} ms, p90 {percentile(manual, 90):.1f}")
+    print(
+        f"profbot (the procedure: its reads as concurrent jobs): median {p:.1f} ms, p90 {percentile(profbot, 90):.1f}"
+    )
+    print(f"podman CLI, 4 commands in a row:                    median {m:.1f} ms, p90 {percentile(manual, 90):.1f}")
     print(f"ratio CLI / profbot: {m / p:.2f}x")
+    return [
+        Row(
+            "profbot's INC-PROF-001 diagnosis / CLI's four commands (median)",
+            "informational",
+            f"{p / m:.2f}x ({p:.0f} / {m:.0f} ms)",
+            True,
+        )
+    ]
 
 
-def main() -> None:
+def main() -> list[Row]:
     private = None if shared_redis_answers() else PrivateRedis().start()
     redis_url = SHARED_URL if private is None else private.url
     prefix = new_prefix()
@@ -131,18 +146,18 @@ def main() -> None:
     rig.start_stack(free_port())
     runner = RunnerProcess(redis_url=redis_url, prefix=prefix, host_id=HOST, settings=rig.runner_env()).start()
 
-    async def run() -> None:
+    async def run() -> list[Row]:
         client = connect(redis_url)
         bus = JobBus(client, prefix)
         bus.waiter.start()
         try:
-            await measure(bus, rig)
+            return await measure(bus, rig)
         finally:
             await bus.waiter.stop()
             await client.aclose()
 
     try:
-        asyncio.run(run())
+        return asyncio.run(run())
     finally:
         runner.stop()
         rig.close()
