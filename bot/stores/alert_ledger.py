@@ -1,13 +1,14 @@
 """The alert ledger in Redis: every alert received, each group's state and its thread (keys:
 profbot/keys.py).
 
-A notification is written in one MULTI/EXEC: the group's fields, each alert under its fingerprint,
-one entry per alert in the ledger stream; then one entry in the inbox stream the alert poster reads
-(bot/stores/alert_inbox.py), so the poster never finds an entry before its group. With replicas
-(Redis Sentinel) the inbox entry's connection then waits until they hold it all (``WAIT``;
-replication is in order), and one they did not confirm in time is refused: the sender retries.
-Only then does the intake answer 2xx, so an acknowledged alert is stored, on the replicas too when
-there are; the front end is never on the intake's path.
+A notification is written in one step, a Lua script (atomic like MULTI/EXEC): the group's fields,
+each alert under its fingerprint, one entry per alert in the ledger stream, and last one entry in
+the inbox stream the alert poster reads (bot/stores/alert_inbox.py), so the poster never finds an
+entry before its group. With replicas (Redis Sentinel) a ``WAIT`` follows the script on the same
+connection, in the same round trip, until they hold it all; one they did not confirm in time is
+refused: the sender retries. Only then does the intake answer 2xx, so an acknowledged alert is
+stored, on the replicas too when there are; the front end is never on the intake's path. One round
+trip per webhook, whatever its size: the intake's pace is that of its round trips.
 
 The group's hash also holds its incident: its number, its thread, the previous incident's thread,
 and a parent post begun (its idempotency key and when) until the post's ts is stored. Groups whose
@@ -16,16 +17,20 @@ channel refused the bot are kept in a set (parked) until their thread is brought
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import time
 from typing import Any
 
 import redis.asyncio as aioredis
+from pydantic_core import to_json
+from redis.exceptions import NoScriptError
 
 from bot.usecases.alert_model import Alert, AlertGroup, AlertNotification
 from profbot.errors import RedisUnavailable
 from profbot.keys import Keys
-from profbot.redis_access import Replication, redis_errors
+from profbot.redis_access import REDIS_DOWN, Replication, redis_errors
 
 LEDGER_MAXLEN = 1_000_000
 INBOX_MAXLEN = 100_000
@@ -51,6 +56,103 @@ return 1
 """
 
 
+# A notification, in one step (so the poster never finds an inbox entry before its group): the group's
+# fields (first_seen once), its count, each alert under its fingerprint (a re-sent alert replaces
+# itself) and one ledger entry per alert, the group's keys kept while it fires and for the retention
+# once resolved, then one inbox entry for the poster. KEYS: group, its alerts, its announced set,
+# ledger, inbox. ARGV: gid, now, now for the ledger, status, retention, the two streams' maxlen, the
+# number of group fields, those fields and values, then 4 per alert: fingerprint, JSON, status, alertname.
+_RECORD = """
+local gid, now, at, status = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local nfields = tonumber(ARGV[8])
+redis.call('HSETNX', KEYS[1], 'first_seen', now)
+redis.call('HSET', KEYS[1], 'last_seen', now, unpack(ARGV, 9, 8 + 2 * nfields))
+redis.call('HINCRBY', KEYS[1], 'notifications', 1)
+for i = 9 + 2 * nfields, #ARGV, 4 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '*', 'group', gid, 'fingerprint', ARGV[i],
+    'status', ARGV[i + 2], 'alertname', ARGV[i + 3], 'at', at)
+end
+for k = 1, 3 do
+  if status == 'resolved' then redis.call('EXPIRE', KEYS[k], ARGV[5]) else redis.call('PERSIST', KEYS[k]) end
+end
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', 'group', gid)
+return 1
+"""
+
+
+Arg = str | bytes | int | float
+MAX_BATCH = 256  # notifications written in one round trip at most
+
+
+class _RecordWrites:
+    """The record script's calls, and with replicas relied on one ``WAIT`` after them, in one round
+    trip on one connection (WAIT counts that connection's writes). One round trip is under way at a
+    time; the notifications that come meanwhile go together in the next, so a webhook costs at most
+    one round trip and a burst of them far fewer. Each caller gets its own script's answer (and the
+    replicas that confirmed it, if asked), after the replicas' answer: none is answered earlier."""
+
+    def __init__(self, redis: aioredis.Redis, replication: Replication) -> None:
+        self.redis, self.replication = redis, replication
+        self._sha = hashlib.sha1(_RECORD.encode()).hexdigest()  # noqa: S324 - the name Redis gives the script
+        self._queue: list[tuple[list[str], list[Arg], asyncio.Future[int | None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def write(self, keys: list[str], args: list[Arg]) -> int | None:
+        """Run the script; the replicas that confirmed it (None when none are asked for)."""
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._queue.append((keys, args, future))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush(), name="alert-ledger-writes")
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    answers = await self._round_trip([(keys, args) for keys, args, _ in batch])
+                except REDIS_DOWN as exc:  # Redis away: every caller of the batch answers 503
+                    answers = [RedisUnavailable(f"Redis unavailable: {exc}") for _ in batch]
+                except Exception as exc:  # a bug: its callers fail with it (a 500 each)
+                    answers = [exc] * len(batch)
+                except BaseException:  # cancelled (shutting down): no caller waits for ever
+                    for _, _, future in batch:
+                        future.cancel()
+                    raise
+                for (_, _, future), answer in zip(batch, answers, strict=True):
+                    if future.done():  # its caller was cancelled
+                        continue
+                    if isinstance(answer, BaseException):
+                        future.set_exception(answer)
+                    else:
+                        future.set_result(answer)
+        finally:
+            self._flushing = None
+
+    async def _round_trip(self, calls: list[tuple[list[str], list[Arg]]], loaded: bool = False) -> list[Any]:
+        """Each call's answer: the replicas that confirmed it (or None), or its error. A Redis that
+        lacks the script (restarted, or a new primary) is given it, and those calls are made again."""
+        acks = self.replication.acks
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                pipe.evalsha(self._sha, len(keys), *keys, *args)
+            if acks > 0:
+                pipe.wait(acks, self.replication.timeout_ms)
+            answers = await pipe.execute(raise_on_error=False)
+        replicas = answers[len(calls)] if acks > 0 else None
+        if isinstance(replicas, Exception):
+            raise replicas
+        out: list[Any] = [a if isinstance(a, Exception) else replicas for a in answers[: len(calls)]]
+        missing = [i for i, a in enumerate(out) if isinstance(a, NoScriptError)]
+        if missing and not loaded:
+            await self.redis.script_load(_RECORD)
+            again = await self._round_trip([calls[i] for i in missing], loaded=True)
+            for i, answer in zip(missing, again, strict=True):
+                out[i] = answer
+        return out
+
+
 class RedisAlertLedger:
     def __init__(
         self,
@@ -66,56 +168,34 @@ class RedisAlertLedger:
         self.replication = replication or Replication()
         self.retention_seconds = retention_seconds
         self._open_incident_script = redis.register_script(_OPEN_INCIDENT)
+        self._writes = _RecordWrites(redis, self.replication)
 
     async def record(self, notification: AlertNotification) -> str:
         """Store a notification durably; its group id. Raises RedisUnavailable (the intake's 503)."""
         gid = notification.group_id
-        key = self.keys.alert_group(gid)
         now = time.time()
+        keys = [*self._group_keys(gid), self.keys.alert_ledger, self.keys.alert_inbox]
+        fields: dict[str, str | bytes] = {
+            "source": notification.source,
+            "group_key": notification.group_key,
+            "status": notification.status,
+            "receiver": notification.receiver,
+            "group_labels": to_json(notification.group_labels),
+            "common_labels": to_json(notification.common_labels),
+            "common_annotations": to_json(notification.common_annotations),
+            "external_url": notification.external_url,
+            "title": notification.title,
+        }
+        args: list[Arg] = [
+            gid, repr(now), f"{now:.3f}", notification.status, self.retention_seconds, LEDGER_MAXLEN, INBOX_MAXLEN,
+            len(fields), *(x for pair in fields.items() for x in pair),
+        ]  # fmt: skip
+        for alert in notification.alerts:
+            args += (alert.identity, alert.model_dump_json(), alert.status, alert.labels.get("alertname", ""))
         with redis_errors():
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hsetnx(key, "first_seen", now)
-                pipe.hset(
-                    key,
-                    mapping={
-                        "source": notification.source,
-                        "group_key": notification.group_key,
-                        "status": notification.status,
-                        "receiver": notification.receiver,
-                        "group_labels": json.dumps(notification.group_labels),
-                        "common_labels": json.dumps(notification.common_labels),
-                        "common_annotations": json.dumps(notification.common_annotations),
-                        "external_url": notification.external_url,
-                        "title": notification.title,
-                        "last_seen": now,
-                    },
-                )
-                pipe.hincrby(key, "notifications", 1)
-                pipe.hset(
-                    self.keys.alert_group_alerts(gid),
-                    mapping={a.identity: a.model_dump_json() for a in notification.alerts},
-                )
-                for alert in notification.alerts:
-                    pipe.xadd(
-                        self.keys.alert_ledger,
-                        {"group": gid, "fingerprint": alert.identity, "status": alert.status,
-                         "alertname": alert.labels.get("alertname", ""), "at": f"{now:.3f}"},
-                        maxlen=LEDGER_MAXLEN, approximate=True,
-                    )  # fmt: skip
-                # A group lives while it fires, and its retention once resolved: Redis does not grow
-                # with every alert ever seen.
-                for group_key in self._group_keys(gid):
-                    if notification.status == "resolved":
-                        pipe.expire(group_key, self.retention_seconds)
-                    else:
-                        pipe.persist(group_key)
-                await pipe.execute()
-            async with self.replication.writer(self.redis) as conn:
-                await conn.xadd(self.keys.alert_inbox, {"group": gid}, maxlen=INBOX_MAXLEN, approximate=True)
-                if not await self.replication.confirmed(conn):
-                    raise RedisUnavailable(
-                        f"no Redis replica confirmed the alert within {self.replication.timeout_ms} ms"
-                    )
+            replicas = await self._writes.write(keys, args)
+        if replicas is not None and replicas < self.replication.acks:
+            raise RedisUnavailable(f"no Redis replica confirmed the alert within {self.replication.timeout_ms} ms")
         return gid
 
     def _group_keys(self, gid: str) -> tuple[str, str, str]:

@@ -112,7 +112,9 @@ def alert_routes(
         except RedisUnavailable as exc:
             return _refuse(503, f"alert not stored, retry: {exc}", source)
         alerts = len(notification.alerts)
-        log.info("alert_received", source=source, group=gid, status=notification.status, alerts=alerts)
+        # Debug, not info: every accepted alert is in the ledger stream and counted in
+        # profbot_alert_webhooks_total; a line per webhook cost a storm more than its Redis write.
+        log.debug("alert_received", source=source, group=gid, status=notification.status, alerts=alerts)
         return web.json_response({"ok": True, "group": gid, "alerts": alerts})
 
     async def alertmanager(request: web.Request) -> web.Response:

@@ -4,7 +4,6 @@ Unknown fields are ignored: both senders add fields over time (``../shared/refer
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -48,17 +47,16 @@ EXPECTED_VERSION: dict[Source, str] = {"alertmanager": "4", "grafana": "1"}
 
 
 def parse_webhook(source: Source, body: bytes) -> AlertNotification | str:
-    """The notification, or the reason (for a 400) it can never be accepted."""
+    """The notification, or the reason (for a 400) it can never be accepted. Parsed and validated
+    in one pass (pydantic's own JSON parser), without a Python dict of the body in between."""
     try:
-        raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return f"body is not valid JSON ({exc})"[:300]
-    if not isinstance(raw, dict):
-        return "body is not a JSON object"
-    try:
-        payload = WebhookIn.model_validate(raw)
+        payload = WebhookIn.model_validate_json(body)
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            return f"body is not valid JSON ({first['msg']})"[:300]
+        if first["type"] == "model_type" and not first["loc"]:  # a list, a string, a number
+            return "body is not a JSON object"
         where = ".".join(str(p) for p in first["loc"]) or "body"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         return f"{where}: {first['msg']}{more}"[:500]

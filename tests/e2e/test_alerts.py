@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import re
+import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -103,6 +104,8 @@ def test_bad_alert_requests_are_refused_with_the_reason_and_store_nothing(
         (send(b, good, token=None), 401, "missing Authorization header"),
         (send(b, good, token="wrong-token-0123456789"), 401, "invalid bearer token"),
         (send(b, b"{not json", token=ALERT_TOKEN), 400, "not valid JSON"),
+        # A lone surrogate escape: no UTF-8 can store it, so no retry ever would (it was a 500).
+        (send(b, json.dumps(good).replace("a:1", r"a:1\ud800").encode()), 400, "not valid JSON"),
         (send(b, {**good, "groupKey": ""}), 400, "groupKey"),
         (send(b, {k: v for k, v in good.items() if k != "alerts"}), 400, "alerts: Field required"),
         (send(b, {**good, "alerts": [{"status": "burning", "labels": {}}]}), 400, "alerts.0.status"),
@@ -223,6 +226,24 @@ def test_slack_down_delays_the_threads_and_loses_none_of_them(
     parents = wait_for_posts(slack, 3, timeout=60)
     assert [message_text(c.body).split("\n")[0] for c in parents] == [f":red_circle: FIRING: {n}" for n in names]
     assert len([c for c in slack.calls_to("chat.postMessage") if c.status == 503]) == 8
+
+
+def test_alerts_answered_200_outlive_the_bot_killed_right_after(
+    alert_bot: Callable[..., BotProcess], slack: SlackStandIn
+) -> None:
+    first = alert_bot()
+    slack.fail_next("chat.postMessage", status=503, times=100_000)  # nothing reaches Slack from it
+    names = [f"Killed{i:02d}" for i in range(30)]
+    with ThreadPoolExecutor(10) as pool:  # at once: the intake writes them together
+        codes = list(pool.map(lambda n: send(first, group(n, [alert(n, "x:1")])).status_code, names))
+    assert codes == [200] * 30
+    first.stop(signal.SIGKILL)
+
+    slack.clear()  # Slack is back, for the next bot
+    alert_bot()
+    # A group lock the killed bot held lapses within 30 s: every thread is there within 90.
+    parents = wait_for_posts(slack, 30, timeout=90)
+    assert sorted(message_text(c.body).split("\n")[0] for c in parents) == [f":red_circle: FIRING: {n}" for n in names]
 
 
 @pytest.fixture
