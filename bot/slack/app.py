@@ -9,14 +9,21 @@ from bot.slack import listeners
 from bot.slack.auth import CachedAuthorize
 from bot.slack.metering import MeteredApp
 from bot.slack.middleware import identify
+from bot.slack.pacing import Turns
 from bot.slack.render.commands import set_command_name
 from bot.usecases.app import Profbot
 from profbot.aio import BackgroundTasks
 
 
 def build_app(
-    profbot: Profbot, client: AsyncWebClient, authorize: CachedAuthorize, tasks: BackgroundTasks, command: str
+    profbot: Profbot,
+    client: AsyncWebClient,
+    authorize: CachedAuthorize,
+    tasks: BackgroundTasks,
+    command: str,
+    turns: Turns | None = None,
 ) -> AsyncApp:
+    """``turns``: the background work's, shared with the People port (a new one if not given)."""
     set_command_name(command)
     app = MeteredApp(  # an AsyncApp whose requests are counted
         client=client,
@@ -29,5 +36,5 @@ def build_app(
         raise_error_for_unhandled_request=False,
     )
     app.use(identify())
-    listeners.register(app, profbot, tasks, command)
+    listeners.register(app, profbot, tasks, command, turns or Turns())
     return app

@@ -1,6 +1,7 @@
 """The bolt listeners: each small, with its own matcher and access middleware. They acknowledge
-at once (Slack's 3 s) and hand the use case to a background task; what the use case says comes
-back through the People port (bot/slack/people.py)."""
+at once (Slack's 3 s) and hand the use case to a background task, which starts after the ack is
+sent and in turns (bot/slack/pacing.py) with the rest; what the use case says comes back through
+the People port (bot/slack/people.py)."""
 
 from __future__ import annotations
 
@@ -14,23 +15,16 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.response import BoltResponse
 
 from bot.slack import action_ids, home
-from bot.slack.middleware import parsed_as, requires
+from bot.slack.middleware import requires
+from bot.slack.pacing import Turns
 from bot.slack.render import render
 from bot.usecases.access import Gate
 from bot.usecases.app import Profbot
 from bot.usecases.commands import (
     Asker,
-    AuditQuery,
-    Decide,
     Diagnose,
-    Freshness,
-    Health,
     Help,
-    RequestQuery,
-    Restart,
     RunbookQuery,
-    Runners,
-    Ui,
     Unparsed,
 )
 from bot.usecases.content import (
@@ -47,12 +41,13 @@ from profbot.aio import BackgroundTasks
 log = structlog.get_logger("profbot.slack")
 
 
-def register(app: AsyncApp, profbot: Profbot, tasks: BackgroundTasks, command: str) -> None:
+def register(app: AsyncApp, profbot: Profbot, tasks: BackgroundTasks, command: str, turns: Turns) -> None:
     people = profbot.ports.people
 
     def in_background(work: Awaitable[object], asker: Asker, name: str) -> None:
         async def guarded() -> None:
             try:
+                await turns.take()  # after the ack is sent, and in turns with the other requests' work
                 await work
             except Exception:  # whoever was told "checking..." hears that it failed
                 log.exception("background_work_failed", user=asker.user, task=name)
@@ -62,29 +57,20 @@ def register(app: AsyncApp, profbot: Profbot, tasks: BackgroundTasks, command: s
 
     # ------------------------------------------------------------------ the slash command
 
-    @app.command(command, matchers=[parsed_as(Unparsed)], middleware=[requires(profbot, tasks)])
-    async def typed_wrong(ack: AsyncAck, context: Any) -> BoltResponse | None:
-        await ack(response_type="ephemeral", **render(context["parsed"]).as_kwargs())
-        return ack.response  # with process_before_response, bolt sends what the listener returns
-
-    @app.command(command, matchers=[parsed_as(Help, RunbookQuery)], middleware=[requires(profbot, tasks)])
-    async def answered_at_once(ack: AsyncAck, context: Any) -> BoltResponse | None:
-        answer = profbot.answer_now(context["parsed"])
-        await ack(**render(answer).as_kwargs())
-        return ack.response
-
-    @app.command(
-        command,
-        matchers=[parsed_as(Health, Runners, Diagnose, Freshness, Ui, Restart, AuditQuery, Decide, RequestQuery)],
-        middleware=[requires(profbot, tasks)],
-    )
-    async def answered_later(ack: AsyncAck, context: Any) -> BoltResponse | None:
+    # One listener, one matcher: bolt runs every listener's matchers in turn, on the ack path.
+    @app.command(command, middleware=[requires(profbot, tasks)])
+    async def slash_command(ack: AsyncAck, context: Any) -> BoltResponse | None:
         parsed, asker = context["parsed"], context["asker"]
-        procedure = profbot.book.get(parsed.procedure) if isinstance(parsed, Diagnose) else None
-        text = render(Accepted(parsed, procedure.title if procedure else None)).text
-        await (ack(text=text) if text else ack())
-        in_background(profbot.run(asker, parsed), asker, f"command-{parsed.word}")
-        return ack.response
+        if isinstance(parsed, Unparsed):  # typed wrong
+            await ack(response_type="ephemeral", **render(parsed).as_kwargs())
+        elif isinstance(parsed, Help | RunbookQuery):  # answered at once
+            await ack(**render(profbot.answer_now(parsed)).as_kwargs())
+        else:  # answered later
+            procedure = profbot.book.get(parsed.procedure) if isinstance(parsed, Diagnose) else None
+            text = render(Accepted(parsed, procedure.title if procedure else None)).text
+            await (ack(text=text) if text else ack())
+            in_background(profbot.run(asker, parsed), asker, f"command-{parsed.word}")
+        return ack.response  # with process_before_response, bolt sends what the listener returns
 
     # ------------------------------------------------------------------ buttons and the modal
 

@@ -2,17 +2,23 @@
 
 ``identify`` (global) puts the :class:`~bot.usecases.commands.Asker` and, for a slash command, the
 parsed command in bolt's context. ``requires(gate)`` (per listener) resolves the asker's roles
-only when the gate needs them, refuses with an audited, private answer, and otherwise lets the
-listener run with the roles in the asker.
+only when the gate needs them, from what is known without waiting (user groups are cached and
+refreshed in the background), refuses with an audited, private answer, and otherwise lets the
+listener run with the roles in the asker. Both are on every acknowledgement's path: they call no
+Slack method, and only a refusal writes to Redis.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.slack.render import render
@@ -24,9 +30,6 @@ from bot.usecases.speech import tell
 from profbot.aio import BackgroundTasks
 
 log = structlog.get_logger("profbot.slack")
-
-Next = Callable[[], Awaitable[None]]
-Middleware = Callable[..., Awaitable[BoltResponse | None]]
 
 
 def asker_of(body: dict[str, Any], user: str) -> Asker:
@@ -47,52 +50,63 @@ def asker_of(body: dict[str, Any], user: str) -> Asker:
     )
 
 
-def identify() -> Middleware:
-    async def identify(body: dict[str, Any], context: Any, next: Next) -> BoltResponse | None:
+class Identify(AsyncMiddleware):
+    """A class rather than a function: bolt inspects a function middleware's parameters on every
+    request to pass them (``build_async_required_kwargs``), on the ack path."""
+
+    async def async_process(
+        self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse | None:
+        body, context = req.body, req.context
         context["asker"] = asker_of(body, str(context.user_id or ""))
         if "command" in body:
-            context["parsed"] = parse(str(body.get("text", "")))
-            if isinstance(context["parsed"], Command):
-                log.info("command", user=context.user_id, channel=body.get("channel_id"), sub=context["parsed"].word)
+            context["parsed"] = parsed = parse(str(body.get("text", "")))
+            if isinstance(parsed, Command):  # written after the ack is sent (the same pass's end)
+                line = {"user": context.user_id, "channel": body.get("channel_id"), "sub": parsed.word}
+                asyncio.get_running_loop().call_soon(functools.partial(log.info, "command", **line))
         await next()
         return None
 
-    return identify
+
+def identify() -> AsyncMiddleware:
+    return Identify()
 
 
-def parsed_as(*types: type[Command | Unparsed]) -> Callable[..., Awaitable[bool]]:
-    """A listener matcher: the slash command parsed as one of ``types``."""
+class Requires(AsyncMiddleware):
+    """Listener middleware: the asker needs ``gate`` (default: the parsed command's own). Roles
+    come from what the access policy knows now (user ids, and user groups from its cache): the ack
+    waits on no Slack call. A refusal is audited before it is answered (one Redis write)."""
 
-    async def matches(context: Any) -> bool:
-        return isinstance(context.get("parsed"), types)
+    def __init__(self, profbot: Profbot, tasks: BackgroundTasks, gate: Gate | None) -> None:
+        self.profbot, self.tasks, self.gate = profbot, tasks, gate
 
-    return matches
-
-
-def requires(profbot: Profbot, tasks: BackgroundTasks, gate: Gate | None = None) -> Middleware:
-    """Listener middleware: the asker needs ``gate`` (default: the parsed command's own)."""
-
-    async def check(body: dict[str, Any], context: Any, next: Next) -> BoltResponse | None:
+    async def async_process(
+        self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse | None:
+        context, profbot = req.context, self.profbot
         asker: Asker = context["asker"]
-        command = context.get("parsed")
-        typed = isinstance(command, Command | Unparsed)
-        needed = gate or (gate_of(command) if typed else Gate.OPERATE)
+        parsed = context.get("parsed")
+        command = parsed if isinstance(parsed, Command | Unparsed) else None
+        typed = command is not None
+        needed = self.gate or (gate_of(command) if command is not None else Gate.OPERATE)
         if needed is Gate.PUBLIC:
             await next()
             return None
-        roles = await profbot.access.roles(asker.user)
+        roles = profbot.access.roles_now(asker.user)
         context["asker"] = asker = asker.with_roles(roles)
         if allowed(roles, needed):
             await next()
             return None
         context["refused"] = True  # counted as not_allowed (bot/slack/metering.py)
-        what = f"`{command.word}`" if typed else "this button"
+        what = f"`{command.word}`" if command is not None else "this button"
         await profbot.access.refused(asker, what)
         refusal = NotAllowed(asker.user, what)
         if typed:
             reply = {"response_type": "ephemeral", **render(refusal).as_kwargs()}
             return BoltResponse(status=200, body=json.dumps(reply), headers={"content-type": "application/json"})
-        tasks.spawn(tell(profbot.ports.people, asker, refusal), name="refusal")
+        self.tasks.spawn(tell(profbot.ports.people, asker, refusal), name="refusal")
         return BoltResponse(status=200, body="")
 
-    return check
+
+def requires(profbot: Profbot, tasks: BackgroundTasks, gate: Gate | None = None) -> AsyncMiddleware:
+    return Requires(profbot, tasks, gate)

@@ -24,7 +24,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.pictures import png_of
 from bot.slack.auth import CachedAuthorize
-from bot.slack.pacing import ChannelPacer
+from bot.slack.pacing import ChannelPacer, Turns
 from bot.slack.render import destroy_modal, render
 from bot.slack.render.commands import cannot_post_message
 from bot.slack.render.pictures import upload_of
@@ -75,15 +75,24 @@ class SlackPeople:
         *,
         pacer: ChannelPacer | None = None,
         identity: CachedAuthorize | None = None,
+        turns: Turns | None = None,
     ) -> None:
         """``pacer``: pace writes per channel (the alert threads' storms), else write at once.
-        ``identity``: the bot's own (auth.test), to say whom to invite where the bot may not post."""
+        ``identity``: the bot's own (auth.test), to say whom to invite where the bot may not post.
+        ``turns``: render and send in turns with the rest of the background work, behind the acks
+        (the same Turns as the listeners')."""
         self.client = client
         self.session = session
         self.pacer = pacer
         self.identity = identity
+        self.turns = turns
+
+    async def _turn(self) -> None:
+        if self.turns is not None:
+            await self.turns.take()
 
     async def post(self, place: Place, content: Content) -> MessageRef:
+        await self._turn()
         answer = await self._call(
             "chat_postMessage", channel=place.channel, thread_ts=place.thread, **render(content).as_kwargs()
         )
@@ -113,12 +122,14 @@ class SlackPeople:
                 await self._call("chat_update", channel=message.channel, ts=message.ts, **said)
 
     async def update(self, message: MessageRef, content: Content) -> None:
+        await self._turn()
         await self._call("chat_update", channel=message.channel, ts=message.ts, **render(content).as_kwargs())
 
     async def reply(self, message: MessageRef, content: Content) -> MessageRef:
         return await self.post(message.thread_place, content)
 
     async def tell(self, person: Asker, content: Content) -> None:
+        await self._turn()
         if isinstance(content, CannotPostHere):  # says whom to invite: the bot, by its user id
             message = cannot_post_message(content, await self._bot_user()).as_kwargs()
         else:
@@ -147,6 +158,7 @@ class SlackPeople:
     async def ask(self, person: Asker, form: Form) -> None:
         if not person.form_handle:
             raise MessageGone("no_trigger_id", "no trigger id to open a form with")
+        await self._turn()
         await self._call("views_open", trigger_id=person.form_handle, view=destroy_modal(form))
 
     async def attach(self, message: MessageRef, drawing: Drawing) -> None:

@@ -8,10 +8,17 @@ Roles come from user ids and user groups (``PROFBOT_OPERATORS``, ``PROFBOT_APPRO
 members come from the front end's directory and are cached for a few minutes. When the directory
 cannot say who is in a group, its members are treated as outside it (fail closed), keeping the last
 answer if there is one. Every refusal is audited.
+
+A front end that must answer at once (Slack's acknowledgements) asks :meth:`AccessPolicy.roles_now`,
+which never waits on the directory: :meth:`AccessPolicy.keep_fresh` refreshes every group in the
+background (so a cached answer is at most ``GROUP_REFRESH_SECONDS`` old while the directory
+answers; an answer past ``GROUP_CACHE_SECONDS`` is read again when used), and a group not known yet
+is read in the background while its members count as outside it, as when the directory cannot say.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from enum import StrEnum
 
@@ -20,6 +27,7 @@ import structlog
 from bot.usecases.audit import AuditRecords
 from bot.usecases.commands import PUBLIC_WORDS, Asker, Command, Decide, Role, Unparsed
 from bot.usecases.ports import Clock, GroupDirectory
+from profbot.aio import BackgroundTasks, SingleFlight, sleep_or_stop
 from profbot.approvals.rules import Decision
 from profbot.audit import AuditEvent, AuditKind
 from profbot.errors import DeliveryError
@@ -27,6 +35,7 @@ from profbot.errors import DeliveryError
 log = structlog.get_logger("profbot.access")
 
 GROUP_CACHE_SECONDS = 300.0
+GROUP_REFRESH_SECONDS = 60.0  # usergroups.users.list is tier 2 (about 20 a minute): one per group a minute
 
 
 class Gate(StrEnum):
@@ -75,14 +84,48 @@ class AccessPolicy:
         *,
         cache_seconds: float = GROUP_CACHE_SECONDS,
         clock: Clock = time.monotonic,
+        tasks: BackgroundTasks | None = None,
     ) -> None:
+        """``tasks``: where :meth:`roles_now` reads a group it does not know yet."""
         self.operators = operators
         self.approvers = approvers
         self.directory = directory
         self.audit = audit
         self.cache_seconds = cache_seconds
         self.clock = clock
+        self.tasks = tasks if tasks is not None else BackgroundTasks()
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._reads: SingleFlight[frozenset[str]] = SingleFlight()
+
+    @property
+    def groups(self) -> list[str]:
+        """The user groups roles are given to (Slack's group ids start with S)."""
+        return sorted(p for p in self.operators | self.approvers if p.startswith("S"))
+
+    def roles_now(self, user: str) -> frozenset[Role]:
+        """The roles known without waiting: from user ids, and from the groups' cached members. A
+        group never read yet is read in the background, and meanwhile counts nobody in (fail
+        closed); one read over ``cache_seconds`` ago (:meth:`keep_fresh` not running, or the
+        directory refusing) still answers, and is read again in the background."""
+        roles = set()
+        if self._known_member(user, self.operators):
+            roles.add(Role.OPERATOR)
+        if self._known_member(user, self.approvers):
+            roles.add(Role.APPROVER)
+        return frozenset(roles)
+
+    async def refresh(self) -> None:
+        """Read every group's members again (a group the directory cannot read keeps its last answer)."""
+        await asyncio.gather(*(self._read(group) for group in self.groups))
+
+    async def keep_fresh(self, stop: asyncio.Event, every: float = GROUP_REFRESH_SECONDS) -> None:
+        """Refresh the groups now, then every ``every`` seconds until ``stop``."""
+        while not stop.is_set():
+            try:
+                await self.refresh()
+            except Exception:  # never the end of the loop: the next round tries again
+                log.exception("usergroups_refresh_failed")
+            await sleep_or_stop(stop, every)
 
     async def roles(self, user: str) -> frozenset[Role]:
         roles = set()
@@ -99,6 +142,19 @@ class AccessPolicy:
             AuditEvent(kind=AuditKind.REFUSED, actor=asker.user, outcome=f"not an operator: {what}")
         )
 
+    def _known_member(self, user: str, principals: frozenset[str]) -> bool:
+        if not user:
+            return False
+        if user in principals:
+            return True
+        for group in sorted(p for p in principals if p.startswith("S")):
+            cached = self._groups.get(group)
+            if cached is None or self.clock() - cached[0] >= self.cache_seconds:
+                self.tasks.spawn(self._read(group), name=f"usergroup-{group}")  # for the next ones
+            if cached is not None and user in cached[1]:
+                return True
+        return False
+
     async def _member(self, user: str, principals: frozenset[str]) -> bool:
         if not user:
             return False
@@ -113,6 +169,14 @@ class AccessPolicy:
         cached = self._groups.get(group)
         if cached is not None and self.clock() - cached[0] < self.cache_seconds:
             return cached[1]
+        return await self._read(group)
+
+    async def _read(self, group: str) -> frozenset[str]:
+        """The group's members from the directory, cached; concurrent reads of a group share one call."""
+        return await self._reads.run(group, lambda: self._read_once(group))
+
+    async def _read_once(self, group: str) -> frozenset[str]:
+        cached = self._groups.get(group)
         try:
             members = await self.directory.members(group)
         except DeliveryError as exc:

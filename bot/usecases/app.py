@@ -101,7 +101,9 @@ class Profbot:
         self.tasks = tasks if tasks is not None else BackgroundTasks()  # an empty one is falsy
         people, timeout = ports.people, settings.job_timeout
         self.audit = AuditRecords(ports.trail, clock)
-        self.access = AccessPolicy(settings.operators, settings.approvers, ports.directory, self.audit)
+        self.access = AccessPolicy(
+            settings.operators, settings.approvers, ports.directory, self.audit, tasks=self.tasks
+        )
         self.homes = Homes(
             bus=ports.bus, store=ports.changes, trail=ports.trail, access=self.access, tasks=self.tasks,
             screens=ports.homes, viewers=ports.viewers, health=ports.health, clock=clock,

@@ -32,7 +32,7 @@ from handlers.context import ProcedureContext
 from handlers.findings import Finding, Report, Severity
 from handlers.registry import Runbook
 from profbot.aio import SingleFlight
-from profbot.bus import Bus
+from profbot.bus import Bus, RunnerInfo
 from profbot.errors import NoRunner, ProfbotError, RedisUnavailable
 
 log = structlog.get_logger("profbot.reads")
@@ -75,8 +75,10 @@ class Overview:
         self.seen = seen
         self.profiles = profiles
         self.profile_checks: SingleFlight[Report | Content] = SingleFlight()  # likewise the freshness summary
-        # Ten people asking for health during an incident start one check per host, not ten.
+        # Ten people asking for health during an incident start one check per host, not ten,
+        # and read the runners' list once.
         self.checks: SingleFlight[Report] = SingleFlight()
+        self.listing: SingleFlight[list[RunnerInfo]] = SingleFlight()
 
     async def runners(self, asker: Asker) -> None:
         try:
@@ -123,7 +125,9 @@ class Overview:
     async def health_reports(self, host: str | None) -> list[Report] | Content:
         """One health report per host (or for ``host``), or the notice saying why there are none."""
         try:
-            hosts = [host] if host is not None else [r.host for r in await self.bus.runners()]
+            hosts = (
+                [host] if host is not None else [r.host for r in await self.listing.run("runners", self.bus.runners)]
+            )
             if not hosts:
                 return NoRunners()
             return list(await asyncio.gather(*(self._shared(h) for h in hosts)))

@@ -1,11 +1,13 @@
-"""Background work after an ack: owned tasks and shared in-flight checks."""
+"""Background work after an ack: owned tasks, shared in-flight checks, and turns behind the acks."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
+from bot.slack.pacing import Turns
 from profbot import retry
 from profbot.aio import BackgroundTasks, SingleFlight
 
@@ -95,3 +97,40 @@ async def test_a_retry_goes_on_until_the_call_succeeds() -> None:
         return "stored"
 
     assert await retry.forever(comes_back, on=(OSError,), what="t", initial=0.01, cap=0.02) == "stored"
+
+
+async def test_background_work_takes_turns_one_per_pass_of_the_loop() -> None:
+    """Whatever arrives between two turns (an ack) runs before the next: never two in one pass."""
+    loop = asyncio.get_running_loop()
+    turns = Turns()
+    passes = 0
+    ticking = True
+
+    def tick() -> None:  # runs once in every pass of the loop
+        nonlocal passes
+        passes += 1
+        if ticking:
+            loop.call_soon(tick)
+
+    loop.call_soon(tick)
+    resumed: list[tuple[str, int]] = []
+
+    async def work(name: str) -> None:
+        await turns.take()
+        resumed.append((name, passes))
+
+    await asyncio.gather(*(work(f"w{i}") for i in range(5)))
+    ticking = False
+    assert [name for name, _ in resumed] == [f"w{i}" for i in range(5)]  # in the order they asked
+    at = [seen for _, seen in resumed]
+    assert all(a < b for a, b in itertools.pairwise(at)), at  # each in a pass of its own
+
+
+async def test_a_cancelled_turn_is_given_to_the_next() -> None:
+    turns = Turns()
+    first = asyncio.create_task(turns.take())
+    second = asyncio.create_task(turns.take())
+    await asyncio.sleep(0)  # both are waiting
+    first.cancel()
+    await asyncio.wait_for(second, timeout=1)
+    assert first.cancelled()

@@ -3,9 +3,11 @@ the one grammar both front ends parse with."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from bot.usecases.access import Gate, allowed, gate_of
+from bot.usecases.access import GROUP_CACHE_SECONDS, AccessPolicy, Gate, allowed, gate_of
 from bot.usecases.commands import (
     AuditQuery,
     Decide,
@@ -22,7 +24,7 @@ from bot.usecases.commands import (
 )
 from profbot.approvals.rules import Decision
 from profbot.errors import FrontEndUnavailable
-from tests.unit.world import APPROVER, OPERATOR, OPERATOR_2, STRANGER, make_world
+from tests.unit.world import APPROVER, APPROVERS_GROUP, OPERATOR, OPERATOR_2, STRANGER, make_world
 
 
 async def test_roles_come_from_ids_and_groups_and_groups_are_cached() -> None:
@@ -42,6 +44,71 @@ async def test_a_group_nobody_can_read_counts_nobody_in() -> None:
     world.directory.failing = FrontEndUnavailable("ratelimited")
     assert await world.profbot.access.roles(APPROVER) == frozenset()  # fail closed
     assert await world.profbot.access.roles(OPERATOR) == {Role.OPERATOR, Role.APPROVER}  # named directly
+
+
+async def test_roles_known_now_never_wait_on_the_directory_and_fail_closed_until_a_group_is_read() -> None:
+    world = make_world()
+    access = world.profbot.access
+    assert access.roles_now(OPERATOR) == {Role.OPERATOR, Role.APPROVER}  # named directly
+    assert access.roles_now(APPROVER) == frozenset()  # the group is not known yet: counts nobody in
+    await world.settle()  # ...and was read in the background
+    assert world.directory.asked == 1
+    assert access.roles_now(APPROVER) == {Role.APPROVER}  # recognised from the cache
+    assert access.roles_now(STRANGER) == frozenset()  # an unknown user is refused
+    await world.settle()
+    assert world.directory.asked == 1  # answered from the cache: no more reads
+
+
+async def test_membership_changes_are_picked_up_by_the_background_refresh() -> None:
+    world = make_world()
+    access = world.profbot.access
+    await access.refresh()
+    assert access.roles_now(APPROVER) == {Role.APPROVER}
+    world.directory.groups[APPROVERS_GROUP] = {STRANGER}
+    assert access.roles_now(APPROVER) == {Role.APPROVER}  # until the next refresh
+    await access.refresh()
+    assert access.roles_now(APPROVER) == frozenset()
+    assert access.roles_now(STRANGER) == {Role.APPROVER}
+
+
+async def test_an_answer_past_the_cache_time_still_answers_and_is_read_again() -> None:
+    world = make_world()
+    now = [0.0]
+    access = AccessPolicy(
+        frozenset(), frozenset({APPROVERS_GROUP}), world.directory, world.profbot.audit, clock=lambda: now[0],
+        tasks=world.tasks,
+    )  # fmt: skip
+    await access.refresh()
+    world.directory.groups[APPROVERS_GROUP] = set()
+    now[0] = GROUP_CACHE_SECONDS - 1
+    assert access.roles_now(APPROVER) == {Role.APPROVER}
+    await world.settle()
+    assert world.directory.asked == 1  # fresh enough: not read again
+    now[0] = GROUP_CACHE_SECONDS + 1
+    assert access.roles_now(APPROVER) == {Role.APPROVER}  # the ack does not wait for the read...
+    await world.settle()
+    assert world.directory.asked == 2
+    assert access.roles_now(APPROVER) == frozenset()  # ...the next ones see what it read
+
+
+async def test_a_refresh_the_directory_refuses_keeps_the_last_answer() -> None:
+    world = make_world()
+    access = world.profbot.access
+    await access.refresh()
+    world.directory.failing = FrontEndUnavailable("ratelimited")
+    await access.refresh()
+    assert access.roles_now(APPROVER) == {Role.APPROVER}  # an approver keeps the role while Slack is away
+
+
+async def test_the_groups_are_kept_fresh_in_the_background_until_stopped() -> None:
+    world = make_world()
+    stop = asyncio.Event()
+    keeping = asyncio.create_task(world.profbot.access.keep_fresh(stop, every=0.01))
+    while world.directory.asked < 3:
+        await asyncio.sleep(0.005)
+    assert world.profbot.access.roles_now(APPROVER) == {Role.APPROVER}
+    stop.set()
+    await asyncio.wait_for(keeping, timeout=1)
 
 
 async def test_a_refusal_is_audited() -> None:
