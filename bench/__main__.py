@@ -1,15 +1,25 @@
 """`make bench`: every benchmark, one after another, then one table of figure, target, measured
 and verdict (bench/table.py)."""
 
-from bench import ack_latency, alert_diagnosis, alert_intake, fleet_freshness, pictures, runner_ops
+from bench import (
+    ack_latency,
+    alert_diagnosis,
+    alert_intake,
+    fleet_freshness,
+    fleet_runners,
+    memory,
+    pictures,
+    runner_ops,
+)
 from bench.table import Row, render
 from profbot import logs
 
 if __name__ == "__main__":
     logs.configure("warning")  # the figures, not the bus's per-job log lines
     rows: list[Row] = []
-    for module in (ack_latency, runner_ops, alert_intake, alert_diagnosis, pictures, fleet_freshness):
-        rows += module.main() or []
+    modules = (ack_latency, alert_intake, alert_diagnosis, runner_ops, fleet_freshness, fleet_runners, memory, pictures)
+    for module in modules:
+        rows += module.main()
         print()
     print("## Summary")
     print(render(rows))

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from bench.machine import describe, percentile
+from bench.table import Row, at_most
 from bot.pictures import flamegraph_png, storage_chart_png
 from handlers.findings import MB, StorageHistory
 from handlers.profile_analysis import frames
@@ -63,23 +64,32 @@ def measure(draw: Callable[[], bytes | None]) -> tuple[list[float], int]:
     return times, size
 
 
-def report(name: str, times: list[float], size: int) -> None:
+def report(name: str, short: str, times: list[float], size: int) -> list[Row]:
+    """Printed, and as rows for the summary table against the targets above (p90 draw time under
+    1 s, PNG under 1 MB)."""
     median, p90 = statistics.median(times), percentile(times, 90)
     verdict = "ok" if p90 < TARGET_MS and size < TARGET_BYTES else "OVER TARGET"
     print(f"{name}: median {median:.0f} ms, p90 {p90:.0f} ms, max {max(times):.0f} ms; PNG {size / 1024:.0f} KB "
           f"(targets: < {TARGET_MS} ms, < {TARGET_BYTES // 1000} KB): {verdict}")  # fmt: skip
+    return [
+        at_most(f"{short}: p90 draw time", p90, TARGET_MS, "ms"),
+        at_most(f"{short}: PNG size", size / 1000, TARGET_BYTES / 1000, "KB"),
+    ]
 
 
-def main() -> None:
+def main() -> list[Row]:
     profile = synthetic_profile()
     history = synthetic_history()
     print("## Report pictures")
     print(f"machine: {describe()}")
     print(f"{RUNS} renders of each after a warm-up, in one thread of this process")
     times, size = measure(lambda: flamegraph_png(profile))
-    report(f"flamegraph, {len(frames(profile)) - 1:,} frames, {profile.num_ticks:,} samples", times, size)
+    rows = report(f"flamegraph, {len(frames(profile)) - 1:,} frames, {profile.num_ticks:,} samples",
+                  f"flamegraph, {FRAMES // 1000}k frames", times, size)  # fmt: skip
     times, size = measure(lambda: storage_chart_png(history, now=NOW))
-    report(f"storage chart, {len(history.samples)} samples over {DAYS} days", times, size)
+    rows += report(f"storage chart, {len(history.samples)} samples over {DAYS} days",
+                   f"storage chart, {DAYS} days hourly", times, size)  # fmt: skip
+    return rows
 
 
 if __name__ == "__main__":

@@ -9,11 +9,11 @@ import asyncio
 import contextlib
 import gc
 import signal
+from typing import TYPE_CHECKING
 
 import aiohttp
 import structlog
 from aiohttp import web
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -25,7 +25,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot import edge
 from bot.observability import probe_routes
-from bot.slack import socket_mode
 from bot.slack.alert_people import SlackAlertPeople
 from bot.slack.app import build_app
 from bot.slack.auth import CachedAuthorize
@@ -52,6 +51,9 @@ from profbot.bus import RESULT_GRACE_SECONDS, JobBus
 from profbot.errors import ConfigError
 from profbot.redis_access import Replication, connect_checked
 from profbot.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 log = structlog.get_logger("profbot.serve")
 
@@ -188,6 +190,9 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
         bolt = build_app(profbot, client, authorize, tasks, settings.command, turns)
         socket: AsyncSocketModeHandler | None = None
         if settings.slack_app_token is not None:
+            # Socket Mode's client and adapter are imported only by a bot that uses them.
+            from bot.slack import socket_mode
+
             app_token = settings.slack_app_token.get_secret_value()
             await socket_mode.check_app_token(client, app_token)
             socket, connecting = socket_mode.connect(bolt, client, app_token)

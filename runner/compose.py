@@ -16,14 +16,16 @@ import shutil
 import signal
 import sys
 import tempfile
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
+from typing import TYPE_CHECKING, Any
 
 from profbot.errors import InvalidArgument, OperationError, OperationTimeout, TargetNotFound
 from runner import progress
 from runner.redaction import bounded_text
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 # What podman-compose and the podman CLI need from the runner's environment, and nothing else:
 # the runner's own settings (Redis URL, tokens) must not leak into compose's interpolation.
@@ -104,8 +106,14 @@ class ComposeProject:
         self.override_file = override_file or self.directory / "docker-compose.profbot.yml"
         self.command = command or [sys.executable, "-m", "podman_compose"]
         self.timeout = timeout
-        self._yaml = YAML()
-        self._yaml.default_flow_style = False
+
+    @cached_property
+    def _yaml(self) -> YAML:
+        from ruamel.yaml import YAML  # on first use: a runner that edits no compose file is spared its 1.6 MB
+
+        yaml = YAML()
+        yaml.default_flow_style = False
+        return yaml
 
     # ------------------------------------------------------------------ reading
 

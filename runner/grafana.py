@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from profbot.ops.grafana import GrafanaDatasource, GrafanaDatasources
+from runner.pyroscope import tls_for
 from runner.redaction import redact
 
 
@@ -15,7 +16,11 @@ class GrafanaClient:
         self.base_url = base_url.rstrip("/")
         # The token travels in a header only; it is never part of a result or an error text.
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, transport=transport, headers={"Authorization": f"Bearer {token}"}
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            headers={"Authorization": f"Bearer {token}"},
+            verify=tls_for(self.base_url),
         )
 
     async def aclose(self) -> None:

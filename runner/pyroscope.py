@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 import uuid
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -24,6 +25,17 @@ from profbot.ops.pyroscope import (
 MAX_BODY_CHARS = 500  # a /ready body is a word or a reason; anything longer is cut and said
 MAX_PROFILE_NODES = 8192  # Pyroscope's own default cap on a rendered tree; keeps a job result small
 CANARY_POLL_SECONDS = 0.1  # how finely push latency is measured: well under the runbook's 1 s
+
+
+def tls_for(base_url: str) -> ssl.SSLContext | bool:
+    """How the runner's HTTP clients check a server's certificate. An https address gets httpx's
+    default (certifi's authorities, all loaded when the client is made: about 1 MB of memory per
+    client). An http one never speaks TLS (every request is a path under it, redirects are not
+    followed), so its client gets a context that trusts no authority at all: nothing to load, and a
+    TLS peer it somehow met would be refused, never trusted."""
+    if urlsplit(base_url).scheme == "https":
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies hostnames and certificates, against no CA
 
 
 def without_credentials(url: str) -> str:
@@ -50,7 +62,9 @@ class PyroscopeClient:
         # Where people open the UI (PYROSCOPE_UI_URL), when the runner reaches Pyroscope by another name.
         self.ui_url = without_credentials((ui_url or base_url).rstrip("/"))
         self.timeout = timeout
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout, transport=transport, verify=tls_for(self.base_url)
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

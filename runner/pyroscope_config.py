@@ -12,12 +12,13 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
+from typing import TYPE_CHECKING, Any
 
 from profbot.errors import InvalidArgument
 from profbot.ops.pyroscope import RetentionSetting
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 V1_RETENTION = ("limits", "compactor_blocks_retention_period")
 V0_RETENTION = "retention"
@@ -26,6 +27,8 @@ V0_ONLY_KEYS = (RUNBOOK_KEY, "storage-path", "analytics-opt-out")
 
 
 def _yaml() -> YAML:
+    from ruamel.yaml import YAML  # on first use (1.6 MB a runner that reads no config does not carry)
+
     yaml = YAML()  # round-trip mode: the operators' comments and key order survive an edit
     yaml.preserve_quotes = True
     return yaml

@@ -13,7 +13,6 @@ from profbot.settings import RunnerSettings
 from runner.compose import ComposeProject
 from runner.grafana import GrafanaClient
 from runner.host_policy import HostContext, HostPolicy
-from runner.metrics_server import metrics_server
 from runner.podman_gateway import PodmanGateway
 from runner.pyroscope import PyroscopeClient, without_credentials
 from runner.worker import RunnerWorker
@@ -43,6 +42,9 @@ async def run_runner(settings: RunnerSettings, redis_url: str, stop: asyncio.Eve
         clients.push_async_callback(redis.aclose)
         clients.callback(podman.close)
         if settings.metrics_listen is not None:
+            # aiohttp is imported only for it: a runner without /metrics is spared its memory.
+            from runner.metrics_server import metrics_server
+
             await clients.enter_async_context(metrics_server(settings.metrics_listen))
         ui_url = str(settings.pyroscope_ui_url) if settings.pyroscope_ui_url else None
         pyroscope = await clients.enter_async_context(

@@ -22,8 +22,11 @@ class OpKind(StrEnum):
     DESTROY = "destroy"  # needs a typed confirmation and a second person's approval
 
 
+# defer_build: a model's validator and serializer are built when it is first used, not at import.
+# Each process uses a few of the catalog's hundred models; building them all cost each process
+# 6 to 8 MB of memory (bench/memory.py).
 class OpResult(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class TextOutput(OpResult):
@@ -51,7 +54,7 @@ class Operation(BaseModel, Generic[R]):
     """Arguments of one operation whose result is an ``R``. :meth:`OperationCatalog.register`
     sets ``name``, ``kind``, ``timeout`` and ``result_type``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: ClassVar[str]
     kind: ClassVar[OpKind]

@@ -171,10 +171,17 @@ def _runners(content: RunnersOverview) -> Message:
             f"{state} *{r.host}*: last seen {utc(r.last_seen_at)}, runner {r.version}, {podman}, "
             f"{len(r.containers)} containers, Pyroscope at {escape(r.pyroscope_url)}"
         )
-    return Message(
-        text=f"{len(content.alive)} of {len(content.runners)} runners up",
-        blocks=[section("*Runners*\n" + "\n".join(lines))],
-    )
+    # One line per host, as many sections as Slack's section text limit needs: in one section,
+    # fifty hosts' lines were clipped after the first twenty or so.
+    blocks: list[Block] = []
+    chunk = ["*Runners*"]
+    for line in (clip(line, MAX_SECTION_TEXT - 20) for line in lines):
+        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_SECTION_TEXT - 10:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    blocks.append(section("\n".join(chunk)))
+    return Message(text=f"{len(content.alive)} of {len(content.runners)} runners up", blocks=blocks)
 
 
 @render.register
