@@ -107,7 +107,9 @@ def steady_gc() -> None:
     requests leaves hundreds of tasks waiting on one health check; at Python's thresholds they were
     promoted to the oldest generation and collected in full passes of 100-400 ms (measured under
     the ack benchmark), every ack waiting. Collecting the young generation every 20,000
-    allocations instead of 700 lets them die young: a pass of a few ms, a few times a burst."""
+    allocations instead of 700 lets them die young: a pass of a few ms, a few times a burst.
+    Start-up's garbage is collected first, so none of it is frozen for the process's life."""
+    gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 

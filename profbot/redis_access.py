@@ -29,6 +29,7 @@ from profbot.settings import CommonSettings, without_password
 # What a lost or restarting Redis raises: what retries wait out.
 REDIS_DOWN: tuple[type[BaseException], ...] = (RedisError, OSError)
 
+# The socket timeout bounds REDIS_WAIT_TIMEOUT_MS (profbot/settings.py): keep the two together.
 _TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
 # Sentinels are asked in turn: one that hangs must not hold the others up for long.
 _SENTINEL_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}

@@ -101,9 +101,11 @@ class CommonSettings(BaseSettings):
     redis_sentinels: str | None = Field(None, alias="REDIS_SENTINELS", min_length=1)
     redis_sentinel_master: str | None = Field(None, alias="REDIS_SENTINEL_MASTER", pattern=NAME_PATTERN)
     # Replicas that must acknowledge (WAIT) a change's state and step claims, results and alerts;
-    # default 1 with Sentinel, else 0 (no waiting). How long to wait for them.
+    # default 1 with Sentinel, else 0 (no waiting). How long to wait for them: under the client's
+    # 5 s socket timeout (profbot/redis_access.py), or a long WAIT is cut off as a lost connection
+    # and redis-py sends the pipeline it ends (the alert ledger's writes) a second time.
     redis_min_replicas_acks: int | None = Field(None, alias="REDIS_MIN_REPLICAS_ACKS", ge=0, le=10)
-    redis_wait_timeout_ms: int = Field(1000, alias="REDIS_WAIT_TIMEOUT_MS", ge=10, le=60_000)
+    redis_wait_timeout_ms: int = Field(1000, alias="REDIS_WAIT_TIMEOUT_MS", ge=10, le=4_000)
 
     @model_validator(mode="after")
     def _sentinel_url(self) -> CommonSettings:

@@ -36,6 +36,11 @@ log = structlog.get_logger("profbot.access")
 
 GROUP_CACHE_SECONDS = 300.0
 GROUP_REFRESH_SECONDS = 60.0  # usergroups.users.list is tier 2 (about 20 a minute): one per group a minute
+# A group's members last read longer ago than this count nobody in: someone removed from the
+# approvers while Slack refuses the read (rate limit, group deleted) must not keep approving.
+GROUP_TRUST_SECONDS = 900.0
+# After a refused read, the next is not tried for this long (not once per ack).
+GROUP_RETRY_SECONDS = 30.0
 
 
 class Gate(StrEnum):
@@ -95,6 +100,7 @@ class AccessPolicy:
         self.clock = clock
         self.tasks = tasks if tasks is not None else BackgroundTasks()
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._refused_at: dict[str, float] = {}
         self._reads: SingleFlight[frozenset[str]] = SingleFlight()
 
     @property
@@ -106,7 +112,8 @@ class AccessPolicy:
         """The roles known without waiting: from user ids, and from the groups' cached members. A
         group never read yet is read in the background, and meanwhile counts nobody in (fail
         closed); one read over ``cache_seconds`` ago (:meth:`keep_fresh` not running, or the
-        directory refusing) still answers, and is read again in the background."""
+        directory refusing) still answers, and is read again in the background, up to
+        ``GROUP_TRUST_SECONDS``: older, it counts nobody in."""
         roles = set()
         if self._known_member(user, self.operators):
             roles.add(Role.OPERATOR)
@@ -149,11 +156,20 @@ class AccessPolicy:
             return True
         for group in sorted(p for p in principals if p.startswith("S")):
             cached = self._groups.get(group)
-            if cached is None or self.clock() - cached[0] >= self.cache_seconds:
+            if (cached is None or self.clock() - cached[0] >= self.cache_seconds) and not self._backing_off(group):
                 self.tasks.spawn(self._read(group), name=f"usergroup-{group}")  # for the next ones
-            if cached is not None and user in cached[1]:
+            if user in self._trusted(cached):
                 return True
         return False
+
+    def _trusted(self, cached: tuple[float, frozenset[str]] | None) -> frozenset[str]:
+        if cached is None or self.clock() - cached[0] >= GROUP_TRUST_SECONDS:
+            return frozenset()
+        return cached[1]
+
+    def _backing_off(self, group: str) -> bool:
+        refused = self._refused_at.get(group)
+        return refused is not None and self.clock() - refused < GROUP_RETRY_SECONDS
 
     async def _member(self, user: str, principals: frozenset[str]) -> bool:
         if not user:
@@ -181,6 +197,8 @@ class AccessPolicy:
             members = await self.directory.members(group)
         except DeliveryError as exc:
             log.warning("usergroup_unresolved", group=group, error=exc.reason)
-            return cached[1] if cached is not None else frozenset()
+            self._refused_at[group] = self.clock()
+            return self._trusted(cached)
+        self._refused_at.pop(group, None)
         self._groups[group] = (self.clock(), members)
         return members

@@ -97,6 +97,14 @@ def test_replicas_are_waited_for_with_sentinel_unless_told_otherwise(env: pytest
     assert Replication.of(told, str(told.redis_url)) == Replication(acks=0, timeout_ms=250)
 
 
+def test_a_wait_longer_than_the_socket_timeout_is_refused_at_start(env: pytest.MonkeyPatch) -> None:
+    # A WAIT the socket gives up on would be retried by redis-py with the writes before it.
+    env.setenv("REDIS_URL", "redis+sentinel://:pw@h1:26379/m")
+    env.setenv("REDIS_WAIT_TIMEOUT_MS", "10000")
+    with pytest.raises(ConfigError, match="REDIS_WAIT_TIMEOUT_MS"):
+        load(RunnerSettings)
+
+
 def test_a_sentinel_urls_password_stays_out_of_logs() -> None:
     assert (
         without_password("redis+sentinel://:hunter2@h1:26379,h2:26379/m") == "redis+sentinel://:***@h1:26379,h2:26379/m"

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.usecases.access import GROUP_CACHE_SECONDS, AccessPolicy, Gate, allowed, gate_of
+from bot.usecases.access import GROUP_CACHE_SECONDS, GROUP_TRUST_SECONDS, AccessPolicy, Gate, allowed, gate_of
 from bot.usecases.commands import (
     AuditQuery,
     Decide,
@@ -98,6 +98,28 @@ async def test_a_refresh_the_directory_refuses_keeps_the_last_answer() -> None:
     world.directory.failing = FrontEndUnavailable("ratelimited")
     await access.refresh()
     assert access.roles_now(APPROVER) == {Role.APPROVER}  # an approver keeps the role while Slack is away
+
+
+async def test_a_group_slack_keeps_refusing_stops_counting_anyone_in_and_is_not_asked_on_every_ack() -> None:
+    world = make_world()
+    now = [0.0]
+    access = AccessPolicy(
+        frozenset(), frozenset({APPROVERS_GROUP}), world.directory, world.profbot.audit, clock=lambda: now[0],
+        tasks=world.tasks,
+    )  # fmt: skip
+    await access.refresh()
+    world.directory.failing = FrontEndUnavailable("no_such_subteam")
+    now[0] = GROUP_CACHE_SECONDS + 1
+    assert access.roles_now(APPROVER) == {Role.APPROVER}  # still trusted: read again in the background
+    await world.settle()
+    asked = world.directory.asked
+    for _ in range(20):  # twenty acks right after the refusal: no read each
+        access.roles_now(APPROVER)
+    await world.settle()
+    assert world.directory.asked == asked
+    now[0] = GROUP_TRUST_SECONDS + 1  # removed from the group long ago, Slack refusing all along
+    assert access.roles_now(APPROVER) == frozenset()
+    assert await access.roles(APPROVER) == frozenset()
 
 
 async def test_the_groups_are_kept_fresh_in_the_background_until_stopped() -> None:
