@@ -265,7 +265,7 @@ def main() -> list[Row]:
             f"{TOTAL:,} and {TOTAL:,}",
             f"{TOTAL - failed:,} and {answered:,}",
             failed == 0 and answered >= TOTAL,
-        ),  # fmt: skip
+        ),
     ]
     for role in ("serve", "runner"):
         first, last = rss[str(FIRST)][role], rss[str(TOTAL)][role]
