@@ -5,17 +5,21 @@ Diagnosis (run concurrently): the container's state and health (the runbook's `p
 (`podman exec backend curl -s http://pyroscope:4040/ready`, answered from podman's network records
 without an exec where they show the way: container.reach) and readiness from the host.
 
-The health is what podman recorded (what the runbook's `podman inspect` reads) when it says healthy
-and `/ready`, the question the health check asks, answers 200 now; otherwise (unhealthy, starting,
-never checked, or /ready failing) the check is run again, an exec into the container, and its fresh
-verdict reported: podman 4.3 without systemd runs no check on its own schedule.
+The health is what podman recorded (what the runbook's `podman inspect` reads) when it says healthy,
+was checked within RECORDED_HEALTH_MAX_AGE, and `/ready`, the question the health check asks, answers
+200 now at the runner's PYROSCOPE_URL, and that URL names the container diagnosed (its host is the
+container's name). Otherwise (unhealthy, starting, never checked, checked too long ago, /ready
+failing, or a URL that may lead to another server: `localhost:4040` is whatever publishes that port)
+the check is run again, an exec into the container, and its fresh verdict reported: podman 4.3
+without systemd runs no check on its own schedule, so there it is always re-run.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -43,6 +47,7 @@ from profbot.ops.pyroscope import PyroscopeReady, ReadyResult
 ID = "INC-PROF-001"
 IMPACT = "Profiling data is lost during the outage; services keep running normally."
 RECREATE_IMPACT = f"{IMPACT} The container is replaced; the volume stays."
+RECORDED_HEALTH_MAX_AGE = timedelta(minutes=10)  # an older recorded verdict is checked again
 
 
 class UnavailableParams(BaseModel):
@@ -55,35 +60,52 @@ class UnavailableParams(BaseModel):
 )
 async def diagnose_unavailable(ctx: ProcedureContext, params: UnavailableParams) -> Report:
     ready_task: asyncio.Task[Outcome[ReadyResult]] = asyncio.ensure_future(ctx.run(PyroscopeReady()))
-    (state, recorded), logs, probe, ready = await asyncio.gather(
+    (state, recorded, rerun), logs, probe, ready = await asyncio.gather(
         container_health(ctx, params.container, ready_task),
         ctx.run(ContainerLogs(container=params.container, tail=100)),
         ctx.run(ContainerReach(container=params.probe_from)),
         ready_task,
     )
-    return analyse_unavailable(ctx.host, params, state, logs, probe, ready, health_recorded=recorded)
+    return analyse_unavailable(ctx.host, params, state, logs, probe, ready, health_recorded=recorded, rerun=rerun)
 
 
-def recorded_health_stands(state: ContainerState, ready: Outcome[ReadyResult]) -> bool:
-    """Whether podman's recorded health answers without running the check again: it says healthy
-    and /ready answers 200 now. Anything else (unhealthy, starting, never checked, /ready failing
-    or unasked) is checked again, so a failing check is always a fresh one."""
-    return state.health == "healthy" and ready.value is not None and ready.value.ready
+def rerun_reason(state: ContainerState, ready: Outcome[ReadyResult], now: datetime) -> str | None:
+    """Why podman's recorded health does not answer without running the check again, or None when
+    it stands: it says healthy, was checked within RECORDED_HEALTH_MAX_AGE, and /ready answers 200
+    now at a URL that names this container. A failing check is always a fresh one."""
+    if state.health != "healthy":
+        return f"recorded {state.health or 'no verdict'}"
+    if state.health_checked_at is None:
+        return "no time recorded for the check"
+    if now - state.health_checked_at > RECORDED_HEALTH_MAX_AGE:
+        return f"recorded {age_text(now - state.health_checked_at)} ago, over {age_text(RECORDED_HEALTH_MAX_AGE)}"
+    r = ready.value
+    if r is None or not r.ready:
+        return "/ready does not answer 200"
+    if (urlsplit(r.url).hostname or "") != state.name:
+        return f"the runner's PYROSCOPE_URL ({r.url}) may not lead to {state.name}"
+    return None
+
+
+def age_text(age: timedelta) -> str:
+    seconds = max(0.0, age.total_seconds())
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 async def container_health(
     ctx: ProcedureContext, container: str, ready: Awaitable[Outcome[ReadyResult]]
-) -> tuple[Outcome[ContainerState], bool]:
-    """The container's state and health, and whether the health is podman's recorded one (not
-    re-run). One inspect gives status, health, restarts, OOM and exit code; the health check (an
-    exec) runs only where the recorded verdict does not stand."""
+) -> tuple[Outcome[ContainerState], bool, str | None]:
+    """The container's state and health, whether the health is podman's recorded one (not
+    re-run), and why it was run again. One inspect gives status, health, restarts, OOM and exit
+    code; the health check (an exec) runs only where the recorded verdict does not stand."""
     state = await ctx.run(ContainerInspect(container=container))
     s = state.value
     if s is None or not s.running or not s.healthcheck_defined:
-        return state, False  # no check to run: the state says it all
-    if recorded_health_stands(s, await ready):
-        return state, True
-    return await ctx.run(ContainerInspect(container=container, run_healthcheck=True)), False
+        return state, False, None  # no check to run: the state says it all
+    rerun = rerun_reason(s, await ready, datetime.now(UTC))
+    if rerun is None:
+        return state, True, None
+    return await ctx.run(ContainerInspect(container=container, run_healthcheck=True)), False, rerun
 
 
 def analyse_unavailable(
@@ -95,10 +117,13 @@ def analyse_unavailable(
     ready: Outcome[ReadyResult],
     *,
     health_recorded: bool = False,
+    rerun: str | None = None,
 ) -> Report:
     container = analyse_container(params.container, state)
     if health_recorded and state.value is not None:
         container = container.model_copy(update={"detail": container.detail + recorded_note(state.value)})
+    elif rerun is not None and state.value is not None and state.value.running:
+        container = container.model_copy(update={"detail": f"{container.detail} (health checked again now: {rerun})"})
     findings = [container, analyse_ready(ready)]
     evidence_blocks = []
     if logs.value is not None:
@@ -144,13 +169,12 @@ def analyse_unavailable(
 
 def recorded_note(s: ContainerState) -> str:
     """How old the recorded health verdict is, and why it was not checked again."""
-    if s.health_checked_at is None:
-        when = "as podman recorded it"
-    else:
-        age = max(0.0, (datetime.now(UTC) - s.health_checked_at).total_seconds())
-        ago = f"{age:.0f} s" if age < 120 else f"{age / 60:.0f} min"
-        when = f"as podman recorded it {ago} ago"
-    return f" ({when}; not re-run: /ready answers 200 now)"
+    assert s.health_checked_at is not None  # a verdict without its time is checked again
+    ago = age_text(datetime.now(UTC) - s.health_checked_at)
+    return (
+        f" (as podman recorded it {ago} ago; not re-run: under {age_text(RECORDED_HEALTH_MAX_AGE)} old and "
+        f"/ready at {s.name} answers 200 now)"
+    )
 
 
 def analyse_probe(params: UnavailableParams, probe: Outcome[HttpProbe]) -> Finding:
@@ -160,7 +184,7 @@ def analyse_probe(params: UnavailableParams, probe: Outcome[HttpProbe]) -> Findi
     p = probe.value
     assert p is not None
     if p.status_code == 200:
-        return Finding(check=check, severity=Severity.OK, detail=f"HTTP 200 `{p.body}` (via {p.client})")
+        return Finding(check=check, severity=Severity.OK, detail=f"HTTP 200 `{p.body}` (via {via(p)})")
     if p.status_code is None:
         return Finding(
             check=check,
@@ -172,6 +196,10 @@ def analyse_probe(params: UnavailableParams, probe: Outcome[HttpProbe]) -> Findi
         severity=Severity.CRITICAL,
         detail=f"{params.probe_from} reaches pyroscope:4040 but gets HTTP {p.status_code} `{p.body}`",
     )
+
+
+def via(p: HttpProbe) -> str:
+    return f"{p.client}; {p.note}" if p.note else str(p.client)
 
 
 @RUNBOOK.action(ID, "restart", risk=OpKind.CHANGE, label="Restart {container}", impact=IMPACT)

@@ -202,6 +202,7 @@ class HttpProbe(OpResult):
     body: str
     client: str | None  # which client inside the container made the request
     error: str | None = None
+    note: str | None = None  # container.reach: why it was asked from inside the container
 
 
 @CATALOG.register("container.http_get", OpKind.READ, timeout=15)

@@ -11,12 +11,22 @@ on it do). A name the resolver does not know, whose container podman's records s
 address at all. What this cannot stand for (a remote podman, another network mode, no resolver
 there or one that does not answer, a name it does not know otherwise, an address this host gets no
 answer from) is asked from inside the container, as before.
+
+The shortcut is taken only where podman's resolver is known to be what the container asks, and is
+this host's own: the container sets no Dns, DnsSearch, DnsOptions or ExtraHosts of its own (its
+lookup would not be the resolver's alone), its resolv.conf names the gateway as its nameserver
+(podman writes it there only for a DNS-enabled network), podman is rootful (a rootless podman's
+bridges live in another network namespace: the gateway is not on this host), the gateway is one of
+this host's addresses (the query is sent from it, so it cannot leave by the default route), and
+every address answered lies in the container's subnet on that network (nothing else answering there
+can send the runner's GET elsewhere).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
 import struct
 from dataclasses import dataclass
@@ -39,6 +49,11 @@ MAX_RESPONSE = 64 * 1024
 log = structlog.get_logger("profbot.runner")
 
 OWN_NETWORK_MODES = ("host", "none", "container:", "ns:", "slirp4netns", "pasta", "private")
+OWN_RESOLUTION = ("Dns", "DnsSearch", "DnsOptions", "ExtraHosts")  # HostConfig: --dns*, --add-host
+CHECKED = (
+    "no Dns/DnsSearch/DnsOptions/ExtraHosts of its own, its resolv.conf's nameserver, rootful podman, "
+    "the gateway a local address, the answer inside {subnet}"
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,7 @@ class Route:
     resolver: str = ""
     target: str = ""
     status: str = ""
+    subnet: str = ""
 
 
 def _networks(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -99,6 +115,9 @@ async def resolve(resolver: str, name: str) -> list[str]:
     query = dns_query(name, ident)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
+        # Sent from the gateway's own address: where it is not this host's (a rootless podman's
+        # bridge in its own namespace), bind fails (EADDRNOTAVAIL) and nothing leaves this host.
+        sock.bind((resolver, 0))
         sock.connect((resolver, 53))  # answers from elsewhere are not taken; a closed port raises
         async with asyncio.timeout(DNS_TIMEOUT):
             for wait in (0.1, 0.2, DNS_TIMEOUT):
@@ -111,36 +130,95 @@ async def resolve(resolver: str, name: str) -> list[str]:
     raise TimeoutError(f"no answer from {resolver}")
 
 
-async def route(host: HostContext, source: dict[str, Any], name: str) -> Route | None:
-    """Where ``name`` leads from the container inspected as ``source``; None where this host cannot
-    tell (the caller then asks from inside the container)."""
+def why_asked_inside(host: HostContext, source: dict[str, Any]) -> str | None:
+    """Why podman's resolver cannot stand for the container's own lookup, or None."""
     if not host.podman.local:
-        return None  # a remote podman's networks are not this host's to reach
-    mode = str((source.get("HostConfig") or {}).get("NetworkMode") or "")
-    networks = _networks(source)
-    if mode.startswith(OWN_NETWORK_MODES) or not networks:
+        return "a remote podman: its networks are not this host's to reach"
+    config = source.get("HostConfig") or {}
+    mode = str(config.get("NetworkMode") or "")
+    if mode.startswith(OWN_NETWORK_MODES) or not _networks(source):
+        return f"network mode {mode or 'unknown'}: no podman network to ask"
+    own = [key for key in OWN_RESOLUTION if config.get(key)]
+    if own:
+        return f"it sets {', '.join(own)}: its lookup is not podman's resolver's alone"
+    if rootless(host.podman.base_url):
+        return "rootless podman: its networks' gateways are not on this host"
+    return None
+
+
+def rootless(base_url: str) -> bool:
+    """Whether podman's socket is a rootless one (not owned by root; unknown counts as rootless)."""
+    path = urlsplit(base_url).path
+    try:
+        return os.stat(path).st_uid != 0
+    except OSError:
+        return True
+
+
+def nameservers(source: dict[str, Any]) -> list[str]:
+    """The nameservers of the container's resolv.conf, in order (none where it cannot be read)."""
+    try:
+        with open(str(source.get("ResolvConfPath") or ""), encoding="utf-8") as conf:
+            lines = conf.read(64 * 1024).splitlines()
+    except (OSError, ValueError):
+        return []
+    return [line.split()[1] for line in lines if line.startswith("nameserver") and len(line.split()) > 1]
+
+
+def subnet_of(entry: dict[str, Any]) -> ipaddress.IPv4Network | None:
+    """The container's IPv4 subnet on one network, from its address and prefix length there."""
+    try:
+        network = ipaddress.ip_interface(f"{entry.get('IPAddress')}/{int(entry.get('IPPrefixLen') or 0)}").network
+    except ValueError:
         return None
+    return network if isinstance(network, ipaddress.IPv4Network) and network.prefixlen > 0 else None
+
+
+def trusted(addresses: list[str], subnet: ipaddress.IPv4Network) -> bool:
+    """Whether every address answered lies in the container's subnet on that network."""
+    try:
+        return all(ipaddress.ip_address(address) in subnet for address in addresses)
+    except ValueError:
+        return False
+
+
+async def route(host: HostContext, source: dict[str, Any], name: str) -> Route | str:
+    """Where ``name`` leads from the container inspected as ``source``; where this host cannot
+    tell, why (the caller then asks from inside the container)."""
+    why = why_asked_inside(host, source)
+    if why is not None:
+        return why
     try:
         ipaddress.ip_address(name)
-        return None  # an address, not a name: the container's own routing decides
+        return "an address, not a name: the container's own routing decides"
     except ValueError:
         pass
+    networks = _networks(source)
+    gateways = [str((entry or {}).get("Gateway") or "") for entry in networks.values()]
+    servers = nameservers(source)
+    # podman's resolver for a DNS-enabled network listens on its gateway, and podman writes that
+    # address into the container's resolv.conf: the first nameserver must be one of them.
+    if not servers or servers[0] not in gateways:
+        return f"its resolv.conf's nameservers {servers[:3]} are not podman's resolvers {gateways}"
     answered = []
-    for net, entry in networks.items():
-        # podman's resolver for a DNS-enabled network listens on its gateway, the container's first
-        # nameserver; a network without one has nothing listening there (refused: asked inside).
-        resolver = str((entry or {}).get("Gateway") or "")
-        if not resolver:
-            return None
+    for (net, entry), resolver in zip(networks.items(), gateways, strict=True):
+        subnet = subnet_of(entry or {})
+        if resolver not in servers or subnet is None:
+            return f"network {net} has no podman resolver in its resolv.conf, or no IPv4 subnet"
         try:
             addresses = await resolve(resolver, name)
         except (OSError, TimeoutError, ValueError, IndexError, struct.error) as exc:
-            log.info("reach_resolver_silent", network=net, resolver=resolver, error=f"{type(exc).__name__}: {exc}")
-            return None  # whether the container's own lookup would fare better, it says itself
+            error = f"{type(exc).__name__}: {exc}"
+            log.info("reach_resolver_silent", network=net, resolver=resolver, error=error)
+            return f"podman's resolver {resolver} on {net} gave no answer from this host ({error[:80]})"
+        if not trusted(addresses, subnet):
+            log.warning("reach_answer_outside_subnet", network=net, resolver=resolver, answer=addresses[:4],
+                        subnet=str(subnet))  # fmt: skip
+            return f"the answer for {name} from {resolver} ({', '.join(addresses[:4])}) is outside {subnet}"
         if addresses:
-            return Route(net, addresses[0], resolver=resolver)
+            return Route(net, addresses[0], resolver=resolver, subnet=str(subnet))
         answered.append(net)
-    return await stopped_carrier(host, name, answered)
+    return await stopped_carrier(host, name, answered) or f"podman's resolver does not know {name}"
 
 
 async def stopped_carrier(host: HostContext, name: str, networks: list[str]) -> Route | None:
@@ -187,12 +265,12 @@ async def container_reach(host: HostContext, o: ContainerReach) -> HttpProbe:
     source = await host.require_readable(o.container)
     url = urlsplit(o.url)
     name, port = url.hostname or "", url.port or 80
-    found = None
-    if (source.get("State") or {}).get("Running"):  # a stopped container reaches nothing: the exec says so
+    found: Route | str = "the container is not running"  # it reaches nothing: the exec says so
+    if (source.get("State") or {}).get("Running"):
         found = await route(host, source, name)
-    if found is None:
-        log.info("reach_asked_inside", container=o.container, url=o.url)
-        return await container_http_get(host, ContainerHttpGet(container=o.container, url=o.url))
+    if isinstance(found, str):
+        log.info("reach_asked_inside", container=o.container, url=o.url, reason=found)
+        return await asked_inside(host, o, found)
     if not found.address:
         return HttpProbe(
             container=o.container, url=o.url, status_code=None, body="", client="podman's network records",
@@ -201,7 +279,7 @@ async def container_reach(host: HostContext, o: ContainerReach) -> HttpProbe:
         )  # fmt: skip
     via = (
         f"the host, GET {found.address}:{port} ({name} resolved by podman's resolver {found.resolver} on "
-        f"{o.container}'s network {found.network}; no exec)"
+        f"{o.container}'s network {found.network}; checked: {CHECKED.format(subnet=found.subnet)}; no exec)"
     )
     try:
         status, body = await http_get(found.address, port, url.path or "/", url.netloc)
@@ -214,5 +292,11 @@ async def container_reach(host: HostContext, o: ContainerReach) -> HttpProbe:
         # No answer at all (no route, filtered, hung): what this host sees may not be what the
         # container sees. Ask from inside it.
         log.info("reach_no_answer_from_host", address=found.address, port=port)
-        return await container_http_get(host, ContainerHttpGet(container=o.container, url=o.url))
+        return await asked_inside(host, o, f"this host got no answer from {found.address}:{port}")
     return HttpProbe(container=o.container, url=o.url, status_code=status, body=redact(body)[0][:MAX_BODY], client=via)
+
+
+async def asked_inside(host: HostContext, o: ContainerReach, why: str) -> HttpProbe:
+    """The exec probe (container.http_get), saying why it was asked from inside (``note``)."""
+    probe = await container_http_get(host, ContainerHttpGet(container=o.container, url=o.url))
+    return probe.model_copy(update={"note": f"asked inside: {why}"})

@@ -9,7 +9,7 @@ import pytest
 from profbot.errors import OperationError
 from profbot.ops.containers import ContainerHttpGet, ContainerReach, HttpProbe
 from tests.integration.conftest import Call
-from tests.rig.podman_rig import PodmanRig
+from tests.rig.podman_rig import HOST_PYTHON_BINDS, IMAGE, PodmanRig
 
 
 async def both(call: Call) -> tuple[HttpProbe, HttpProbe]:
@@ -27,6 +27,10 @@ async def test_healthy_pyroscope_is_reached_without_an_exec(call: Call, stack: P
     address = stack.inspect("pyroscope", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")
     gateway = stack.inspect("backend", "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}")
     assert f"GET {address}:4040" in reach.client and f"podman's resolver {gateway}" in reach.client
+    assert "checked: no Dns/DnsSearch/DnsOptions/ExtraHosts of its own" in reach.client
+    prefix = stack.inspect("backend", "{{range .NetworkSettings.Networks}}{{.IPPrefixLen}}{{end}}")
+    assert f"the answer inside {gateway.rsplit('.', 1)[0]}.0/{prefix}" in reach.client
+    assert reach.note is None
 
 
 async def test_unready_pyroscope_answers_its_503_as_from_inside(call: Call, stack: PodmanRig) -> None:
@@ -88,6 +92,46 @@ async def test_stopped_backend_reaches_nothing_as_the_exec_says(call: Call, stac
     stack.podman("stop", "-t", "5", "backend")
     with pytest.raises(OperationError, match="can only create exec sessions on running containers"):
         await call(ContainerReach(container="backend"))
+
+
+async def test_a_backend_with_its_own_hosts_entry_is_asked_inside(call: Call, stack: PodmanRig) -> None:
+    """backend's /etc/hosts sends `pyroscope` to itself (--add-host), where nothing listens: podman's
+    resolver would say 200, the container gets connection refused, and reach answers what it gets."""
+    backend_with(stack, "--add-host", "pyroscope:127.0.0.1")
+    try:
+        reach, inside = await both(call)
+        assert reach.status_code is None and inside.status_code is None
+        assert reach.client == inside.client == "python3"  # the exec probe, as the runbook's curl
+        assert reach.note is not None and "it sets ExtraHosts" in reach.note
+    finally:
+        restore_backend(stack)
+
+
+async def test_a_backend_with_its_own_dns_server_is_asked_inside(call: Call, stack: PodmanRig) -> None:
+    gateway = stack.inspect("backend", "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}")
+    backend_with(stack, "--dns", gateway)  # the same resolver, named explicitly: the same answer
+    try:
+        reach, inside = await both(call)
+        assert (reach.status_code, reach.body) == (inside.status_code, inside.body) == (200, "ready")
+        assert reach.client == inside.client == "python3"
+        assert reach.note is not None and "it sets Dns" in reach.note
+    finally:
+        restore_backend(stack)
+
+
+def backend_with(stack: PodmanRig, *options: str) -> None:
+    """`backend` replaced by a container on the same network with ``options`` (python3 inside)."""
+    network = network_of(stack, "backend")
+    stack.podman("rm", "-f", "-t", "0", "backend")
+    stack.podman(
+        "run", "-d", "--name", "backend", "--network", network, "--network-alias", "backend", *options,
+        *HOST_PYTHON_BINDS, IMAGE, "/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done",
+    )  # fmt: skip
+
+
+def restore_backend(stack: PodmanRig) -> None:
+    stack.podman("rm", "-f", "-t", "0", "backend", check=False)
+    stack.compose("up", "-d", "backend")
 
 
 def network_of(stack: PodmanRig, container: str) -> str:

@@ -1,11 +1,13 @@
 """INC-PROF-001's reads, as a procedure on fakes: podman's recorded health stands only when it says
-healthy and /ready answers 200 now, otherwise the health check runs again; backend's connectivity
-is asked with container.reach; an alert's diagnosis begun beside its parent's post is dropped when
-the parent is refused."""
+healthy, was checked within ten minutes, and /ready answers 200 now at a PYROSCOPE_URL that names the
+container diagnosed; otherwise the health check runs again; backend's connectivity is asked with
+container.reach; an alert's diagnosis begun beside its parent's post is dropped when the parent is
+refused."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from bot.usecases.content import DiagnosisPosted
 from handlers.context import ProcedureContext
@@ -13,11 +15,22 @@ from handlers.findings import Report, Severity
 from handlers.pyroscope_unavailable import UnavailableParams, diagnose_unavailable
 from profbot.ops.pyroscope import ReadyResult
 from tests.unit.test_usecase_alerts import notification
-from tests.unit.world import ALERTS, HOST, NOW, World, make_world
+from tests.unit.world import ALERTS, HOST, World, container, make_world
 
 
-async def diagnose(world: World) -> Report:
-    return await diagnose_unavailable(ProcedureContext(world.bus, HOST, 30), UnavailableParams())
+async def diagnose(world: World, name: str = "pyroscope") -> Report:
+    return await diagnose_unavailable(ProcedureContext(world.bus, HOST, 30), UnavailableParams(container=name))
+
+
+def checked(world: World, ago: timedelta, name: str = "pyroscope") -> None:
+    """``name``'s recorded health check ended ``ago``."""
+    when = datetime.now(UTC) - ago
+    world.states[name] = world.states[name].model_copy(update={"health_checked_at": when})
+
+
+def ready_at(world: World, url: str) -> None:
+    """The runner's PYROSCOPE_URL is ``url``, and its /ready answers 200."""
+    world.bus.answer("pyroscope.ready", ReadyResult(url=url, ready=True, status_code=200, body="ready", latency_ms=2))
 
 
 def healthchecks_run(world: World) -> int:
@@ -30,17 +43,61 @@ def container_finding(report: Report) -> str:
 
 async def test_recorded_healthy_with_ready_answering_is_not_checked_again() -> None:
     world = make_world()
-    world.states["pyroscope"] = world.states["pyroscope"].model_copy(update={"health_checked_at": NOW})
+    checked(world, timedelta(seconds=30))
+    ready_at(world, "http://pyroscope:4040/ready")  # the URL names the container diagnosed
     report = await diagnose(world)
     assert report.verdict is Severity.OK
     assert healthchecks_run(world) == 0
-    assert "healthy (as podman recorded it" in container_finding(report)
-    assert "not re-run: /ready answers 200 now" in container_finding(report)
+    assert "healthy (as podman recorded it 30 s ago" in container_finding(report)
+    assert "not re-run: under 10 min old and /ready at pyroscope answers 200 now" in container_finding(report)
     # backend's connectivity through container.reach, not an exec of its own
     assert [c.operation.model_dump() for c in world.bus.ran("container.reach")] == [
         {"container": "backend", "url": "http://pyroscope:4040/ready"}
     ]
     assert world.bus.ran("container.http_get") == []
+
+
+async def test_a_stale_recorded_verdict_is_checked_again() -> None:
+    world = make_world()
+    checked(world, timedelta(minutes=11))
+    ready_at(world, "http://pyroscope:4040/ready")
+    report = await diagnose(world)
+    assert healthchecks_run(world) == 1
+    assert "not re-run" not in container_finding(report)
+    assert "health checked again now: recorded 11 min ago, over 10 min" in container_finding(report)
+
+
+async def test_a_verdict_without_its_time_is_checked_again() -> None:
+    world = make_world()  # the world's pyroscope has a healthy verdict but no health_checked_at
+    ready_at(world, "http://pyroscope:4040/ready")
+    await diagnose(world)
+    assert healthchecks_run(world) == 1
+
+
+async def test_a_url_that_may_lead_elsewhere_runs_the_check_again() -> None:
+    """localhost:4040 is whatever publishes that port: its /ready vouches for no container by name."""
+    world = make_world()
+    checked(world, timedelta(seconds=30))
+    ready_at(world, "http://localhost:4040/ready")
+    report = await diagnose(world)
+    assert healthchecks_run(world) == 1
+    assert "PYROSCOPE_URL (http://localhost:4040/ready) may not lead to pyroscope" in container_finding(report)
+
+
+async def test_another_container_than_the_configured_one_is_checked_again() -> None:
+    """The runner's /ready answers for `pyroscope`; the procedure diagnoses `pyroscope-canary`."""
+    world = make_world()
+    world.states["pyroscope-canary"] = container("pyroscope-canary")
+    checked(world, timedelta(seconds=30), "pyroscope-canary")
+    checked(world, timedelta(seconds=30))
+    ready_at(world, "http://pyroscope:4040/ready")
+    report = await diagnose(world, "pyroscope-canary")
+    assert healthchecks_run(world) == 1
+    assert [c.operation.model_dump()["container"] for c in world.bus.ran("container.inspect")] == [
+        "pyroscope-canary"
+    ] * 2
+    detail = next(f.detail for f in report.findings if f.check == "container pyroscope-canary")
+    assert "may not lead to pyroscope-canary" in detail
 
 
 async def test_ready_failing_runs_the_health_check_again() -> None:
