@@ -7,9 +7,10 @@ without an exec where they show the way: container.reach) and readiness from the
 
 The health is what podman recorded (what the runbook's `podman inspect` reads) when it says healthy,
 was checked within RECORDED_HEALTH_MAX_AGE, and `/ready`, the question the health check asks, answers
-200 now at the runner's PYROSCOPE_URL, and that URL names the container diagnosed (its host is the
-container's name). Otherwise (unhealthy, starting, never checked, checked too long ago, /ready
-failing, or a URL that may lead to another server: `localhost:4040` is whatever publishes that port)
+200 now at the runner's PYROSCOPE_URL, and that URL leads to the container diagnosed (its host is the
+container's name, or it is this host's loopback at a port the container publishes). Otherwise
+(unhealthy, starting, never checked, checked too long ago, /ready failing, or a URL that may lead
+to another server)
 the check is run again, an exec into the container, and its fresh verdict reported: podman 4.3
 without systemd runs no check on its own schedule, so there it is always re-run.
 """
@@ -82,9 +83,26 @@ def rerun_reason(state: ContainerState, ready: Outcome[ReadyResult], now: dateti
     r = ready.value
     if r is None or not r.ready:
         return "/ready does not answer 200"
-    if (urlsplit(r.url).hostname or "") != state.name:
+    if not leads_to(r.url, state):
         return f"the runner's PYROSCOPE_URL ({r.url}) may not lead to {state.name}"
     return None
+
+
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def leads_to(url: str, state: ContainerState) -> bool:
+    """Whether ``url`` reaches this container: it names it, or it is this host's loopback at a port
+    the container publishes (no other container can publish the same host port)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host == state.name:
+        return True
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return False
+    return host in LOOPBACK and port in state.published_ports
 
 
 def age_text(age: timedelta) -> str:

@@ -71,7 +71,21 @@ def container_state_from_attrs(attrs: dict[str, Any]) -> ContainerState:
         started_at=parse_podman_time(state.get("StartedAt")),
         finished_at=parse_podman_time(state.get("FinishedAt")),
         health_checked_at=checked_at,
+        published_ports=published_ports(attrs),
     )
+
+
+def published_ports(attrs: dict[str, Any]) -> list[int]:
+    """The host ports a container publishes (``NetworkSettings.Ports``: ``{"4040/tcp": [{"HostPort":
+    "4040", ...}]}``, a port without a binding mapped to null)."""
+    ports = ((attrs.get("NetworkSettings") or {}).get("Ports")) or {}
+    found = {
+        int(binding["HostPort"])
+        for bindings in ports.values()
+        for binding in bindings or []
+        if str(binding.get("HostPort") or "").isdigit()
+    }
+    return sorted(found)
 
 
 class PodmanGateway:

@@ -41,6 +41,7 @@ class ContainerState(OpResult):
     started_at: datetime | None
     finished_at: datetime | None
     health_checked_at: datetime | None = None  # when the last recorded health check ended
+    published_ports: list[int] = Field(default_factory=list)  # the host's ports it publishes
 
 
 @CATALOG.register("container.inspect", OpKind.READ, timeout=20)

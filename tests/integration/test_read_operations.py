@@ -12,6 +12,7 @@ from profbot.errors import InvalidArgument, NotAllowed, OperationError, TargetNo
 from profbot.ops.containers import (
     ContainerDiskUsage,
     ContainerEnv,
+    ContainerInspect,
     ContainerHttpGet,
     ContainerLogs,
     ContainerPackageVersion,
@@ -236,3 +237,11 @@ async def test_a_forged_job_with_an_injected_name_is_refused_by_the_runner(
     assert raw is not None
     assert '"error_code":"invalid_argument"' in raw
     assert InvalidArgument.code == "invalid_argument"
+
+
+async def test_inspect_names_the_host_ports_a_container_publishes(call: Call, podman_rig: PodmanRig) -> None:
+    # What lets INC-PROF-001 tell that PYROSCOPE_URL (127.0.0.1:<port>) leads to this container.
+    state = await call(ContainerInspect(container="pyroscope"))
+    assert podman_rig.pyroscope_port in state.published_ports
+    backend = await call(ContainerInspect(container="backend"))
+    assert podman_rig.pyroscope_port not in backend.published_ports

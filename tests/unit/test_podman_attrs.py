@@ -49,3 +49,13 @@ def test_podman_times() -> None:
         "2026-11-25T17:41:14.161595+01:00"
     )
     assert parse_podman_time("garbage") is None
+
+
+def test_the_host_ports_a_container_publishes() -> None:
+    attrs = {
+        **PODMAN_43_EXITED,
+        "NetworkSettings": {"Ports": {"4040/tcp": [{"HostIp": "", "HostPort": "14040"}], "9095/tcp": None,
+                                      "7946/udp": [{"HostIp": "127.0.0.1", "HostPort": "17946"}]}},
+    }  # fmt: skip
+    assert container_state_from_attrs(attrs).published_ports == [14040, 17946]
+    assert container_state_from_attrs(PODMAN_43_EXITED).published_ports == []

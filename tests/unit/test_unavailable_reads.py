@@ -75,13 +75,24 @@ async def test_a_verdict_without_its_time_is_checked_again() -> None:
 
 
 async def test_a_url_that_may_lead_elsewhere_runs_the_check_again() -> None:
-    """localhost:4040 is whatever publishes that port: its /ready vouches for no container by name."""
+    """localhost:4040 is whatever publishes that port: here not the container diagnosed."""
     world = make_world()
     checked(world, timedelta(seconds=30))
+    world.states["pyroscope"] = world.states["pyroscope"].model_copy(update={"published_ports": [4041]})
     ready_at(world, "http://localhost:4040/ready")
     report = await diagnose(world)
     assert healthchecks_run(world) == 1
     assert "PYROSCOPE_URL (http://localhost:4040/ready) may not lead to pyroscope" in container_finding(report)
+
+
+async def test_this_hosts_loopback_at_the_port_the_container_publishes_leads_to_it() -> None:
+    world = make_world()
+    checked(world, timedelta(seconds=30))
+    world.states["pyroscope"] = world.states["pyroscope"].model_copy(update={"published_ports": [4040]})
+    ready_at(world, "http://127.0.0.1:4040/ready")
+    report = await diagnose(world)
+    assert healthchecks_run(world) == 0
+    assert "not re-run: under 10 min old and /ready at" in container_finding(report)
 
 
 async def test_another_container_than_the_configured_one_is_checked_again() -> None:
