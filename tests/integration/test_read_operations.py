@@ -12,8 +12,8 @@ from profbot.errors import InvalidArgument, NotAllowed, OperationError, TargetNo
 from profbot.ops.containers import (
     ContainerDiskUsage,
     ContainerEnv,
-    ContainerInspect,
     ContainerHttpGet,
+    ContainerInspect,
     ContainerLogs,
     ContainerPackageVersion,
     ContainerProcesses,
