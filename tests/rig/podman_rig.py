@@ -225,14 +225,15 @@ class PodmanRig:
     def reset_stack(self) -> None:
         """Back to the operator's files and freshly created containers, whatever a test changed."""
         self.write_project()
-        # Containers a test added beside the stack go; so does a swapped data volume.
+        # Every container goes at once, killed (the stack's and any a test added beside it), and so
+        # does the data volume, swapped or filled; compose then creates the stack afresh. (One
+        # `podman rm` instead of compose's --force-recreate, which stops them one by one.)
         names = self.podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
-        for extra in set(names) - STACK_CONTAINERS:
-            self.podman("rm", "-f", "-t", "0", extra, check=False)
-        self.podman("rm", "-f", "-t", "0", "pyroscope", check=False)
+        if names:
+            self.podman("rm", "-f", "-t", "0", *names, check=False)
         self.podman("volume", "rm", "-f", "pyroscope_data", check=False)
         self._drop_small_data()
-        self.compose("up", "-d", "--force-recreate")
+        self.compose("up", "-d")
         self.wait_pyroscope_ready()
 
     def wait_pyroscope_ready(self, timeout: float = 20) -> None:
