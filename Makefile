@@ -30,7 +30,7 @@ run-packages:
 # mostly wait on podman, processes and Redis, so more workers than the two cores pay. -n 0: serially.
 TEST_WORKERS ?= 4
 test: system-packages setup
-	$(PY) -m pytest -ra -n $(TEST_WORKERS)
+	$(PY) -m pytest -ra -n $(TEST_WORKERS) --durations=25
 
 check: setup
 	$(VENV)/bin/ruff format --check .
