@@ -150,7 +150,7 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
         ports = Ports(
             bus=bus,
             people=people,
-            changes=ApprovalStore(redis, prefix, replication),
+            changes=ApprovalStore(redis, prefix, replication, executor_lease=settings.executor_lease_seconds),
             trail=AuditLog(redis, prefix),
             offers=RedisOfferStore(redis, prefix),
             directory=SlackDirectory(client),

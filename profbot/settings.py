@@ -145,6 +145,9 @@ class BotSettings(CommonSettings):
     changes_per_hour: int = Field(3, alias="PROFBOT_CHANGES_PER_HOUR", ge=1, le=100)
     # How long the verification after a change may take (e.g. /ready after a restart).
     verify_seconds: float = Field(60.0, alias="PROFBOT_VERIFY_SECONDS", ge=1, le=900)
+    # How long a running change outlives its bot process: past it (plus the deadline of the step it
+    # sent), another bot's sweeper calls it "outcome unknown". Its executor renews it meanwhile.
+    executor_lease_seconds: float = Field(60.0, alias="PROFBOT_EXECUTOR_LEASE_SECONDS", ge=2, le=3600)
 
     @property
     def operator_ids(self) -> frozenset[str]:

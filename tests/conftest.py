@@ -5,16 +5,42 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import structlog
 
+from tests.rig.fault_figures import FIGURES
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.ports import free_port
 from tests.rig.processes import RunnerProcess
 from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
 from tests.rig.slack_requests import APPROVER, APPROVERS_GROUP
 from tests.rig.slack_standin import SlackStandIn
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A pytest-xdist worker hands its fault figures to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_figures"] = FIGURES.as_data()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """The controller adds up its workers' fault figures."""
+    figures = getattr(node, "workeroutput", {}).get("fault_figures")
+    if figures:
+        FIGURES.add(figures)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault suite's figures, when any of its tests ran (tests/rig/fault_figures.py)."""
+    if FIGURES.tests and getattr(terminalreporter.config, "workerinput", None) is None:
+        terminalreporter.write_sep("=", "fault suite")
+        terminalreporter.write_line(FIGURES.line())
+        for leak in FIGURES.leaks:
+            terminalreporter.write_line(f"  leaked: {leak}")
 
 
 @pytest.fixture(autouse=True)

@@ -160,7 +160,7 @@ async def _serve(
     ports = Ports(
         bus=bus,
         people=people,
-        changes=ApprovalStore(bus.redis, prefix, replication),
+        changes=ApprovalStore(bus.redis, prefix, replication, executor_lease=settings.executor_lease_seconds),
         trail=AuditLog(bus.redis, prefix),
         offers=RedisOfferStore(bus.redis, prefix),
         directory=NoGroups(),

@@ -29,7 +29,7 @@ from handlers.findings import Finding, Severity
 from handlers.registry import Runbook
 from profbot.aio import sleep_or_stop
 from profbot.approvals.model import ChangeRequest, RequestState, StepOutcome
-from profbot.approvals.store import EXECUTOR_LEASE_SECONDS, EXECUTOR_RENEW_SECONDS
+from profbot.approvals.store import renew_interval
 from profbot.audit import AuditEvent, AuditKind
 from profbot.bus import Bus
 from profbot.errors import JobTimeout, OutcomeUnknown, ProfbotError, RedisUnavailable
@@ -63,8 +63,8 @@ class Executor:
     async def _keep_lease(self, request_id: str, done: asyncio.Event) -> None:
         """Tell the reaper this process still runs the request, until it is over."""
         while not done.is_set():
-            await self._lease_at_least(request_id, EXECUTOR_LEASE_SECONDS)  # Redis away: the next may make it
-            await sleep_or_stop(done, EXECUTOR_RENEW_SECONDS)
+            await self._lease_at_least(request_id, self.policy.executor_lease)  # Redis away: the next may make it
+            await sleep_or_stop(done, renew_interval(self.policy.executor_lease))
 
     async def _lease_at_least(self, request_id: str, seconds: float) -> None:
         try:
@@ -77,7 +77,7 @@ class Executor:
         confirmation) becomes "outcome unknown", in its message, its thread and the audit; the
         runners stop authorising its steps, which they do only for a running request."""
         before = await self.store.get(request_id)
-        silent = EXECUTOR_LEASE_SECONDS
+        silent = self.policy.executor_lease
         current = await self._finish(
             request_id, RequestState.UNKNOWN,
             f"no profbot process has been running it for over {silent:.0f}s (it stopped without finishing): outcome "
@@ -119,7 +119,7 @@ class Executor:
             budget = max(self.job_timeout, operation.time_budget())
             # Were this process to die now, the runner could still be running the step until its
             # deadline: the request is not reaped, nor its target freed, before that.
-            await self._lease_at_least(request.id, budget + EXECUTOR_LEASE_SECONDS)
+            await self._lease_at_least(request.id, budget + self.policy.executor_lease)
             try:
                 result = await self.bus.call(
                     request.host, operation, timeout=budget,

@@ -12,11 +12,17 @@ class ChangePolicy:
     approval_ttl: float = 900.0  # seconds a request waits for its confirmation or approval
     changes_per_hour: int = 3  # the same change on the same target, per hour
     verify_seconds: float = 60.0  # the budget of the verification after a change
+    executor_lease: float = 60.0  # how long a running change outlives its executor (beyond its step's deadline)
 
     @classmethod
     def of(cls, settings: BotSettings) -> ChangePolicy:
         """The policy every front end's process reads from its settings."""
-        return cls(settings.approval_ttl_seconds, settings.changes_per_hour, settings.verify_seconds)
+        return cls(
+            settings.approval_ttl_seconds,
+            settings.changes_per_hour,
+            settings.verify_seconds,
+            settings.executor_lease_seconds,
+        )
 
 
 @dataclass(frozen=True)

@@ -38,18 +38,35 @@ HOLD_MARGIN_SECONDS = 120
 # A running request holds its target this long after it started or last recorded a step: its bot,
 # killed without its shutdown (which marks it "unknown"), must not keep the target for ever.
 RUNNING_HOLD_SECONDS = 3600
-# A running request's executor renews its lease this far ahead (every EXECUTOR_RENEW_SECONDS); a
-# lease lapsed means no live executor: the reaper says "outcome unknown" and its steps stop being
-# authorised on the runners.
+# A running request's executor renews its lease this far ahead (every EXECUTOR_RENEW_SECONDS, or a
+# quarter of a shorter lease); a lease lapsed means no live executor: the reaper says "outcome
+# unknown" and its steps stop being authorised on the runners. The default of
+# PROFBOT_EXECUTOR_LEASE_SECONDS (profbot/settings.py).
 EXECUTOR_LEASE_SECONDS = 60.0
 EXECUTOR_RENEW_SECONDS = 15.0
+
+
+def renew_interval(lease: float) -> float:
+    """How often an executor renews a lease of ``lease`` seconds: well before it lapses."""
+    return min(EXECUTOR_RENEW_SECONDS, lease / 4)
+
+
 # Each person's latest requests, for their App Home: this many ids, the key gone with the requests.
 BY_USER_KEPT = 20
 
 
 class ApprovalStore:
-    def __init__(self, redis: aioredis.Redis, prefix: str, replication: Replication | None = None) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        prefix: str,
+        replication: Replication | None = None,
+        *,
+        executor_lease: float = EXECUTOR_LEASE_SECONDS,
+    ) -> None:
+        """``executor_lease``: the lease a request gets as it starts running (PROFBOT_EXECUTOR_LEASE_SECONDS)."""
         self.redis = redis
+        self.executor_lease = executor_lease
         self.keys = Keys(prefix)
         self.replication = replication or Replication()
         self._create = redis.register_script(CREATE)
@@ -192,7 +209,7 @@ class ApprovalStore:
             )
             starting = updated.state is RequestState.RUNNING and current.state is not RequestState.RUNNING
             if starting:  # leased before it runs: a bot killed right after the move is still reaped
-                await self.lease(request_id, EXECUTOR_LEASE_SECONDS)
+                await self.lease(request_id, self.executor_lease)
             with redis_errors():
                 async with self.replication.writer(self.redis) as conn:
                     written = await self._transition(

@@ -1,20 +1,20 @@
 """The fault suite's rig: the e2e fixtures (real `profbot serve` and `profbot runner` processes),
 a hypothesis profile, planted secrets looked for in everything Slack was sent, and the figures the
-suite prints at its end (inputs tried, actions executed by forged or malformed input, duplicate
-executions, alerts lost, secrets leaked)."""
+suite prints at its end (tests/rig/fault_figures.py; printed by tests/conftest.py, which also adds
+up the pytest-xdist workers' figures)."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.e2e.conftest import bot, bot_with, runner, start_runner  # noqa: F401 - fixtures used here
 from tests.e2e.test_alerts import ALERT_TOKEN, HMAC_SECRET
+from tests.rig.fault_figures import FIGURES, Figures
 from tests.rig.podman_rig import GRAFANA_TOKEN
 from tests.rig.slack_requests import APPROVER, APPROVERS_GROUP, SIGNING_SECRET
 from tests.rig.slack_standin import DEFAULT_TOKEN, SlackStandIn
@@ -41,27 +41,6 @@ PLANTED = (
 )  # fmt: skip
 
 
-@dataclass
-class Figures:
-    inputs_tried: int = 0
-    executed_by_bad_input: int = 0
-    duplicate_executions: int = 0
-    alerts_lost: int = 0
-    secrets_leaked: int = 0
-    tests: int = 0
-    leaks: list[str] = field(default_factory=list)
-
-    def line(self) -> str:
-        return (
-            f"faults: inputs tried {self.inputs_tried} · executed by forged or malformed input "
-            f"{self.executed_by_bad_input} · duplicate executions {self.duplicate_executions} · alerts lost "
-            f"{self.alerts_lost} · secrets leaked {self.secrets_leaked}"
-        )
-
-
-FIGURES = Figures()
-
-
 @pytest.fixture(scope="session")
 def figures() -> Figures:
     return FIGURES
@@ -70,14 +49,6 @@ def figures() -> Figures:
 @pytest.fixture(autouse=True)
 def _counted() -> None:
     FIGURES.tests += 1
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if FIGURES.tests:
-        terminalreporter.write_sep("=", "fault suite")
-        terminalreporter.write_line(FIGURES.line())
-        for leak in FIGURES.leaks:
-            terminalreporter.write_line(f"  leaked: {leak}")
 
 
 def leaks(standin: SlackStandIn) -> list[str]:

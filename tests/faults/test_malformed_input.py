@@ -36,7 +36,8 @@ from profbot.redis_access import connect
 from tests.e2e.conftest import HOST
 from tests.e2e.test_alerts import ALERT_CHANNEL, ALERT_TOKEN, HMAC_SECRET, alert, group
 from tests.faults import strategies as gen
-from tests.faults.conftest import FAULTS, Figures
+from tests.faults.conftest import FAULTS
+from tests.rig.fault_figures import Figures
 from tests.rig.processes import BotProcess
 from tests.rig.slack_requests import OPERATOR, SIGNING_SECRET, button_payload, post_interaction, sign
 from tests.rig.slack_standin import DEFAULT_CHANNEL, SlackStandIn

@@ -17,7 +17,8 @@ import redis
 from tests.conftest import RunnerFactory
 from tests.e2e.conftest import HOST, message_text
 from tests.e2e.test_changes import button, click, request_posted, wait_until
-from tests.faults.conftest import PYROSCOPE_PASSWORD, Figures
+from tests.faults.conftest import PYROSCOPE_PASSWORD
+from tests.rig.fault_figures import Figures
 from tests.rig.podman_rig import IMAGE, PodmanRig
 from tests.rig.processes import BotProcess, RunnerProcess
 from tests.rig.redis_rig import PrivateRedis
@@ -26,6 +27,9 @@ from tests.rig.slack_standin import Call, SlackStandIn
 
 TARGET = "ai-yolo26"
 FINAL = (":grey_question: outcome unknown", "succeeded", "failed")
+# The bots' executor lease in the bot-kill test: short, so the reaping comes 55 s sooner than with
+# the default 60 s; still four renewals' worth for a live executor.
+LEASE = "5"
 
 
 class Sluggish:
@@ -133,14 +137,14 @@ def test_bot_killed_after_a_confirmation_is_reaped_to_outcome_unknown_and_never_
     slack: SlackStandIn, redis_url: str, prefix: str, figures: Figures,
 ) -> None:  # fmt: skip
     start_runner(**runner_settings(pyroscope))
-    doomed = bot_with()
+    doomed = bot_with(PROFBOT_EXECUTOR_LEASE_SECONDS=LEASE)
     request_id, request = confirmed_change(doomed, slack)
     state = redis.Redis.from_url(redis_url, decode_responses=True)
     until(lambda: state.hget(f"{prefix}:change:{request_id}", "state") == "running", 10, "the request running")
     doomed.stop(signal.SIGKILL)  # right after the confirmation moved it: its executor dies with it
-    replacement = bot_with()
+    replacement = bot_with(PROFBOT_EXECUTOR_LEASE_SECONDS=LEASE)
 
-    # Its executor's lease lapses (it covers the step it sent: the restart's 70 s budget, plus 60 s);
+    # Its executor's lease lapses (it covers the step it sent: the restart's 70 s budget, plus LEASE);
     # the new bot's sweeper reaps it. The runner may have run the step meanwhile, but nobody is left
     # to hear it: "outcome unknown", in place and in its thread.
     text = ended(slack, request, 200)

@@ -12,7 +12,7 @@ import httpx
 
 from tests.e2e.conftest import message_text
 from tests.e2e.test_alerts import ALERT_CHANNEL, ALERT_TOKEN, alert, group
-from tests.faults.conftest import Figures
+from tests.rig.fault_figures import Figures
 from tests.rig.processes import BotProcess
 from tests.rig.slack_requests import post_command
 from tests.rig.slack_standin import Call, SlackStandIn

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.faults.conftest import Figures
+from tests.rig.fault_figures import Figures
 from tests.rig.processes import BotProcess
 from tests.rig.slack_requests import command_body, sign
 from tests.rig.slack_standin import SlackStandIn

@@ -18,6 +18,9 @@ from tests.rig.slack_requests import APPROVERS_GROUP, OPERATOR, OPERATOR_2, SIGN
 from tests.rig.slack_standin import APP_TOKEN, DEFAULT_TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
+# How long a process may take to be ready: generous, as the suite runs on several pytest-xdist
+# workers at once and a loaded machine starts Python slowly; the wait ends as soon as it is ready.
+STARTUP_SECONDS = 90
 
 
 def base_env(**settings: str) -> dict[str, str]:
@@ -52,6 +55,11 @@ class ProfbotProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def gave_up(self, why: str) -> RuntimeError:
+        """The process never became ready: it is killed (nobody else would stop it), and the error says why."""
+        self.stop(signal.SIGKILL, timeout=10)
+        return RuntimeError(f"{why}:\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.proc is None:
@@ -95,17 +103,17 @@ class BotProcess(ProfbotProcess):
 
     def start(self) -> BotProcess:
         super().start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise RuntimeError(f"profbot serve exited {self.proc.returncode}:\n{self.log()}")
+                raise self.gave_up(f"profbot serve exited {self.proc.returncode}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.05)
-        raise RuntimeError(f"profbot serve did not come up:\n{self.log()}")
+        raise self.gave_up(f"profbot serve did not come up within {STARTUP_SECONDS}s")
 
 
 class RunnerProcess(ProfbotProcess):
@@ -129,15 +137,15 @@ class RunnerProcess(ProfbotProcess):
         super().start()
         client = redis.Redis.from_url(self.redis_url)
         key = f"{self.prefix}:runner:{self.host_id}:alive"
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise RuntimeError(f"profbot runner exited {self.proc.returncode}:\n{self.log()}")
+                raise self.gave_up(f"profbot runner exited {self.proc.returncode}")
             if client.exists(key):
                 return self
             time.sleep(0.05)
-        raise RuntimeError(f"profbot runner never heartbeated:\n{self.log()}")
+        raise self.gave_up(f"profbot runner never heartbeated within {STARTUP_SECONDS}s")
 
 
 def run_profbot(

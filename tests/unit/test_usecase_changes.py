@@ -456,3 +456,31 @@ async def test_a_running_change_is_leased_past_the_deadline_of_the_step_it_sent(
     assert leased_while_running and leased_while_running[0] >= RestartContainer(container="backend").time_budget() + 60
     assert world.store.requests[request.id].state is RequestState.SUCCEEDED
     assert request.id not in await world.store.abandoned()
+
+
+async def test_the_executor_lease_is_a_setting_its_step_lease_and_the_reaping_follow() -> None:
+    # PROFBOT_EXECUTOR_LEASE_SECONDS: a lease shorter than the default 60 s still covers the step's
+    # deadline, and the reaping says how long nobody ran the change.
+    world = make_world(changes=ChangePolicy(approval_ttl=900, changes_per_hour=3, verify_seconds=5, executor_lease=5))
+    operator = await world.asker()
+    request = await world.profbot.requests.restart(operator, Restart(service="backend"))
+    assert request is not None
+    budget = RestartContainer(container="backend").time_budget()
+    leased_while_running: list[float] = []
+
+    def restart(op: RestartContainer) -> ChangeResult:
+        leased_while_running.append(world.store.leases[request.id] - world.clock())
+        return ChangeResult(target=op.container, steps=[f"restarted {op.container}"])
+
+    world.bus.answer("container.restart", restart)
+    await world.profbot.decisions.decide(operator, request.id, Decision.CONFIRM)
+    await world.settle()
+    assert leased_while_running and budget + 5 <= leased_while_running[0] < budget + 60
+
+    second = await world.profbot.requests.restart(operator, Restart(service="ai-yolo26"))
+    assert second is not None
+    moved, _ = await world.store.transition(second.id, RequestState.RUNNING, {RequestState.AWAITING_CONFIRMATION})
+    assert moved  # its bot died right after: no executor renews its lease
+    world.clock.advance(61)
+    await world.profbot.decisions.sweep_once()
+    assert "for over 5s" in (world.store.requests[second.id].error or "")
