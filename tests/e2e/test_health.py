@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import redis
 
 from tests.conftest import RunnerFactory
@@ -26,9 +27,18 @@ def ask_health(bot: BotProcess, slack: SlackStandIn, text: str = "health") -> st
     return message_text(post.body)
 
 
+@pytest.fixture
+def fresh_stack(pyroscope: PodmanRig) -> PodmanRig:
+    """The stack as the operator's files make it, with no profiles stored: which services sent
+    profiles must not depend on the tests that ran before on this worker's rig."""
+    pyroscope.reset_stack()
+    return pyroscope
+
+
 def test_healthy_pyroscope_reports_every_check_ok(
-    bot: BotProcess, runner: RunnerProcess, pyroscope: PodmanRig, slack: SlackStandIn
+    bot: BotProcess, runner: RunnerProcess, fresh_stack: PodmanRig, slack: SlackStandIn
 ) -> None:
+    backend_sends_a_profile(fresh_stack)
     text = ask_health(bot, slack)
     assert "all checks pass" in text
     assert f"host {HOST}" in text
@@ -163,10 +173,10 @@ def test_rate_limited_post_is_retried_after_retry_after(
 
 
 def test_health_summarises_the_expected_services_without_profiles(
-    bot: BotProcess, runner: RunnerProcess, pyroscope: PodmanRig, slack: SlackStandIn
+    bot: BotProcess, runner: RunnerProcess, fresh_stack: PodmanRig, slack: SlackStandIn
 ) -> None:
-    # The backend stand-in sends a profile; the ai-yolo26 one never does (nor does any other test).
-    backend_sends_a_profile(pyroscope)
+    # The backend stand-in sends a profile; the ai-yolo26 one does not on a fresh stack.
+    backend_sends_a_profile(fresh_stack)
     text = ask_health(bot, slack)
     assert "Pyroscope health: all checks pass" in text
     assert ":red_circle: *Profiles*: 1 of 2 services sent no profiles in the last 5 min" in text
