@@ -18,6 +18,19 @@ from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_pre
 from tests.rig.slack_requests import APPROVER, APPROVERS_GROUP
 from tests.rig.slack_standin import SlackStandIn
 
+# The slow, mostly waiting kinds first, the quick unit tests last: xdist's workers then spend the
+# long waits (a killed process's lease, a storm's Retry-After) side by side from the start, and
+# end by stealing short tests from each other instead of waiting on one long test begun late.
+RUN_ORDER = ("tests/faults/", "tests/e2e/", "tests/integration/", "tests/unit/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid
+        return next((i for i, prefix in enumerate(RUN_ORDER) if path.startswith(prefix)), len(RUN_ORDER))
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
+
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """A pytest-xdist worker hands its fault figures to the controller."""
