@@ -30,7 +30,7 @@ run-packages:
 # mostly wait on podman, processes and Redis, so more workers than the two cores pay; an idle worker
 # takes queued tests from a busy one (worksteal), so no long test is left waiting at the end.
 # TEST_WORKERS=0: serially.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 6
 test: system-packages setup
 	$(PY) -m pytest -ra -n $(TEST_WORKERS) --dist worksteal --durations=25
 
