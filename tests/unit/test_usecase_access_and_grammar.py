@@ -24,7 +24,7 @@ from bot.usecases.commands import (
 )
 from profbot.approvals.rules import Decision
 from profbot.errors import FrontEndUnavailable
-from tests.unit.world import APPROVER, APPROVERS_GROUP, OPERATOR, OPERATOR_2, STRANGER, make_world
+from tests.unit.world import APPROVER, APPROVERS_GROUP, OPERATOR, OPERATOR_2, STRANGER, World, make_world
 
 
 async def test_roles_come_from_ids_and_groups_and_groups_are_cached() -> None:
@@ -71,13 +71,18 @@ async def test_membership_changes_are_picked_up_by_the_background_refresh() -> N
     assert access.roles_now(STRANGER) == {Role.APPROVER}
 
 
-async def test_an_answer_past_the_cache_time_still_answers_and_is_read_again() -> None:
-    world = make_world()
-    now = [0.0]
-    access = AccessPolicy(
+def approvers_group_on_a_clock(world: World, now: list[float]) -> AccessPolicy:
+    """Access with only the approvers' group, on a clock the test sets (``now[0]``)."""
+    return AccessPolicy(
         frozenset(), frozenset({APPROVERS_GROUP}), world.directory, world.profbot.audit, clock=lambda: now[0],
         tasks=world.tasks,
     )  # fmt: skip
+
+
+async def test_an_answer_past_the_cache_time_still_answers_and_is_read_again() -> None:
+    world = make_world()
+    now = [0.0]
+    access = approvers_group_on_a_clock(world, now)
     await access.refresh()
     world.directory.groups[APPROVERS_GROUP] = set()
     now[0] = GROUP_CACHE_SECONDS - 1
@@ -103,10 +108,7 @@ async def test_a_refresh_the_directory_refuses_keeps_the_last_answer() -> None:
 async def test_a_group_slack_keeps_refusing_stops_counting_anyone_in_and_is_not_asked_on_every_ack() -> None:
     world = make_world()
     now = [0.0]
-    access = AccessPolicy(
-        frozenset(), frozenset({APPROVERS_GROUP}), world.directory, world.profbot.audit, clock=lambda: now[0],
-        tasks=world.tasks,
-    )  # fmt: skip
+    access = approvers_group_on_a_clock(world, now)
     await access.refresh()
     world.directory.failing = FrontEndUnavailable("no_such_subteam")
     now[0] = GROUP_CACHE_SECONDS + 1
