@@ -12,7 +12,7 @@ import structlog
 
 from tests.rig.fault_figures import FIGURES
 from tests.rig.podman_rig import PodmanRig
-from tests.rig.ports import free_port
+from tests.rig.ports import published_port
 from tests.rig.processes import RunnerProcess
 from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
 from tests.rig.slack_requests import APPROVER, APPROVERS_GROUP
@@ -87,7 +87,7 @@ def podman_rig() -> Iterator[PodmanRig]:
         pytest.fail("podman is not installed: run `make test` (it installs the system packages)")
     rig = PodmanRig()
     rig.start()
-    rig.start_stack(free_port())
+    rig.start_stack(published_port())
     try:
         yield rig
     finally:

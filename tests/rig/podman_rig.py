@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.rig.ports import free_port
+from tests.rig.ports import published_port
 
 STANDINS = Path(__file__).resolve().parent.parent / "standins"
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
@@ -226,7 +226,7 @@ class PodmanRig:
 
     def start_stack(self, port: int) -> None:
         self.pyroscope_port = port
-        self.grafana_port = free_port()
+        self.grafana_port = published_port()
         self.write_project()
         self.compose("up", "-d")
         self.wait_pyroscope_ready()
