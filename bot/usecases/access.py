@@ -106,7 +106,7 @@ class AccessPolicy:
     @property
     def groups(self) -> list[str]:
         """The user groups roles are given to (Slack's group ids start with S)."""
-        return sorted(p for p in self.operators | self.approvers if p.startswith("S"))
+        return groups_in(self.operators | self.approvers)
 
     def roles_now(self, user: str) -> frozenset[Role]:
         """The roles known without waiting: from user ids, and from the groups' cached members. A
@@ -122,7 +122,8 @@ class AccessPolicy:
         return frozenset(roles)
 
     async def refresh(self) -> None:
-        """Read every group's members again (a group the directory cannot read keeps its last answer)."""
+        """Read every group's members again (a group the directory cannot read keeps its last answer,
+        trusted up to ``GROUP_TRUST_SECONDS`` after it was read)."""
         await asyncio.gather(*(self._read(group) for group in self.groups))
 
     async def keep_fresh(self, stop: asyncio.Event, every: float = GROUP_REFRESH_SECONDS) -> None:
@@ -154,13 +155,16 @@ class AccessPolicy:
             return False
         if user in principals:
             return True
-        for group in sorted(p for p in principals if p.startswith("S")):
+        for group in groups_in(principals):
             cached = self._groups.get(group)
-            if (cached is None or self.clock() - cached[0] >= self.cache_seconds) and not self._backing_off(group):
+            if self._stale(cached) and not self._backing_off(group):
                 self.tasks.spawn(self._read(group), name=f"usergroup-{group}")  # for the next ones
             if user in self._trusted(cached):
                 return True
         return False
+
+    def _stale(self, cached: tuple[float, frozenset[str]] | None) -> bool:
+        return cached is None or self.clock() - cached[0] >= self.cache_seconds
 
     def _trusted(self, cached: tuple[float, frozenset[str]] | None) -> frozenset[str]:
         if cached is None or self.clock() - cached[0] >= GROUP_TRUST_SECONDS:
@@ -176,14 +180,14 @@ class AccessPolicy:
             return False
         if user in principals:
             return True
-        for group in sorted(p for p in principals if p.startswith("S")):
+        for group in groups_in(principals):
             if user in await self._group_members(group):
                 return True
         return False
 
     async def _group_members(self, group: str) -> frozenset[str]:
         cached = self._groups.get(group)
-        if cached is not None and self.clock() - cached[0] < self.cache_seconds:
+        if cached is not None and not self._stale(cached):
             return cached[1]
         return await self._read(group)
 
@@ -202,3 +206,8 @@ class AccessPolicy:
         self._refused_at.pop(group, None)
         self._groups[group] = (self.clock(), members)
         return members
+
+
+def groups_in(principals: frozenset[str]) -> list[str]:
+    """The user groups among ``principals`` (Slack's group ids start with S), in a stable order."""
+    return sorted(p for p in principals if p.startswith("S"))
