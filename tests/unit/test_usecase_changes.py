@@ -437,6 +437,20 @@ async def test_a_change_whose_bot_died_after_the_confirmation_is_reaped_as_outco
     assert len([s for s in world.people.said if isinstance(s.content, ChangeAbandoned)]) == 1
 
 
+async def confirm_noting_the_lease(world: World, operator: Asker, request_id: str) -> list[float]:
+    """Confirm the restart request; the executor's lease left, seen from inside the restart step."""
+    leased_while_running: list[float] = []
+
+    def restart(op: RestartContainer) -> ChangeResult:
+        leased_while_running.append(world.store.leases[request_id] - world.clock())
+        return ChangeResult(target=op.container, steps=[f"restarted {op.container}"])
+
+    world.bus.answer("container.restart", restart)
+    await world.profbot.decisions.decide(operator, request_id, Decision.CONFIRM)
+    await world.settle()
+    return leased_while_running
+
+
 async def test_a_running_change_is_leased_past_the_deadline_of_the_step_it_sent() -> None:
     # Were the bot to die while the runner still runs the step, the reaper must not free the target
     # before the step's own deadline (a restart's budget is its timeout plus its stop timeout).
@@ -444,15 +458,7 @@ async def test_a_running_change_is_leased_past_the_deadline_of_the_step_it_sent(
     operator = await world.asker()
     request = await world.profbot.requests.restart(operator, Restart(service="backend"))
     assert request is not None
-    leased_while_running: list[float] = []
-
-    def restart(op: RestartContainer) -> ChangeResult:
-        leased_while_running.append(world.store.leases[request.id] - world.clock())
-        return ChangeResult(target=op.container, steps=[f"restarted {op.container}"])
-
-    world.bus.answer("container.restart", restart)
-    await world.profbot.decisions.decide(operator, request.id, Decision.CONFIRM)
-    await world.settle()
+    leased_while_running = await confirm_noting_the_lease(world, operator, request.id)
     assert leased_while_running and leased_while_running[0] >= RestartContainer(container="backend").time_budget() + 60
     assert world.store.requests[request.id].state is RequestState.SUCCEEDED
     assert request.id not in await world.store.abandoned()
@@ -466,15 +472,7 @@ async def test_the_executor_lease_is_a_setting_its_step_lease_and_the_reaping_fo
     request = await world.profbot.requests.restart(operator, Restart(service="backend"))
     assert request is not None
     budget = RestartContainer(container="backend").time_budget()
-    leased_while_running: list[float] = []
-
-    def restart(op: RestartContainer) -> ChangeResult:
-        leased_while_running.append(world.store.leases[request.id] - world.clock())
-        return ChangeResult(target=op.container, steps=[f"restarted {op.container}"])
-
-    world.bus.answer("container.restart", restart)
-    await world.profbot.decisions.decide(operator, request.id, Decision.CONFIRM)
-    await world.settle()
+    leased_while_running = await confirm_noting_the_lease(world, operator, request.id)
     assert leased_while_running and budget + 5 <= leased_while_running[0] < budget + 60
 
     second = await world.profbot.requests.restart(operator, Restart(service="ai-yolo26"))
