@@ -141,6 +141,9 @@ def test_at_a_terminal_lines_are_edited_completed_and_remembered(
         shell.send("\r")
         shell.expect(r"INC-PROF-001: Pyroscope server unavailable")
         shell.expect("profbot>")
+        shell.send("nonsense\r")  # a line that could not run: said, and no failure of the session
+        shell.expect("Unknown command 'nonsense'")
+        shell.expect("profbot>")
         shell.sendcontrol("d")
         shell.expect(pexpect.EOF)
     finally:
