@@ -244,6 +244,18 @@ class PodmanRig:
         self._drop_small_data()
         self.compose("up", "-d")
         self.wait_pyroscope_ready()
+        self.wait_backend_finds_pyroscope()
+
+    def wait_backend_finds_pyroscope(self, timeout: float = 20) -> None:
+        """Until `backend` resolves `pyroscope` on the stack's network: podman's DNS learns a new
+        container a moment after it runs, and a push made meanwhile fails (name not known)."""
+        probe = "import socket; socket.gethostbyname('pyroscope')"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.podman("exec", "backend", "/usr/bin/python3", "-c", probe, check=False).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("backend never resolved pyroscope")
 
     def wait_pyroscope_ready(self, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
