@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import stat
@@ -15,9 +16,12 @@ from pathlib import Path
 from typing import TextIO
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory
+from prompt_toolkit.input import create_input
+from prompt_toolkit.output import create_output
 from prompt_toolkit.patch_stdout import patch_stdout
 
 from bot.usecases.commands import HELP, diagnosable
@@ -119,10 +123,21 @@ class PromptTerminal(Terminal):
 
     interactive = True
 
-    def __init__(self, history: Path, names: Callable[[], Iterable[str]]) -> None:
+    def __init__(
+        self,
+        history: Path,
+        names: Callable[[], Iterable[str]],
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+    ) -> None:
         state_dir_ready(history.parent)
+        self.stdout = stdout or sys.stdout  # the terminal itself, not patch_stdout's proxy set up later
         self.session: PromptSession[str] = PromptSession(
-            history=FileHistory(str(history)), completer=CommandCompleter(names), complete_while_typing=False
+            history=FileHistory(str(history)),
+            completer=CommandCompleter(names),
+            complete_while_typing=False,
+            input=create_input(stdin) if stdin else None,
+            output=create_output(stdout) if stdout else None,
         )
 
     async def read(self, prompt: str) -> str | None:
@@ -136,9 +151,22 @@ class PromptTerminal(Terminal):
             return ""
 
     def write(self, text: str) -> None:
-        print(printable(text), flush=True)
+        line = printable(text) + "\n"
+        if self.session.app.is_running:
+            # News from background work while the person types: the prompt is erased, the line
+            # written, the prompt drawn again below it.
+            run_in_terminal(functools.partial(self._emit, line), in_executor=False)
+        else:
+            # An answer between prompts is on the terminal before the next prompt is drawn. Through
+            # patch_stdout's proxy it was written later by its thread, racing the prompt: the prompt
+            # could land above the answer and the cursor on an empty line below it.
+            self._emit(line)
+
+    def _emit(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()
 
     @contextlib.asynccontextmanager
     async def opened(self) -> AsyncIterator[Terminal]:
-        with patch_stdout():  # background output goes above the prompt, not through it
+        with patch_stdout():  # a stray print from a library goes above the prompt, not through it
             yield self
