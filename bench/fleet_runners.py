@@ -21,7 +21,8 @@ from bot.slack.render import render
 from bot.usecases.app import Ports, Profbot, Settings
 from bot.usecases.commands import Asker, Place, Runners
 from bot.usecases.content import RunnersOverview
-from profbot.bus import JobBus, RunnerInfo
+from profbot.bus import JobBus
+from profbot.jobs import RunnerInfo
 from profbot.keys import Keys
 from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
 from tests.unit.fakes import Clock, FakeAuditTrail, FakeChangeStore, FakeDirectory, FakeOfferStore, FakePeople

@@ -18,7 +18,7 @@ from bench.table import Row, at_most
 from bot.pictures import flamegraph_png, storage_chart_png
 from handlers.findings import MB, StorageHistory
 from handlers.profile_analysis import frames
-from profbot.bus import VolumeSample
+from profbot.jobs import VolumeSample
 from profbot.ops.pyroscope import CPU_PROFILE_TYPE, FlameProfile
 from tests.standins.flamebearer import encode, synthetic_stacks
 

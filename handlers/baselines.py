@@ -17,7 +17,7 @@ from handlers.context import Outcome, ProcedureContext
 from handlers.findings import Finding, Report, Severity, StorageHistory
 from handlers.registry import RUNBOOK
 from handlers.storage_full import growth_per_day, trend_available, volume_history
-from profbot.bus import VolumeSample
+from profbot.jobs import VolumeSample
 from profbot.ops.arguments import ResourceName
 from profbot.ops.containers import (
     ContainerDiskUsage,

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from profbot.bus import VolumeSample
+from profbot.jobs import VolumeSample
 from profbot.ops import OpKind
 from profbot.ops.pyroscope import FlameProfile
 

@@ -18,8 +18,8 @@ from handlers.context import Outcome, ProcedureContext
 from handlers.findings import Finding, Report, Severity, StorageHistory
 from handlers.registry import RUNBOOK
 from handlers.verification import ready_within
-from profbot.bus import VolumeSample
 from profbot.errors import ProfbotError
+from profbot.jobs import VolumeSample
 from profbot.ops.arguments import Duration, ResourceName
 from profbot.ops.containers import ContainerDiskUsage, DiskUsage, VolumeInfo, VolumeInspect
 from profbot.ops.contract import OpKind

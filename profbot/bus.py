@@ -10,18 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
-from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 import structlog
-from pydantic import BaseModel, ConfigDict, Field
 
 from profbot import retry
 from profbot.clock import RedisClock
 from profbot.errors import JobTimeout, NoRunner, OutcomeUnknown, RedisUnavailable, operation_error_from_code
+from profbot.jobs import (
+    Job,
+    JobResult,
+    JobStatus,
+    RunnerInfo,
+    VolumeSample,
+)
 from profbot.keys import Keys
 from profbot.metrics import JOB_SECONDS, JOBS
 from profbot.ops import Operation, OpResult
@@ -29,74 +32,10 @@ from profbot.redis_access import REDIS_DOWN, redis_errors
 
 log = structlog.get_logger("profbot.bus")
 
-CONSUMER_GROUP = "runners"
 STREAM_MAXLEN = 10_000  # approximate cap per host stream; jobs are tiny and short-lived
-RESULT_TTL_SECONDS = 24 * 3600
-CLAIM_TTL_SECONDS = 7 * 24 * 3600
 RESULT_GRACE_SECONDS = 3.0
 RUNNER_FORGOTTEN_SECONDS = 7 * 24 * 3600  # a runner not seen for a week is dropped from the list
-HISTORY_SAMPLES = 2000  # per host and volume: two weeks at one sample every ten minutes
-
 R = TypeVar("R", bound=OpResult)
-
-
-class VolumeSample(BaseModel):
-    at: float
-    size_bytes: int
-
-
-class Job(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
-    host: str
-    op: str
-    params: dict[str, Any]
-    submitted_at: float
-    deadline: float  # epoch seconds; a runner never starts a job past it
-    requested_by: str | None = None
-    approval_id: str | None = None
-
-
-class JobStatus(StrEnum):
-    OK = "ok"
-    ERROR = "error"  # the operation raised; error_code says which OperationError
-    EXPIRED = "expired"  # the deadline passed before the runner could start it
-    UNKNOWN = "unknown"  # the runner stopped while the job was running; it was not re-run
-
-
-class JobResult(BaseModel):
-    job_id: str
-    host: str
-    op: str
-    status: JobStatus
-    result: dict[str, Any] | None = None
-    error_code: str | None = None
-    error: str | None = None
-    started_at: float | None = None
-    finished_at: float
-
-
-class RunnerInfo(BaseModel):
-    host: str
-    version: str
-    pid: int
-    started_at: float
-    last_seen: float
-    heartbeat_seconds: float = 5.0
-    podman_version: str | None = None
-    podman_api_version: str | None = None
-    podman_error: str | None = None
-    pyroscope_url: str
-    containers: list[str] = []  # container names on this host, for routing jobs to it
-    # Where people open Pyroscope's UI and Grafana as this host's runner knows them (PYROSCOPE_UI_URL,
-    # GRAFANA_URL), without credentials: the links `/prof ui` gives.
-    pyroscope_ui_url: str | None = None
-    grafana_ui_url: str | None = None
-
-    @property
-    def last_seen_at(self) -> datetime:
-        return datetime.fromtimestamp(self.last_seen, UTC)
 
 
 class Bus(Protocol):

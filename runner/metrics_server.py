@@ -10,9 +10,20 @@ import structlog
 from aiohttp import web
 
 from profbot.errors import ConfigError
-from profbot.metrics import exposition
+from profbot.jobs import JobStatus
+from profbot.metrics import RUNNER_JOB_SECONDS, RUNNER_JOBS, exposition
 
 log = structlog.get_logger("profbot.runner")
+
+
+class PrometheusJobMeter:
+    """The jobs this runner ran, by operation and outcome, and their durations (runner/worker.py's
+    JobMeter), counted only by a runner that serves them."""
+
+    def ran(self, operation: str, status: JobStatus, seconds: float | None) -> None:
+        RUNNER_JOBS.labels(operation, status.value).inc()
+        if seconds is not None:
+            RUNNER_JOB_SECONDS.labels(operation).observe(seconds)
 
 
 async def metrics(_: web.Request) -> web.Response:

@@ -16,7 +16,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 import structlog
@@ -25,7 +25,16 @@ from pydantic import ValidationError
 from profbot import __version__, retry
 from profbot.aio import sleep_or_stop
 from profbot.approvals.store import ApprovalStore
-from profbot.bus import (
+from profbot.clock import RedisClock
+from profbot.errors import (
+    InvalidArgument,
+    NotApproved,
+    OperationError,
+    OperationTimeout,
+    RedisUnavailable,
+    Unconfirmed,
+)
+from profbot.jobs import (
     CLAIM_TTL_SECONDS,
     CONSUMER_GROUP,
     HISTORY_SAMPLES,
@@ -36,17 +45,7 @@ from profbot.bus import (
     RunnerInfo,
     VolumeSample,
 )
-from profbot.clock import RedisClock
-from profbot.errors import (
-    InvalidArgument,
-    NotApproved,
-    OperationError,
-    OperationTimeout,
-    RedisUnavailable,
-    Unconfirmed,
-)
 from profbot.keys import Keys
-from profbot.metrics import RUNNER_JOB_SECONDS, RUNNER_JOBS
 from profbot.ops.contract import CATALOG, OperationCatalog, OpKind
 from profbot.redis_access import REDIS_DOWN, Replication
 from profbot.streams import GroupConsumer
@@ -61,6 +60,12 @@ from runner.redaction import redact, redact_strings
 log = structlog.get_logger("profbot.runner")
 
 T = TypeVar("T")
+
+
+class JobMeter(Protocol):
+    """Where a runner counts the jobs it ran (runner/metrics_server.py, when it serves ``/metrics``)."""
+
+    def ran(self, operation: str, status: JobStatus, seconds: float | None) -> None: ...
 
 
 class RunnerWorker:
@@ -81,8 +86,10 @@ class RunnerWorker:
         catalog: OperationCatalog = CATALOG,
         table: OperationTable = IMPLEMENTATIONS,
         replication: Replication | None = None,
+        meter: JobMeter | None = None,
     ) -> None:
         self.redis = redis
+        self.meter = meter  # None: nobody reads the counts, so none are kept
         self.keys = Keys(prefix)
         self.host_id = host_id
         self.host = host
@@ -236,10 +243,10 @@ class RunnerWorker:
         try:
             result = await self._run_once(job)
             if result is not None:
-                operation = job.op if job.op in self.catalog else "unknown"  # a label from a bounded set
-                RUNNER_JOBS.labels(operation, result.status.value).inc()
-                if result.started_at is not None:
-                    RUNNER_JOB_SECONDS.labels(operation).observe(result.finished_at - result.started_at)
+                if self.meter is not None:
+                    operation = job.op if job.op in self.catalog else "unknown"  # a label from a bounded set
+                    took = None if result.started_at is None else result.finished_at - result.started_at
+                    self.meter.ran(operation, result.status, took)
                 await self._publish(job, result)
         finally:
             del self._running[job.id]

@@ -13,7 +13,7 @@ from handlers.findings import Evidence, Finding, Remediation, Report, StorageHis
 from profbot.approvals.model import ChangeRequest
 from profbot.approvals.rules import Refusal
 from profbot.audit import AuditEvent
-from profbot.bus import RunnerInfo
+from profbot.jobs import RunnerInfo
 from profbot.ops.pyroscope import FlameProfile
 
 # ---------------------------------------------------------------------------- reads

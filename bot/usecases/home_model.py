@@ -13,7 +13,7 @@ from bot.usecases.commands import Role
 from handlers.findings import Severity
 from profbot.approvals.model import ChangeRequest
 from profbot.audit import AuditEvent
-from profbot.bus import RunnerInfo
+from profbot.jobs import RunnerInfo
 
 
 class HealthSeen(BaseModel):

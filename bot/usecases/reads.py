@@ -32,8 +32,9 @@ from handlers.context import ProcedureContext
 from handlers.findings import Finding, Report, Severity
 from handlers.registry import Runbook
 from profbot.aio import SingleFlight
-from profbot.bus import Bus, RunnerInfo
+from profbot.bus import Bus
 from profbot.errors import NoRunner, ProfbotError, RedisUnavailable
+from profbot.jobs import RunnerInfo
 
 log = structlog.get_logger("profbot.reads")
 

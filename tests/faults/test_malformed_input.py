@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from profbot.approvals.model import ChangeRequest, PlannedStep, RequestState
 from profbot.approvals.store import ApprovalStore
-from profbot.bus import RunnerInfo
+from profbot.jobs import RunnerInfo
 from profbot.ops.containers import RestartContainer
 from profbot.ops.contract import CATALOG, OpKind
 from profbot.ops.pyroscope import PurgePyroscopeData

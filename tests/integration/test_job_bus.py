@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from profbot.bus import CONSUMER_GROUP, Job, JobBus, JobStatus, RunnerInfo
+from profbot.bus import JobBus
 from profbot.errors import InvalidArgument, JobTimeout, NoRunner, OperationTimeout, OutcomeUnknown
+from profbot.jobs import CONSUMER_GROUP, Job, JobStatus, RunnerInfo
 from profbot.keys import Keys
 from tests.rig.approvals import approved
 from tests.rig.bus_test_ops import Change, Done, Work

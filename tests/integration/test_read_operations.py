@@ -219,7 +219,7 @@ async def test_a_forged_job_with_an_injected_name_is_refused_by_the_runner(
 ) -> None:
     import redis.asyncio as aioredis
 
-    from profbot.bus import Job
+    from profbot.jobs import Job
     from profbot.keys import Keys
 
     now = time.time()

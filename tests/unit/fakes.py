@@ -21,7 +21,6 @@ from handlers.findings import Remediation
 from profbot.approvals.model import ChangeRequest, RequestState
 from profbot.approvals.store import EXECUTOR_LEASE_SECONDS
 from profbot.audit import AuditEvent
-from profbot.bus import RunnerInfo, VolumeSample
 from profbot.errors import (
     FrontEndUnavailable,
     NoRunner,
@@ -30,6 +29,7 @@ from profbot.errors import (
     RedisUnavailable,
     TargetNotFound,
 )
+from profbot.jobs import RunnerInfo, VolumeSample
 from profbot.ops import AnyOperation, OpResult
 
 R = TypeVar("R", bound=OpResult)

@@ -14,7 +14,7 @@ from bot.usecases.home_model import HealthSeen, HomeOverview, HostStatus
 from handlers.findings import Severity
 from profbot.approvals.model import ChangeRequest, PlannedStep, RequestState
 from profbot.audit import AuditEvent, AuditKind
-from profbot.bus import RunnerInfo
+from profbot.jobs import RunnerInfo
 from profbot.ops import OpKind
 from tests.rig.slack_standin import block_errors
 from tests.rig.slack_views import MAX_HOME_BLOCKS

@@ -20,7 +20,7 @@ from handlers.profile_analysis import (
     top_functions,
     top_functions_table,
 )
-from profbot.bus import VolumeSample
+from profbot.jobs import VolumeSample
 from profbot.ops.pyroscope import CPU_PROFILE_TYPE, FlameProfile
 from tests.standins.flamebearer import encode, parse_folded, synthetic_stacks
 

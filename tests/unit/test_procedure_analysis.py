@@ -17,8 +17,8 @@ from handlers.onboarding import analyse_onboarding
 from handlers.profiling_overhead import analyse_overhead
 from handlers.pyroscope_unavailable import UnavailableParams, analyse_unavailable
 from handlers.storage_full import StorageParams, analyse_storage, growth_per_day
-from profbot.bus import VolumeSample
 from profbot.errors import TargetNotFound
+from profbot.jobs import VolumeSample
 from profbot.ops.containers import (
     ContainerState,
     DiskUsage,

@@ -7,7 +7,7 @@ import time
 
 from bot.slack.render import render
 from bot.usecases.content import RunnersOverview
-from profbot.bus import RunnerInfo
+from profbot.jobs import RunnerInfo
 from tests.rig.slack_standin import block_errors
 
 

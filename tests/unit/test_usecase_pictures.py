@@ -9,7 +9,7 @@ import time
 from bot.usecases.commands import Diagnose, Problem, Unparsed, parse
 from bot.usecases.content import DiagnosisPosted, FlameDrawing, ProfileSummary, StorageDrawing
 from handlers.findings import Report
-from profbot.bus import VolumeSample
+from profbot.jobs import VolumeSample
 from profbot.ops import OpKind
 from profbot.ops.pyroscope import CPU_PROFILE_TYPE, FlameProfile, PyroscopeProfile
 from tests.standins.flamebearer import encode

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from profbot.bus import JobBus, JobStatus
+from profbot.bus import JobBus
 from profbot.errors import NotApproved, ProfbotError, Unconfirmed
+from profbot.jobs import JobStatus
 from tests.faults.sentinel.conftest import HOST, StartRunner, until
 from tests.rig.approvals import approved
 from tests.rig.bus_test_ops import Change, Done, Work
