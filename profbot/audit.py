@@ -2,12 +2,16 @@
 Redis stream (``P:audit``, profbot/keys.py).
 
 Redis is the record; a front end may mirror it (bot/usecases/audit.py). Events are written and read
-back as :class:`AuditEvent`, whose ``kind`` is one of :class:`AuditKind`.
+back as :class:`AuditEvent`, whose ``kind`` is one of :class:`AuditKind`. A change request's own
+moves (filed, decided, expired, ended, verified) are written with their event, in the same script
+(profbot/approvals/store.py), to this same stream in this same form: a process killed between
+the two cannot leave one without the other.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -97,6 +101,20 @@ class AuditEvent(BaseModel):
         return cls.model_validate({**data, "kind": fields.get("event")})
 
 
+# A change request's write that is audited with it: the event, made from the request as written.
+Audited = Callable[[ChangeRequest], AuditEvent]
+
+
+def stream_entry(event: AuditEvent) -> list[str]:
+    """The event's stream fields, flat (field, value, field, value...), for a script's XADD."""
+    return [item for pair in event.to_fields().items() for item in pair]
+
+
+def logged(event: AuditEvent) -> None:
+    """Log an event once it is in the stream."""
+    log.info("audit", audit_event=event.kind.value, actor=event.actor, request=event.request_id)
+
+
 class AuditLog:
     def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
         self.redis = redis
@@ -105,7 +123,7 @@ class AuditLog:
     async def append(self, event: AuditEvent) -> str:
         with redis_errors():
             entry_id = await self.redis.xadd(self.stream, event.to_fields(), maxlen=AUDIT_MAXLEN, approximate=True)  # type: ignore[arg-type]
-        log.info("audit", audit_event=event.kind.value, actor=event.actor, request=event.request_id)
+        logged(event)
         return str(entry_id)
 
     async def latest(self, count: int) -> list[AuditEvent]:

@@ -6,6 +6,10 @@ events to the asker alone. The mirror posts each event to a channel and lets a f
 only when a retry may help, so nothing is lost while the front end is down. A channel that refuses
 the bot holds the mirror where it is, in order (logged once, counted: bot/usecases/refusals.py),
 tried again after a wait of 1 to 15 minutes; the events wait in the trail meanwhile.
+
+A change request's filing, moves and verification are not recorded here: the change store writes
+each with its event, in one write (bot/usecases/ports.py, ``ChangeStore``), to the same trail,
+so a process killed in between cannot leave a move unaudited; they stand or fall together.
 """
 
 from __future__ import annotations

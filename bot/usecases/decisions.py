@@ -3,7 +3,9 @@
 What a decision does is the decision table (profbot/approvals/rules.py); it is applied with a
 compare-and-set, so double clicks, retries and several bot replicas move a request once. Those
 who came too late are told who decided, when, and with what result. A request that starts running
-gets its executor at once (bot/usecases/execution.py). Every move and refusal is audited.
+gets its executor at once (bot/usecases/execution.py). Every move and refusal is audited; a move's
+event is written with the move, in the same write (a process killed right after it cannot leave
+a decided request unaudited).
 """
 
 from __future__ import annotations
@@ -72,14 +74,16 @@ class Decisions:
         def decided(r: ChangeRequest) -> None:
             r.decided_by, r.decided_at = asker.user, now
 
-        moved, current = await self.store.transition(request.id, move.to, PENDING, decided)
+        def audited(r: ChangeRequest) -> AuditEvent:
+            return AuditEvent.about(AuditKind(move.verb.value), r, actor=asker.user)
+
+        moved, current = await self.store.transition(request.id, move.to, PENDING, decided, audited)
         if not moved or current is None:
             await tell(self.people, asker, DecisionRefused(Refusal.ALREADY_DECIDED, current or request))
             return current
         if move.to is RequestState.RUNNING:
             # Started before anything else can fail: a running request always has its executor.
             self.tasks.spawn(self.executor.execute(current), name=f"change-{current.id[:8]}")
-        await self.audit.record(AuditEvent.about(AuditKind(move.verb.value), current, actor=asker.user))
         await self.executor.show(current)
         return current
 
@@ -112,11 +116,11 @@ class Decisions:
         return None
 
     async def expire(self, request_id: str) -> None:
-        moved, current = await self.store.transition(request_id, RequestState.EXPIRED, PENDING)
+        def audited(r: ChangeRequest) -> AuditEvent:
+            return AuditEvent.about(AuditKind.EXPIRED, r, actor=None, outcome="nobody decided in time")
+
+        moved, current = await self.store.transition(request_id, RequestState.EXPIRED, PENDING, audit=audited)
         if moved and current is not None:
-            await self.audit.record(
-                AuditEvent.about(AuditKind.EXPIRED, current, actor=None, outcome="nobody decided in time")
-            )
             await self.executor.show(current)
 
     async def sweep(self, stop: asyncio.Event) -> None:

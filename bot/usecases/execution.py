@@ -147,13 +147,13 @@ class Executor:
         def done(r: ChangeRequest) -> None:
             r.finished_at, r.error = self.clock(), error
 
-        moved, current = await self.store.transition(request_id, state, {RequestState.RUNNING}, done)
+        def audited(r: ChangeRequest) -> AuditEvent:  # written with the move: a kill cannot part them
+            outcome = error or "; ".join(line for o in r.outcomes for line in o.lines)
+            return AuditEvent.about(AuditKind(state.value), r, actor=r.decided_by, outcome=outcome)
+
+        moved, current = await self.store.transition(request_id, state, {RequestState.RUNNING}, done, audited)
         if not moved or current is None:
             return None
-        outcome = error or "; ".join(line for o in current.outcomes for line in o.lines)
-        await self.audit.record(
-            AuditEvent.about(AuditKind(state.value), current, actor=current.decided_by, outcome=outcome)
-        )
         await self.show(current)
         return current
 
@@ -171,11 +171,13 @@ class Executor:
         def verified(r: ChangeRequest) -> None:
             r.verification, r.verification_severity = f"{finding.check}: {finding.detail}", finding.severity.value
 
-        current = await self.store.update(request.id, verified)
-        await self.audit.record(
-            AuditEvent.about(AuditKind.VERIFIED, request, actor=None, outcome=f"{finding.severity}: {finding.detail}")
+        event = AuditEvent.about(
+            AuditKind.VERIFIED, request, actor=None, outcome=f"{finding.severity}: {finding.detail}"
         )
-        if current is not None:
+        current = await self.store.update(request.id, verified, lambda _: event)  # audited with it
+        if current is None:  # the request is gone: its verification is audited all the same
+            await self.audit.record(event)
+        else:
             await self.show(current)
         thread = request.thread_ts or request.message_ts
         if thread:

@@ -29,7 +29,7 @@ from bot.usecases.content import Content, Drawing, Form
 from bot.usecases.home_model import HealthSeen, HomeOverview
 from handlers.findings import Remediation
 from profbot.approvals.model import ChangeRequest, RequestState
-from profbot.audit import AuditEvent
+from profbot.audit import Audited, AuditEvent
 
 Clock = Callable[[], float]
 
@@ -104,7 +104,14 @@ class GroupDirectory(Protocol):
 
 
 class ChangeStore(Protocol):
-    async def create(self, request: ChangeRequest) -> str: ...
+    """Change requests. A write that is audited takes its event along and writes both at once:
+    a process killed after the write cannot have left it unaudited, and a write refused (already
+    decided, say) records no event."""
+
+    async def create(self, request: ChangeRequest, audit: AuditEvent | None = None) -> str:
+        """Store it, with ``audit``'s event if it was stored; the id of the request stored (another
+        id: the same change already open, or the request holding its target)."""
+        ...
 
     async def get(self, request_id: str) -> ChangeRequest | None: ...
 
@@ -114,9 +121,15 @@ class ChangeStore(Protocol):
         to: RequestState,
         allowed_from: frozenset[RequestState] | set[RequestState],
         change: Callable[[ChangeRequest], None] | None = None,
-    ) -> tuple[bool, ChangeRequest | None]: ...
+        audit: Audited | None = None,
+    ) -> tuple[bool, ChangeRequest | None]:
+        """Move it to ``to`` from one of ``allowed_from``, ``change`` applied on the way, and
+        ``audit``'s event (made from the request as moved) written with the move, only if it moved."""
+        ...
 
-    async def update(self, request_id: str, change: Callable[[ChangeRequest], None]) -> ChangeRequest | None: ...
+    async def update(
+        self, request_id: str, change: Callable[[ChangeRequest], None], audit: Audited | None = None
+    ) -> ChangeRequest | None: ...
 
     async def due_for_expiry(self, now: float | None = None) -> list[str]: ...
 

@@ -192,7 +192,8 @@ class ChangeRequests:
 
     async def _filed(self, asker: Asker, draft: ChangeRequest, place: Place) -> ChangeRequest | None:
         """Store, audit and post it, as one: once stored, the rest happens even if the asker goes."""
-        stored_id = await self.store.create(draft)
+        requested = AuditEvent.about(AuditKind.REQUESTED, draft, actor=asker.user, outcome=draft.impact)
+        stored_id = await self.store.create(draft, requested)  # audited with it, only if stored
         if stored_id != draft.id:  # a double click, the same change already waiting, or the target held
             existing = await self.store.get(stored_id)
             if existing is None or (existing.state.pending and existing.target_key == draft.target_key):
@@ -202,7 +203,6 @@ class ChangeRequests:
             await self.audit.record(AuditEvent.about(AuditKind.REFUSED, draft, actor=asker.user, outcome=outcome))
             await tell(self.people, asker, TargetBusy(draft.label, existing))
             return None
-        await self.audit.record(AuditEvent.about(AuditKind.REQUESTED, draft, actor=asker.user, outcome=draft.impact))
         message = await answer(self.people, asker, draft, place)
         if message is not None:
             draft.message_ts = message.ts

@@ -4,7 +4,9 @@ Every state change is a compare-and-set on the request's version (one Lua script
 Slack's retries or two bot replicas cannot move a request twice. One change at a time per target:
 a request holds its container or volume from its filing until it is final, and filing another on
 it is refused in the same script that would store it. A runner takes each step of a running
-request at most once (:meth:`ApprovalStore.authorize_step`).
+request at most once (:meth:`ApprovalStore.authorize_step`). A write that is audited (the filing,
+each move, the verification) appends its event to the audit stream in that same script: both are
+written or neither is, and a move refused writes no event.
 
 With replicas (Redis Sentinel), every write here waits until ``replication.acks`` replicas hold it
 (``WAIT``), so a failover cannot forget it: a state change not confirmed in time stands, logged;
@@ -23,6 +25,7 @@ import structlog
 
 from profbot.approvals.model import ChangeRequest, RequestState
 from profbot.approvals.scripts import COOLDOWN, CREATE, TRANSITION
+from profbot.audit import AUDIT_MAXLEN, Audited, AuditEvent, logged, stream_entry
 from profbot.clock import RedisClock
 from profbot.errors import NotApproved, RedisUnavailable, Unconfirmed
 from profbot.keys import Keys
@@ -90,6 +93,16 @@ class ApprovalStore:
     def open_key(self, request: ChangeRequest) -> str:
         return self.keys.change_open(request.target_key)
 
+    def _audit_args(self, event: AuditEvent | None) -> list[str | int]:
+        """A script's last arguments: the audit stream's length and the event's fields, or none."""
+        return [] if event is None else [AUDIT_MAXLEN, *stream_entry(event)]
+
+    def _hold_and_audit_keys(self, request: ChangeRequest) -> list[str]:
+        """The scripts' last keys: the host's list of holders, the host-wide hold, the audit
+        stream, then each container or volume the request touches."""
+        holders, host_wide, *held = self.held_keys(request)
+        return [holders, host_wide, self.keys.audit, *held]
+
     def held_keys(self, request: ChangeRequest) -> list[str]:
         """The keys of what it holds: the host's list of holders, the host-wide hold, then each
         container or volume it touches."""
@@ -99,23 +112,27 @@ class ApprovalStore:
             *(self.keys.change_held(key) for key in request.hold_keys),
         ]
 
-    async def create(self, request: ChangeRequest) -> str:
+    async def create(self, request: ChangeRequest, audit: AuditEvent | None = None) -> str:
         """Store a new request; the id of the request stored. Another id answers that nothing was
         stored: the same change already open on the same target (a double click files one
-        request), or another request, open or running, holding the target."""
+        request), or another request, open or running, holding the target. ``audit`` is appended
+        to the audit stream with it, only if it was stored."""
         ttl = max(1, int(request.expires_at - time.time()) + 1)
         with redis_errors():
             async with self.replication.writer(self.redis) as conn:
                 stored = await self._create(
-                    keys=[self.open_key(request), self.key(request.id), self.pending_key, *self.held_keys(request)],
+                    keys=[self.open_key(request), self.key(request.id), self.pending_key,
+                          *self._hold_and_audit_keys(request)],
                     args=[request.id, request.state.value, request.model_dump_json(), REQUEST_TTL_SECONDS,
                           "1" if request.state.pending else "0", ttl, HOLD_MARGIN_SECONDS, request.expires_at,
-                          time.time(), "1" if request.host_wide else "0"],
+                          time.time(), "1" if request.host_wide else "0", *self._audit_args(audit)],
                     client=conn,
                 )  # fmt: skip
                 await self._confirm(conn, "create", request.id)
         stored_id = stored.decode() if isinstance(stored, bytes) else str(stored)
         if stored_id == request.id:
+            if audit is not None:
+                logged(audit)
             await self._index_by_requester(request)
         return stored_id
 
@@ -170,14 +187,20 @@ class ApprovalStore:
         to: RequestState,
         allowed_from: frozenset[RequestState] | set[RequestState],
         change: Callable[[ChangeRequest], None] | None = None,
+        audit: Audited | None = None,
     ) -> tuple[bool, ChangeRequest | None]:
         """Move the request to ``to`` if it is in one of ``allowed_from``; ``change`` edits the
-        stored document on the way. Answers whether this call moved it, and the request as it now is."""
-        return await self._write(request_id, allowed_from, to, change)
+        stored document on the way, and ``audit``'s event (made from the request as moved) is
+        appended to the audit stream in the same write, only if it moved. Answers whether this
+        call moved it, and the request as it now is."""
+        return await self._write(request_id, allowed_from, to, change, audit)
 
-    async def update(self, request_id: str, change: Callable[[ChangeRequest], None]) -> ChangeRequest | None:
-        """Edit a request's document without changing its state (progress while it runs)."""
-        return (await self._write(request_id, frozenset(RequestState), None, change))[1]
+    async def update(
+        self, request_id: str, change: Callable[[ChangeRequest], None], audit: Audited | None = None
+    ) -> ChangeRequest | None:
+        """Edit a request's document without changing its state (progress while it runs), audited
+        with ``audit``'s event in the same write if given."""
+        return (await self._write(request_id, frozenset(RequestState), None, change, audit))[1]
 
     async def _write(
         self,
@@ -185,6 +208,7 @@ class ApprovalStore:
         allowed_from: frozenset[RequestState] | set[RequestState],
         to: RequestState | None,
         change: Callable[[ChangeRequest], None] | None,
+        audit: Audited | None = None,
     ) -> tuple[bool, ChangeRequest | None]:
         """Optimistic: read the document and its version, write only if the version is unchanged,
         else read again. Whoever loses a race sees the winner's state and stops there.
@@ -197,6 +221,7 @@ class ApprovalStore:
             updated.state = to or current.state
             if change is not None:
                 change(updated)
+            event = audit(updated) if audit is not None else None
             # What it holds: taken again on starting (refused if another has it), renewed while it
             # runs, freed once final, as is while pending.
             running = updated.state is RequestState.RUNNING
@@ -213,10 +238,10 @@ class ApprovalStore:
             with redis_errors():
                 async with self.replication.writer(self.redis) as conn:
                     written = await self._transition(
-                        keys=[self.key(request_id), self.open_key(current), *self.held_keys(current)],
+                        keys=[self.key(request_id), self.open_key(current), *self._hold_and_audit_keys(current)],
                         args=[updated.state.value, updated.model_dump_json(), version,
                               "1" if updated.state.pending else "0", request_id, holding, RUNNING_HOLD_SECONDS,
-                              time.time(), "1" if current.host_wide else "0"],
+                              time.time(), "1" if current.host_wide else "0", *self._audit_args(event)],
                         client=conn,
                     )  # fmt: skip
                     if int(written) == 1:
@@ -226,6 +251,8 @@ class ApprovalStore:
             if int(written) == -1:  # another request has what it would start on: not moved
                 return False, current
             if int(written) == 1:
+                if event is not None:
+                    logged(event)
                 if current.state is RequestState.RUNNING and not running:
                     with redis_errors():
                         await self.redis.zrem(self.keys.changes_running, request_id)

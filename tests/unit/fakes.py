@@ -20,7 +20,7 @@ from bot.usecases.ports import MessageRef
 from handlers.findings import Remediation
 from profbot.approvals.model import ChangeRequest, RequestState
 from profbot.approvals.store import EXECUTOR_LEASE_SECONDS
-from profbot.audit import AuditEvent
+from profbot.audit import Audited, AuditEvent
 from profbot.errors import (
     FrontEndUnavailable,
     NoRunner,
@@ -241,10 +241,12 @@ class FakeBus:
 class FakeChangeStore:
     """Requests in memory, with the Redis store's rules: one open request per change and target,
     one open or running request per target whatever the change, moves only from the allowed
-    states, an hourly budget per change and target."""
+    states, an hourly budget per change and target. An audited write appends its event to
+    ``trail`` with the write, as the Redis store's script does: both or neither."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, trail: FakeAuditTrail | None = None) -> None:
         self.clock = clock  # the Redis store's own clock (Redis's TIME)
+        self.trail = trail or FakeAuditTrail()
         self.requests: dict[str, ChangeRequest] = {}
         self.executions: dict[str, list[float]] = {}
         self.leases: dict[str, float] = {}  # running request -> when its executor's lease ends
@@ -252,7 +254,7 @@ class FakeChangeStore:
         # request; the reply is still on its way when the caller is cancelled).
         self.answers_held: asyncio.Event | None = None
 
-    async def create(self, request: ChangeRequest) -> str:
+    async def create(self, request: ChangeRequest, audit: AuditEvent | None = None) -> str:
         if request.state.pending:
             for other in self.requests.values():
                 if other.state.pending and other.target_key == request.target_key:
@@ -261,6 +263,8 @@ class FakeChangeStore:
                 if other.state.holds_target and other.contends_with(request):
                     return other.id
         self.requests[request.id] = request.model_copy(deep=True)
+        if audit is not None:
+            self.trail.events.append(audit)
         return request.id
 
     async def get(self, request_id: str) -> ChangeRequest | None:
@@ -273,6 +277,7 @@ class FakeChangeStore:
         to: RequestState,
         allowed_from: frozenset[RequestState] | set[RequestState],
         change: Callable[[ChangeRequest], None] | None = None,
+        audit: Audited | None = None,
     ) -> tuple[bool, ChangeRequest | None]:
         current = self.requests.get(request_id)
         if current is None or current.state not in allowed_from:
@@ -286,15 +291,21 @@ class FakeChangeStore:
         elif to is not RequestState.RUNNING:
             self.leases.pop(request_id, None)
         self.requests[request_id] = updated
+        if audit is not None:
+            self.trail.events.append(audit(updated))
         if self.answers_held is not None:
             await self.answers_held.wait()
         return True, updated.model_copy(deep=True)
 
-    async def update(self, request_id: str, change: Callable[[ChangeRequest], None]) -> ChangeRequest | None:
+    async def update(
+        self, request_id: str, change: Callable[[ChangeRequest], None], audit: Audited | None = None
+    ) -> ChangeRequest | None:
         current = self.requests.get(request_id)
         if current is None:
             return None
         change(current)
+        if audit is not None:
+            self.trail.events.append(audit(current))
         return current.model_copy(deep=True)
 
     async def ids_starting_with(self, prefix: str, limit: int = 10) -> list[str]:

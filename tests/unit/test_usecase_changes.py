@@ -5,6 +5,8 @@ is asked to run, and nothing more."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 
@@ -306,6 +308,58 @@ async def test_a_confirmation_whose_asker_goes_away_midway_still_runs_and_is_aud
     assert len(world.bus.ran("container.restart")) == 1
     assert "confirmed" in world.trail.kinds()
     assert last_shown(world).state is RequestState.SUCCEEDED
+
+
+async def audit_once_stored(
+    world: World, request_id: str, state: RequestState, move: Coroutine[Any, Any, object]
+) -> list[str]:
+    """Run ``move`` until the store has moved the request to ``state``, its answer still on its
+    way: the audit a bot killed right then leaves behind. Then let it finish."""
+    world.store.answers_held = asyncio.Event()
+    moving = asyncio.create_task(move)
+    for _ in range(100):
+        if world.store.requests[request_id].state is state:
+            break
+        await asyncio.sleep(0)
+    assert world.store.requests[request_id].state is state
+    audited = world.trail.kinds()
+    world.store.answers_held.set()
+    world.store.answers_held = None
+    await moving
+    await world.settle()
+    return audited
+
+
+async def test_a_confirmation_is_audited_with_its_move_so_a_bot_killed_right_after_leaves_it_audited() -> None:
+    world = make_world()
+    operator = await world.asker()
+    request = await world.profbot.requests.restart(operator, Restart(service="backend"))
+    assert request is not None
+    assert world.trail.kinds() == ["requested"]  # filed and audited in one write
+
+    confirm = world.profbot.decisions.decide(operator, request.id, Decision.CONFIRM)
+    assert await audit_once_stored(world, request.id, RequestState.RUNNING, confirm) == ["requested", "confirmed"]
+
+    assert world.store.requests[request.id].state is RequestState.SUCCEEDED
+    await world.profbot.decisions.decide(operator, request.id, Decision.CONFIRM)  # refused: no event
+    assert world.trail.kinds().count("confirmed") == 1
+
+
+async def test_the_sweepers_expiry_and_reaping_are_audited_with_their_moves() -> None:
+    world = make_world(changes=ChangePolicy(approval_ttl=60, changes_per_hour=3, verify_seconds=5))
+    operator = await world.asker()
+    waiting = await world.profbot.requests.restart(operator, Restart(service="backend"))
+    running = await world.profbot.requests.restart(operator, Restart(service="ai-yolo26"))
+    assert waiting is not None and running is not None
+    moved, _ = await world.store.transition(running.id, RequestState.RUNNING, {RequestState.AWAITING_CONFIRMATION})
+    assert moved  # its bot died right after the move: no executor
+    world.clock.advance(61)
+
+    expiry = world.profbot.decisions.expire(waiting.id)  # what the sweeper does for each due request
+    assert "expired" in await audit_once_stored(world, waiting.id, RequestState.EXPIRED, expiry)
+    reaping = world.profbot.decisions.sweep_once()
+    assert "unknown" in await audit_once_stored(world, running.id, RequestState.UNKNOWN, reaping)
+    assert world.trail.kinds().count("expired") == world.trail.kinds().count("unknown") == 1
 
 
 # ---------------------------------------------------------------------------- one change at a time per target

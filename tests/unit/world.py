@@ -107,7 +107,8 @@ def make_world(
 ) -> World:
     clock = Clock()
     bus = FakeBus(hosts={HOST: ["pyroscope", "backend", "ai-yolo26", "grafana"]})
-    people, store, trail, offers = FakePeople(), FakeChangeStore(clock), FakeAuditTrail(), FakeOfferStore()
+    people, trail, offers = FakePeople(), FakeAuditTrail(), FakeOfferStore()
+    store = FakeChangeStore(clock, trail)  # its audited writes go to the same trail
     directory = FakeDirectory({APPROVERS_GROUP: {APPROVER}})
     ledger = FakeLedger(clock)
     tasks = BackgroundTasks()
