@@ -33,6 +33,8 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 """
+# Each rig's events in a file of its own: by default every rig's go to /run/libpod/events, and a test
+# counting `podman events` for its `pyroscope` also counted other workers' containers of that name.
 
 HEALTH_CMD = (
     "/usr/bin/python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:4040/ready', timeout=2)\""
@@ -73,7 +75,7 @@ class PodmanRig:
         (self.dir / "bin").mkdir()
         (self.dir / "bin" / "dpkg-query").write_text("#!/bin/sh\nexit 1\n")
         (self.dir / "bin" / "dpkg-query").chmod(0o755)
-        (self.dir / "containers.conf").write_text(CONTAINERS_CONF)
+        (self.dir / "containers.conf").write_text(CONTAINERS_CONF + f'events_logfile_path = "{self.dir}/events.log"\n')
         (self.dir / "storage.conf").write_text(
             f'[storage]\ndriver = "overlay"\ngraphroot = "{self.dir}/root"\nrunroot = "{self.dir}/run"\n'
         )
