@@ -27,8 +27,10 @@ def build_app(
     set_command_name(command)
     app = MeteredApp(  # an AsyncApp whose requests are counted
         # Named, bolt does not call inspect.stack() to name itself after its caller's file, which
-        # read the source of every frame: about a tenth of the bot's start-up CPU.
-        name="profbot",
+        # read the source of every frame: about a tenth of the bot's start-up CPU. Not "profbot"
+        # nor "profbot.x": bolt sets its app logger's level to the root's on every request, and
+        # that would silence profbot's own loggers below the root's WARNING.
+        name="profbot-slack",
         client=client,
         authorize=authorize.as_bolt_authorize(),
         # Signatures are checked once, at the HTTP edge (bot/slack/http.py), before the body is parsed.

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.shell.people import TerminalPeople
+from bot.slack.app import build_app
+from bot.slack.auth import CachedAuthorize
 from bot.slack.metering import MeteredApp
+from profbot import logs
+from profbot.aio import BackgroundTasks
+from profbot.logs import OWN_LOGGERS
 from tests.rig.slack_requests import command_body
+from tests.unit.world import make_world
 
 
 async def test_a_requests_context_holds_what_bolts_own_would_with_the_apps_one_client() -> None:
@@ -25,3 +34,20 @@ async def test_a_requests_context_holds_what_bolts_own_would_with_the_apps_one_c
     assert set(ours.context) == set(bolts.context)  # a bolt upgrade adding to it fails here
     assert ours.context.client is client  # not a new client per request
     assert ours.context.logger.name == bolts.context.logger.name
+
+
+async def test_a_slack_request_leaves_profbots_own_log_level_as_configured() -> None:
+    """bolt sets its app logger's level to the root's on every request: named after profbot's
+    own loggers, the app would silence their info lines (and the audit's) after the first one."""
+    own, root = logging.getLogger(OWN_LOGGERS), logging.getLogger()
+    before = own.level, root.level
+    try:
+        logs.configure("info")
+        client = AsyncWebClient(token="xoxb-test")
+        profbot = make_world().front_end(TerminalPeople(lambda line: None))
+        app = build_app(profbot, client, CachedAuthorize(client, "xoxb-test"), BackgroundTasks(), "/prof")
+        app._init_context(AsyncBoltRequest(body=command_body("health", response_url="http://example.invalid/r")))
+        assert own.getEffectiveLevel() == logging.INFO
+    finally:
+        own.setLevel(before[0])
+        root.setLevel(before[1])
