@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
+import structlog
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
@@ -27,6 +28,8 @@ from prompt_toolkit.patch_stdout import patch_stdout
 from bot.usecases.commands import HELP, diagnosable
 from handlers.registry import RUNBOOK
 from profbot.embedded_redis import state_dir_ready
+
+log = structlog.get_logger("profbot.shell")
 
 LINE_LIMIT = 1 << 20  # bytes in one line read from a pipe
 SHELL_WORDS = ["confirm", "cancel", "approve", "reject", "request", "quit"]  # beside HELP's words
@@ -132,6 +135,7 @@ class PromptTerminal(Terminal):
     ) -> None:
         state_dir_ready(history.parent)
         self.stdout = stdout or sys.stdout  # the terminal itself, not patch_stdout's proxy set up later
+        self._news: set[asyncio.Future[None]] = set()  # lines being drawn above a prompt
         self.session: PromptSession[str] = PromptSession(
             history=FileHistory(str(history)),
             completer=CommandCompleter(names),
@@ -155,12 +159,21 @@ class PromptTerminal(Terminal):
         if self.session.app.is_running:
             # News from background work while the person types: the prompt is erased, the line
             # written, the prompt drawn again below it.
-            run_in_terminal(functools.partial(self._emit, line), in_executor=False)
+            news = asyncio.ensure_future(run_in_terminal(functools.partial(self._emit, line), in_executor=False))
+            self._news.add(news)
+            news.add_done_callback(self._written)
         else:
             # An answer between prompts is on the terminal before the next prompt is drawn. Through
             # patch_stdout's proxy it was written later by its thread, racing the prompt: the prompt
-            # could land above the answer and the cursor on an empty line below it.
+            # could land above the answer and the cursor on an empty line below it. Written from the
+            # event loop, as prompt_toolkit draws its prompt: a terminal that stops reading (Ctrl-S)
+            # holds up the loop either way.
             self._emit(line)
+
+    def _written(self, news: asyncio.Future[None]) -> None:
+        self._news.discard(news)
+        if not news.cancelled() and news.exception() is not None:  # the terminal went away (EIO)
+            log.warning("shell_output_lost", error=str(news.exception()))
 
     def _emit(self, line: str) -> None:
         self.stdout.write(line)

@@ -1,7 +1,7 @@
 """The audit trail, as the use cases write and read it, and its mirror to a channel.
 
-Writing never stands in the way of what is being audited: a refusal stands, and a change goes on,
-when the trail cannot be written; that failure is logged as an error. Reading answers the latest
+What is written here never stands in the way of what is being audited: a refusal stands, and a
+running change goes on, when the trail cannot be written; that failure is logged as an error. Reading answers the latest
 events to the asker alone. The mirror posts each event to a channel and lets a failure through
 only when a retry may help, so nothing is lost while the front end is down. A channel that refuses
 the bot holds the mirror where it is, in order (logged once, counted: bot/usecases/refusals.py),

@@ -3,7 +3,8 @@ must happen whole, in one step on the Redis server."""
 
 # Append the audit event that goes with a write (ARGV from ``first``: the stream's length, then
 # the event's fields) to the audit stream, as profbot.audit.AuditLog does (the same entries, the
-# same trimming); before anything else is written, so a failing XADD leaves nothing half done.
+# same trimming); before the request or its holds are written, so a failing XADD leaves the
+# request as it was.
 _AUDIT = """
 local function audit(stream, first)
   if #ARGV > first then
