@@ -20,11 +20,11 @@ import aiohttp
 import httpx
 
 from bench.machine import describe, percentile
+from bench.rig import bus_redis
 from bench.table import Row, at_least, at_most, render
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.ports import free_port
 from tests.rig.processes import REPO, BotProcess, RunnerProcess
-from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
 from tests.rig.slack_requests import command_body, sign
 
 REQUESTS = 200
@@ -65,9 +65,11 @@ def wait_posted(slack_port: int, count: int, timeout: float) -> int:
 
 
 def main() -> list[Row]:
-    private = None if shared_redis_answers() else PrivateRedis().start()
-    redis_url = SHARED_URL if private is None else private.url
-    prefix = new_prefix()
+    with bus_redis() as (redis_url, prefix):
+        return measure(redis_url, prefix)
+
+
+def measure(redis_url: str, prefix: str) -> list[Row]:
     slack = subprocess.Popen(
         [sys.executable, "-m", "tests.rig.slack_standin"], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         text=True,
@@ -111,9 +113,6 @@ def main() -> list[Row]:
         bot.stop()
         rig.close()
         slack.kill()
-        delete_prefix(redis_url, prefix)
-        if private is not None:
-            private.close()
 
 
 if __name__ == "__main__":

@@ -17,20 +17,17 @@ Targets (issue 14): webhook -> diagnosis p50 at most 0.6x and p99 at most 1.0x t
 from __future__ import annotations
 
 import http.client
-import json
 import statistics
 import subprocess
 import time
 from typing import Any
 
-import redis
-
 from bench.machine import describe, percentile
+from bench.rig import alertmanager_webhook, bus_redis, inbox_drained, posted, text_of, wait
 from bench.table import Row
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.ports import free_port
 from tests.rig.processes import BotProcess, RunnerProcess
-from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
 from tests.rig.slack_standin import SlackStandIn
 
 TOKEN = "bench-diagnosis-token-0123456789"
@@ -45,40 +42,6 @@ DIAGNOSIS_MARK = "INC-PROF-001: Pyroscope server"
 # The runbook's `curl -s` cannot resolve names in the rig's stand-in (host curl, busybox image);
 # the same GET through the container's python3 is the fair equivalent (bench/runner_ops.py).
 HTTP_GET = "import urllib.request; print(urllib.request.urlopen('http://pyroscope:4040/ready', timeout=5).read())"
-
-
-def webhook(group: str, instance: str) -> bytes:
-    """An Alertmanager webhook: one firing PyroscopeDown alert in a group of its own."""
-    alert = {"status": "firing", "labels": {"alertname": "PyroscopeDown", "instance": instance, "severity": "critical"},
-             "annotations": {"summary": f"PyroscopeDown on {instance}"}, "startsAt": "2026-11-25T17:15:01Z",
-             "fingerprint": f"{group}-{instance}"}  # fmt: skip
-    return json.dumps({"version": "4", "status": "firing", "receiver": "profbot", "alerts": [alert],
-                       "groupKey": f'{{}}:{{group="{group}"}}', "groupLabels": {"alertname": "PyroscopeDown"},
-                       "commonLabels": {"alertname": "PyroscopeDown"}}).encode()  # fmt: skip
-
-
-def posted(slack: SlackStandIn, predicate: Any) -> list[Any]:
-    return [c for c in slack.calls_to("chat.postMessage") if c.answer.get("ok") and predicate(c)]
-
-
-def text_of(call: Any) -> str:
-    return json.dumps(call.body.get("blocks") or call.body.get("text"))
-
-
-def wait(condition: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.002)
-    return False
-
-
-def inbox_drained(redis_url: str, prefix: str) -> bool:
-    """Every inbox entry delivered to the poster and acknowledged."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    groups: Any = client.xinfo_groups(f"{prefix}:alerts:inbox")
-    return bool(groups) and all(g["pending"] == 0 and g.get("lag", 0) == 0 for g in groups)
 
 
 def cli_four_commands(rig: PodmanRig) -> float:
@@ -97,7 +60,7 @@ def cli_four_commands(rig: PodmanRig) -> float:
 
 def webhook_to_diagnosis(bot: BotProcess, slack: SlackStandIn, i: int) -> float | None:
     """One new PyroscopeDown group: ms from the POST to its diagnosis in the thread (None: none came)."""
-    body = webhook(f"diagnosis-{i:02d}", f"diag-{i}")
+    body = alertmanager_webhook(f"diagnosis-{i:02d}", [f"diag-{i}"], alertname="PyroscopeDown")
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
     connection = http.client.HTTPConnection("127.0.0.1", bot.port, timeout=30)  # no client set-up timed
     started = time.time()
@@ -113,7 +76,7 @@ def webhook_to_diagnosis(bot: BotProcess, slack: SlackStandIn, i: int) -> float 
     def diagnosis() -> list[Any]:
         return posted(slack, lambda c: c.at >= started and "thread_ts" in c.body and DIAGNOSIS_MARK in text_of(c))
 
-    if not wait(lambda: bool(diagnosis()), 60):
+    if not wait(lambda: bool(diagnosis()), 60, poll=0.002):
         return None
     thread = parent()
     found = diagnosis()[0]
@@ -142,9 +105,11 @@ def rows(to_diagnosis: list[float], cli: list[float]) -> list[Row]:
 
 
 def main() -> list[Row]:
-    private = None if shared_redis_answers() else PrivateRedis().start()
-    redis_url = SHARED_URL if private is None else private.url
-    prefix = new_prefix()
+    with bus_redis() as (redis_url, prefix):
+        return measure(redis_url, prefix)
+
+
+def measure(redis_url: str, prefix: str) -> list[Row]:
     slack = SlackStandIn(channels={CHANNEL}).start()
     rig = PodmanRig()
     rig.start()
@@ -161,7 +126,7 @@ def main() -> list[Row]:
         to_diagnosis: list[float] = []
         cli: list[float] = []
         for i in range(WEBHOOK_SAMPLES):
-            wait(lambda: inbox_drained(redis_url, prefix), 30)
+            wait(lambda: inbox_drained(redis_url, prefix), 30, poll=0.002)
             time.sleep(0.3)  # the previous thread's evidence and pictures posted: an idle bot
             sample = webhook_to_diagnosis(bot, slack, i)
             if sample is not None:
@@ -185,9 +150,6 @@ def main() -> list[Row]:
         bot.stop()
         rig.close()
         slack.close()
-        delete_prefix(redis_url, prefix)
-        if private is not None:
-            private.close()
 
 
 if __name__ == "__main__":

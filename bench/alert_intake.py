@@ -19,18 +19,15 @@ Webhook -> thread and -> diagnosis latency is measured by its own benchmark.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
-from typing import Any
 
 import aiohttp
-import redis
 
 from bench.machine import describe
+from bench.rig import alertmanager_webhook, bus_redis, inbox_drained, posted, text_of, wait
 from bench.table import Row, at_least
 from tests.rig.processes import BotProcess
-from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
 from tests.rig.slack_standin import SlackStandIn
 
 TOKEN = "bench-alert-token-0123456789"
@@ -39,17 +36,6 @@ THROUGHPUT_WEBHOOKS = 2000
 CONCURRENCY = 20
 STORM_GROUPS, STORM_ALERTS = 100, 50
 RATE = "10"  # PROFBOT_SLACK_CHANNEL_RATE for the run: Slack's real limit is about 1/s per channel
-
-
-def webhook(group: str, instances: list[str], alertname: str | None = None) -> bytes:
-    """An Alertmanager webhook for group ``group`` (its alertname, unless ``alertname`` is given)."""
-    name = alertname or group
-    alerts = [{"status": "firing", "labels": {"alertname": name, "instance": i, "severity": "critical"},
-               "annotations": {"summary": f"{name} on {i}"}, "startsAt": "2026-11-25T17:15:01Z",
-               "fingerprint": f"{group}-{i}"} for i in instances]  # fmt: skip
-    return json.dumps({"version": "4", "status": "firing", "receiver": "profbot", "alerts": alerts,
-                       "groupKey": f'{{}}:{{group="{group}"}}', "groupLabels": {"alertname": name},
-                       "commonLabels": {"alertname": name}}).encode()  # fmt: skip
 
 
 async def post_all(url: str, bodies: list[bytes]) -> float:
@@ -75,38 +61,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def posted(slack: SlackStandIn, predicate: Any) -> list[Any]:
-    return [c for c in slack.calls_to("chat.postMessage") if c.answer.get("ok") and predicate(c)]
-
-
-def wait(condition: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return False
-
-
-def inbox_drained(redis_url: str, prefix: str) -> bool:
-    """Every inbox entry delivered to a poster and acknowledged."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    groups: Any = client.xinfo_groups(f"{prefix}:alerts:inbox")
-    return bool(groups) and all(g["pending"] == 0 and g.get("lag", 0) == 0 for g in groups)
-
-
 def threads_posted(slack: SlackStandIn) -> int:
     return len(posted(slack, lambda c: "Storm" in text_of(c) and "thread_ts" not in c.body))
 
 
-def text_of(call: Any) -> str:
-    return json.dumps(call.body.get("blocks") or call.body.get("text"))
-
-
 def main() -> list[Row]:
-    private = None if shared_redis_answers() else PrivateRedis().start()
-    redis_url = SHARED_URL if private is None else private.url
-    prefix = new_prefix()
+    with bus_redis() as (redis_url, prefix):
+        return measure(redis_url, prefix)
+
+
+def measure(redis_url: str, prefix: str) -> list[Row]:
     slack = SlackStandIn(channels={CHANNEL}).start()
     settings = {"PROFBOT_ALERT_TOKEN": TOKEN, "PROFBOT_ALERT_CHANNEL": CHANNEL, "PROFBOT_SLACK_CHANNEL_RATE": RATE}
     bot = BotProcess(redis_url=redis_url, prefix=prefix, slack_api_url=slack.api_url, **settings).start()
@@ -114,7 +78,7 @@ def main() -> list[Row]:
         print("## Alert intake and threads")
         print(f"machine: {describe()}; one `profbot serve`, PROFBOT_SLACK_CHANNEL_RATE={RATE}")
 
-        bodies = [webhook(f"Throughput{i % 100:03d}", [f"host-{i}"]) for i in range(THROUGHPUT_WEBHOOKS)]
+        bodies = [alertmanager_webhook(f"Throughput{i % 100:03d}", [f"host-{i}"]) for i in range(THROUGHPUT_WEBHOOKS)]
         asyncio.run(post_all(bot.url, bodies[:200]))  # warm-up
         assert bot.proc is not None
         cpu = cpu_seconds(bot.proc.pid)
@@ -131,7 +95,10 @@ def main() -> list[Row]:
               f"for {THROUGHPUT_WEBHOOKS + 200} webhooks){'' if drained else ' (NOT drained in 300 s)'}")  # fmt: skip
 
         slack.clear()
-        storm = [webhook(f"Storm{g:03d}", [f"host-{i}" for i in range(STORM_ALERTS)]) for g in range(STORM_GROUPS)]
+        storm = [
+            alertmanager_webhook(f"Storm{g:03d}", [f"host-{i}" for i in range(STORM_ALERTS)])
+            for g in range(STORM_GROUPS)
+        ]
         seconds = asyncio.run(post_all(bot.url, storm))
         started = time.monotonic()
         done = wait(lambda: threads_posted(slack) >= STORM_GROUPS, 300)
@@ -153,9 +120,6 @@ def main() -> list[Row]:
     finally:
         bot.stop()
         slack.close()
-        delete_prefix(redis_url, prefix)
-        if private is not None:
-            private.close()
 
 
 if __name__ == "__main__":

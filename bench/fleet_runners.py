@@ -16,6 +16,7 @@ import time
 import redis.asyncio as aioredis
 
 from bench.machine import describe, percentile
+from bench.rig import bus_redis
 from bench.table import Row, at_least, at_most
 from bot.slack.render import render
 from bot.usecases.app import Ports, Profbot, Settings
@@ -24,7 +25,6 @@ from bot.usecases.content import RunnersOverview
 from profbot.bus import JobBus
 from profbot.jobs import RunnerInfo
 from profbot.keys import Keys
-from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
 from tests.unit.fakes import Clock, FakeAuditTrail, FakeChangeStore, FakeDirectory, FakeOfferStore, FakePeople
 
 HOSTS = 50
@@ -93,15 +93,8 @@ async def measure(url: str, prefix: str) -> tuple[list[float], list[float], int,
 
 
 def main() -> list[Row]:
-    private = None if shared_redis_answers() else PrivateRedis().start()
-    url = SHARED_URL if private is None else private.url
-    prefix = new_prefix()
-    try:
+    with bus_redis() as (url, prefix):
         totals, renders, blocks, chars, listed, text = asyncio.run(measure(url, prefix))
-    finally:
-        delete_prefix(url, prefix)
-        if private is not None:
-            private.close()
     median = statistics.median(totals)
     print("## /prof runners across the fleet")
     print(f"machine: {describe()}")

@@ -49,11 +49,11 @@ import httpx
 from packaging.requirements import Requirement
 
 from bench.machine import describe
+from bench.rig import bus_redis
 from bench.table import Row, at_most
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.ports import free_port
 from tests.rig.processes import REPO, BotProcess, RunnerProcess
-from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
 from tests.rig.slack_requests import command_body, sign
 
 FIRST = 1_000
@@ -196,9 +196,11 @@ def settle(slack_port: int, timeout: float = 600) -> int:
 
 
 def main() -> list[Row]:
-    private = None if shared_redis_answers() else PrivateRedis().start()
-    redis_url = SHARED_URL if private is None else private.url
-    prefix = new_prefix()
+    with bus_redis() as (redis_url, prefix):
+        return measure(redis_url, prefix)
+
+
+def measure(redis_url: str, prefix: str) -> list[Row]:
     venv = Path(tempfile.mkdtemp(prefix="profbot-bench-venv-"))
     rig = PodmanRig()
     bot = runner = None
@@ -241,10 +243,7 @@ def main() -> list[Row]:
             rig.close()
         slack.kill()
         slack.wait()
-        delete_prefix(redis_url, prefix)
         shutil.rmtree(venv, ignore_errors=True)
-        if private is not None:
-            private.close()
     print("## Memory of serve and runner")
     print(f"machine: {describe()}")
     print(f"{TOTAL} signed commands ({', '.join(COMMANDS)} in turn) from {CONCURRENCY} people who each wait for "

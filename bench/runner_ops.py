@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import handlers
 from bench.machine import describe, percentile
+from bench.rig import bus_redis
 from bench.table import Row
 from handlers.context import ProcedureContext
 from handlers.pyroscope_unavailable import ID as UNAVAILABLE
@@ -41,7 +42,6 @@ from profbot.redis_access import connect
 from tests.rig.podman_rig import PodmanRig
 from tests.rig.ports import free_port
 from tests.rig.processes import RunnerProcess
-from tests.rig.redis_rig import SHARED_URL, PrivateRedis, delete_prefix, new_prefix, shared_redis_answers
 
 RUNS = 20
 HOST = "bench-host"
@@ -138,9 +138,11 @@ async def measure(bus: JobBus, rig: PodmanRig) -> list[Row]:
 
 
 def main() -> list[Row]:
-    private = None if shared_redis_answers() else PrivateRedis().start()
-    redis_url = SHARED_URL if private is None else private.url
-    prefix = new_prefix()
+    with bus_redis() as (redis_url, prefix):
+        return on_rig(redis_url, prefix)
+
+
+def on_rig(redis_url: str, prefix: str) -> list[Row]:
     rig = PodmanRig()
     rig.start()
     rig.start_stack(free_port())
@@ -161,9 +163,6 @@ def main() -> list[Row]:
     finally:
         runner.stop()
         rig.close()
-        delete_prefix(redis_url, prefix)
-        if private is not None:
-            private.close()
 
 
 if __name__ == "__main__":
