@@ -87,7 +87,6 @@ class Requires(AsyncMiddleware):
         asker: Asker = context["asker"]
         parsed = context.get("parsed")
         command = parsed if isinstance(parsed, Command | Unparsed) else None
-        typed = command is not None
         needed = self.gate or (gate_of(command) if command is not None else Gate.OPERATE)
         if needed is Gate.PUBLIC:
             await next()
@@ -101,7 +100,7 @@ class Requires(AsyncMiddleware):
         what = f"`{command.word}`" if command is not None else "this button"
         await profbot.access.refused(asker, what)
         refusal = NotAllowed(asker.user, what)
-        if typed:
+        if command is not None:  # typed: answered in the command's own response
             reply = {"response_type": "ephemeral", **render(refusal).as_kwargs()}
             return BoltResponse(status=200, body=json.dumps(reply), headers={"content-type": "application/json"})
         self.tasks.spawn(tell(profbot.ports.people, asker, refusal), name="refusal")
