@@ -155,9 +155,17 @@ class PodmanGateway:
         items = await self._call(lambda: self._client.containers.list(all=True))
         return sorted(str(item.name) for item in items)
 
-    async def exec(self, name: str, argv: list[str]) -> tuple[int, str, str]:
-        """Run ``argv`` (an argument list: no shell) in the container: exit code, stdout, stderr."""
-        container = await self.container(name)
+    async def _model(self, name: str, attrs: dict[str, Any] | None) -> Any:
+        """The container as podman-py's model: from ``attrs``, its inspect document when the caller
+        has just read it (no second inspect), else inspected now."""
+        if attrs:
+            return self._client.containers.prepare_model(attrs)
+        return await self.container(name)
+
+    async def exec(self, name: str, argv: list[str], attrs: dict[str, Any] | None = None) -> tuple[int, str, str]:
+        """Run ``argv`` (an argument list: no shell) in the container: exit code, stdout, stderr.
+        ``attrs``: as for :meth:`logs`."""
+        container = await self._model(name, attrs)
         # demux=True: without it the bytes carry the stream's frame headers.
         code, (out, err) = await self._call(lambda: container.exec_run(argv, demux=True))
         return int(code), (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace")
@@ -165,7 +173,7 @@ class PodmanGateway:
     async def logs(self, name: str, tail: int, attrs: dict[str, Any] | None = None) -> str:
         """The container's last ``tail`` lines; ``attrs``, its inspect document when the caller has
         just read it, saves podman a second inspect."""
-        container = self._client.containers.prepare_model(attrs) if attrs else await self.container(name)
+        container = await self._model(name, attrs)
 
         def run() -> str:
             # podman-py returns a generator of chunks even with stream=False

@@ -62,9 +62,9 @@ async def list_profiled(host: HostContext, _: ListProfiledContainers) -> Contain
 
 @op(ContainerDiskUsage)
 async def container_disk_usage(host: HostContext, o: ContainerDiskUsage) -> DiskUsage:
-    await host.require_readable(o.container)  # an exec: only in the containers profbot manages
+    attrs = await host.require_readable(o.container)  # an exec: only in the containers profbot manages
     # POSIX output (-P) in 1024-byte blocks (-k): one line per filesystem, same columns everywhere.
-    code, out, err = await host.podman.exec(o.container, ["df", "-P", "-k", o.path])
+    code, out, err = await host.podman.exec(o.container, ["df", "-P", "-k", o.path], attrs)
     if code != 0:
         raise OperationError(f"df {o.path} in {o.container} failed (exit {code}): {err.strip()[:300]}")
     return parse_df(o.container, o.path, out)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 from profbot.errors import OperationError
 from profbot.ops.containers import (
@@ -52,9 +53,9 @@ MAX_FILE_READ = 256 * 1024  # bytes read from the end of a file: bounded_text's 
 
 @op(ReadContainerFile)
 async def read_file(host: HostContext, o: ReadContainerFile) -> FileResult:
-    await host.require_readable(o.container)
+    attrs = await host.require_readable(o.container)
     # tail -c: a runaway multi-GB profiler log must not be loaded whole into the runner
-    code, out, err = await host.podman.exec(o.container, ["tail", "-c", str(MAX_FILE_READ), o.path])
+    code, out, err = await host.podman.exec(o.container, ["tail", "-c", str(MAX_FILE_READ), o.path], attrs)
     if code != 0:
         if "No such file" in err or "can't open" in err:
             return FileResult(container=o.container, path=o.path, exists=False, output=bounded_text(""))
@@ -127,17 +128,20 @@ def program_names(command: str) -> list[str]:
 
 @op(ContainerHttpGet)
 async def container_http_get(host: HostContext, o: ContainerHttpGet) -> HttpProbe:
+    return await http_get_inside(host, o.container, o.url, await host.require_readable(o.container))
+
+
+async def http_get_inside(host: HostContext, container: str, url: str, attrs: dict[str, Any]) -> HttpProbe:
     """Try the clients a container is likely to have: Python (the profiled services are Python
     services), then curl. busybox wget segfaults on these machines (podman-on-these-machines.md),
-    so it is not tried."""
+    so it is not tried. ``attrs``: the container's inspect document, read by the caller's policy check."""
     attempts: list[tuple[str, list[str]]] = [
-        ("python3", ["python3", "-c", probes.HTTP_GET, o.url]),
-        ("curl", ["curl", "-sS", "-m", "5", "-w", "\n%{http_code}", o.url]),
+        ("python3", ["python3", "-c", probes.HTTP_GET, url]),
+        ("curl", ["curl", "-sS", "-m", "5", "-w", "\n%{http_code}", url]),
     ]
-    await host.require_readable(o.container)
     errors = []
     for client, argv in attempts:
-        code, out, err = await host.podman.exec(o.container, argv)
+        code, out, err = await host.podman.exec(container, argv, attrs)
         if code in (126, 127):  # no such client in this container
             errors.append(f"{client}: not installed")
             continue
@@ -147,17 +151,17 @@ async def container_http_get(host: HostContext, o: ContainerHttpGet) -> HttpProb
             status, _, body = out.partition("\n")
         if code != 0 or not status.strip().isdigit() or status.strip() == "000":
             reason = redact(err.strip() or out.strip())[0][:300] or f"exit {code}"
-            return HttpProbe(container=o.container, url=o.url, status_code=None, body="", client=client, error=reason)
+            return HttpProbe(container=container, url=url, status_code=None, body="", client=client, error=reason)
         return HttpProbe(
-            container=o.container,
-            url=o.url,
+            container=container,
+            url=url,
             status_code=int(status.strip()),
             body=redact(body.strip())[0][:500],
             client=client,
         )
     return HttpProbe(
-        container=o.container,
-        url=o.url,
+        container=container,
+        url=url,
         status_code=None,
         body="",
         client=None,
@@ -172,8 +176,8 @@ _VERSION_LINE = re.compile(r"^Version:\s*(\S+)", re.MULTILINE)
 async def container_package_version(host: HostContext, o: ContainerPackageVersion) -> PackageVersion:
     """What `pip show` answers, asked the cheapest way that works: Python's own package metadata
     (one exec, and no pip needed in the image), then `pip show` for images without python3."""
-    await host.require_readable(o.container)
-    code, out, _ = await host.podman.exec(o.container, ["python3", "-c", probes.PACKAGE_VERSION, o.package])
+    attrs = await host.require_readable(o.container)
+    code, out, _ = await host.podman.exec(o.container, ["python3", "-c", probes.PACKAGE_VERSION, o.package], attrs)
     if code in (0, 3):
         return PackageVersion(
             container=o.container,
@@ -182,7 +186,7 @@ async def container_package_version(host: HostContext, o: ContainerPackageVersio
             version=(out.strip() or None) if code == 0 else None,
             how="python3 importlib.metadata (what pip show reads)",
         )
-    code, out, _ = await host.podman.exec(o.container, ["pip", "show", o.package])
+    code, out, _ = await host.podman.exec(o.container, ["pip", "show", o.package], attrs)
     if code in (126, 127):
         raise OperationError(f"no pip or python3 in {o.container} to ask for {o.package}")
     match = _VERSION_LINE.search(out)
@@ -197,8 +201,8 @@ async def container_package_version(host: HostContext, o: ContainerPackageVersio
 
 @op(ContainerToolVersion)
 async def container_tool_version(host: HostContext, o: ContainerToolVersion) -> ToolVersion:
-    await host.require_readable(o.container)
-    code, out, err = await host.podman.exec(o.container, [o.tool, "--version"])
+    attrs = await host.require_readable(o.container)
+    code, out, err = await host.podman.exec(o.container, [o.tool, "--version"], attrs)
     if code in (126, 127):
         return ToolVersion(container=o.container, tool=o.tool, installed=False, version=None)
     text = (out or err).strip().splitlines()

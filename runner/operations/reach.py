@@ -36,9 +36,9 @@ from urllib.parse import urlsplit
 import structlog
 
 from profbot.errors import TargetNotFound
-from profbot.ops.containers import ContainerHttpGet, ContainerReach, HttpProbe
+from profbot.ops.containers import ContainerReach, HttpProbe
 from runner.host_policy import HostContext
-from runner.operations.inside_containers import container_http_get
+from runner.operations.inside_containers import http_get_inside
 from runner.operations.table import op
 from runner.redaction import redact
 
@@ -270,7 +270,7 @@ async def container_reach(host: HostContext, o: ContainerReach) -> HttpProbe:
         found = await route(host, source, name)
     if isinstance(found, str):
         log.info("reach_asked_inside", container=o.container, url=o.url, reason=found)
-        return await asked_inside(host, o, found)
+        return await asked_inside(host, o, source, found)
     if not found.address:
         return HttpProbe(
             container=o.container, url=o.url, status_code=None, body="", client="podman's network records",
@@ -292,11 +292,12 @@ async def container_reach(host: HostContext, o: ContainerReach) -> HttpProbe:
         # No answer at all (no route, filtered, hung): what this host sees may not be what the
         # container sees. Ask from inside it.
         log.info("reach_no_answer_from_host", address=found.address, port=port)
-        return await asked_inside(host, o, f"this host got no answer from {found.address}:{port}")
+        return await asked_inside(host, o, source, f"this host got no answer from {found.address}:{port}")
     return HttpProbe(container=o.container, url=o.url, status_code=status, body=redact(body)[0][:MAX_BODY], client=via)
 
 
-async def asked_inside(host: HostContext, o: ContainerReach, why: str) -> HttpProbe:
-    """The exec probe (container.http_get), saying why it was asked from inside (``note``)."""
-    probe = await container_http_get(host, ContainerHttpGet(container=o.container, url=o.url))
+async def asked_inside(host: HostContext, o: ContainerReach, source: dict[str, Any], why: str) -> HttpProbe:
+    """The exec probe (container.http_get's, on the container already checked and inspected as
+    ``source``), saying why it was asked from inside (``note``)."""
+    probe = await http_get_inside(host, o.container, o.url, source)
     return probe.model_copy(update={"note": f"asked inside: {why}"})
