@@ -226,27 +226,26 @@ class AlertThreads:
         target = diagnosis_target(group, procedure)
         if target is None:
             return None
-        try:
-            params = procedure.params_for(target)
-        except Exception:  # not at the cost of the parent: the claimed run says what went wrong
-            return None
-        return EarlyDiagnosis(asyncio.ensure_future(self.diagnoses.run(procedure, params)))
+        # A target its procedure refuses fails inside the run, not at the cost of the parent: the
+        # claimed run says what went wrong (alert_diagnosis_failed).
+        return EarlyDiagnosis(asyncio.ensure_future(self._diagnosis(procedure, target)))
 
     async def _diagnose(
-        self, group: AlertGroup, thread: MessageRef, procedure: Procedure | None, early: EarlyDiagnosis | None = None
+        self, group: AlertGroup, thread: MessageRef, procedure: Procedure | None, early: EarlyDiagnosis | None
     ) -> None:
+        """Post the diagnosis begun with the alert (``early``), if this replica claims it; a firing
+        group with a procedure has none only when it names no target."""
         if procedure is None or not await self.ledger.claim_diagnosis(
             group.id, group.incident, self.policy.diagnosis_cooldown
         ):
             return
-        target = diagnosis_target(group, procedure)
-        if target is None:
+        if early is None:
             await self._reply(thread, AlertNeedsTarget(procedure.id, usage(procedure)))
             return
-        if early is not None:
-            early.claimed = True
-        run = early.run if early is not None else self._diagnosis(procedure, target)
-        self.tasks.spawn(self._run_diagnosis(group, thread, procedure, run), name=f"alert-diagnosis-{group.id[:8]}")
+        early.claimed = True
+        self.tasks.spawn(
+            self._run_diagnosis(group, thread, procedure, early.run), name=f"alert-diagnosis-{group.id[:8]}"
+        )
 
     async def _diagnosis(self, procedure: Procedure, target: str) -> Report | Content:
         return await self.diagnoses.run(procedure, procedure.params_for(target))
