@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from profbot.approvals.store import EXECUTOR_LEASE_SECONDS
 from profbot.settings import BotSettings
 
 
@@ -12,7 +13,8 @@ class ChangePolicy:
     approval_ttl: float = 900.0  # seconds a request waits for its confirmation or approval
     changes_per_hour: int = 3  # the same change on the same target, per hour
     verify_seconds: float = 60.0  # the budget of the verification after a change
-    executor_lease: float = 60.0  # how long a running change outlives its executor (beyond its step's deadline)
+    # How long a running change outlives its executor (beyond its step's deadline).
+    executor_lease: float = EXECUTOR_LEASE_SECONDS
 
     @classmethod
     def of(cls, settings: BotSettings) -> ChangePolicy:
