@@ -291,18 +291,31 @@ class PyroscopeClient:
                 query = f"{CANARY_SERVICE}.cpu"  # v0: the application name the push created
         except httpx.HTTPError:
             pass  # the render below says what answers
+        answered = False
         while True:
+            budget = left()
             try:
                 answer = await self._http.get(
                     "/pyroscope/render",
                     params={"query": query, "from": "now-5m", "until": "now", "format": "json"},
-                    timeout=left(),
+                    timeout=budget,
                 )
+                answered = True
                 if answer.status_code != 200:
                     measured.error = f"render answered HTTP {answer.status_code}: {answer.text.strip()[:200]}"
                 elif marker in ((answer.json().get("flamebearer") or {}).get("names") or []):
                     measured.visible, measured.error = True, None
                     measured.latency_ms = (time.perf_counter() - started) * 1000
+                    return measured
+            except httpx.TimeoutException as exc:
+                if budget >= self.timeout:  # the client's own timeout: Pyroscope is failing to answer
+                    measured.error = f"render got no answer: {type(exc).__name__}"
+                else:
+                    # The window closed during this render: "not visible" is the measurement. The
+                    # last answer (or failure) still says why, a cut-short request does not; with
+                    # nothing else to say, that no render answered at all is worth saying.
+                    if not answered and measured.error is None:
+                        measured.error = f"no render answered within {within:g} s"
                     return measured
             except httpx.HTTPError as exc:
                 measured.error = f"render got no answer: {type(exc).__name__}"

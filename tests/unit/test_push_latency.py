@@ -3,6 +3,8 @@ it pushes, how it recognises its own sample, and what it says when the push or t
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
@@ -121,3 +123,52 @@ async def test_on_pyroscope_v0_the_canary_is_queried_by_its_application_name() -
 
     assert measured.visible and measured.error is None
     assert [r.url.params["query"] for r in pyroscope.renders] == ["profbot-canary.cpu"] * 2
+
+
+class SlowRenders(Pyroscope):
+    """Renders take ``render_seconds`` to answer: a request given less than that times out, as
+    httpx would raise once the request's own read timeout ran out."""
+
+    def __init__(self, render_seconds: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.render_seconds = render_seconds
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/pyroscope/render":
+            timeout = request.extensions["timeout"]["read"]
+            await asyncio.sleep(min(timeout, self.render_seconds))
+            if timeout < self.render_seconds:
+                raise httpx.ReadTimeout("timed out", request=request)
+        return self(request)
+
+
+async def test_a_window_that_closes_during_a_render_is_not_visible_not_a_failing_pyroscope() -> None:
+    # The ingester lags (the sample never shows) and each render takes 0.3 s: the 1 s window ends
+    # during one. What was seen is said, not the cut-short request's timeout.
+    pyroscope = SlowRenders(0.3, shows_after=1_000)
+    transport = httpx.MockTransport(pyroscope.handle)
+    async with PyroscopeClient("http://pyroscope:4040", timeout=5, transport=transport) as client:
+        measured = await client.push_latency(within=1)
+
+    assert (measured.pushed, measured.visible, measured.latency_ms) == (True, False, None)
+    assert measured.error is None and len(pyroscope.renders) >= 2
+
+
+async def test_a_render_that_never_answers_within_the_window_says_so() -> None:
+    pyroscope = SlowRenders(5)
+    transport = httpx.MockTransport(pyroscope.handle)
+    async with PyroscopeClient("http://pyroscope:4040", timeout=10, transport=transport) as client:
+        measured = await client.push_latency(within=0.5)
+
+    assert (measured.pushed, measured.visible) == (True, False)
+    assert measured.error == "no render answered within 0.5 s"
+
+
+async def test_a_render_past_the_clients_own_timeout_is_a_pyroscope_not_answering() -> None:
+    pyroscope = SlowRenders(5)
+    transport = httpx.MockTransport(pyroscope.handle)
+    async with PyroscopeClient("http://pyroscope:4040", timeout=0.2, transport=transport) as client:
+        measured = await client.push_latency(within=0.5)
+
+    assert (measured.pushed, measured.visible) == (True, False)
+    assert measured.error == "render got no answer: ReadTimeout"
