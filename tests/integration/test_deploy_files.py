@@ -21,6 +21,10 @@ from ruamel.yaml import YAML
 from profbot.cli import EXIT_CONFIG
 from tests.rig.systemd_root import UNIT_DIR, analyze, systemd_root
 
+# One worker takes this whole file (the Makefile's --dist loadgroup): the installed units are
+# laid out once, for every test of this file.
+pytestmark = pytest.mark.xdist_group("deploy-files")
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 UNITS = ("profbot-serve.service", "profbot-runner.service")

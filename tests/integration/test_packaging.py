@@ -22,6 +22,10 @@ import pytest
 from tests.rig.processes import base_env
 from tests.rig.systemd_root import UNIT_DIR, analyze, systemd_root
 
+# One worker takes this whole file (the Makefile's --dist loadgroup): the wheel and its venv
+# are built once, for every test of this file.
+pytestmark = pytest.mark.xdist_group("packaging")
+
 REPO = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 PACKAGES = [pattern.rstrip("*") for pattern in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]]
