@@ -90,14 +90,15 @@ async def test_overhead_when_the_profiler_burns_cpu(
 ) -> None:
     stack.podman("exec", "ai-yolo26", "touch", "/tmp/burn")
     # py-spy's loop notices the flag on its next second; on a loaded machine (a CI run beside
-    # other work) its shell loop may not have had the CPU yet when the sample is taken: the
-    # diagnosis is asked again until it sees the burn, for at most 30 s.
+    # other work) its shell loop may not have had the CPU yet when the sample is taken, or had
+    # only part of it (CI once measured 4.9 %: a warning, not yet over the 5 % alert): the
+    # diagnosis is asked again until it sees the burn over the alert, for at most 30 s.
     deadline = time.monotonic() + 30
     while True:
         await asyncio.sleep(3)
         report = await run(job_bus, "INC-PROF-002", OverheadParams(service="ai-yolo26"))
         overhead = finding(report, "profiler overhead")
-        if overhead.severity is not Severity.OK or time.monotonic() > deadline:
+        if overhead.severity is Severity.CRITICAL or time.monotonic() > deadline:
             break
     assert overhead.severity is Severity.CRITICAL, overhead
     assert "above the 5 % alert threshold" in overhead.detail
