@@ -289,9 +289,11 @@ class PyroscopeClient:
             probe = await self._connect("LabelValues", {"name": "service_name", "start": 0, "end": 0}, timeout=left())
             if probe.status_code in (404, 405):
                 query = f"{CANARY_SERVICE}.cpu"  # v0: the application name the push created
+        except httpx.TimeoutException as exc:  # the window may be spent before any render: say where
+            measured.error = f"the API probe got no answer: {type(exc).__name__}"
         except httpx.HTTPError:
             pass  # the render below says what answers
-        answered = False
+        answered, renders_from = False, time.perf_counter()
         while True:
             budget = left()
             try:
@@ -307,6 +309,8 @@ class PyroscopeClient:
                     measured.visible, measured.error = True, None
                     measured.latency_ms = (time.perf_counter() - started) * 1000
                     return measured
+                else:  # Pyroscope answers, the sample is not there yet: an earlier failure is history
+                    measured.error = None
             except httpx.TimeoutException as exc:
                 if budget >= self.timeout:  # the client's own timeout: Pyroscope is failing to answer
                     measured.error = f"render got no answer: {type(exc).__name__}"
@@ -315,7 +319,8 @@ class PyroscopeClient:
                     # last answer (or failure) still says why, a cut-short request does not; with
                     # nothing else to say, that no render answered at all is worth saying.
                     if not answered and measured.error is None:
-                        measured.error = f"no render answered within {within:g} s"
+                        left_for_renders = max(0.0, deadline - renders_from)
+                        measured.error = f"no render answered in the {left_for_renders:.1f} s the window left for them"
                     return measured
             except httpx.HTTPError as exc:
                 measured.error = f"render got no answer: {type(exc).__name__}"

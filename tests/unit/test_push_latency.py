@@ -4,6 +4,7 @@ it pushes, how it recognises its own sample, and what it says when the push or t
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -156,17 +157,61 @@ async def test_a_window_that_closes_during_a_render_is_not_visible_not_a_failing
 
 
 @pytest.mark.parametrize(
-    ("client_timeout", "said"),
+    ("client_timeout", "within", "said"),
     [
-        (10, "no render answered within 0.5 s"),  # each render cut short by the window
-        (0.2, "render got no answer: ReadTimeout"),  # the client's own timeout ran out first
+        # each render cut short by the window
+        (10, 0.5, r"no render answered in the \d\.\d s the window left for them"),
+        # the client's own timeout ran out first (the window leaves the first render all of it)
+        (0.2, 2, r"render got no answer: ReadTimeout"),
     ],
 )
-async def test_renders_that_never_answer_say_why_the_sample_was_not_seen(client_timeout: float, said: str) -> None:
+async def test_renders_that_never_answer_say_why_the_sample_was_not_seen(
+    client_timeout: float, within: float, said: str
+) -> None:
     pyroscope = SlowRenders(5)
     transport = httpx.MockTransport(pyroscope.handle)
     async with PyroscopeClient("http://pyroscope:4040", timeout=client_timeout, transport=transport) as client:
-        measured = await client.push_latency(within=0.5)
+        measured = await client.push_latency(within=within)
 
     assert (measured.pushed, measured.visible) == (True, False)
-    assert measured.error == said
+    assert measured.error is not None and re.fullmatch(said, measured.error), measured.error
+
+
+async def test_an_earlier_failed_render_is_not_the_reason_once_pyroscope_answers() -> None:
+    # A 503, then renders that answer without the sample until the window closes during one: the
+    # latest answer (no sample yet) is what is said, not the 503 from before.
+    statuses = iter([503])
+
+    class Flaky(SlowRenders):
+        async def handle(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/pyroscope/render" and next(statuses, 200) == 503:
+                self.renders.append(request)
+                return httpx.Response(503, text="busy")
+            return await super().handle(request)
+
+    pyroscope = Flaky(0.3, shows_after=1_000)
+    async with PyroscopeClient(
+        "http://pyroscope:4040", timeout=5, transport=httpx.MockTransport(pyroscope.handle)
+    ) as c:
+        measured = await c.push_latency(within=1.5)
+
+    assert (measured.pushed, measured.visible) == (True, False)
+    assert measured.error is None and len(pyroscope.renders) >= 2  # the 503, and an answer after it
+
+
+async def test_a_window_spent_on_the_api_probe_says_so() -> None:
+    class SlowProbe(SlowRenders):  # the probe takes all it is given; a render, 50 ms
+        async def handle(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/querier.v1.QuerierService/LabelValues":
+                await asyncio.sleep(request.extensions["timeout"]["read"])
+                raise httpx.ReadTimeout("timed out", request=request)
+            return await super().handle(request)
+
+    pyroscope = SlowProbe(0.05)
+    async with PyroscopeClient(
+        "http://pyroscope:4040", timeout=5, transport=httpx.MockTransport(pyroscope.handle)
+    ) as c:
+        measured = await c.push_latency(within=0.5)
+
+    assert (measured.pushed, measured.visible) == (True, False)
+    assert measured.error == "the API probe got no answer: ReadTimeout"
