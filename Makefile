@@ -28,9 +28,10 @@ run-packages:
 
 # The suite runs on TEST_WORKERS pytest-xdist workers (each with a podman rig of its own): its tests
 # mostly wait on podman, processes and Redis, so more workers than the two cores pay. Tests are
-# handed out one at a time in tests/conftest.py's run order, slow kinds first (loadgroup; a module
-# marked xdist_group goes to one worker whole); worksteal's first split gave one worker every
-# fault test, and the longest then began six minutes in. TEST_WORKERS=0: serially.
+# handed out in tests/conftest.py's run order, slow kinds first, each worker kept two or three
+# ahead (loadgroup; a module marked xdist_group goes to one worker whole); worksteal's first split
+# gave one worker every fault test, and the longest then began six minutes in.
+# TEST_WORKERS=0: serially.
 # Compiled modules are kept (in __pycache__, ignored by git) even where the environment turns that
 # off: six workers and some 450 profbot processes import the same code, and each would compile it
 # again (a worker's collection: 4.3 s of CPU uncached, 1.9 s cached).

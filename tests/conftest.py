@@ -19,7 +19,7 @@ from tests.rig.slack_requests import APPROVER, APPROVERS_GROUP
 from tests.rig.slack_standin import SlackStandIn
 
 # The slow, mostly waiting kinds first, the quick unit tests last: xdist's workers, handed tests
-# one at a time in this order (the Makefile's --dist loadgroup), spend the long waits (a killed
+# in this order as they free up (the Makefile's --dist loadgroup), spend the long waits (a killed
 # process's lease, a storm's Retry-After) side by side from the start, and end on short tests
 # instead of waiting on one long test begun late.
 RUN_ORDER = ("tests/faults/", "tests/e2e/", "tests/integration/", "tests/unit/")
