@@ -37,9 +37,25 @@ FACTORY_DEFAULTS = {
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
-    if not MARKER.search(markdown):
+    named = {m.group(2) for m in MARKER.finditer(markdown) if m.group(1) == "settings"}
+    if not named:
         return markdown
+    _check_every_class_rendered(named)
     return MARKER.sub(lambda m: _render(m.group(1), m.group(2)), markdown)
+
+
+def _check_every_class_rendered(named: set[str]) -> None:
+    """A settings class added to profbot/settings.py fails the build until the page renders it."""
+    from profbot import settings
+
+    classes = [
+        cls
+        for cls in vars(settings).values()
+        if inspect.isclass(cls) and issubclass(cls, settings.CommonSettings) and _own_fields(cls)
+    ]
+    missing = sorted(cls.__name__ for cls in classes if cls.__name__ not in named)
+    if missing:
+        raise PluginError(f"settings page: no <!-- settings: NAME --> table for {', '.join(missing)}")
 
 
 def _render(kind: str, name: str) -> str:
