@@ -88,6 +88,7 @@ def _settings_table(cls: type) -> str:
                 f"settings page: {cls.__name__}.{attr} ({env}) has no description, "
                 "no line in deploy/profbot.env.example and no comment"
             )
+        said = " ".join(part for part in (said, _bounds_of(field)) if part)
         rows.append(f"| `{env}` | {_type_of(field)} | {_default_of(field)} | {_cell(said)} |")
     doc = inspect.getdoc(cls) or ""
     return f"{_cell(doc)}\n\n" + "\n".join(rows) + "\n"
@@ -101,17 +102,35 @@ def _own_fields(cls: type) -> dict[str, FieldInfo]:
 
 
 def _type_of(field: FieldInfo) -> str:
-    text = _type_name(field.annotation)
-    bounds = []
+    return _type_name(field.annotation)
+
+
+def _bounds_of(field: FieldInfo) -> str:
+    """What values the field takes, as a sentence ("" when any value of its type will do)."""
+    said: list[str] = []
+    pattern = None
     for meta in field.metadata:
-        for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"), ("min_length", "length >=")):
+        for attr, words in (("ge", "at least"), ("gt", "above"), ("le", "at most"), ("lt", "below")):
             value = getattr(meta, attr, None)
             if value is not None:
-                bounds.append(f"{sign} {value:,}" if isinstance(value, int | float) else f"{sign} {value}")
-        pattern = getattr(meta, "pattern", None)
-        if pattern:
-            bounds.append(f"matching `{pattern}`".replace("|", "\\|"))
-    return text + (f" ({', '.join(bounds)})" if bounds else "")
+                said.append(f"{words} {value:,}")
+        length = getattr(meta, "min_length", None)
+        if length and length > 1:
+            said.append(f"at least {length} characters")
+        pattern = getattr(meta, "pattern", None) or pattern
+    text = (", ".join(said).capitalize() + ".") if said else ""
+    return " ".join(part for part in (text, _pattern_text(pattern) if pattern else "") if part)
+
+
+def _pattern_text(pattern: str) -> str:
+    from profbot.settings import NAME_PATTERN
+
+    if pattern == NAME_PATTERN:
+        return "A name: a letter or digit, then letters, digits, `_`, `.`, `-`."
+    choices = re.fullmatch(r"\^\(([a-z|]+)\)\$", pattern)
+    if choices:
+        return "One of " + ", ".join(f"`{c}`" for c in choices.group(1).split("|")) + "."
+    return f"Matching `{pattern}`."
 
 
 def _type_name(annotation: Any) -> str:
@@ -121,9 +140,9 @@ def _type_name(annotation: Any) -> str:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         inner = " or ".join(_type_name(a) for a in args)
-        return f"{inner}, optional" if len(args) < len(typing.get_args(annotation)) else inner
+        return inner  # None is "unset", which the default column says
     if origin is typing.Literal:
-        return " \\| ".join(f"`{a}`" for a in typing.get_args(annotation))
+        return " or ".join(f"`{a}`" for a in typing.get_args(annotation))
     name = getattr(annotation, "__name__", str(annotation))
     return {"SecretStr": "secret", "HttpUrl": "URL", "Path": "path", "str": "text", "float": "number",
             "int": "integer", "bool": "boolean"}.get(name, name)  # fmt: skip
