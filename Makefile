@@ -3,6 +3,7 @@
 #   make run     install what profbot needs and run it here: `profbot up` (Slack, or the shell)
 #   make check   ruff (format + lint), mypy --strict, the import layers (import-linter), module size
 #   make bench   benchmarks under bench/
+#   make docs    the documentation site (docs/, mkdocs.yml), served at http://127.0.0.1:8000
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PACKAGES := bot handlers profbot runner
 
-.PHONY: setup system-packages run-packages test check fmt run serve runner bench clean
+.PHONY: setup system-packages run-packages test check fmt run serve runner bench docs docs-pictures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,7 @@ check: setup
 	$(VENV)/bin/mypy tests bench
 	$(VENV)/bin/lint-imports
 	$(PY) deploy/check-module-size.py $(PACKAGES)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 fmt: setup
 	$(VENV)/bin/ruff format .
@@ -65,5 +67,13 @@ runner: setup
 bench: system-packages setup
 	$(PY) -m bench
 
+# The site, served with live reload; `make check` builds it with --strict (a broken link fails).
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
+# The picture on the README and the docs' home page, drawn by profbot's own bot/pictures.
+docs-pictures: setup
+	PYTHONPATH=. $(PY) docs/images/draw_flamegraph.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info site

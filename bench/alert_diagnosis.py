@@ -11,7 +11,7 @@ after another, both measured in this one run on the same machine and rig.
   another against the same rig (as bench/runner_ops.py does); 20 samples, interleaved with the
   webhook samples so both see the same load.
 
-Targets (issue 14): webhook -> diagnosis p50 at most 0.6x and p99 at most 1.0x the CLI's median.
+Targets: webhook -> diagnosis p50 at most 0.6x and p99 at most 1.0x the CLI's median.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ not inert: with rich and click installed, structlog and httpx import them (and p
 start, a few MB that no deployed process carries; and this checkout's modules would be compiled
 at every start (PYTHONDONTWRITEBYTECODE is set here), which a wheel's are not.
 
-Targets (issue 14): serve under 80 MB and runner under 60 MB after 1,000 commands, and no
+Targets: serve under 80 MB and runner under 60 MB after 1,000 commands, and no
 growth from 1,000 to 5,000. "No growth" is taken as: RSS after 5,000 at most 5 % above RSS
 after 1,000 (about 3 to 4 MB for these processes). CPython's allocator seldom gives pages back,
 so a leak shows as steady growth, while a process that keeps nothing per command stays within a

@@ -103,8 +103,8 @@ GC_THRESHOLDS = (20_000, 20, 100)  # Python's are (700, 10, 10)
 
 def steady_gc() -> None:
     """The cyclic collector, tuned for a server whose acks must not wait on it. What was made so
-    far lives as long as the process: frozen, the full passes no longer walk it. A burst of
-    requests leaves hundreds of tasks waiting on one health check; at Python's thresholds they were
+    far lives as long as the process: frozen, the full passes do not walk it. A burst of
+    requests leaves hundreds of tasks waiting on one health check; at Python's thresholds they are
     promoted to the oldest generation and collected in full passes of 100-400 ms (measured under
     the ack benchmark), every ack waiting. Collecting the young generation every 20,000
     allocations instead of 700 lets them die young: a pass of a few ms, a few times a burst.

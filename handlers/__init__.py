@@ -1,4 +1,4 @@
-"""The runbook as code (``../shared/reference/profiling-operations-runbook.md``).
+"""The runbook as code: each procedure of the profiling operations runbook (docs/runbook/).
 
 - ``registry.py``      :data:`RUNBOOK`: procedures and actions, registered by decorator, checked at import
 - ``actions.py``       remediations as typed actions: label, risk, impact, params, plan or recheck

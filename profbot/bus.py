@@ -110,7 +110,7 @@ class ResultWaiter:
                         event.set()
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # redis-py leaves it unannotated
 
     async def wait(self, job_id: str, timeout: float) -> JobResult | None:
         """The job's result, or None if none arrived within ``timeout`` seconds."""

@@ -48,7 +48,7 @@ def connect(url: str) -> aioredis.Redis:
     ``redis+sentinel://`` URL gives a client of whichever server the sentinels call the primary."""
     if is_sentinel_url(url):
         target = parse_sentinel_url(url)
-        sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=dict(_SENTINEL_TIMEOUTS))  # type: ignore[no-untyped-call]
+        sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=dict(_SENTINEL_TIMEOUTS))  # type: ignore[no-untyped-call, unused-ignore]
         client: aioredis.Redis = sentinel.master_for(
             target.master,
             connection_pool_class=_OwnSentinelPool,

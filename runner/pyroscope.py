@@ -127,13 +127,13 @@ class PyroscopeClient:
             return await self._freshness_v0(services, minutes)
         raise OperationError(f"Pyroscope LabelValues answered HTTP {labels.status_code}: {labels.text[:200]}")
 
-    # ---- freshness v1 (issue 13, fleet freshness): one LabelValues query answers every service
+    # ---- freshness v1: one LabelValues query answers every service, however many there are
     async def _freshness_v1(
         self, services: list[str], minutes: int, start: int, end: int, seen: list[str]
     ) -> Freshness:
-        # Which services have data is what LabelValues already said: no render per service and
-        # profile type (that was 200 x types queries for 200 services). v1 counts CPU in
-        # nanoseconds, so a sample count would mislead anyway: has-data is what is reported.
+        # Which services have data is what LabelValues already says: a render per service and
+        # profile type would cost services x types queries. v1 counts CPU in nanoseconds, so a
+        # sample count would mislead anyway: has-data is what is reported.
         present = set(seen)
         wanted = services or sorted(present)
         return Freshness(

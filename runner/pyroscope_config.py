@@ -4,7 +4,7 @@ The runbook's file sets ``retention-period: 15d`` and ``storage.path`` at the to
 Pyroscope v0's world. Pyroscope v1 parses its config strictly and refuses to start with those
 keys; its retention is ``limits.compactor_blocks_retention_period``, and it only takes effect with
 a storage bucket (``storage.backend``). Without one, v1 frees disk only under pressure.
-(../shared/reference/alerts-and-pyroscope.md)
+(docs/runbook/inc-prof-004.md says what profbot does about it.)
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ not safe in the worker threads these run in).
 
 matplotlib and numpy are imported when the first picture is drawn, not when the bot starts: they
 are about 45 MB of the process's memory, which a bot that never draws one does not need
-(issue 14, bench/memory.py).
+(bench/memory.py holds serve under its memory target).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ A group's life is a run of incidents: from firing to resolved is one incident wi
 same group firing after its resolution is the next incident, in a thread of its own that links the
 previous one.
 
-Alertmanager's and Grafana's webhooks share this shape (``../shared/reference/alerts-and-pyroscope.md``);
-bot/webhooks/payloads.py parses them into :class:`AlertNotification`. Long texts are cut, not
+Alertmanager's and Grafana's webhooks share this shape (Grafana's adds a few fields; see
+docs/alerting.md); bot/webhooks/payloads.py parses them into :class:`AlertNotification`. Long texts are cut, not
 refused: a 4xx would make the sender drop the whole alert.
 """
 

@@ -1,6 +1,7 @@
 """The two alert webhooks profbot takes, as pydantic models: Alertmanager's (payload version 4)
 and Grafana Alerting's webhook contact point (the same shape plus a few fields, version 1).
-Unknown fields are ignored: both senders add fields over time (``../shared/reference/alerts-and-pyroscope.md``)."""
+Unknown fields are ignored: both senders add fields over time (newer Alertmanagers send
+``notification_reason`` and ``routeLabels``, for one)."""
 
 from __future__ import annotations
 

@@ -164,7 +164,7 @@ def test_upgrade_preflight_and_bad_versions(bot: BotProcess, runner: RunnerProce
     assert [b["text"]["text"] for b in buttons(post.body)] == ["Upgrade to 1.19.0 (change)"]
 
 
-# ---------------------------------------------------------------------------- across the fleet (issue 13)
+# ---------------------------------------------------------------------------- across the fleet
 
 
 def backend_sends_a_profile(stack: PodmanRig) -> None:

@@ -20,7 +20,7 @@ from tests.rig.slack_standin import DEFAULT_CHANNEL, SlackStandIn, block_errors
 SECRET = "s3cr3t-0f-the-pyroscope-push"  # what must never leave the runner
 LOG = "/tmp/profiler.log"
 # 1,500 lines, ~110 KB: more than a message (50 blocks of 3,000 characters) shows well, and more than
-# the runner used to ship (500 lines, 64 KB).
+# 500 lines or 64 KB, so a bound at either would show as a cut log.
 LINES = [
     f"{i:05d} py-spy: sampled pid 1 at 100 Hz, pushed to http://pyroscope:4040"
     + (f" with PYROSCOPE_AUTH_TOKEN={SECRET}" if i % 100 == 7 else "")

@@ -5,9 +5,9 @@ The rig takes the shipped rules, Prometheus config and Alertmanager config as th
 only what a test machine must: addresses and ports (the stand-in Pyroscope as the `pyroscope`
 scrape target, the bot's webhook URL, Alertmanager's), the bearer token's file, and the timings
 (1 s scrapes and evaluations, no `for`, 1 s group wait), so an alert fires and resolves in seconds.
-The rig has no node or process exporter: their scrape jobs are dropped. Settings follow
-../shared/reference/alerts-and-pyroscope.md (every path flag given: the Debian binaries default to
-/etc and /var/lib; Alertmanager first).
+The rig has no node or process exporter: their scrape jobs are dropped. Every path flag is given
+(the Debian binaries default to /etc and /var/lib), and Alertmanager starts first (Prometheus
+waits a minute before it sends again to an Alertmanager that refused its first send).
 """
 
 from __future__ import annotations

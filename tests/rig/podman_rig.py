@@ -1,7 +1,8 @@
 """An isolated podman service for the tests: its own storage, run dir, socket and config.
 
-It never touches the machine's default containers (see
-``../shared/reference/podman-on-these-machines.md``). Images are built from busybox-static: no
+It never touches the machine's default containers, storage or socket: the tests share a
+machine with other work, and a rig of their own is what lets several run at once. Images are
+built from busybox-static: no
 registry is reachable. Stand-ins that need Python run the host's interpreter through read-only
 bind mounts of /usr, /lib and /lib64.
 """

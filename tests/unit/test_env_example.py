@@ -50,6 +50,6 @@ def test_every_setting_is_in_the_example_with_a_comment() -> None:
 
 
 def test_the_settings_being_added_for_issue_11_are_listed() -> None:
-    # Added by the logging and metrics work of the same issue; listed here so they are not forgotten.
+    # The two settings of the log format and the runner's /metrics, named so the example keeps them.
     example = documented()
     assert example.get("PROFBOT_LOG_FORMAT") and example.get("PROFBOT_RUNNER_METRICS_LISTEN")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 from slack_bolt.async_app import AsyncApp
@@ -34,6 +35,26 @@ async def test_a_requests_context_holds_what_bolts_own_would_with_the_apps_one_c
     assert set(ours.context) == set(bolts.context)  # a bolt upgrade adding to it fails here
     assert ours.context.client is client  # not a new client per request
     assert ours.context.logger.name == bolts.context.logger.name
+
+
+async def test_the_bolt_internals_the_ack_path_replaces_are_where_it_reads_them() -> None:
+    """MeteredApp replaces bolt's private ``AsyncApp._init_context``, which ``async_dispatch``
+    calls, and reads bolt's private ``_base_logger``, ``_token`` and ``_async_client``. pyproject.toml
+    pins slack-bolt to the minor range this was tested on; a bolt that renames or moves any of
+    them fails here, before a Slack request meets an AttributeError."""
+    client = AsyncWebClient(token="xoxb-test")
+
+    async def authorize() -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=None, team_id="T0TEAM", bot_token="xoxb-test")
+
+    app = AsyncApp(client=client, authorize=authorize, request_verification_enabled=False)
+    missing = [
+        name for name in ("_base_logger", "_token", "_async_client", "listener_runner") if not hasattr(app, name)
+    ]
+    assert missing == []
+    assert app._async_client is client
+    assert "_init_context" in AsyncApp.__dict__
+    assert "self._init_context(" in inspect.getsource(AsyncApp.async_dispatch)
 
 
 async def test_a_slack_request_leaves_profbots_own_log_level_as_configured() -> None:

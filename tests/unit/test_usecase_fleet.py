@@ -281,7 +281,7 @@ async def test_health_says_the_profiles_were_not_checked_when_no_runner_has_pyro
     assert world.bus.ran("pyroscope.freshness") == []
 
 
-# ---------------------------------------------------------------------------- review fixes
+# ---------------------------------------------------------------------------- edges: names, load, one host, links
 
 
 async def test_freshness_of_a_container_by_its_name_is_of_the_service_it_runs_as() -> None:

@@ -1,8 +1,8 @@
 """Block Kit building blocks and Slack's limits.
 
 Built with slack_sdk's model classes. slack_sdk does not check every Block Kit limit in
-``to_dict()`` (not the 50-block or the 3000-character section limit, see
-``../shared/reference/slack-platform.md``), so :class:`Message` enforces them itself: an over-long
+``to_dict()`` (not Slack's 50-block message limit or its 3000-character section text limit),
+so :class:`Message` enforces them itself: an over-long
 text is cut and the cut is said, never refused by Slack as ``invalid_blocks``.
 """
 
