@@ -44,9 +44,15 @@ def _owner(uid: int) -> str:
         return f"uid {uid}"
 
 
+def _ours(uid: int) -> bool:
+    """Root's, or the runner's own (a rootless runner follows links its own user made)."""
+    return uid in (0, os.geteuid())
+
+
 def _only_root_writes(st: os.stat_result) -> bool:
-    """Only root could have put an entry in this directory: root's, and writable by no one else."""
-    return st.st_uid == 0 and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    """Only root (or the runner's own user) could have put an entry in this directory: theirs, and
+    writable by no one else."""
+    return _ours(st.st_uid) and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def _refused(what: str, why: str) -> NotAllowed:
@@ -77,7 +83,7 @@ def _directory(path: Path, file: Path) -> Iterator[int]:
                 os.close(child)
                 parent = os.fstat(fd)
                 target = os.readlink(name, dir_fd=fd)
-                if not _only_root_writes(parent) or st.st_uid != 0:
+                if not _only_root_writes(parent) or not _ours(st.st_uid):
                     raise _refused(
                         f"{shown / name} (on the way to {file}) is a symbolic link to {target}",
                         f"in a directory {_owner(parent.st_uid)} may change",
