@@ -10,7 +10,8 @@ host. So here:
   descriptor (never looked up again by path); a symbolic link on the way is followed only when
   only root could have made it (root's link in a directory root alone may write), else refused;
 - the file itself is opened with ``O_NOFOLLOW`` relative to that descriptor: a link there is
-  always refused, and so is anything but a regular file (a FIFO would block the runner);
+  always refused, and so is anything but a regular file (a FIFO would block the runner), and, in a
+  directory someone else may change, a file with a second hard link (it may be a file elsewhere);
 - a new file is a temporary file with an unpredictable name, created exclusively in the same
   directory, given its mode and owner on its own descriptor (``fchmod``, ``fchown``) and renamed
   over the target within the directory's descriptor; a backup gets an unpredictable name too.
@@ -78,6 +79,10 @@ def _directory(path: Path, file: Path) -> Iterator[int]:
                 child = os.open(name, os.O_PATH | _O, dir_fd=fd)
             except FileNotFoundError:
                 raise TargetNotFound(f"{file} does not exist ({shown / name} is missing)") from None
+            except OSError as exc:
+                raise OperationError(
+                    f"cannot reach {file}: {shown / name}: {exc.strerror}; nothing was changed"
+                ) from None
             st = os.fstat(child)
             if stat.S_ISLNK(st.st_mode):
                 os.close(child)
@@ -116,7 +121,10 @@ def _open_regular(directory: int, path: Path, flags: int) -> int | None:
         return None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            target = os.readlink(path.name, dir_fd=directory)
+            try:
+                target = os.readlink(path.name, dir_fd=directory)
+            except OSError:
+                target = "somewhere (it is gone already)"
             parent = os.fstat(directory)
             raise _refused(
                 f"{path} is a symbolic link to {target}", f"(in a directory of {_owner(parent.st_uid)})"
