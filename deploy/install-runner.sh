@@ -10,6 +10,7 @@
 #   unit      /etc/systemd/system/profbot-runner.service, and its drop-in
 #             profbot-runner.service.d/paths.conf: the directories runner.env names (the compose
 #             file's, Pyroscope's config's, Grafana's provisioning), the only ones the runner may write
+#             (never /, a system directory, profbot's own, or a path with '.', '..' or '//' in it)
 #   systemd   `systemctl enable --now podman.socket profbot-runner.service` (the runner once
 #             runner.env sets REDIS_URL), and a restart of the runner when anything above changed
 #
@@ -161,16 +162,48 @@ install_unit() {
     fi
 }
 
+# Directories the runner is never let write, whatever runner.env says: the root, the system's own
+# top-level directories, and profbot's own installation (its code would then be the runner's to change).
+NEVER_WRITABLE=(/ /bin /boot /dev /etc /home /lib /lib32 /lib64 /libx32 /opt /proc /root /run /sbin /srv /sys /tmp /usr /var)
+
+# Why PATH (from NAME in runner.env) may not be made writable, or nothing when it may.
+unwritable_because() {
+    local path=$1 never
+    if [[ $path != /* || $path == *[[:space:]\"\'\\]* ]]; then
+        echo "is not an absolute path without spaces or quotes"
+        return
+    fi
+    # '.', '..', '//' or a trailing '/': the directory meant is not the one written, and may lie above it.
+    if [[ /$path/ == */./* || /$path/ == */../* || $path == *//* || ( $path != / && $path == */ ) ]]; then
+        echo "is not a plain path (a '.', '..', '//' or trailing '/' in it)"
+        return
+    fi
+    for never in "${NEVER_WRITABLE[@]}"; do
+        if [ "$path" = "$never" ]; then
+            echo "is $( [ "$path" = / ] && echo "the root directory" || echo "a system directory"): the runner would write everywhere in it"
+            return
+        fi
+    done
+    if [ "$path" = "$PREFIX" ] || [[ $path == "$PREFIX"/* ]]; then
+        echo "is profbot's own installation ($PREFIX)"
+    fi
+}
+
 writable_paths() {
-    local compose env config grafana path
-    compose=$(env_value PROFBOT_COMPOSE_FILE)
-    env=$(env_value PROFBOT_ENV_FILE)
-    config=$(env_value PROFBOT_PYROSCOPE_CONFIG)
-    grafana=$(env_value PROFBOT_GRAFANA_PROVISIONING_DIR)
-    for path in "${compose:+$(dirname "$compose")}" "${env:+$(dirname "$env")}" "${config:+$(dirname "$config")}" "$grafana"; do
-        [ -n "$path" ] || continue
-        if [[ $path != /* || $path == *[[:space:]\"\'\\]* ]]; then
-            say "unit: $path (from $ENV_FILE) is not an absolute path without spaces or quotes: not made writable" >&2
+    local name value path why
+    for name in PROFBOT_COMPOSE_FILE PROFBOT_ENV_FILE PROFBOT_PYROSCOPE_CONFIG PROFBOT_GRAFANA_PROVISIONING_DIR; do
+        value=$(env_value "$name")
+        [ -n "$value" ] || continue
+        why=$(unwritable_because "$value")
+        path=$value
+        if [ -z "$why" ] && [ "$name" != PROFBOT_GRAFANA_PROVISIONING_DIR ]; then
+            # A file: its directory is what the runner writes (profbot's files and backups beside it).
+            path=$(dirname "$value")
+            why=$(unwritable_because "$path")
+            why=${why:+its directory $path $why}
+        fi
+        if [ -n "$why" ]; then
+            say "unit: $name=$value (in $ENV_FILE): ${why}: not made writable" >&2
             continue
         fi
         echo "$path"

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import re
-import shutil
 import signal
 import sys
-import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from profbot.errors import InvalidArgument, OperationError, OperationTimeout, TargetNotFound
-from runner import progress
+from runner import progress, safe_files
 from runner.redaction import bounded_text
 
 if TYPE_CHECKING:
@@ -42,51 +41,14 @@ COMPOSE_MARGIN_SECONDS = 3.0  # what is left of a job's deadline after podman-co
 ENV_LINE = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 
-def atomic_write(path: Path, text: str, *, new_mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` so a reader sees the old file or the new one, never half of one.
-
-    The file stays the reader's: an existing one keeps its owner, group and mode (a Grafana
-    provisioning file owned by Grafana's user must not become root's 0600, which Grafana cannot
-    read); a new one gets ``new_mode`` and its directory's owner and group."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        if path.exists():
-            st = path.stat()
-            mode = st.st_mode & 0o7777
-        else:
-            st = path.parent.stat()
-            mode = new_mode
-        os.chmod(tmp, mode)
-        _give(tmp, st.st_uid, st.st_gid)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def copy_keeping_owner(source: Path, target: Path) -> None:
-    """A backup as the original: contents, mode and times (copy2), and its owner and group."""
-    shutil.copy2(source, target)
-    st = source.stat()
-    _give(str(target), st.st_uid, st.st_gid)
-
-
-def _give(path: str, uid: int, gid: int) -> None:
-    # Only root may give a file away; a rootless runner's files stay its own (podman's user).
-    if os.geteuid() == 0 and (uid, gid) != (0, 0):
-        os.chown(path, uid, gid)
-
-
 def set_env_file_var(path: Path, name: str, value: str) -> str:
     """Set ``name=value`` in a .env file (replacing every earlier assignment); returns a description."""
-    lines = path.read_text().splitlines() if path.exists() else []
+    lines = (safe_files.read_text(path) or "").splitlines()
     kept = [line for line in lines if (m := ENV_LINE.match(line)) is None or m.group("name") != name]
     replaced = len(lines) - len(kept)
     kept.append(f"{name}={value}")
     # A new .env may hold the stack's secrets (HF_TOKEN...): only its owner reads it.
-    atomic_write(path, "\n".join(kept) + "\n", new_mode=0o600)
+    safe_files.write_atomic(path, "\n".join(kept) + "\n", new_mode=0o600)
     return f"set {name}={value} in {path}" + (f" (replacing {replaced} earlier line(s))" if replaced else "")
 
 
@@ -118,9 +80,10 @@ class ComposeProject:
     # ------------------------------------------------------------------ reading
 
     def _load(self, path: Path) -> dict[str, Any]:
-        if not path.exists():
-            return {}
-        data = self._yaml.load(path.read_text())
+        # The compose file is only read (podman-compose reads it too, links and all); the files
+        # profbot rewrites (its override) are read as they are written, never through a link.
+        text = path.read_text() if path == self.compose_file and path.exists() else safe_files.read_text(path)
+        data = self._yaml.load(text) if text else None
         return dict(data) if data else {}
 
     def services(self) -> set[str]:
@@ -202,12 +165,10 @@ class ComposeProject:
         return f"set {shown} for {service} in {self.override_file.name}"
 
     def _write_override(self, data: dict[str, Any]) -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            draft = Path(tmp) / "override.yml"
-            with draft.open("w") as f:
-                f.write("# Written by profbot. Passed to podman-compose after the main file.\n")
-                self._yaml.dump(data, f)
-            atomic_write(self.override_file, draft.read_text())
+        draft = io.StringIO()
+        draft.write("# Written by profbot. Passed to podman-compose after the main file.\n")
+        self._yaml.dump(data, draft)
+        safe_files.write_atomic(self.override_file, draft.getvalue())
 
     def image_of(self, service: str) -> tuple[str, str | None]:
         """(the compose file's image, profbot's override image or None) for ``service``."""
@@ -237,10 +198,8 @@ class ComposeProject:
         )
 
     def env_value(self, name: str) -> str | None:
-        if not self.env_file.exists():
-            return None
         value = None
-        for line in self.env_file.read_text().splitlines():
+        for line in (safe_files.read_text(self.env_file) or "").splitlines():
             m = ENV_LINE.match(line)
             if m and m.group("name") == name:
                 value = line.split("=", 1)[1].strip().strip("'\"")

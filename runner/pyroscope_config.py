@@ -10,8 +10,6 @@ a storage bucket (``storage.backend``). Without one, v1 frees disk only under pr
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from profbot.errors import InvalidArgument
@@ -129,13 +127,3 @@ def set_retention(text: str, period: str, major: int | None) -> tuple[str, str]:
     old = data.pop(RUNBOOK_KEY, None) or data.get(V0_RETENTION)
     data[V0_RETENTION] = period
     return dump(data), f"set {V0_RETENTION}: {period} (was {old or 'unset'})"
-
-
-def new_backup_path(config: Path) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    return config.with_name(f"{config.name}.{stamp}.bak")
-
-
-def latest_backup(config: Path) -> Path | None:
-    backups = sorted(config.parent.glob(f"{config.name}.*.bak"))
-    return backups[-1] if backups else None

@@ -6,7 +6,6 @@ backed up before any change, and written atomically."""
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 from profbot.errors import InvalidArgument, TargetNotFound
 from profbot.ops.compose import (
@@ -24,8 +23,8 @@ from profbot.ops.pyroscope import (
     RestorePyroscopeConfig,
     SetPyroscopeRetention,
 )
-from runner import progress, pyroscope_config
-from runner.compose import atomic_write, copy_keeping_owner, set_env_file_var
+from runner import progress, pyroscope_config, safe_files
+from runner.compose import set_env_file_var
 from runner.host_policy import HostContext, container_id
 from runner.operations.pyroscope import running_major
 from runner.operations.table import op
@@ -115,13 +114,6 @@ async def set_global_profiling(host: HostContext, o: SetGlobalProfiling) -> Chan
     return ChangeResult(target=str(compose.env_file), steps=steps)
 
 
-def _backup(config: Path) -> Path:
-    """A new, timestamped backup each time: a second change must not overwrite the original."""
-    backup = pyroscope_config.new_backup_path(config)
-    copy_keeping_owner(config, backup)
-    return backup
-
-
 async def _apply_config(host: HostContext) -> str:
     """Make Pyroscope load its config again: recreate it through compose, else restart it."""
     container = host.policy.pyroscope_container
@@ -137,11 +129,12 @@ async def _apply_config(host: HostContext) -> str:
 async def set_pyroscope_retention(host: HostContext, o: SetPyroscopeRetention) -> ChangeResult:
     path = host.require_config(named=o.config)
     major = await running_major(host)
-    new_text, what = pyroscope_config.set_retention(path.read_text(), o.period, major)  # refuses with reason
+    text = safe_files.read_text(path) or ""
+    new_text, what = pyroscope_config.set_retention(text, o.period, major)  # refuses with reason
     steps = progress.steps()
-    backup = _backup(path)
+    backup = safe_files.backup(path)  # a new one each time: a second change keeps the original's
     steps.append(f"backed up {path.name} to {backup.name}")
-    atomic_write(path, new_text)
+    safe_files.write_atomic(path, new_text)
     steps.append(f"{what} in {path.name}")
     steps.append(await _apply_config(host))
     container = host.policy.pyroscope_container
@@ -153,18 +146,19 @@ async def set_pyroscope_retention(host: HostContext, o: SetPyroscopeRetention) -
 @op(BackupPyroscopeConfig)
 async def backup_pyroscope_config(host: HostContext, _: BackupPyroscopeConfig) -> ChangeResult:
     path = host.require_config()
-    backup = _backup(path)
+    backup = safe_files.backup(path)
     return ChangeResult(target=str(path), steps=[f"copied {path.name} to {backup.name}"], backup_path=str(backup))
 
 
 @op(RestorePyroscopeConfig)
 async def restore_pyroscope_config(host: HostContext, _: RestorePyroscopeConfig) -> ChangeResult:
     path = host.require_config()
-    backup = pyroscope_config.latest_backup(path)
-    if backup is None:
+    backup = safe_files.latest_backup(path)
+    text = safe_files.read_text(backup) if backup is not None else None
+    if backup is None or text is None:
         raise TargetNotFound(f"no backup of {path.name} to restore")
     steps = progress.steps()
-    atomic_write(path, backup.read_text())
+    safe_files.write_atomic(path, text)
     steps.append(f"restored {path.name} from {backup.name}")
     steps.append(await _apply_config(host))
     return ChangeResult(target=str(path), steps=steps, backup_path=str(backup))

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from profbot.errors import InvalidArgument
 from profbot.ops.contract import ChangeResult
 from profbot.ops.grafana import GrafanaDatasources, ListGrafanaDatasources, ProvisionPyroscopeDatasource
-from runner import progress
-from runner.compose import atomic_write, copy_keeping_owner
+from runner import progress, safe_files
 from runner.host_policy import HostContext, container_id
 from runner.operations.table import op
 
@@ -39,11 +36,10 @@ async def provision_pyroscope_datasource(host: HostContext, _: ProvisionPyroscop
     await host.require_changeable(container)
     target = directory / "pyroscope.yml"
     steps = progress.steps()
-    if target.exists():
-        backup = target.with_name(f"pyroscope.yml.{datetime.now(UTC):%Y%m%dT%H%M%S}.bak")
-        copy_keeping_owner(target, backup)
+    backup = safe_files.backup_if_any(target)  # a link there is refused, with its reason
+    if backup is not None:
         steps.append(f"backed up the existing {target.name} to {backup.name}")
-    atomic_write(target, PYROSCOPE_DATASOURCE_YAML)
+    safe_files.write_atomic(target, PYROSCOPE_DATASOURCE_YAML)
     steps.append(f"wrote {target}")
     await host.podman.restart(container, 30)
     steps.append(f"restarted {container} (stop timeout 30s)")

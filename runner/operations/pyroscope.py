@@ -23,7 +23,7 @@ from profbot.ops.pyroscope import (
     PyroscopeVersion,
     ReadyResult,
 )
-from runner import pyroscope_config
+from runner import pyroscope_config, safe_files
 from runner.host_policy import HostContext
 from runner.operations.table import op
 from runner.redaction import bounded_text
@@ -71,13 +71,13 @@ async def pyroscope_profile(host: HostContext, o: PyroscopeProfile) -> FlameProf
 @op(GetPyroscopeConfig)
 async def get_pyroscope_config(host: HostContext, _: GetPyroscopeConfig) -> PyroscopeConfig:
     path = host.require_config()
-    text = path.read_text()
+    text = safe_files.read_text(path) or ""
     major = await running_major(host)
     try:
         retention = pyroscope_config.read_retention(text, major)
     except Exception as exc:  # a config that does not parse is a finding, not a crash
         raise OperationError(f"{path} is not valid YAML: {exc}") from exc
-    backups = sorted(b.name for b in path.parent.glob(f"{path.name}.*.bak"))
+    backups = safe_files.backups(path)
     return PyroscopeConfig(
         path=str(path), output=bounded_text(text, keep="first"), retention=retention, backups=backups
     )

@@ -74,10 +74,10 @@ def test_the_units_are_hardened(units_root: Path, unit: str) -> None:
     assert found["Restart"] == ["on-failure"]
 
 
-def test_serve_runs_as_a_dynamic_user_and_the_runner_as_root_with_one_capability() -> None:
+def test_serve_runs_as_a_dynamic_user_and_the_runner_as_root_with_two_capabilities() -> None:
     serve, runner = directives("profbot-serve.service"), directives("profbot-runner.service")
     assert serve["DynamicUser"] == ["yes"] and serve["CapabilityBoundingSet"] == [""]
-    assert "User" not in runner and runner["CapabilityBoundingSet"] == ["CAP_DAC_READ_SEARCH"]
+    assert "User" not in runner and runner["CapabilityBoundingSet"] == ["CAP_CHOWN CAP_DAC_OVERRIDE"]
     assert runner["Requires"] == ["podman.socket"]
     # Slack's secrets stay with serve: the runner reads a file of its own.
     assert runner["EnvironmentFile"] == ["/etc/profbot/runner.env"]
@@ -125,7 +125,7 @@ def test_compose_runs_serve_and_a_runner_from_one_image_with_a_persistent_redis(
     assert "/srv/pyroscope:/srv/pyroscope" in runner["volumes"]
     assert env["PROFBOT_COMPOSE_FILE"] == "/srv/pyroscope/docker-compose.prod.yml"
     assert env["PROFBOT_HOST_ID"] == "web-1"
-    assert runner["cap_drop"] == ["ALL"] and runner["cap_add"] == ["DAC_READ_SEARCH"]
+    assert runner["cap_drop"] == ["ALL"] and runner["cap_add"] == ["CHOWN", "DAC_OVERRIDE"]
     assert "no-new-privileges" in runner["security_opt"] and "no-new-privileges" in serve["security_opt"]
 
 

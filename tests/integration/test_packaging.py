@@ -179,6 +179,33 @@ def test_install_runner_keeps_the_operators_settings_and_opens_only_their_paths(
     assert (verified.returncode, verified.stdout + verified.stderr) == (0, "")
 
 
+def test_install_runner_never_opens_the_root_or_a_directory_above_the_runners_files(
+    wheel: Path, tmp_path: Path
+) -> None:
+    root = systemd_root(tmp_path / "root")
+    assert install_runner(root, "web-1", wheel).returncode == 0
+    with (root / "etc/profbot/runner.env").open("a") as f:
+        f.write("PROFBOT_COMPOSE_FILE=/srv/pyroscope/docker-compose.prod.yml\n")  # the one to open
+        f.write("PROFBOT_PYROSCOPE_CONFIG=/pyroscope-config.yml\n")  # its directory is /
+        f.write("PROFBOT_ENV_FILE=/srv/pyroscope/../../etc/pyroscope.env\n")  # /etc, spelt otherwise
+        f.write("PROFBOT_GRAFANA_PROVISIONING_DIR=/srv/grafana/provisioning/datasources/\n")  # a trailing /
+    again = install_runner(root, "web-1", wheel)
+    assert again.returncode == 0, again.stderr
+    dropin = root / UNIT_DIR / "profbot-runner.service.d/paths.conf"
+    assert [line for line in dropin.read_text().splitlines() if "Paths" in line] == ["ReadWritePaths=-/srv/pyroscope"]
+    refused = [line for line in again.stderr.splitlines() if line.endswith("not made writable")]
+    assert refused == [
+        "install-runner: unit: PROFBOT_ENV_FILE=/srv/pyroscope/../../etc/pyroscope.env (in /etc/profbot/runner.env): "
+        "is not a plain path (a '.', '..', '//' or trailing '/' in it): not made writable",
+        "install-runner: unit: PROFBOT_PYROSCOPE_CONFIG=/pyroscope-config.yml (in /etc/profbot/runner.env): its "
+        "directory / is the root directory: the runner would write everywhere in it: not made writable",
+        "install-runner: unit: PROFBOT_GRAFANA_PROVISIONING_DIR=/srv/grafana/provisioning/datasources/ (in "
+        "/etc/profbot/runner.env): is not a plain path (a '.', '..', '//' or trailing '/' in it): not made writable",
+    ]
+    verified = analyze(root, "verify", "profbot-runner.service")
+    assert (verified.returncode, verified.stdout + verified.stderr) == (0, "")
+
+
 def test_install_runner_knows_every_package_a_source_install_is_made_of() -> None:
     # It reinstalls from a source directory when any of these changed: a package missing here would
     # leave an upgrade of it uninstalled.

@@ -1,11 +1,11 @@
 """The runner's compose steps within what deploy/profbot-runner.service leaves it: the whole system
 read-only except the compose directory (its drop-in's ReadWritePaths) and a private temporary
-directory, no capability but CAP_DAC_READ_SEARCH, no new privileges, and podman reached through
+directory, no capability but the unit's own set, no new privileges, and podman reached through
 CONTAINER_HOST alone (podman-compose's `podman` is then only a client of the socket).
 
 systemd is not PID 1 on the test machines, so the sandbox is made the way systemd makes it: a mount
-namespace whose mounts are remounted read-only (unshare), and the capability bounding set and
-no_new_privs set before exec (setpriv)."""
+namespace whose mounts are remounted read-only (unshare), and the unit's capability sets and
+no_new_privs set before exec (setpriv, from the unit file)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.rig import runner_unit
 from tests.rig.podman_rig import PodmanRig
-
-CAP_DAC_READ_SEARCH = 1 << 2
 
 # Run inside the sandbox: one runbook step as the runner takes it (runner.compose, the same code),
 # then a write outside the writable paths, which must fail.
@@ -53,7 +52,7 @@ mount -t tmpfs tmpfs {shlex.quote(str(private_tmp))}
 cd {compose_dir}
 exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root TMPDIR={shlex.quote(str(private_tmp))} \\
     CONTAINER_HOST={shlex.quote(rig.url)} \\
-    setpriv --bounding-set=-all,+dac_read_search --inh-caps=-all --no-new-privs \\
+    {shlex.join(runner_unit.setpriv())} \\
     {shlex.quote(sys.executable)} -c {shlex.quote(STEP)} {shlex.quote(str(rig.compose_file))} \\
     {shlex.quote(str(outside))}
 """
@@ -72,7 +71,7 @@ def test_a_compose_step_runs_with_only_what_the_runner_unit_allows(stack: Podman
         result = sandboxed(stack, Path(private_tmp), outside)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"CapEff {CAP_DAC_READ_SEARCH}"
+    assert lines[0] == f"CapEff {runner_unit.capability_mask(runner_unit.capability_set('CapabilityBoundingSet'))}"
     assert lines[1] == "set PROFILE_INTERVAL=45 for ai-yolo26 in docker-compose.profbot.yml"
     assert lines[-1] == "outside: Read-only file system"
     assert not outside.exists()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from profbot.errors import InvalidArgument, OperationError
-from runner import pyroscope_config
-from runner.compose import atomic_write, copy_keeping_owner, set_env_file_var
+from runner import pyroscope_config, safe_files
+from runner.compose import set_env_file_var
 from runner.operations.containers import parse_df
 from runner.operations.inside_containers import program_names
 from runner.redaction import REDACTED, bounded_text, redact, redact_env_value
@@ -165,12 +165,11 @@ def test_a_rewritten_file_keeps_its_owner_and_mode(tmp_path: Path) -> None:
     provisioning.write_text("old\n")
     os.chown(provisioning, GRAFANA_UID, GRAFANA_UID)
     provisioning.chmod(0o640)
-    atomic_write(provisioning, "new\n")
+    safe_files.write_atomic(provisioning, "new\n")
     st = provisioning.stat()
     assert provisioning.read_text() == "new\n"
     assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (GRAFANA_UID, GRAFANA_UID, 0o640)
-    backup = tmp_path / "pyroscope.yml.bak"
-    copy_keeping_owner(provisioning, backup)
+    backup = safe_files.backup(provisioning)
     assert (backup.stat().st_uid, backup.stat().st_mode & 0o7777) == (GRAFANA_UID, 0o640)
 
 
@@ -180,7 +179,7 @@ def test_a_new_file_is_readable_by_whoever_owns_its_directory(tmp_path: Path) ->
     directory.mkdir()
     os.chown(directory, GRAFANA_UID, GRAFANA_UID)
     target = directory / "pyroscope.yml"
-    atomic_write(target, "datasources: []\n")
+    safe_files.write_atomic(target, "datasources: []\n")
     st = target.stat()
     assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (GRAFANA_UID, GRAFANA_UID, 0o644)
 
