@@ -83,6 +83,8 @@ def storage_chart_png(history: StorageHistory, now: float | None = None) -> byte
     _style(ax)
     figure.text(0.07, 0.955, f"Pyroscope data volume {history.volume}: space used", fontsize=14, fontweight="bold")
     figure.text(0.07, 0.91, _subtitle(history, now, limit_drawn), fontsize=10, color="#444")
+    if history.source:  # what the line is made of: Pyroscope's blocks, profbot's samples
+        figure.text(0.97, 0.96, history.source, fontsize=9, color="#444", ha="right")
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)  # type: ignore[no-untyped-call]  # untyped in matplotlib
     return buffer.getvalue()
