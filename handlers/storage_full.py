@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from handlers.actions import ContainerParams, Plan, Step, VolumeParams
 from handlers.context import Outcome, ProcedureContext
-from handlers.findings import Finding, Report, Severity, StorageHistory
+from handlers.findings import PROJECTION_MAX_DAYS, Finding, Report, Severity, StorageHistory
 from handlers.registry import RUNBOOK
 from handlers.storage_history import GrowthHistory, growth_history, samples_only, tenants_evidence
 from handlers.verification import ready_within
@@ -174,7 +174,8 @@ def analyse_storage(
             Finding(
                 check="growth per day",
                 severity=severity,
-                detail=f"{_mb(growth)}/day{over(grown)} (baseline ~100 MB, alert above 500 MB)",
+                detail=f"{_mb(growth)}/day{over(grown)} (baseline ~100 MB, alert above 500 MB)"
+                + full_in(disk.value, growth),
             )
         )
     findings += grown.findings
@@ -231,6 +232,16 @@ def analyse_storage(
             tenants=grown.tenants,
         ),
     )
+
+
+def full_in(disk: DiskUsage | None, growth: float) -> str:
+    """When /data fills at this rate, in words; nothing when it does not grow or would take years."""
+    if disk is None or growth <= 0 or disk.available_bytes / growth > PROJECTION_MAX_DAYS:
+        return ""
+    days = disk.available_bytes / growth
+    at = datetime.fromtimestamp(time.time() + days * 86400, UTC)
+    ahead = f"{days * 24:.0f} h" if days < 1 else f"{days:.0f} days"
+    return f"; at this rate /data is full on {at:%Y-%m-%d} (in {ahead})"
 
 
 def not_enough(grown: GrowthHistory, history: list[VolumeSample]) -> str:

@@ -166,10 +166,11 @@ def past_retention(listing: BlockListing, retention: float, label: str, now: flo
     if not old:
         return None
     size = sum(b.size_bytes for b in old)
+    what = f"{len(old)} blocks ({_mb(size)}) hold" if len(old) > 1 else f"1 block ({_mb(size)}) holds"
     return Finding(
         check="blocks past retention",
         severity=Severity.WARNING,
-        detail=f"{len(old)} blocks ({_mb(size)}) hold only data older than the configured retention ({label}), "
+        detail=f"{what} only data older than the configured retention ({label}), "
         f"the oldest from {_day(min(b.min_time for b in old))}: retention is not applied, or the compactor is "
         "not running",
     )
@@ -183,7 +184,7 @@ def broken_blocks(listing: BlockListing) -> Finding | None:
     return Finding(
         check="unreadable blocks",
         severity=Severity.INFO,
-        detail=f"{listing.broken_count} block directories not counted: {named}"
+        detail=f"{listing.broken_count} block director{'ies' if listing.broken_count > 1 else 'y'} not counted: {named}"
         + (f"; and {more} more" if more else ""),
     )
 
@@ -224,7 +225,7 @@ def growth_history(
     source = f"from {len(blocks):,} blocks" + (f" ({compacted:,} compacted)" if compacted else "")
     source += f", {_day(min(b.min_time for b in blocks))} to {until}"
     if samples and merged[-1] is samples[-1]:
-        source += f", and {len(samples)} samples since {_when(samples[0].at)}"
+        source += f", and {len(samples)} sample{'s' if len(samples) > 1 else ''} since {_when(samples[0].at)}"
     history = GrowthHistory(samples=merged, growth_per_day=growth, window=span, source=source, from_blocks=True,
                             tenants=tenants_of(value))  # fmt: skip
     if value.omitted_blocks:

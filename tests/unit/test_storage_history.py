@@ -8,20 +8,24 @@ from __future__ import annotations
 import json
 import random
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bot.pictures import storage_chart_png
+from bot.pictures.storage_chart import _subtitle
 from bot.usecases.commands import Diagnose, parse
 from bot.usecases.content import StorageDrawing
-from handlers.findings import Evidence, Report
+from handlers.findings import Evidence, Report, StorageHistory
 from handlers.storage_history import cumulative, duration_seconds
 from profbot.jobs import VolumeSample
 from profbot.ops.blocks import BlockInfo, ListPyroscopeBlocks
+from profbot.ops.containers import DiskUsage
 from profbot.ops.contract import TextOutput
 from profbot.ops.pyroscope import PyroscopeConfig, RetentionSetting
 from runner.operations.blocks import list_blocks
-from tests.unit.blocks_fixture import MB, compacted_block, hourly_blocks, meta, ulid_at, write_block
+from tests.standins.pyroscope_blocks import MB, compacted_block, hourly_blocks, meta, ulid_at, write_block
 from tests.unit.world import HOST, World, make_world
 
 DAY = 86400
@@ -247,3 +251,33 @@ async def test_baselines_measure_storage_growth_from_the_blocks_at_the_first_ask
     assert growth.severity.value == "critical"  # the runbook alerts above 500 MB a day
     assert report.storage is not None and [t.tenant for t in report.storage.tenants] == ["anonymous"]
     assert json.loads(report.model_dump_json())["storage"]["tenants"][0]["blocks"] == 120
+
+
+async def test_the_first_diagnosis_says_when_data_fills_at_the_blocks_rate(tmp_path: Path) -> None:
+    now = time.time()
+    hourly_blocks(tmp_path, "anonymous", now - 10 * DAY, 240, 10 * MB)  # 240 MB a day
+    world = world_with_blocks(tmp_path)
+    world.bus.answer("container.disk_usage", DiskUsage(
+        container="pyroscope", path="/data", filesystem="/dev/vdb", size_bytes=8192 * MB, used_bytes=5792 * MB,
+        available_bytes=2400 * MB, use_percent=70.7,
+    ))  # fmt: skip
+
+    report = await diagnose(world, "diagnose storage")
+
+    growth = next(f for f in report.findings if f.check == "growth per day")
+    full = datetime.fromtimestamp(now + 10 * DAY, UTC)
+    assert growth.detail.endswith(f"; at this rate /data is full on {full:%Y-%m-%d} (in 10 days)"), growth.detail
+
+
+def test_the_chart_names_the_fill_date_when_it_lies_beyond_the_trend_it_draws() -> None:
+    # A day of history at 100 MB a day: the trend is drawn three days on, the 2,000 MB limit is in view,
+    # and the volume fills in nine days, past the trend's end: the subtitle is where the date is told.
+    now = 1_800_000_000.0
+    samples = [VolumeSample(at=now - DAY, size_bytes=1000 * MB), VolumeSample(at=now, size_bytes=1100 * MB)]
+    history = StorageHistory(volume="pyroscope_data", samples=samples, capacity_bytes=2000 * MB,
+                             used_bytes=1100 * MB, growth_per_day=100 * MB)  # fmt: skip
+
+    subtitle = _subtitle(history, now, True)
+
+    assert "full 2027-01-24 08:00 UTC (in 9 days)" in subtitle, subtitle
+    assert storage_chart_png(history, now=now) is not None

@@ -1,4 +1,6 @@
-"""Pyroscope v1 blocks laid out as Pyroscope lays them, for the tests and the benchmark.
+"""Pyroscope v1 blocks laid out as Pyroscope lays them, for the tests and the benchmark. With
+``sparse``, each file its meta.json lists is there too, at its size (sparse: no disk used), so the
+volume's size as profbot samples it agrees with the blocks'.
 
 The meta.json shape is Pyroscope's own: grafana/pyroscope pkg/phlaredb/block/testdata/
 01H3YE0W63FNXM69N2WVTRBYYK/meta.json (a block as the head cuts it: minTime/maxTime as epoch seconds
@@ -59,28 +61,35 @@ def meta(ulid: str, min_time: float, max_time: float, size: int, *, level: int =
     return document
 
 
-def write_block(root: Path, tenant: str, document: dict[str, Any]) -> Path:
+def write_block(root: Path, tenant: str, document: dict[str, Any], *, sparse: bool = False) -> Path:
     block = root / tenant / "local" / document["ulid"]
     (block / "symbols").mkdir(parents=True, exist_ok=True)
     (block / "meta.json").write_text(json.dumps(document, indent="\t"))
+    for entry in document["files"] if sparse else []:
+        with open(block / entry["relPath"], "wb") as f:
+            f.truncate(entry["sizeBytes"])
     return block
 
 
-def hourly_blocks(root: Path, tenant: str, start: float, hours: int, size: int, seed: int = 7) -> int:
+def hourly_blocks(
+    root: Path, tenant: str, start: float, hours: int, size: int, seed: int = 7, *, sparse: bool = False
+) -> int:
     """``hours`` blocks of ``size`` bytes, one an hour from ``start``, as the head cuts them."""
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
     for hour in range(hours):
         low = start + hour * 3600
-        write_block(root, tenant, meta(ulid_at(low + 3600, rng), low, low + 3599.999, size))
+        write_block(root, tenant, meta(ulid_at(low + 3600, rng), low, low + 3599.999, size), sparse=sparse)
     return hours * size
 
 
-def compacted_block(root: Path, tenant: str, start: float, end: float, size: int, seed: int = 8) -> str:
+def compacted_block(
+    root: Path, tenant: str, start: float, end: float, size: int, seed: int = 8, *, sparse: bool = False
+) -> str:
     """One block made by the compactor from two level-1 blocks that together span start to end."""
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
     middle = (start + end) / 2
     parents = [{"ulid": ulid_at(t, rng), "minTime": a, "maxTime": b} for t, a, b in
                ((middle, start, middle), (end, middle, end))]  # fmt: skip
     ulid = ulid_at(start, rng)  # compactMetas: ulid.MustNew(minTime)
-    write_block(root, tenant, meta(ulid, start, end, size, level=2, parents=parents))
+    write_block(root, tenant, meta(ulid, start, end, size, level=2, parents=parents), sparse=sparse)
     return ulid
