@@ -106,9 +106,12 @@ def list_blocks(
 def read_block(path: str, tenant: str, ulid: str) -> tuple[BlockInfo | None, str]:
     """The block at ``path`` from its meta.json, or None and why it cannot be read."""
     meta_path = os.path.join(path, "meta.json")
-    try:
-        with open(meta_path, "rb") as f:
-            raw = f.read(MAX_META_BYTES + 1)
+    try:  # os.open/os.read: no buffered file object for a few KB read once (5,000 of them)
+        fd = os.open(meta_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            raw = os.read(fd, MAX_META_BYTES + 1)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         if os.path.exists(meta_path + ".tmp"):
             return None, "half-written: meta.json.tmp but no meta.json"
@@ -118,7 +121,7 @@ def read_block(path: str, tenant: str, ulid: str) -> tuple[BlockInfo | None, str
     if len(raw) > MAX_META_BYTES:
         return None, f"meta.json over {MAX_META_BYTES // 1024} KB"
     try:
-        meta = json.loads(raw)
+        meta = json.loads(raw.decode())  # Pyroscope writes UTF-8: no encoding to detect
     except (ValueError, UnicodeDecodeError) as exc:
         return None, f"meta.json is not JSON ({str(exc)[:80]})"
     if not isinstance(meta, dict):
