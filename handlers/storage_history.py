@@ -208,8 +208,8 @@ def growth_history(
     if value.layout in ("none", "empty") or not value.blocks:
         what = {
             "empty": "the volume is empty",
-            "none": "no Pyroscope v1 blocks in it (<tenant>/local/<block>/meta.json): a v0 data directory, "
-            "or another data path",
+            "none": "the volume holds no Pyroscope v1 block, no <tenant>/local/<ULID>/meta.json: a v0 data "
+            "directory, or Pyroscope's data path is elsewhere",
         }.get(value.layout, "no readable block in it")
         history = samples_only(samples, what)
         history.findings = [f for f in (broken_blocks(value),) if f is not None]

@@ -233,7 +233,7 @@ async def test_a_v0_data_directory_falls_back_to_samples_and_says_so(tmp_path: P
 
     for command in ("diagnose storage", "baselines"):
         report = await diagnose(world, command)
-        assert any("no Pyroscope v1 blocks in it" in note and "profbot's samples" in note for note in report.notes)
+        assert any("holds no Pyroscope v1 block" in note and "profbot's samples" in note for note in report.notes)
         assert report.storage is not None and report.storage.tenants == [] and report.storage.source is None
         assert round((report.storage.growth_per_day or 0) / MB) == 144  # 1 MB every 10 minutes
     assert world.people.of(Evidence) == []
