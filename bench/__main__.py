@@ -10,6 +10,7 @@ from bench import (
     memory,
     pictures,
     runner_ops,
+    storage_history,
 )
 from bench.table import Row, render
 from profbot import logs
@@ -17,7 +18,8 @@ from profbot import logs
 if __name__ == "__main__":
     logs.configure("warning")  # the figures, not the bus's per-job log lines
     rows: list[Row] = []
-    modules = (ack_latency, alert_intake, alert_diagnosis, runner_ops, fleet_freshness, fleet_runners, memory, pictures)
+    modules = (ack_latency, alert_intake, alert_diagnosis, runner_ops, fleet_freshness, fleet_runners, memory, pictures,
+               storage_history)  # fmt: skip
     for module in modules:
         rows += module.main()
         print()

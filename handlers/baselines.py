@@ -9,6 +9,7 @@ and times it until it can be queried back.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
@@ -16,9 +17,11 @@ from pydantic import BaseModel
 from handlers.context import Outcome, ProcedureContext
 from handlers.findings import Finding, Report, Severity, StorageHistory
 from handlers.registry import RUNBOOK
-from handlers.storage_full import growth_per_day, trend_available, volume_history
+from handlers.storage_full import not_enough, over, volume_history
+from handlers.storage_history import growth_history, samples_only, tenants_evidence
 from profbot.jobs import VolumeSample
 from profbot.ops.arguments import ResourceName
+from profbot.ops.blocks import BlockListing, ListPyroscopeBlocks
 from profbot.ops.containers import (
     ContainerDiskUsage,
     ContainerProcesses,
@@ -28,7 +31,13 @@ from profbot.ops.containers import (
     ProcessList,
     StatsResult,
 )
-from profbot.ops.pyroscope import CANARY_SERVICE, MeasurePushLatency, PushLatency
+from profbot.ops.pyroscope import (
+    CANARY_SERVICE,
+    GetPyroscopeConfig,
+    MeasurePushLatency,
+    PushLatency,
+    PyroscopeConfig,
+)
 
 ID = "BASELINES"
 MB = 2**20
@@ -58,17 +67,22 @@ def row(metric: str, expected: str, alert: str, measured: str, severity: Severit
     ID, title="Performance baselines", runbook_section="Performance Baselines", alias="baselines", argument="container"
 )
 async def measure_baselines(ctx: ProcedureContext, params: BaselineParams) -> Report:
-    stats, profiled, history, disk, push = await asyncio.gather(
+    stats, profiled, history, disk, push, (blocks, config) = await asyncio.gather(
         ctx.run(ContainerStats(container=params.container, interval=1.0)),
         ctx.run(ListProfiledContainers()),
         volume_history(ctx, params.volume),
         ctx.run(ContainerDiskUsage(container=params.container, path="/data")),  # for the chart's full date
         ctx.run(MeasurePushLatency()),
+        asyncio.gather(  # the history from Pyroscope's own blocks, over the retention window
+            ctx.run(ListPyroscopeBlocks(volume=params.volume)), ctx.run(GetPyroscopeConfig())
+        ),
     )
     names = [c.name for c in profiled.value.containers if c.status == "running"] if profiled.value else []
     spies = await asyncio.gather(*(ctx.run(ContainerProcesses(container=n, match="py-spy")) for n in names))
     spied = dict(zip(names, spies, strict=True))
-    return analyse_baselines(ctx.host, stats, spied, history, push, volume=params.volume, disk=disk.value)
+    return analyse_baselines(
+        ctx.host, stats, spied, history, push, volume=params.volume, disk=disk.value, blocks=blocks, config=config
+    )
 
 
 def analyse_push_latency(outcome: Outcome[PushLatency]) -> Finding:
@@ -106,8 +120,17 @@ def analyse_baselines(
     push: Outcome[PushLatency],
     volume: str = "pyroscope_data",
     disk: DiskUsage | None = None,
+    blocks: Outcome[BlockListing] | None = None,
+    config: Outcome[PyroscopeConfig] | None = None,
+    now: float | None = None,
 ) -> Report:
     findings: list[Finding] = []
+    retention = config.value.retention.value if config is not None and config.value is not None else None
+    grown = (
+        growth_history(blocks, history, retention, time.time() if now is None else now)
+        if blocks is not None
+        else samples_only(history, "")
+    )
     if stats.value is not None:
         s = stats.value
         findings.append(
@@ -127,25 +150,15 @@ def analyse_baselines(
             continue
         cpu = sum(p.cpu_percent for p in outcome.value.processes)
         findings.append(row(f"profiler overhead {name}", "1-3 %", "> 5 %", f"{cpu:.1f} %", verdict(cpu, 3, 5)))
-    growth = growth_per_day(history)
+    growth = grown.growth_per_day
     if growth is None:
         findings.append(
-            Finding(
-                check="storage growth per day",
-                severity=Severity.INFO,
-                detail=f"not enough history yet (needs an hour of samples): {trend_available(history)}",
-            )
+            Finding(check="storage growth per day", severity=Severity.INFO, detail=not_enough(grown, history))
         )
     else:
-        findings.append(
-            row(
-                "storage growth per day",
-                "~100 MB",
-                "> 500 MB",
-                f"{growth / MB:,.0f} MB",
-                verdict(growth / MB, 200, 500),
-            )
-        )
+        measured = f"{growth / MB:,.0f} MB{over(grown)}"
+        findings.append(row("storage growth per day", "~100 MB", "> 500 MB", measured, verdict(growth / MB, 200, 500)))
+    findings += grown.findings
     findings.append(analyse_push_latency(push))
     return Report(
         procedure=ID,
@@ -153,11 +166,15 @@ def analyse_baselines(
         host=host,
         findings=findings,
         finished_at=datetime.now(UTC),
+        notes=grown.notes + ([f"Growth is {grown.source}."] if blocks is not None and not grown.from_blocks else []),
+        evidence=tenants_evidence(volume, grown),
         storage=StorageHistory(
             volume=volume,
-            samples=history,
+            samples=grown.samples,
             capacity_bytes=disk.size_bytes if disk else None,
             used_bytes=disk.used_bytes if disk else None,
             growth_per_day=growth,
+            source=grown.source if grown.from_blocks else None,
+            tenants=grown.tenants,
         ),
     )

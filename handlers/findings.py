@@ -62,17 +62,30 @@ class Remediation(BaseModel):
     params: dict[str, Any] = {}  # the action's parameters (its params model, as JSON)
 
 
+class TenantUsage(BaseModel):
+    """The space one Pyroscope tenant's blocks (and head) take in the data volume."""
+
+    tenant: str
+    size_bytes: int
+    share: float  # of what all tenants use, 0 to 1
+    blocks: int
+    oldest: float | None = None  # epoch seconds: its oldest block's first data
+
+
 class StorageHistory(BaseModel):
-    """The data volume's sampled size, for a chart of its trend against the runbook's baselines."""
+    """The data volume's size over time (Pyroscope's blocks, profbot's samples), for a chart of its
+    trend against the runbook's baselines."""
 
     volume: str
-    samples: list[VolumeSample]  # oldest first, as the runner sampled them
+    samples: list[VolumeSample]  # oldest first: from the blocks, then as the runner sampled them
     capacity_bytes: int | None = None  # the filesystem under /data, when read
     used_bytes: int | None = None  # used on it now, when read
     growth_per_day: float | None = None  # bytes a day; None until there is enough history
     expected_per_day: float = 100 * MB  # runbook, Performance Baselines: ~100 MB/day
     alert_per_day: float = 500 * MB  # ... alert above 500 MB/day
     min_history_seconds: float = 3600  # a trend needs at least this span of samples
+    source: str | None = None  # what the history is made of: "from 42 blocks, 2026-11-30 to now"
+    tenants: list[TenantUsage] = []  # largest first, when read from the blocks
 
     @property
     def projected_full_at(self) -> float | None:

@@ -2,25 +2,30 @@
 
 Diagnosis (concurrently): `podman volume inspect pyroscope_data`, `df -h /data` in the container
 (in bytes and %), the retention setting read for the running Pyroscope version (the runbook's
-`retention-period` key would stop v1 from starting), and storage growth per day from the volume
-sizes the runner samples into Redis.
+`retention-period` key would stop v1 from starting), Pyroscope's blocks on the volume (each
+block's meta.json), and storage growth per day from those blocks merged with the volume sizes the
+runner samples into Redis (handlers/storage_history.py): a trend at the first ask on a stack with
+data, and which tenants use the space.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
 from handlers.actions import ContainerParams, Plan, Step, VolumeParams
 from handlers.context import Outcome, ProcedureContext
-from handlers.findings import Finding, Report, Severity, StorageHistory
+from handlers.findings import PROJECTION_MAX_DAYS, Finding, Report, Severity, StorageHistory
 from handlers.registry import RUNBOOK
+from handlers.storage_history import GrowthHistory, growth_history, samples_only, tenants_evidence
 from handlers.verification import ready_within
 from profbot.errors import ProfbotError
 from profbot.jobs import VolumeSample
 from profbot.ops.arguments import Duration, ResourceName
+from profbot.ops.blocks import BlockListing, ListPyroscopeBlocks
 from profbot.ops.containers import ContainerDiskUsage, DiskUsage, VolumeInfo, VolumeInspect
 from profbot.ops.contract import OpKind
 from profbot.ops.pyroscope import (
@@ -68,13 +73,14 @@ def _mb(n: float) -> str:
     ID, title="Pyroscope storage full", runbook_section="INC-PROF-004", alias="storage", argument="container"
 )
 async def diagnose_storage(ctx: ProcedureContext, params: StorageParams) -> Report:
-    volume, disk, config, history = await asyncio.gather(
+    volume, disk, config, history, blocks = await asyncio.gather(
         ctx.run(VolumeInspect(volume=params.volume)),
         ctx.run(ContainerDiskUsage(container=params.container, path="/data")),
         ctx.run(GetPyroscopeConfig()),
         volume_history(ctx, params.volume),
+        ctx.run(ListPyroscopeBlocks(volume=params.volume)),
     )
-    return analyse_storage(ctx.host, params, volume, disk, config, history)
+    return analyse_storage(ctx.host, params, volume, disk, config, history, blocks=blocks)
 
 
 async def volume_history(ctx: ProcedureContext, volume: str) -> list[VolumeSample]:
@@ -106,9 +112,17 @@ def analyse_storage(
     disk: Outcome[DiskUsage],
     config: Outcome[PyroscopeConfig],
     history: list[VolumeSample],
+    blocks: Outcome[BlockListing] | None = None,
+    now: float | None = None,
 ) -> Report:
     findings: list[Finding] = []
     notes: list[str] = []
+    retention_set = config.value.retention.value if config.value is not None else None
+    grown = (
+        growth_history(blocks, history, retention_set, time.time() if now is None else now)
+        if blocks is not None
+        else samples_only(history, "")
+    )
     headline = None
     if disk.value is not None:
         d = disk.value
@@ -145,17 +159,9 @@ def analyse_storage(
     else:
         findings.append(Finding(check=f"volume {params.volume}", severity=Severity.WARNING, detail=f"{volume.error}"))
 
-    growth = growth_per_day(history)
+    growth = grown.growth_per_day
     if growth is None:
-        span = (history[-1].at - history[0].at) / 60 if len(history) >= 2 else 0
-        findings.append(
-            Finding(
-                check="growth per day",
-                severity=Severity.INFO,
-                detail=f"not enough history yet ({len(history)} samples over {span:.0f} min; needs an hour): "
-                f"{trend_available(history)}",
-            )
-        )
+        findings.append(Finding(check="growth per day", severity=Severity.INFO, detail=not_enough(grown, history)))
     else:
         severity = (
             Severity.CRITICAL
@@ -168,9 +174,14 @@ def analyse_storage(
             Finding(
                 check="growth per day",
                 severity=severity,
-                detail=f"{_mb(growth)}/day (baseline ~100 MB, alert above 500 MB)",
+                detail=f"{_mb(growth)}/day{over(grown)} (baseline ~100 MB, alert above 500 MB)"
+                + full_in(disk.value, growth),
             )
         )
+    findings += grown.findings
+    notes += grown.notes
+    if blocks is not None and not grown.from_blocks:
+        notes.append(f"Growth is {grown.source}.")
 
     retention_valid = True
     if config.value is not None:
@@ -210,14 +221,46 @@ def analyse_storage(
         headline=headline,
         remediations=remediations,
         notes=notes,
+        evidence=tenants_evidence(params.volume, grown),
         storage=StorageHistory(
             volume=params.volume,
-            samples=history,
+            samples=grown.samples,
             capacity_bytes=disk.value.size_bytes if disk.value else None,
             used_bytes=disk.value.used_bytes if disk.value else None,
             growth_per_day=growth,
+            source=grown.source if grown.from_blocks else None,
+            tenants=grown.tenants,
         ),
     )
+
+
+def full_in(disk: DiskUsage | None, growth: float) -> str:
+    """When /data fills at this rate, in words; nothing when it does not grow or would take years."""
+    if disk is None or growth <= 0 or disk.available_bytes / growth > PROJECTION_MAX_DAYS:
+        return ""
+    days = disk.available_bytes / growth
+    at = datetime.fromtimestamp(time.time() + days * 86400, UTC)
+    ahead = f"{days * 24:.0f} h" if days < 1 else f"{days:.0f} days"
+    return f"; at this rate /data is full on {at:%Y-%m-%d} (in {ahead})"
+
+
+def not_enough(grown: GrowthHistory, history: list[VolumeSample]) -> str:
+    if grown.from_blocks:
+        return f"not enough history yet ({grown.source}; a trend needs an hour)"
+    span = (history[-1].at - history[0].at) / 60 if len(history) >= 2 else 0
+    return (
+        f"not enough history yet ({len(history)} samples over {span:.0f} min; needs an hour): "
+        f"{trend_available(history)}"
+    )
+
+
+def over(grown: GrowthHistory) -> str:
+    """Over what the rate was taken, and of what, when not the samples alone."""
+    if not grown.from_blocks:
+        return ""
+    days = grown.window / 86400
+    span = f"{days:.0f} days" if days >= 2 else f"{grown.window / 3600:.0f} h"
+    return f" over the last {span}, {grown.source}"
 
 
 @RUNBOOK.action(ID, "reduce-retention", risk=OpKind.CHANGE, label="Set retention to {period}", impact=RETENTION_IMPACT)

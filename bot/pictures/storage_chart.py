@@ -69,10 +69,11 @@ def storage_chart_png(history: StorageHistory, now: float | None = None) -> byte
             color=colour, linestyle=":", linewidth=1.5, label=f"{name} {_rate(per_day)}", zorder=2,
         )  # fmt: skip
     limit_drawn = limit is not None and limit <= max(high, 1) * LIMIT_IN_VIEW
+    full_drawn = False
     if limit is not None and limit_drawn:
         ax.axhline(limit / MB, color=FULL_COLOUR, linewidth=1.5, label=_limit_label(history, limit), zorder=1)
         high = max(high, limit)
-        _annotate_full(ax, full_at, trend_end, limit, now)
+        full_drawn = _annotate_full(ax, full_at, trend_end, limit, now)
 
     ax.set_xlim(_date(first.at), _date(x_end))
     if limit_drawn:
@@ -82,7 +83,9 @@ def storage_chart_png(history: StorageHistory, now: float | None = None) -> byte
         ax.set_ylim(max(low - pad, 0) / MB, (high + pad) / MB)
     _style(ax)
     figure.text(0.07, 0.955, f"Pyroscope data volume {history.volume}: space used", fontsize=14, fontweight="bold")
-    figure.text(0.07, 0.91, _subtitle(history, now, limit_drawn), fontsize=10, color="#444")
+    figure.text(0.07, 0.91, _subtitle(history, now, limit_drawn, full_drawn), fontsize=10, color="#444")
+    if history.source:  # what the line is made of: Pyroscope's blocks, profbot's samples
+        figure.text(0.97, 0.96, history.source, fontsize=9, color="#444", ha="right")
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)  # type: ignore[no-untyped-call]  # untyped in matplotlib
     return buffer.getvalue()
@@ -103,9 +106,10 @@ def _limit_label(history: StorageHistory, limit: int) -> str:
     return f"filesystem full ({_size(capacity)}, {_size(capacity - limit)} used by other data)"
 
 
-def _annotate_full(ax: Axes, full_at: float | None, trend_end: float | None, limit: int, now: float) -> None:
+def _annotate_full(ax: Axes, full_at: float | None, trend_end: float | None, limit: int, now: float) -> bool:
+    """Mark the fill date where the trend meets the limit, when that is in view (else False)."""
     if full_at is None or trend_end is None or full_at > trend_end + 1:
-        return  # not in view: the subtitle says when
+        return False  # not in view: the subtitle says when
     ax.axvline(_date(full_at), color=FULL_COLOUR, linestyle="--", linewidth=1)
     # Just above the limit, left of where the trend meets it: the trend runs below that line.
     ax.annotate(
@@ -113,6 +117,7 @@ def _annotate_full(ax: Axes, full_at: float | None, trend_end: float | None, lim
         ha="right", va="bottom", fontsize=10, color=FULL_COLOUR,
         bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": FULL_COLOUR, "alpha": 0.95},
     )  # fmt: skip
+    return True
 
 
 def _style(ax: Axes) -> None:
@@ -129,7 +134,7 @@ def _style(ax: Axes) -> None:
     ax.legend(loc="best", fontsize=9, framealpha=0.95)
 
 
-def _subtitle(history: StorageHistory, now: float, limit_drawn: bool) -> str:
+def _subtitle(history: StorageHistory, now: float, limit_drawn: bool, full_drawn: bool = False) -> str:
     last = history.samples[-1]
     parts = [f"{_size(last.size_bytes)} at {_when(last.at)}"]
     if history.growth_per_day is not None:
@@ -138,9 +143,9 @@ def _subtitle(history: StorageHistory, now: float, limit_drawn: bool) -> str:
         parts.append(f"trend from {_when(history.trend_from)}")
     if history.capacity_bytes is not None and not limit_drawn:
         parts.append(f"filesystem {_size(history.capacity_bytes)}")
-        full_at = history.projected_full_at
-        if full_at is not None:
-            parts.append(_full_text(full_at, now))
+    full_at = history.projected_full_at
+    if full_at is not None and not full_drawn:  # beyond the trend drawn, or no limit in view: said here
+        parts.append(_full_text(full_at, now))
     parts.append(f"runbook: ~{_rate(history.expected_per_day)} expected, alert above {_rate(history.alert_per_day)}")
     return ";  ".join(parts)
 

@@ -6,11 +6,12 @@
 - ``pyroscope.py``   the Pyroscope server: ready, version, freshness, config, retention, image, purge
 - ``compose.py``     the compose project: recreate, profiling env, image pins
 - ``grafana.py``     Grafana's datasources and their provisioning
+- ``blocks.py``      Pyroscope v1's blocks on disk (each block's meta.json)
 
 Importing this package declares every operation on :data:`CATALOG`.
 """
 
-from profbot.ops import compose, containers, grafana, pyroscope
+from profbot.ops import blocks, compose, containers, grafana, pyroscope
 from profbot.ops.contract import CATALOG, AnyOperation, ChangeResult, Operation, OperationCatalog, OpKind, OpResult
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "OpResult",
     "Operation",
     "OperationCatalog",
+    "blocks",
     "compose",
     "containers",
     "grafana",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import time
 
 import httpx
 import pytest
 
 from profbot.errors import InvalidArgument, NotAllowed, OperationError, TargetNotFound
+from profbot.ops.blocks import BlockListing, ListPyroscopeBlocks
 from profbot.ops.containers import (
     ContainerDiskUsage,
     ContainerEnv,
@@ -25,6 +28,7 @@ from profbot.ops.containers import (
 from profbot.ops.pyroscope import GetPyroscopeConfig, GetPyroscopeVersion, PyroscopeFreshness
 from tests.integration.conftest import HOST, Call
 from tests.rig.podman_rig import PodmanRig
+from tests.standins.pyroscope_blocks import meta
 
 
 async def test_profiled_containers_are_found_by_label(call: Call) -> None:
@@ -249,3 +253,34 @@ async def test_inspect_names_the_host_ports_a_container_publishes(call: Call, po
     assert podman_rig.pyroscope_port in state.published_ports
     backend = await call(ContainerInspect(container="backend"))
     assert podman_rig.pyroscope_port not in backend.published_ports
+
+
+async def test_pyroscope_blocks_written_inside_the_container_are_listed_from_the_volume(
+    call: Call, stack: PodmanRig
+) -> None:
+    # A block as Pyroscope writes it at /data/<tenant>/local/<ULID>/meta.json (its data path, the
+    # volume's mount), from inside the container; beside it a block whose meta.json is a symlink to a
+    # file outside the volume, which the runner (root on the host) must not follow.
+    now = time.time()
+    document = meta("01JEQ7M1ZK0000000000000000", now - 3600, now, 3 * 2**20)
+    write = "mkdir -p /data/anonymous/local/01JEQ7M1ZK0000000000000000 && cat > /data/anonymous/local/01JEQ7M1ZK0000000000000000/meta.json"  # noqa: E501
+    subprocess.run(["podman", "exec", "-i", "pyroscope", "sh", "-c", write], input=json.dumps(document),
+                   text=True, env=stack.env, check=True, capture_output=True)  # fmt: skip
+    link = "mkdir -p /data/anonymous/local/01JEQ7M1ZM0000000000000000 && ln -s /etc/passwd /data/anonymous/local/01JEQ7M1ZM0000000000000000/meta.json"  # noqa: E501
+    stack.podman("exec", "pyroscope", "sh", "-c", link)
+
+    listing = await call(ListPyroscopeBlocks(volume="pyroscope_data"))
+
+    assert isinstance(listing, BlockListing) and listing.layout == "v1"
+    [block] = listing.blocks
+    assert (block.tenant, block.ulid, block.size_bytes, block.level) == (
+        "anonymous", "01JEQ7M1ZK0000000000000000", 3 * 2**20, 1,
+    )  # fmt: skip
+    assert block.max_time - block.min_time == pytest.approx(3600, abs=0.01)
+    [broken] = listing.broken
+    assert broken.name == "01JEQ7M1ZM0000000000000000" and broken.reason.startswith("meta.json not readable")
+
+
+async def test_pyroscope_blocks_of_another_volume_are_refused(call: Call) -> None:
+    with pytest.raises(NotAllowed, match="not the Pyroscope data volume this runner manages"):
+        await call(ListPyroscopeBlocks(volume="grafana_data"))

@@ -40,5 +40,6 @@ def upload_of(drawing: Drawing) -> tuple[str, str, str]:
         return file_name(drawing), title, clip(flamegraph_alt_text(p), MAX_ALT_TEXT)
     h = drawing.history
     growth = f"{h.growth_per_day / 2**20:,.0f} MB a day" if h.growth_per_day is not None else "no trend yet"
-    alt = f"Chart of the {h.volume} volume's size over {len(h.samples)} samples; growth {growth}"
+    made_of = h.source or f"over {len(h.samples)} samples"
+    alt = f"Chart of the {h.volume} volume's size {made_of}; growth {growth}"
     return file_name(drawing), f"Storage of {h.volume}", clip(alt, MAX_ALT_TEXT)
