@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 from handlers.actions import Recheck, ServiceParams
 from handlers.context import Outcome, ProcedureContext
 from handlers.findings import Finding, Report, Severity
-from handlers.profile_analysis import amount, is_empty, short_profile_type, top_functions
+from handlers.profile_analysis import is_empty, short_profile_type, top_functions
+from handlers.profile_units import amount
 from handlers.registry import RUNBOOK
 from profbot.ops.arguments import ResourceName
 from profbot.ops.contract import OpKind

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from handlers.profile_analysis import amount, hottest_path, top_functions
+from handlers.profile_analysis import hottest_path, top_functions
+from handlers.profile_units import amount
 from profbot.bus import JobBus
 from profbot.errors import InvalidArgument, OperationError, OperationTimeout
 from profbot.ops.containers import ContainerInspect

@@ -28,14 +28,14 @@ class _Node:
         self.total = 0
 
 
-def _tree(stacks: dict[str, int]) -> _Node:
+def _tree(stacks: dict[tuple[str, ...], int]) -> _Node:
     root = _Node()
     for stack, count in stacks.items():
         if count <= 0:
             continue  # Pyroscope drops them too (InsertStack with v <= 0)
         node = root
         node.total += count
-        for name in stack.split(";"):
+        for name in stack:
             node = node.children.setdefault(name, _Node())
             node.total += count
         node.self_ticks += count
@@ -45,6 +45,11 @@ def _tree(stacks: dict[str, int]) -> _Node:
 def encode(stacks: dict[str, int]) -> dict[str, Any]:
     """The flamebearer dict (``names``, ``levels``, ``numTicks``, ``maxSelf``) of folded stacks
     ("main;handle;parse" -> samples), as Pyroscope's /pyroscope/render answers it."""
+    return encode_stacks({tuple(stack.split(";")): count for stack, count in stacks.items()})
+
+
+def encode_stacks(stacks: dict[tuple[str, ...], int]) -> dict[str, Any]:
+    """``encode`` of stacks given as tuples of names, root first: a name may hold a ";" then."""
     root = _tree(stacks)
     names: list[str] = []
     name_index: dict[str, int] = {}

@@ -12,6 +12,7 @@ from bot.slack.render.blocks import MAX_SECTION_TEXT, Message, clip, context, es
 from bot.slack.render.dispatch import render
 from bot.usecases.content import Drawing, FlameDrawing, ProfileSummary
 from handlers.profile_analysis import flamegraph_alt_text, top_functions_table, window_text
+from handlers.profile_units import amount
 
 MAX_ALT_TEXT = 1000  # files.getUploadURLExternal's alt_txt limit
 
@@ -26,7 +27,7 @@ def _profile_summary(content: ProfileSummary) -> Message:
     blocks: list[Block] = [
         section(f"*Top functions of {escape(profile.service)} by self time*\n```{code}```"),
         ActionsBlock(elements=[ButtonElement(text="Open in Pyroscope", url=profile.ui_url, action_id=OPEN_LINK)]),
-        context(f"{escape(window_text(profile.start, profile.end))} · {profile.num_ticks:,} samples"),
+        context(f"{escape(window_text(profile.start, profile.end))} · {amount(profile, profile.num_ticks)} in all"),
     ]
     # The notification text too: a function named `<!channel>` must not ping anyone.
     return Message(text=escape(f"Top functions of {profile.service}:\n{table}\n{profile.ui_url}"), blocks=blocks)
