@@ -48,9 +48,13 @@ def encode(stacks: dict[str, int]) -> dict[str, Any]:
     return encode_stacks({tuple(stack.split(";")): count for stack, count in stacks.items()})
 
 
-def encode_stacks(stacks: dict[tuple[str, ...], int]) -> dict[str, Any]:
-    """``encode`` of stacks given as tuples of names, root first: a name may hold a ";" then."""
+def encode_stacks(stacks: dict[tuple[str, ...], int], max_nodes: int = 0) -> dict[str, Any]:
+    """``encode`` of stacks given as tuples of names, root first: a name may hold a ";" then.
+    With ``max_nodes``, as render's max-nodes: when the tree has more frames, those whose total is
+    under the max_nodes-th largest are merged, per caller, into one frame "other" after its
+    callees (NewFlameGraph with Tree.minValue)."""
     root = _tree(stacks)
+    min_value = _min_value(root, max_nodes)
     names: list[str] = []
     name_index: dict[str, int] = {}
     levels: list[list[tuple[int, int, int, int]]] = []
@@ -71,11 +75,18 @@ def encode_stacks(stacks: dict[tuple[str, ...], int]) -> dict[str, Any]:
         if depth == len(levels):
             levels.append([])
         levels[depth].append((x, node.total, node.self_ticks, index))
-        child_x = x + node.self_ticks
+        child_x, other = x + node.self_ticks, 0
         for child_name in sorted(node.children):
             child = node.children[child_name]
+            if child.total < min_value or child_name == "other":
+                other += child.total
+                continue
             pending.append((child_x, depth + 1, child, child_name))
             child_x += child.total
+        if other:
+            bucket = _Node()
+            bucket.self_ticks = bucket.total = other
+            pending.append((child_x, depth + 1, bucket, "other"))
     encoded: list[list[int]] = []
     for level in levels:
         flat: list[int] = []
@@ -85,6 +96,21 @@ def encode_stacks(stacks: dict[tuple[str, ...], int]) -> dict[str, Any]:
             end = x + total
         encoded.append(flat)
     return {"names": names, "levels": encoded, "numTicks": root.total, "maxSelf": max_self}
+
+
+def _min_value(root: _Node, max_nodes: int) -> int:
+    """The total a frame needs to be drawn when at most ``max_nodes`` are: 0 when all fit."""
+    if max_nodes < 1:
+        return 0
+    totals: list[int] = []
+    pending = list(root.children.values())
+    while pending:
+        node = pending.pop()
+        totals.append(node.total)
+        pending.extend(node.children.values())
+    if len(totals) <= max_nodes:
+        return 0
+    return sorted(totals, reverse=True)[max_nodes - 1]
 
 
 def parse_folded(text: str) -> dict[str, int]:

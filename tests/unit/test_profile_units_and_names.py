@@ -4,20 +4,17 @@ a count) wherever the profile's numbers are shown."""
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
-from matplotlib.image import imread
 
 from bot.pictures import flamegraph_png
-from bot.pictures.flamegraph import CHAR_PX, FOOTER_PX, LABEL_PAD_PX, MARGIN_PX, ROW_PX
+from bot.pictures.flamegraph import CHAR_PX, LABEL_PAD_PX, MARGIN_PX
 from bot.shell.render import text
 from bot.slack.render import render
 from bot.usecases.content import ProfileSummary
-from handlers.profile_analysis import Frame, flamegraph_alt_text, frames, top_functions_table
+from handlers.profile_analysis import flamegraph_alt_text, frames, top_functions_table
 from handlers.profile_units import amount
 from profbot.ops.pyroscope import CPU_PROFILE_TYPE, FlameProfile
+from tests.conformance.pyroscope.pixels import ink_columns, pixels
 from tests.standins.flamebearer import encode_stacks
 
 START = 1_764_090_000.0  # 2025-11-25 17:00 UTC
@@ -50,19 +47,6 @@ def profile(stacks: dict[tuple[str, ...], int], **metadata: object) -> FlameProf
     return FlameProfile.model_validate(base)
 
 
-def ink_columns(png: bytes, frame: Frame, p: FlameProfile) -> np.ndarray:
-    """The x pixels inside ``frame``'s box where label ink (dark grey) is, as drawn."""
-    image = imread(io.BytesIO(png))[:, :, :3]
-    height, width = image.shape[:2]
-    px_per_tick = (width - 2 * MARGIN_PX) / p.num_ticks
-    left, right = MARGIN_PX + frame.x * px_per_tick, MARGIN_PX + (frame.x + frame.total) * px_per_tick
-    bottom = FOOTER_PX + MARGIN_PX + frame.depth * ROW_PX
-    box = image[height - bottom - ROW_PX : height - bottom, int(left) : int(right)]
-    # Frames are warm colours (red at least 0.8), the hot outline dark red: only labels are grey.
-    grey = (box.max(axis=2) < 0.45) & (box.max(axis=2) - box.min(axis=2) < 0.1)
-    return np.flatnonzero(grey.any(axis=0)) + int(left)
-
-
 @pytest.mark.parametrize("name", REAL_NAMES)
 def test_a_real_profilers_frame_name_is_drawn_whole(name: str) -> None:
     # The frame is most of the picture, so its label fits whole: ink runs to its last character.
@@ -71,7 +55,7 @@ def test_a_real_profilers_frame_name_is_drawn_whole(name: str) -> None:
     png = flamegraph_png(p)
 
     [frame] = [f for f in frames(p) if f.name == name]
-    ink = ink_columns(png, frame, p)
+    ink = ink_columns(pixels(png), frame, p)
     start = MARGIN_PX + frame.x * (1600 - 2 * MARGIN_PX) / p.num_ticks + LABEL_PAD_PX
     assert len(ink) > 0, f"no label drawn for {name!r}"
     assert ink.max() >= start + (len(name) - 1) * CHAR_PX, f"{name!r} is cut short"
@@ -86,7 +70,7 @@ def test_a_frame_without_a_name_is_shown_as_such() -> None:
 
     [frame] = [f for f in frames(p) if f.name == ""]
     start = MARGIN_PX + frame.x * (1600 - 2 * MARGIN_PX) / p.num_ticks + LABEL_PAD_PX
-    assert ink_columns(png, frame, p).max() >= start + (len("(no name)") - 1) * CHAR_PX
+    assert ink_columns(pixels(png), frame, p).max() >= start + (len("(no name)") - 1) * CHAR_PX
     assert any(row.endswith("  (no name)") for row in top_functions_table(p))
     assert "(no name) 60.0 %" in flamegraph_alt_text(p)
 
