@@ -185,6 +185,12 @@ def top_functions_table(profile: FlameProfile, n: int = 10) -> list[str]:
     return [header, *rows]
 
 
+def top_functions_title(profile: FlameProfile) -> str:
+    """What the top-functions table ranks by: "Top functions of checkout by self time" (or self
+    bytes, self objects: the profile's unit)."""
+    return f"Top functions of {profile.service} by {measure_of(profile).self_column}"
+
+
 def flamegraph_alt_text(profile: FlameProfile) -> str:
     """One sentence for a flamegraph picture's alt text: the service, the window and the three
     frames with the most self time (at most ALT_TEXT_LIMIT characters)."""
@@ -197,7 +203,7 @@ def flamegraph_alt_text(profile: FlameProfile) -> str:
     sentence = f"Flamegraph of {service} ({kind}, {amount(profile, profile.num_ticks)}) from {window}"
     if top:
         listed = ", ".join(f"{shorten(display_name(f.name), 200)} {100 * f.share:.1f} %" for f in top)
-        sentence += f"; most self time in {listed}"
+        sentence += f"; most {measure_of(profile).self_column} in {listed}"
     return shorten(sentence + ".", ALT_TEXT_LIMIT)
 
 

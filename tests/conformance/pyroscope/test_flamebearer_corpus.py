@@ -108,8 +108,8 @@ def test_a_real_profiles_amounts_are_in_its_unit_and_its_names_intact(name: str)
 
     assert f"checkout, last 15 min: {total} of " in (report.headline or "")
     said = " ".join(str(block) for block in slack["blocks"])
-    assert f"{total} in all" in said and column in said
-    assert f"of {total} in all" in shell and column in shell
+    assert f"{total} in all" in said and f"Top functions of checkout by {column}" in said
+    assert f"of {total} in all" in shell and f"Top functions of checkout by {column}:" in shell
     assert f", {total}) from " in flamegraph_alt_text(profile)
     # The function with the most self time, named as the profiler named it, in the shell's table.
     top = top_functions(profile, 1)[0]
