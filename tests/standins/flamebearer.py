@@ -28,7 +28,13 @@ class _Node:
         self.total = 0
 
 
-def _tree(stacks: dict[tuple[str, ...], int]) -> _Node:
+def _tree(stacks: dict[str, int]) -> _Node:
+    """The call tree of folded stacks ("main;handle;parse" -> samples)."""
+    return _stack_tree({tuple(stack.split(";")): count for stack, count in stacks.items()})
+
+
+def _stack_tree(stacks: dict[tuple[str, ...], int]) -> _Node:
+    """The call tree of stacks given as tuples of names, root first."""
     root = _Node()
     for stack, count in stacks.items():
         if count <= 0:
@@ -53,7 +59,7 @@ def encode_stacks(stacks: dict[tuple[str, ...], int], max_nodes: int = 0) -> dic
     With ``max_nodes``, as render's max-nodes: when the tree has more frames, those whose total is
     under the max_nodes-th largest are merged, per caller, into one frame "other" after its
     callees (NewFlameGraph with Tree.minValue)."""
-    root = _tree(stacks)
+    root = _stack_tree(stacks)
     min_value = _min_value(root, max_nodes)
     names: list[str] = []
     name_index: dict[str, int] = {}
