@@ -1,5 +1,7 @@
 """Render time and size of the report pictures: a flamegraph of a synthetic 10,000-frame profile
-and the data volume's chart over 30 days of hourly samples.
+(its function names in py-spy's, pyroscope-rs's, Go's, Java's, .NET's, Ruby's, C++'s and Rust's
+forms, spaces, brackets and non-ASCII letters included) and the data volume's chart over 30 days
+of hourly samples.
 
 In this process, no rig: the pictures are drawn where the bot draws them, from the data a runner
 returns. Each is drawn once to warm up (fonts, glyph outlines), then RUNS times; medians and p90s
@@ -84,7 +86,7 @@ def main() -> list[Row]:
     print(f"machine: {describe()}")
     print(f"{RUNS} renders of each after a warm-up, in one thread of this process")
     times, size = measure(lambda: flamegraph_png(profile))
-    rows = report(f"flamegraph, {len(frames(profile)) - 1:,} frames, {profile.num_ticks:,} samples",
+    rows = report(f"flamegraph, {len(frames(profile)) - 1:,} frames named as real profilers name them",
                   f"flamegraph, {FRAMES // 1000}k frames", times, size)  # fmt: skip
     times, size = measure(lambda: storage_chart_png(history, now=NOW))
     rows += report(f"storage chart, {len(history.samples)} samples over {DAYS} days",

@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 from handlers.actions import Recheck, ServiceParams
 from handlers.context import Outcome, ProcedureContext
 from handlers.findings import Finding, Report, Severity
-from handlers.profile_analysis import amount, is_empty, short_profile_type, top_functions
+from handlers.profile_analysis import display_name, is_empty, short_profile_type, top_functions
+from handlers.profile_units import amount
 from handlers.registry import RUNBOOK
 from profbot.ops.arguments import ResourceName
 from profbot.ops.contract import OpKind
@@ -81,7 +82,7 @@ def analyse_profile(host: str, params: FlameParams, outcome: Outcome[FlameProfil
             remediations=[diagnose_no_data.offer(host, ServiceParams(service=params.service))],
         )
     top = top_functions(profile, 1)
-    hottest = f"; hottest: {top[0].name} at {top[0].share * 100:.1f} % (self)" if top else ""
+    hottest = f"; hottest: {display_name(top[0].name)} at {top[0].share * 100:.1f} % (self)" if top else ""
     total = amount(profile, profile.num_ticks)
     notes = [profile.note] if profile.note else []
     return Report(

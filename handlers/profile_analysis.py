@@ -8,9 +8,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from handlers.profile_units import amount as amount  # re-exported: what the front ends show amounts with
+from handlers.profile_units import measure_of
 from profbot.ops.pyroscope import FlameProfile
 
 NAME_WIDTH = 60  # a function name in the table, at most
+NO_NAME = "(no name)"  # what a frame without a function name is shown as (.NET's profiler gives some)
 ALT_TEXT_LIMIT = 1000  # Slack's limit for an image's alt text (image block)
 
 
@@ -152,7 +155,7 @@ def text_flamegraph(profile: FlameProfile, max_lines: int = 30, min_share: float
     while pending:
         node = pending.pop()
         share = 100 * node.frame.total / profile.num_ticks
-        lines.append(f"{share:5.1f} %  {'  ' * (node.frame.depth - 1)}{node.frame.name}")
+        lines.append(f"{share:5.1f} %  {'  ' * (node.frame.depth - 1)}{display_name(node.frame.name)}")
         pending.extend(child for child in reversed(node.children) if child.frame.total >= limit)
     if len(lines) > max_lines:
         left_out = len(lines) - (max_lines - 1)
@@ -162,35 +165,30 @@ def text_flamegraph(profile: FlameProfile, max_lines: int = 30, min_share: float
     return lines
 
 
-def amount(profile: FlameProfile, ticks: int) -> str:
-    """``ticks`` of this profile in words: time for CPU and wall-clock profiles (v1 counts CPU in
-    nanoseconds, "samples" at a rate of 1e9; older servers in samples at 100 Hz), else a count."""
-    if profile.units == "samples" and profile.sample_rate > 0:
-        seconds = ticks / profile.sample_rate
-    elif profile.units == "nanoseconds":
-        seconds = ticks / 1e9
-    else:
-        return f"{ticks:,} {profile.units}"
-    if seconds >= 100:
-        return f"{seconds:,.0f} s"
-    return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
-
-
 def top_functions_table(profile: FlameProfile, n: int = 10) -> list[str]:
     """The top functions by self time as a monospace table: a header line, then rank, self share,
-    self time (or count) and name (cut with an ellipsis at NAME_WIDTH characters) a line."""
+    self amount in the profile's unit (time, bytes or a count) and name (cut with an ellipsis at
+    NAME_WIDTH characters) a line."""
     top = top_functions(profile, n)
     if not top:
         return []
     rank_width = max(1, len(str(len(top))))
     amounts = [amount(profile, f.self_ticks) for f in top]
-    amount_width = max(len("self time"), *(len(a) for a in amounts))
-    header = f"{'#':>{rank_width}}  {'share':>7}  {'self time':>{amount_width}}  function"
+    column = measure_of(profile).self_column
+    amount_width = max(len(column), *(len(a) for a in amounts))
+    header = f"{'#':>{rank_width}}  {'share':>7}  {column:>{amount_width}}  function"
+    shown = [shorten(display_name(f.name), NAME_WIDTH) for f in top]
     rows = [
-        f"{rank:>{rank_width}}  {100 * f.share:5.1f} %  {a:>{amount_width}}  {shorten(f.name, NAME_WIDTH)}"
-        for rank, (f, a) in enumerate(zip(top, amounts, strict=True), 1)
+        f"{rank:>{rank_width}}  {100 * f.share:5.1f} %  {a:>{amount_width}}  {name}"
+        for rank, (f, a, name) in enumerate(zip(top, amounts, shown, strict=True), 1)
     ]
     return [header, *rows]
+
+
+def top_functions_title(profile: FlameProfile) -> str:
+    """What the top-functions table ranks by: "Top functions of checkout by self time" (or self
+    bytes, self objects: the profile's unit)."""
+    return f"Top functions of {profile.service} by {measure_of(profile).self_column}"
 
 
 def flamegraph_alt_text(profile: FlameProfile) -> str:
@@ -204,8 +202,8 @@ def flamegraph_alt_text(profile: FlameProfile) -> str:
     kind = short_profile_type(profile.profile_type)
     sentence = f"Flamegraph of {service} ({kind}, {amount(profile, profile.num_ticks)}) from {window}"
     if top:
-        listed = ", ".join(f"{shorten(f.name, 200)} {100 * f.share:.1f} %" for f in top)
-        sentence += f"; most self time in {listed}"
+        listed = ", ".join(f"{shorten(display_name(f.name), 200)} {100 * f.share:.1f} %" for f in top)
+        sentence += f"; most {measure_of(profile).self_column} in {listed}"
     return shorten(sentence + ".", ALT_TEXT_LIMIT)
 
 
@@ -220,6 +218,11 @@ def window_text(start: float, end: float) -> str:
 def short_profile_type(profile_type: str) -> str:
     """The readable part of a profile type: "process_cpu:cpu:nanoseconds:cpu:nanoseconds" -> "process_cpu:cpu"."""
     return ":".join(profile_type.split(":")[:2]) or "profile"
+
+
+def display_name(name: str) -> str:
+    """A function's name as shown: "(no name)" for one a profiler left empty or blank."""
+    return name if name.strip() else NO_NAME
 
 
 def shorten(text: str, width: int) -> str:

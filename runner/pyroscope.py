@@ -6,6 +6,7 @@ import asyncio
 import ssl
 import time
 import uuid
+from typing import cast
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -48,6 +49,64 @@ def without_credentials(url: str) -> str:
     netloc = f"{host}:{parts.port}" if parts.port else host
     # A query or fragment may carry a token too, and a link is built on the path alone.
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+SINGLE_FORMAT_VALUES = 4  # a frame of a "single" flamebearer: x offset, total, self, name index
+
+
+def require_single_format(metadata: dict[str, object], bearer: dict[str, object]) -> None:
+    """Refuse a render answer that is not one profile in the "single" format, with the reason:
+    a "double" (diff) flamebearer holds seven values a frame, two profiles side by side, and read
+    four at a time it becomes a flamegraph of nonsense. A missing format is "single", as servers
+    that predate the field answer."""
+    form = metadata.get("format") or "single"
+    if form == "double":
+        raise OperationError(
+            'Pyroscope answered a diff of two profiles (flamebearer format "double"), not one profile: '
+            "it cannot be read as a flamegraph"
+        )
+    if form != "single":
+        raise OperationError(f'Pyroscope answered a flamebearer in format {str(form)[:40]!r}; profbot reads "single"')
+    for depth, level in enumerate(cast("list[object]", bearer.get("levels") or [])):
+        if not isinstance(level, list) or len(level) % SINGLE_FORMAT_VALUES:
+            count = len(level) if isinstance(level, list) else type(level).__name__
+            raise OperationError(
+                f"Pyroscope's flamebearer is not in the single format it claims: level {depth} holds "
+                f"{count} values, not {SINGLE_FORMAT_VALUES} a frame"
+            )
+
+
+def read_flamebearer(
+    answer: object, *, service: str, profile_type: str, start: float, end: float, ui_url: str
+) -> FlameProfile:
+    """A /pyroscope/render answer (its JSON) as the profile it holds; OperationError, with the
+    reason, for an answer that holds none or one in another format than "single"."""
+    if not isinstance(answer, dict):
+        raise OperationError("Pyroscope's render answered no flamebearer")
+    try:
+        bearer, metadata = answer.get("flamebearer") or {}, answer.get("metadata") or {}
+        require_single_format(metadata, bearer)
+        names = [str(n) for n in bearer.get("names") or []]
+        levels = [[int(v) for v in level] for level in bearer.get("levels") or []]
+        num_ticks, max_self = int(bearer.get("numTicks") or 0), int(bearer.get("maxSelf") or 0)
+        units, sample_rate = str(metadata.get("units") or "samples"), int(metadata.get("sampleRate") or 100)
+        sample_type = str(metadata.get("name") or "")
+    except (ValueError, AttributeError, TypeError) as exc:  # a list, a string, levels of text...
+        raise OperationError("Pyroscope's render answered no flamebearer") from exc
+    return FlameProfile(
+        service=service,
+        profile_type=profile_type,
+        start=start,
+        end=end,
+        num_ticks=num_ticks,
+        max_self=max_self,
+        names=names,
+        levels=levels,
+        units=units,
+        sample_rate=sample_rate,
+        sample_type=sample_type,
+        ui_url=ui_url,
+    )
 
 
 class PyroscopeClient:
@@ -201,31 +260,21 @@ class PyroscopeClient:
                 raise OperationError(f"Pyroscope render answered HTTP {response.status_code}: {response.text[:200]}")
             try:
                 answer = response.json()
-                bearer, metadata = answer.get("flamebearer") or {}, answer.get("metadata") or {}
-                names = [str(n) for n in bearer.get("names") or []]
-                levels = [[int(v) for v in level] for level in bearer.get("levels") or []]
-                num_ticks, max_self = int(bearer.get("numTicks") or 0), int(bearer.get("maxSelf") or 0)
-                units, sample_rate = str(metadata.get("units") or "samples"), int(metadata.get("sampleRate") or 100)
-            except (ValueError, AttributeError, TypeError) as exc:  # a proxy's HTML page, a list...
+            except ValueError as exc:  # a proxy's HTML page
                 raise OperationError("Pyroscope's render answered no flamebearer") from exc
-            made = FlameProfile(
+            made = read_flamebearer(
+                answer,
                 service=service,
                 profile_type=profile_type,
                 start=start,
                 end=end,
-                num_ticks=num_ticks,
-                max_self=max_self,
-                names=names,
-                levels=levels,
-                units=units,
-                sample_rate=sample_rate,
                 ui_url=self._ui_link(query, start, end),
             )
             if made.num_ticks > 0:
                 notes = []
                 if profile_type != CPU_PROFILE_TYPE:
                     notes.append(f"no CPU profile in the window: this is the wall-clock profile ({profile_type})")
-                if "other" in names:  # Pyroscope's bucket for what max-nodes left out
+                if "other" in made.names:  # Pyroscope's bucket for what max-nodes left out
                     notes.append(
                         f'Pyroscope merged the smallest frames into "other" (at most {MAX_PROFILE_NODES} nodes)'
                     )

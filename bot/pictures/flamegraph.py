@@ -17,12 +17,12 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path
-from matplotlib.textpath import TextPath
-from matplotlib.transforms import Affine2D, IdentityTransform
+from matplotlib.textpath import text_to_path
+from matplotlib.transforms import IdentityTransform
 
 from handlers.profile_analysis import (
     Frame,
-    amount,
+    display_name,
     frames_by_depth,
     hottest_frames,
     is_empty,
@@ -31,6 +31,7 @@ from handlers.profile_analysis import (
     tree_of,
     window_text,
 )
+from handlers.profile_units import amount
 from profbot.ops.pyroscope import FlameProfile
 
 DPI = 100
@@ -134,7 +135,7 @@ def _labels(frames: list[Frame], place: _Placement, *, bold: bool) -> Path | Non
         if chars < MIN_LABEL_CHARS:
             continue
         x, y = place.left(f) + LABEL_PAD_PX, place.bottom(f) + BASELINE_PX
-        for i, char in enumerate(shorten(f.name, chars)):
+        for i, char in enumerate(shorten(display_name(f.name), chars)):
             outline, kinds = _glyph(char, bold)
             if len(outline):
                 vertices.append(outline + np.array((x + i * CHAR_PX, y)))
@@ -147,12 +148,19 @@ def _labels(frames: list[Frame], place: _Placement, *, bold: bool) -> Path | Non
 @lru_cache(maxsize=1024)
 def _glyph(char: str, bold: bool) -> tuple[np.ndarray, np.ndarray]:
     """A character's outline in pixels (its vertices and path codes), its baseline at y = 0 and its
-    left edge at x = 0."""
+    left edge at x = 0, no wider than a cell of the monospace grid. A space (``func (file.py:42)``)
+    has no outline: empty arrays. A character DejaVu Sans Mono lacks (CJK, a control character)
+    comes from matplotlib's fallback fonts, squeezed into the cell so its neighbours stay put."""
     prop = FontProperties(family=FONT, size=FONT_PT, weight="bold" if bold else "normal")
-    path = TextPath((0, 0), char, prop=prop).transformed(Affine2D().scale(DPI / 72))
-    if path.codes is None:  # outlines always come with codes; only an empty glyph may not
+    # The outline without a Path around it: matplotlib 3.11's TextPath raises on an empty outline.
+    vertices, codes = text_to_path.get_text_path(prop, char)
+    outline = np.asarray(vertices, dtype=float).reshape(-1, 2) * (FONT_PT / text_to_path.FONT_SCALE * DPI / 72)
+    if not len(outline):
         return np.empty((0, 2)), np.empty(0, dtype=Path.code_type)
-    return np.asarray(path.vertices, dtype=float), np.asarray(path.codes, dtype=Path.code_type)
+    right = float(outline[:, 0].max())
+    if right > CHAR_PX:
+        outline[:, 0] *= CHAR_PX / right
+    return outline, np.asarray(codes, dtype=Path.code_type)
 
 
 def _titles(figure: Figure, profile: FlameProfile, width_px: int, height_px: int, hidden_rows: int) -> None:

@@ -47,7 +47,7 @@ from bot.usecases.content import (
 )
 from handlers.evidence import left_on_host
 from handlers.findings import Evidence, Finding, Report
-from handlers.profile_analysis import text_flamegraph, top_functions_table
+from handlers.profile_analysis import amount, text_flamegraph, top_functions_table, top_functions_title
 from profbot.approvals.model import ChangeRequest, RequestState
 from profbot.approvals.rules import Refusal
 from profbot.audit import AuditEvent
@@ -92,9 +92,9 @@ def _report(report: Report) -> str:
 
 @text.register
 def _profile_summary(content: ProfileSummary) -> str:
-    profile = content.profile
-    lines = [f"Top functions of {profile.service} by self time:", *(f"  {t}" for t in top_functions_table(profile))]
-    lines += ["Flamegraph, the hottest paths (share of all samples):", *(f"  {t}" for t in text_flamegraph(profile))]
+    profile, total = content.profile, amount(content.profile, content.profile.num_ticks)
+    lines = [f"{top_functions_title(profile)}:", *(f"  {t}" for t in top_functions_table(profile))]
+    lines += [f"Flamegraph, hottest paths first (of {total} in all):", *(f"  {t}" for t in text_flamegraph(profile))]
     return "\n".join([*lines, f"In Pyroscope: {profile.ui_url}"])
 
 

@@ -83,6 +83,7 @@ class FlameProfile(OpResult):
     # sample rate of 1e9 (a tick is a nanosecond of CPU), wall-clock ones in "nanoseconds".
     units: str = "samples"
     sample_rate: int = 100
+    sample_type: str = ""  # what was sampled, as the metadata's name says: "cpu", "alloc_space"...
     names: list[str] = Field(default_factory=list)
     levels: list[list[int]] = Field(default_factory=list)
     ui_url: str  # the Pyroscope UI for this service and window (no credentials)

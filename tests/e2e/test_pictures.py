@@ -23,14 +23,17 @@ from tests.rig.slack_requests import OPERATOR, button_payload, post_command, pos
 from tests.rig.slack_standin import DEFAULT_CHANNEL, SlackStandIn, block_errors
 from tests.standins.flamebearer import parse_folded
 
-# What an inference service's profile looks like: a request handler under a web server, the model's
-# forward pass hottest, JSON parsing second, and the garbage collector on its own.
-STACKS = """\
-server.py:<module>;uvicorn/main.py:run;app.py:handle;model.py:predict;torch/nn.py:forward 620
-server.py:<module>;uvicorn/main.py:run;app.py:handle;model.py:predict;model.py:preprocess 140
-server.py:<module>;uvicorn/main.py:run;app.py:handle;json/decoder.py:decode 180
-server.py:<module>;uvicorn/main.py:run;app.py:handle 20
-gc:collect 40
+# What an inference service's profile looks like, named as its SDK (pyroscope-rs) names Python
+# frames, "file.py:LINE - function": a request handler under a web server, the model's forward pass
+# hottest, JSON parsing second, and native frames without symbols on their own.
+BASE = "server.py:12 - <module>;uvicorn/main.py:577 - run;app.py:42 - handle"
+FORWARD = "torch/nn/modules/module.py:1511 - forward"
+STACKS = f"""\
+{BASE};model.py:88 - predict;{FORWARD} 620
+{BASE};model.py:88 - predict;model.py:61 - preprocess 140
+{BASE};json/decoder.py:337 - decode 180
+{BASE} 20
+[unknown] 40
 """
 
 
@@ -75,18 +78,18 @@ def test_flame_uploads_the_flamegraph_into_the_reports_thread_with_its_top_funct
     main, summary = slack.wait_for("chat.postMessage", count=2, timeout=10)[:2]
     # 1,000 samples at 100 Hz, which v1 counts as 10 s of CPU in nanoseconds.
     assert "Flamegraph of backend, last 10 min: 10.00 s of process_cpu:cpu" in message_text(main.body)
-    assert "hottest: torch/nn.py:forward at 62.0 % (self)" in message_text(main.body)
+    assert f"hottest: {FORWARD} at 62.0 % (self)" in message_text(main.body)
     # The words and the picture are in the report's thread.
     assert summary.body["thread_ts"] == main.answer["ts"] and upload.thread_ts == main.answer["ts"]
     assert upload.channel == DEFAULT_CHANNEL
     assert png_width(upload.data) >= 1200 and len(upload.data) < 1_000_000
     assert upload.length == len(upload.data) and upload.filename.startswith("flamegraph-backend-")
     assert upload.title.startswith("Flamegraph of backend")
-    assert "torch/nn.py:forward" in upload.alt_txt  # the hottest frame, named for screen readers
+    assert FORWARD in upload.alt_txt  # the hottest frame, named for screen readers
     # The top functions by self time, as pushed (shares of the 1,000 samples).
     table = message_text(summary.body)
     assert block_errors(summary.body["blocks"]) == []
-    rows = [line for line in table.splitlines() if "%" in line and ":" in line]
+    rows = [line for line in table.splitlines() if re.match(r" *\d+ +\d+\.\d %", line)]
     expected = sorted(((n.split(";")[-1], c) for n, c in parse_folded(STACKS).items()), key=lambda x: -x[1])
     assert [next(name for name, _ in expected if name in row) for row in rows] == [name for name, _ in expected]
     assert "62.0 %" in rows[0] and "6.20 s" in rows[0] and "18.0 %" in rows[1] and "1.80 s" in rows[1]
@@ -147,9 +150,10 @@ def test_the_shell_prints_top_functions_and_a_text_flamegraph_and_saves_the_pict
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert "Top functions of backend by self time:" in out
-    assert re.search(r"1 +62\.0 % +6\.20 s +torch/nn\.py:forward", out), out
+    assert re.search(rf"1 +62\.0 % +6\.20 s +{re.escape(FORWARD)}\n", out), out
     # The text flamegraph: the hottest path indented under its callers, with shares of all samples.
-    assert re.search(r"76\.0 % {8}model\.py:predict\n +62\.0 % {10}torch/nn\.py:forward", out), out
+    assert re.search(rf"76\.0 % {{8}}model\.py:88 - predict\n +62\.0 % {{10}}{re.escape(FORWARD)}\n", out), out
+    assert "of 10.00 s in all" in out  # 1,000 samples at 100 Hz, in CPU time
     saved = re.search(r"Flamegraph saved to (\S+\.png)", out)
     assert saved is not None, out
     picture = Path(saved.group(1))

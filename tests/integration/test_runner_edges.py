@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from handlers.profile_analysis import amount, hottest_path, top_functions
+from handlers.profile_analysis import hottest_path, top_functions
+from handlers.profile_units import amount
 from profbot.bus import JobBus
 from profbot.errors import InvalidArgument, OperationError, OperationTimeout
 from profbot.ops.containers import ContainerInspect
@@ -191,7 +192,10 @@ async def test_a_profile_comes_back_as_pushed_and_its_link_carries_no_credential
     port = podman_rig.pyroscope_port
     service = f"flame-{free_port()}"  # a service no other test pushes for
     now = int(time.time())
-    folded = "main;work;crunch 70\nmain;work 5\nmain;idle 25\n"
+    # .NET frames, as its profiler names them (spaces, brackets, a backtick), and one without symbols.
+    main, work = "System.Threading.Thread.StartCallback()", "App.Worker.Work(CancellationToken token)"
+    crunch, idle = "System.Collections.Generic.List`1[System.String].Add(String item)", "[unknown]"
+    folded = f"{main};{work};{crunch} 70\n{main};{work} 5\n{main};{idle} 25\n"
     params: dict[str, str | int] = {"name": service, "from": now - 10, "until": now, "format": "folded"}
     pushed = httpx.post(f"http://127.0.0.1:{port}/ingest", params=params, content=folded)
     assert pushed.status_code == 200
@@ -202,8 +206,8 @@ async def test_a_profile_comes_back_as_pushed_and_its_link_carries_no_credential
     # v1's units: CPU in nanoseconds ("samples" at a rate of 1e9); 100 samples at 100 Hz are 1 s.
     assert profile.profile_type == CPU_PROFILE_TYPE and (profile.units, profile.sample_rate) == ("samples", 10**9)
     assert profile.num_ticks == 10**9 and amount(profile, profile.num_ticks) == "1.00 s"
-    assert [(f.name, f.share) for f in top_functions(profile)] == [("crunch", 0.7), ("idle", 0.25), ("work", 0.05)]
-    assert hottest_path(profile) == ["main", "work", "crunch"]
+    assert [(f.name, f.share) for f in top_functions(profile)] == [(crunch, 0.7), (idle, 0.25), (work, 0.05)]
+    assert hottest_path(profile) == [main, work, crunch]
     assert "s3cret" not in profile.ui_url and "ops@" not in profile.ui_url
     assert profile.ui_url.startswith(f"http://127.0.0.1:{port}/?query=process_cpu")
     assert profile.end - profile.start == 300

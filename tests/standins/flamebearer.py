@@ -29,23 +29,38 @@ class _Node:
 
 
 def _tree(stacks: dict[str, int]) -> _Node:
+    """The call tree of folded stacks ("main;handle;parse" -> samples)."""
+    return _stack_tree({tuple(stack.split(";")): count for stack, count in stacks.items()})
+
+
+def _stack_tree(stacks: dict[tuple[str, ...], int]) -> _Node:
+    """The call tree of stacks given as tuples of names, root first."""
     root = _Node()
     for stack, count in stacks.items():
         if count <= 0:
             continue  # Pyroscope drops them too (InsertStack with v <= 0)
         node = root
         node.total += count
-        for name in stack.split(";"):
+        for name in stack:
             node = node.children.setdefault(name, _Node())
             node.total += count
         node.self_ticks += count
     return root
 
 
-def encode(stacks: dict[str, int]) -> dict[str, Any]:
+def encode(stacks: dict[str, int], max_nodes: int = 0) -> dict[str, Any]:
     """The flamebearer dict (``names``, ``levels``, ``numTicks``, ``maxSelf``) of folded stacks
     ("main;handle;parse" -> samples), as Pyroscope's /pyroscope/render answers it."""
-    root = _tree(stacks)
+    return encode_stacks({tuple(stack.split(";")): count for stack, count in stacks.items()}, max_nodes)
+
+
+def encode_stacks(stacks: dict[tuple[str, ...], int], max_nodes: int = 0) -> dict[str, Any]:
+    """``encode`` of stacks given as tuples of names, root first: a name may hold a ";" then.
+    With ``max_nodes``, as render's max-nodes: when the tree has more frames, those whose total is
+    under the max_nodes-th largest are merged, per caller, into one frame "other" after its
+    callees (NewFlameGraph with Tree.minValue)."""
+    root = _stack_tree(stacks)
+    min_value = _min_value(root, max_nodes)
     names: list[str] = []
     name_index: dict[str, int] = {}
     levels: list[list[tuple[int, int, int, int]]] = []
@@ -66,11 +81,18 @@ def encode(stacks: dict[str, int]) -> dict[str, Any]:
         if depth == len(levels):
             levels.append([])
         levels[depth].append((x, node.total, node.self_ticks, index))
-        child_x = x + node.self_ticks
+        child_x, other = x + node.self_ticks, 0
         for child_name in sorted(node.children):
             child = node.children[child_name]
+            if child.total < min_value or child_name == "other":
+                other += child.total
+                continue
             pending.append((child_x, depth + 1, child, child_name))
             child_x += child.total
+        if other:
+            bucket = _Node()
+            bucket.self_ticks = bucket.total = other
+            pending.append((child_x, depth + 1, bucket, "other"))
     encoded: list[list[int]] = []
     for level in levels:
         flat: list[int] = []
@@ -80,6 +102,21 @@ def encode(stacks: dict[str, int]) -> dict[str, Any]:
             end = x + total
         encoded.append(flat)
     return {"names": names, "levels": encoded, "numTicks": root.total, "maxSelf": max_self}
+
+
+def _min_value(root: _Node, max_nodes: int) -> int:
+    """The total a frame needs to be drawn when at most ``max_nodes`` are: 0 when all fit."""
+    if max_nodes < 1:
+        return 0
+    totals: list[int] = []
+    pending = list(root.children.values())
+    while pending:
+        node = pending.pop()
+        totals.append(node.total)
+        pending.extend(node.children.values())
+    if len(totals) <= max_nodes:
+        return 0
+    return sorted(totals, reverse=True)[max_nodes - 1]
 
 
 def parse_folded(text: str) -> dict[str, int]:
@@ -95,11 +132,33 @@ def parse_folded(text: str) -> dict[str, int]:
     return stacks
 
 
+# Function names as real profilers write them, one form a profiler (or a kind of frame).
+_FORMS = (
+    lambda i: f"handle_{i} (app/views/module{i % 29}.py:{10 + i % 400})",  # py-spy
+    lambda i: f"app/services/service{i % 17}.py:{20 + i % 300} - process_{i}",  # pyroscope-rs (Python)
+    lambda i: f"github.com/acme/shop/pkg{i % 13}.(*Handler{i % 7}).Serve{i}",  # Go
+    lambda i: f"net/http.(*conn).serve.func{i}",  # Go closures
+    lambda i: f"com/acme/shop/Order{i % 11}Service$$Lambda${i}/0x0000000800c4b{i:03x}.apply",  # Java
+    lambda i: f"System.Collections.Generic.List`1[System.String].Add{i}(String item)",  # .NET
+    lambda i: f"gems/rack-2.2.8/lib/rack/utils{i % 5}.rb:{i % 300} - block in each_{i}",  # Ruby (rbspy)
+    lambda i: f"std::vector<std::pair<int, std::basic_string<char>>>::emplace_back<int&>{i}(int&)",  # C++
+    lambda i: f"{'处理请求' if i % 2 else 'café_brûlé'}_{i} (服务/views.py:{i % 90})",  # non-ASCII
+    lambda i: "[unknown]" if i == 9 else f"tokio::runtime::task::harness::Harness<T,S>::poll_{i}",  # Rust
+)
+
+
+def real_frame_names(count: int) -> list[str]:
+    """``count`` distinct function names in the forms py-spy, pyroscope-rs, Go, Java, .NET, Ruby,
+    C++ and Rust profilers give them, one "[unknown]" and non-ASCII ones among them, in turn."""
+    return [_FORMS[i % len(_FORMS)](i) for i in range(count)]
+
+
 def synthetic_stacks(frames: int, seed: int = 15) -> dict[str, int]:
     """Folded stacks whose flamebearer has exactly ``frames`` frames besides the root: call paths
-    of depth 4 to 40 drawn from a few hundred function names, deterministic for a seed."""
+    of depth 4 to 40 drawn from a few hundred function names in real profilers' forms
+    (``real_frame_names``), deterministic for a seed."""
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
-    vocabulary = [f"pkg{i % 17}.module{i % 29}.function_{i}" for i in range(600)]
+    vocabulary = real_frame_names(600)
     prefixes: set[tuple[str, ...]] = set()
     stacks: dict[str, int] = {}
     while len(prefixes) < frames:

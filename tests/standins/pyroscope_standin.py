@@ -8,9 +8,10 @@ It answers like Pyroscope v1 (or v0 with PYROSCOPE_STANDIN_API=v0) where profbot
   A `format=folded` body ("a;b;c 12" per line) keeps its stacks: render merges them into a real
   flamebearer (tests/standins/flamebearer.py, Pyroscope's encoding).
 - v1: POST /querier.v1.QuerierService/LabelValues and /ProfileTypes (Connect JSON, times in ms);
-  GET /pyroscope/render?query=TYPE{service_name="S"}: the merged flamebearer of the window (numTicks,
-  names, levels, in nanoseconds as v1 counts CPU and wall time) and v1's metadata (units,
-  sampleRate); a v0-style query=S gets 400.
+  GET /pyroscope/render?query=TYPE{service_name="S"}&max-nodes=N: the merged flamebearer of the
+  window (numTicks, names, levels, in nanoseconds as v1 counts CPU and wall time; beyond N frames
+  the smallest merged into "other") and v1's metadata (format, units, sampleRate, name); a
+  v0-style query=S gets 400. Frame names are kept as pushed: tests push real profilers' forms.
 - v0: the Connect endpoints 404; render?query=S answers numTicks for S.
 - A lagging ingester: the file /tmp/ingest-delay holds seconds; a push is answered at once and its
   samples show that much later (what push latency measures). Remove it to recover.
@@ -114,7 +115,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 total, stacks = merged(m.group(2), m.group(1), start, end)
             else:
                 total, stacks = merged(query.split(".")[0].split("{")[0], None, start, end)
-            bearer = flamebearer.encode(dict(stacks)) if stacks else {"names": [], "levels": [], "maxSelf": 0}
+            # max-nodes as v1 applies it: the smallest frames merged into "other" per caller.
+            asked = params.get("max-nodes", "0")
+            max_nodes = int(asked) if asked.isdigit() else 0
+            bearer = (
+                flamebearer.encode(dict(stacks), max_nodes) if stacks else {"names": [], "levels": [], "maxSelf": 0}
+            )
             bearer["numTicks"] = total
             # As v1's ExportToFlamebearer: CPU in "samples" at a rate of 1e9 (ticks are nanoseconds);
             # wall-clock in "nanoseconds" at 100.

@@ -12,7 +12,6 @@ from handlers.findings import MB, StorageHistory
 from handlers.profile_analysis import (
     Frame,
     FunctionShare,
-    amount,
     flamegraph_alt_text,
     frames,
     hottest_path,
@@ -20,6 +19,7 @@ from handlers.profile_analysis import (
     top_functions,
     top_functions_table,
 )
+from handlers.profile_units import amount
 from profbot.jobs import VolumeSample
 from profbot.ops.pyroscope import CPU_PROFILE_TYPE, FlameProfile
 from tests.standins.flamebearer import encode, parse_folded, synthetic_stacks

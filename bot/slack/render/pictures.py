@@ -11,7 +11,8 @@ from bot.slack.action_ids import OPEN_LINK
 from bot.slack.render.blocks import MAX_SECTION_TEXT, Message, clip, context, escape, section
 from bot.slack.render.dispatch import render
 from bot.usecases.content import Drawing, FlameDrawing, ProfileSummary
-from handlers.profile_analysis import flamegraph_alt_text, top_functions_table, window_text
+from handlers.profile_analysis import flamegraph_alt_text, top_functions_table, top_functions_title, window_text
+from handlers.profile_units import amount
 
 MAX_ALT_TEXT = 1000  # files.getUploadURLExternal's alt_txt limit
 
@@ -24,12 +25,12 @@ def _profile_summary(content: ProfileSummary) -> Message:
     # Escaped before it is cut, so the cut cannot take the closing fence with it.
     code = clip(escape(table.replace("```", "'''")), MAX_SECTION_TEXT - 100)
     blocks: list[Block] = [
-        section(f"*Top functions of {escape(profile.service)} by self time*\n```{code}```"),
+        section(f"*{escape(top_functions_title(profile))}*\n```{code}```"),
         ActionsBlock(elements=[ButtonElement(text="Open in Pyroscope", url=profile.ui_url, action_id=OPEN_LINK)]),
-        context(f"{escape(window_text(profile.start, profile.end))} · {profile.num_ticks:,} samples"),
+        context(f"{escape(window_text(profile.start, profile.end))} · {amount(profile, profile.num_ticks)} in all"),
     ]
     # The notification text too: a function named `<!channel>` must not ping anyone.
-    return Message(text=escape(f"Top functions of {profile.service}:\n{table}\n{profile.ui_url}"), blocks=blocks)
+    return Message(text=escape(f"{top_functions_title(profile)}:\n{table}\n{profile.ui_url}"), blocks=blocks)
 
 
 def upload_of(drawing: Drawing) -> tuple[str, str, str]:
