@@ -3,7 +3,8 @@
 It is profbot's own bot/pictures:drawing, of a profile shaped like one Pyroscope returns for a
 py-spy-profiled inference service: a web server's request path, a model's forward pass, image
 decoding, JSON encoding and the garbage collector, in the folded-stack form py-spy writes
-("frame;frame;frame samples"), encoded to a flamebearer as Pyroscope's render API answers it.
+("frame;frame;frame samples", each frame named as py-spy names it: ``func (file.py:line)``),
+encoded to a flamebearer as Pyroscope's render API answers it.
 Run it `make docs-pictures`:again when the drawing changes; the PNG is committed.
 """
 
@@ -48,8 +49,23 @@ ai_service/main.py:<module>;ai_service/profiling.py:start_profiler;pyroscope/__i
 """
 
 
+def py_spy(stacks: str) -> str:
+    """``file.py:func`` frames named as py-spy writes them, ``func (file.py:line)``: the line is
+    made up but stable, as a real profile's are for one build."""
+
+    def frame(name: str) -> str:
+        where, _, func = name.rpartition(":")
+        line = 1 + sum(name.encode()) % 400
+        return f"{func} ({where}:{line})" if where.endswith(".py") else f"{func} ({where})"
+
+    return "\n".join(
+        ";".join(frame(f) for f in stack.split(";")) + f" {samples}"
+        for stack, _, samples in (row.rpartition(" ") for row in stacks.strip().splitlines())
+    )
+
+
 def profile() -> FlameProfile:
-    bearer = encode(parse_folded(STACKS))
+    bearer = encode(parse_folded(py_spy(STACKS)))
     return FlameProfile(
         service="ai-yolo26", profile_type=CPU_PROFILE_TYPE, start=END - 900, end=END, num_ticks=bearer["numTicks"],
         max_self=bearer["maxSelf"], names=bearer["names"], levels=bearer["levels"],
