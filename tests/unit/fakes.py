@@ -244,8 +244,15 @@ class FakeChangeStore:
     states, an hourly budget per change and target. An audited write appends its event to
     ``trail`` with the write, as the Redis store's script does: both or neither."""
 
-    def __init__(self, clock: Callable[[], float] = time.time, trail: FakeAuditTrail | None = None) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        trail: FakeAuditTrail | None = None,
+        *,
+        executor_lease: float = EXECUTOR_LEASE_SECONDS,
+    ) -> None:
         self.clock = clock  # the Redis store's own clock (Redis's TIME)
+        self.executor_lease = executor_lease
         self.trail = trail or FakeAuditTrail()
         self.requests: dict[str, ChangeRequest] = {}
         self.executions: dict[str, list[float]] = {}
@@ -287,7 +294,7 @@ class FakeChangeStore:
         if change is not None:
             change(updated)
         if to is RequestState.RUNNING and current.state is not RequestState.RUNNING:
-            self.leases[request_id] = self.clock() + EXECUTOR_LEASE_SECONDS  # leased as it starts
+            self.leases[request_id] = self.clock() + self.executor_lease  # leased as it starts
         elif to is not RequestState.RUNNING:
             self.leases.pop(request_id, None)
         self.requests[request_id] = updated
