@@ -123,6 +123,11 @@ class Action(Generic[P]):
             params=params.model_dump(mode="json"),
         )
 
+    def offered(self, host: str, params: P) -> Offered[P]:
+        """This action resolved for ``params`` on ``host``: the remediation with the action and its
+        parsed parameters, carried as one from the click to the request it files."""
+        return Offered(action=self, params=params, remedy=self.offer(host, params))
+
     def parse(self, params: dict[str, Any]) -> P:
         """The params an offer stored, validated again. Raises pydantic's ValidationError."""
         return self.params_type.model_validate(params)
@@ -162,3 +167,13 @@ def make_action(
     if unknown:
         raise TypeError(f"action {procedure} {id}: label names unknown parameters {sorted(unknown)}")
     return Action(procedure, id, risk, label, impact, typing.cast(type[P], params_type), fn)
+
+
+@dataclass(frozen=True)
+class Offered(Generic[P]):
+    """A remediation resolved once from the registry: the action it stands for, its parameters as
+    parsed, and the remediation itself (label, risk and impact from the registry)."""
+
+    action: Action[P]
+    params: P
+    remedy: Remediation

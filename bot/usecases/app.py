@@ -23,6 +23,7 @@ from bot.usecases.commands import (
     Command,
     Decide,
     Diagnose,
+    DiagnoseEverywhere,
     Freshness,
     Health,
     Help,
@@ -117,6 +118,7 @@ class Profbot:
             timeout,
             profiles=lambda h: self.fleet.freshness_report(host=h, wait_for_pyroscope=False),
             seen=ports.health,
+            trail=ports.trail,
         )
         self.executor = Executor(
             bus=ports.bus, people=people, store=ports.changes, audit=self.audit, book=book,
@@ -142,16 +144,17 @@ class Profbot:
             Help: self._answer_now,
             RunbookQuery: self._answer_now,
             Health: self.reads.health,
-            Runners: lambda asker, _: self.reads.runners(asker),
-            Diagnose: self.fleet.diagnose,  # a service's diagnosis, or (overhead, no-data) every service's
+            Runners: self.reads.runners,
+            Diagnose: self.diagnoses.diagnose,
+            DiagnoseEverywhere: self.fleet.everywhere,
             Freshness: self.fleet.freshness,
             Ui: self.fleet.ui,
             Restart: self.requests.restart,
-            AuditQuery: lambda asker, query: self.audit.latest(self.ports.people, asker, query),
+            AuditQuery: self.reads.audit,
             Decide: self.decisions.decide_typed,
             RequestQuery: self.decisions.show_request,
         }
-        missing = [c.__name__ for c in Command.__subclasses__() if c not in self._commands]
+        missing = [c.__name__ for c in _command_types() if c not in self._commands]
         if missing:
             raise TypeError(f"commands without a use case: {', '.join(missing)}")
 
@@ -172,3 +175,8 @@ class Profbot:
         content = self.answer_now(command)
         if content is not None:
             await tell(self.ports.people, asker, content)
+
+
+def _command_types(base: type[Command] = Command) -> list[type[Command]]:
+    """Every kind of command, subclasses of subclasses included (DiagnoseEverywhere)."""
+    return [kind for sub in base.__subclasses__() for kind in (sub, *_command_types(sub))]

@@ -18,11 +18,10 @@ import time
 
 import structlog
 
-from bot.usecases.commands import Asker, AuditQuery, Place
-from bot.usecases.content import AuditEntry, AuditListing
+from bot.usecases.commands import Place
+from bot.usecases.content import AuditEntry
 from bot.usecases.ports import AuditTrail, Clock, People
 from bot.usecases.refusals import ChannelRefusals
-from bot.usecases.speech import tell
 from profbot.audit import AuditEvent, AuditKind
 from profbot.errors import ContentRefused, PlaceUnavailable, ProfbotError
 
@@ -68,11 +67,6 @@ class AuditRecords:
             return None
         self._refusals[actor] = (start, recorded + 1, counted)
         return event
-
-    async def latest(self, people: People, asker: Asker, query: AuditQuery) -> list[AuditEvent]:
-        events = await self.trail.latest(query.count)
-        await tell(people, asker, AuditListing(events))
-        return events
 
 
 class AuditMirror:

@@ -95,6 +95,13 @@ class Diagnose(Command):
     minutes: Annotated[int, Field(ge=1, le=MINUTES_MAX)] | None = None  # a window, for those that take one (flame)
 
 
+class DiagnoseEverywhere(Diagnose):
+    """A fleet-wide procedure named without a service (``diagnose overhead``, ``diagnose no-data``):
+    every profiled service on every host."""
+
+    argument: None = None
+
+
 class Freshness(Command):
     word: ClassVar[str] = "freshness"
     service: Name | None = None
@@ -237,7 +244,7 @@ def _diagnose(args: list[str], runbook: Runbook) -> Diagnose | Unparsed:
         return Unparsed(problem=Problem.UNKNOWN_PROCEDURE, given=args[0][:200] if args else "", known=known)
     argument = args[1] if len(args) > 1 else procedure.default_argument
     if argument is None and procedure.id in FLEET_WIDE:
-        return Diagnose(procedure=procedure.id, argument=None)
+        return DiagnoseEverywhere(procedure=procedure.id)
     if argument is None:
         return Unparsed(problem=Problem.NEEDS_ARGUMENT, given="", subject=procedure.id, usage=usage(procedure))
     bad = _name(argument, "container name")

@@ -29,9 +29,9 @@ from bot.usecases.home import remember_health
 from bot.usecases.ports import HealthRecords, MessageRef, OfferStore, People
 from bot.usecases.speech import answer, attach, reply
 from handlers import pyroscope_unavailable
-from handlers.actions import Action
+from handlers.actions import Offered
 from handlers.context import ProcedureContext
-from handlers.findings import Remediation, Report
+from handlers.findings import Report
 from handlers.profile_analysis import is_empty
 from handlers.registry import Procedure, Runbook
 from profbot.bus import Bus
@@ -111,10 +111,11 @@ class Diagnoses:
         await self.publish(outcome, asker=asker)
         return outcome
 
-    async def recheck(self, asker: Asker, remedy: Remediation, action: Action[Any]) -> Report | None:
+    async def recheck(self, asker: Asker, offered: Offered[Any]) -> Report | None:
         """A read remediation: its diagnosis again, on the host of the report it was offered in
         (or, for another procedure's, on the host that one routes to)."""
-        recheck = action.recheck(action.parse(remedy.params))
+        remedy = offered.remedy
+        recheck = offered.action.recheck(offered.params)
         # The same procedure again runs where the report was made; another one (a flamegraph from
         # INC-PROF-002, INC-PROF-003 from a flamegraph) runs where that procedure routes.
         host = remedy.host if recheck.procedure.id == remedy.procedure else None

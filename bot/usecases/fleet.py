@@ -12,7 +12,7 @@ import asyncio
 
 import structlog
 
-from bot.usecases.commands import Asker, Diagnose, Freshness, Ui
+from bot.usecases.commands import Asker, DiagnoseEverywhere, Freshness, Ui
 from bot.usecases.content import BusUnavailable, Content, NoHostFor, NoRunners, QuickLinks
 from bot.usecases.diagnose import Diagnoses
 from bot.usecases.speech import answer
@@ -93,10 +93,8 @@ class Fleet:
 
     # ------------------------------------------------------------------ diagnose without a service
 
-    async def diagnose(self, asker: Asker, command: Diagnose) -> Report | None:
-        """A diagnosis: of the service named, or of every profiled service on every host."""
-        if command.argument is not None or command.procedure not in fleet.FLEET_WIDE:
-            return await self.diagnoses.diagnose(asker, command)
+    async def everywhere(self, asker: Asker, command: DiagnoseEverywhere) -> Report | None:
+        """Overhead or no-data across every profiled service on every host."""
         if command.procedure == profiling_overhead.ID:
             return await self.overhead(asker)
         return await self.no_data(asker)

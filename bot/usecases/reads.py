@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 import structlog
 
-from bot.usecases.commands import HELP, Asker, Health, RunbookQuery, diagnosable, usage
+from bot.usecases.commands import HELP, Asker, AuditQuery, Health, RunbookQuery, Runners, diagnosable, usage
 from bot.usecases.content import (
+    AuditListing,
     BusUnavailable,
     Content,
     HealthOverview,
@@ -24,7 +25,7 @@ from bot.usecases.content import (
     RunnersOverview,
 )
 from bot.usecases.home import remember_health
-from bot.usecases.ports import HealthRecords, People
+from bot.usecases.ports import AuditTrail, HealthRecords, People
 from bot.usecases.speech import answer, tell
 from handlers import health as health_check
 from handlers import missing_profiles
@@ -32,6 +33,7 @@ from handlers.context import ProcedureContext
 from handlers.findings import Finding, Report, Severity
 from handlers.registry import Runbook
 from profbot.aio import SingleFlight
+from profbot.audit import AuditEvent
 from profbot.bus import Bus
 from profbot.errors import NoRunner, ProfbotError, RedisUnavailable
 from profbot.jobs import RunnerInfo
@@ -66,10 +68,12 @@ class Overview:
         people: People,
         book: Runbook,
         job_timeout: float,
+        trail: AuditTrail,
         profiles: ProfilesCheck | None = None,
         seen: HealthRecords | None = None,  # where each host's verdict is remembered (the homes show it)
     ) -> None:
         self.bus = bus
+        self.trail = trail
         self.people = people
         self.book = book
         self.job_timeout = job_timeout
@@ -81,7 +85,13 @@ class Overview:
         self.checks: SingleFlight[Report] = SingleFlight()
         self.listing: SingleFlight[list[RunnerInfo]] = SingleFlight()
 
-    async def runners(self, asker: Asker) -> None:
+    async def audit(self, asker: Asker, query: AuditQuery) -> list[AuditEvent]:
+        """``audit [N]``: the latest entries of the audit trail, newest first."""
+        events = await self.trail.latest(query.count)
+        await tell(self.people, asker, AuditListing(events))
+        return events
+
+    async def runners(self, asker: Asker, command: Runners | None = None) -> None:
         try:
             runners = await self.bus.runners()
             alive = await self.bus.alive_hosts([r.host for r in runners])

@@ -35,7 +35,7 @@ from bot.usecases.ports import ChangeStore, Clock, OfferStore, People
 from bot.usecases.settings import ChangePolicy
 from bot.usecases.speech import answer, tell
 from handlers import missing_profiles, pyroscope_unavailable
-from handlers.actions import Action, ActionParams, ContainerParams, Plan, ServiceParams
+from handlers.actions import ContainerParams, Offered, Plan, ServiceParams
 from handlers.findings import Remediation
 from handlers.registry import Runbook
 from profbot.aio import BackgroundTasks
@@ -66,8 +66,8 @@ class ChangeRequests:
 
     # ------------------------------------------------------------------ what a button stands for
 
-    async def offered(self, offer_id: str) -> tuple[Remediation, Action[Any], ActionParams] | None:
-        """The remediation an offer stands for, made again from the registry (its label, risk and
+    async def offered(self, offer_id: str) -> Offered[Any] | None:
+        """The remediation an offer stands for, resolved from the registry (its label, risk and
         impact are the registry's), or None when the offer is unknown, expired or stale. Raises
         RedisUnavailable when the offers cannot be read."""
         stored = await self.offers.get(offer_id)
@@ -79,7 +79,7 @@ class ChangeRequests:
         except (KeyError, ValidationError) as exc:
             log.warning("offer_refused", offer=offer_id[:40], error=str(exc)[:300])
             return None
-        return action.offer(stored.host, params), action, params
+        return action.offered(stored.host, params)
 
     async def remediate(self, asker: Asker, offer_id: str) -> ChangeRequest | None:
         """A remediation's button was clicked: a read runs, a change is requested, a destroy asks
@@ -92,14 +92,14 @@ class ChangeRequests:
         if found is None:
             await tell(self.people, asker, StaleOffer())
             return None
-        remedy, action, _params = found
+        remedy = found.remedy
         if remedy.kind is OpKind.READ:
-            await self.diagnoses.recheck(asker, remedy, action)
+            await self.diagnoses.recheck(asker, found)
             return None
         if remedy.kind is OpKind.DESTROY:
             await self._ask_typed_name(asker, offer_id, remedy)
             return None
-        request = await self.file(asker, remedy, RequestState.AWAITING_CONFIRMATION)
+        request = await self.file(asker, found, RequestState.AWAITING_CONFIRMATION)
         if request is not None:
             await tell(self.people, asker, ChangeRequested(request))
         return request
@@ -112,11 +112,12 @@ class ChangeRequests:
             await answer(self.people, asker, host)
             return None
         service = command.service
+        offered: Offered[Any]
         if service == "pyroscope":
-            remedy = pyroscope_unavailable.restart.offer(host, ContainerParams(container=service))
+            offered = pyroscope_unavailable.restart.offered(host, ContainerParams(container=service))
         else:
-            remedy = missing_profiles.restart.offer(host, ServiceParams(service=service))
-        request = await self.file(asker, remedy, RequestState.AWAITING_CONFIRMATION)
+            offered = missing_profiles.restart.offered(host, ServiceParams(service=service))
+        request = await self.file(asker, offered, RequestState.AWAITING_CONFIRMATION)
         if request is not None:
             await tell(self.people, asker, ChangeRequested(request))
         return request
@@ -141,25 +142,25 @@ class ChangeRequests:
             found = await self.offered(offer_id)
         except RedisUnavailable as exc:
             return BusUnavailable(str(exc))
-        if found is None or found[0].kind is not OpKind.DESTROY:
+        if found is None or found.remedy.kind is not OpKind.DESTROY:
             return StaleOffer()
-        remedy = found[0]
+        remedy = found.remedy
         if typed.strip() != remedy.target:
             await self.audit.record(
                 self._event(AuditKind.DESTROY_MISTYPED, asker.user, remedy, f"typed {typed[:100]!r}")
             )
             return TypedNameWrong(remedy.target)
 
-        self.tasks.spawn(self.file(asker, remedy, RequestState.AWAITING_APPROVAL), name="destroy-request")
+        self.tasks.spawn(self.file(asker, found, RequestState.AWAITING_APPROVAL), name="destroy-request")
         return None
 
     # ------------------------------------------------------------------ filing
 
-    async def file(self, asker: Asker, remedy: Remediation, state: RequestState) -> ChangeRequest | None:
-        """Store and post a request for ``remedy``; None (and the asker told why) when none was filed."""
-        action = self.book.action_for(remedy)
-        params = action.parse(remedy.params)
-        plan = action.plan(params)
+    async def file(self, asker: Asker, offered: Offered[Any], state: RequestState) -> ChangeRequest | None:
+        """Store and post a request for the remediation offered; None (and the asker told why) when
+        none was filed."""
+        remedy = offered.remedy
+        plan = offered.action.plan(offered.params)
         place: Place = asker.place
         draft = ChangeRequest(
             procedure=remedy.procedure, action=remedy.action, kind=remedy.kind, label=remedy.label, host=remedy.host,

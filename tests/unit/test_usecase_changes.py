@@ -457,7 +457,7 @@ async def test_profiling_off_everywhere_is_a_change_on_the_whole_host() -> None:
     assert isinstance(host, str)
     first = await world.profbot.requests.restart(await world.asker(), Restart(service="backend"))
     assert first is not None
-    everywhere = disable_global.offer(host, GlobalProfilingParams(service="ai-yolo26"))
+    everywhere = disable_global.offered(host, GlobalProfilingParams(service="ai-yolo26"))
 
     other = await world.asker(OPERATOR_2)
     assert await world.profbot.requests.file(other, everywhere, RequestState.AWAITING_CONFIRMATION) is None

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.shell.render import text
 from bot.slack.render import render
-from bot.usecases.commands import Diagnose, Freshness, Health, Problem, Ui, Unparsed, parse
+from bot.usecases.commands import Diagnose, DiagnoseEverywhere, Freshness, Health, Problem, Ui, Unparsed, parse
 from bot.usecases.content import DiagnosisPosted, HealthOverview, NoHostFor, QuickLinks
 from handlers.findings import Report, Severity
 from profbot.ops import OpKind
@@ -155,8 +155,8 @@ async def test_freshness_without_a_pyroscope_host_says_so_and_asks_nothing() -> 
 
 
 def test_overhead_and_no_data_without_a_service_parse_as_fleet_wide() -> None:
-    assert parse("diagnose overhead") == Diagnose(procedure="INC-PROF-002", argument=None)
-    assert parse("diagnose no-data") == Diagnose(procedure="INC-PROF-003", argument=None)
+    assert parse("diagnose overhead") == DiagnoseEverywhere(procedure="INC-PROF-002")
+    assert parse("diagnose no-data") == DiagnoseEverywhere(procedure="INC-PROF-003")
     bad = parse("ui a;b")
     assert isinstance(bad, Unparsed) and bad.problem is Problem.BAD_NAME
 
@@ -186,7 +186,7 @@ async def test_most_services_over_the_threshold_offer_disabling_profiling_global
     world.bus.answer("container.processes", spies(9.0))
     world.bus.answer("container.env", lambda op: EnvResult(container=op.container, values={}))
 
-    await world.profbot.run(await world.asker(), Diagnose(procedure="INC-PROF-002", argument=None))
+    await world.profbot.run(await world.asker(), DiagnoseEverywhere(procedure="INC-PROF-002"))
 
     [report] = posted_reports(world)
     globals_ = [r for r in report.remediations if r.action == "disable-global"]
@@ -200,7 +200,7 @@ async def test_most_services_over_the_threshold_offer_disabling_profiling_global
 async def test_no_data_everywhere_diagnoses_each_expected_service_without_data_on_its_host() -> None:
     world = fleet_world(seen=["backend"])
 
-    await world.profbot.run(await world.asker(), Diagnose(procedure="INC-PROF-003", argument=None))
+    await world.profbot.run(await world.asker(), DiagnoseEverywhere(procedure="INC-PROF-003"))
 
     reports = posted_reports(world)
     assert reports[0].title == "Profile freshness, every host"
@@ -307,7 +307,7 @@ async def test_overhead_everywhere_keeps_a_hosts_jobs_in_flight_within_the_runne
     world.bus.answer("container.processes", spies(9.0))  # every one over 5 %: a second job each
     world.bus.answer("container.env", lambda op: EnvResult(container=op.container, values={}))
 
-    await world.profbot.run(await world.asker(), Diagnose(procedure="INC-PROF-002", argument=None))
+    await world.profbot.run(await world.asker(), DiagnoseEverywhere(procedure="INC-PROF-002"))
 
     [report] = posted_reports(world)
     assert world.bus.most_in_flight[HOST_2] == 8  # bounded, yet concurrent
@@ -319,7 +319,7 @@ async def test_overhead_everywhere_does_not_ask_a_container_that_is_not_running(
     world = fleet_world(seen=[], on_2=[summary("ai-clip", env="clip", status="exited")])
     world.bus.answer("container.processes", spies(1.0))
 
-    await world.profbot.run(await world.asker(), Diagnose(procedure="INC-PROF-002", argument=None))
+    await world.profbot.run(await world.asker(), DiagnoseEverywhere(procedure="INC-PROF-002"))
 
     [report] = posted_reports(world)
     assert {c.host for c in world.bus.ran("container.processes")} == {HOST}
