@@ -9,7 +9,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PACKAGES := bot handlers profbot runner
+PACKAGES := cli bot handlers profbot runner
 
 .PHONY: setup system-packages run-packages test check fmt run serve runner bench docs docs-pictures clean
 

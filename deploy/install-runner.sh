@@ -40,7 +40,7 @@ PREFIX=${PROFBOT_PREFIX:-/opt/profbot}
 PYTHON=${PYTHON:-python3}
 read -r -a PIP_OPTS <<< "${PIP_OPTIONS:-}"
 # profbot's packages (pyproject.toml's [tool.setuptools.packages.find]): what a source install is made of.
-PACKAGES=(bot handlers profbot runner)
+PACKAGES=(cli bot handlers profbot runner)
 
 VENV=$PREFIX/.venv
 STAMP=$PREFIX/.installed-from

@@ -169,7 +169,7 @@ def test_redis_lost_while_serving_answers_with_an_error_then_recovers(
 def test_redis_unreachable_at_start_is_one_clear_error(slack: SlackStandIn) -> None:
     bot = BotProcess(redis_url="redis://127.0.0.1:1/0", prefix="unused", slack_api_url=slack.api_url)
     proc = subprocess.run(
-        [sys.executable, "-m", "profbot.cli", "serve"],
+        [sys.executable, "-m", "cli", "serve"],
         env=bot.env,
         capture_output=True,
         text=True,
@@ -189,7 +189,7 @@ def test_missing_setting_exits_2_naming_it(role: str, drop: str, named: str, tmp
     env = base_env(SLACK_BOT_TOKEN="xoxb-x", SLACK_SIGNING_SECRET="s")
     env.pop(drop)
     proc = subprocess.run(
-        [sys.executable, "-m", "profbot.cli", role],
+        [sys.executable, "-m", "cli", role],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -203,7 +203,7 @@ def test_missing_setting_exits_2_naming_it(role: str, drop: str, named: str, tmp
 def test_invalid_setting_exits_2_naming_it(tmp_path) -> None:
     env = base_env(PROFBOT_HOST_ID="bad host;rm", CONTAINER_HOST="unix:///x.sock")
     proc = subprocess.run(
-        [sys.executable, "-m", "profbot.cli", "runner"], env=env, cwd=tmp_path, capture_output=True, text=True,
+        [sys.executable, "-m", "cli", "runner"], env=env, cwd=tmp_path, capture_output=True, text=True,
         timeout=30,
     )  # fmt: skip
     assert proc.returncode == 2
@@ -214,7 +214,7 @@ def test_invalid_setting_exits_2_naming_it(tmp_path) -> None:
 def test_settings_come_from_a_dotenv_file(tmp_path) -> None:
     (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-x\nSLACK_SIGNING_SECRET=s\nREDIS_URL=redis://127.0.0.1:1/0\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "profbot.cli", "serve"], env=base_env(), cwd=tmp_path, capture_output=True,
+        [sys.executable, "-m", "cli", "serve"], env=base_env(), cwd=tmp_path, capture_output=True,
         text=True, timeout=30,
     )  # fmt: skip
     # Past the settings (both Slack ones came from .env) to the Redis check.
@@ -224,9 +224,7 @@ def test_settings_come_from_a_dotenv_file(tmp_path) -> None:
 
 @pytest.mark.parametrize("role", ["serve", "runner"])
 def test_each_command_has_help(role: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "profbot.cli", role, "--help"], capture_output=True, text=True, timeout=30
-    )
+    proc = subprocess.run([sys.executable, "-m", "cli", role, "--help"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0
     assert f"usage: profbot {role}" in proc.stdout
 

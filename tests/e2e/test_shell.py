@@ -77,7 +77,7 @@ def test_a_destroy_typed_in_the_shell_is_approved_from_slack_and_the_shell_shows
     created = stack.podman("volume", "inspect", "pyroscope_data", "--format", "{{.CreatedAt}}").stdout.strip()
     # Alice's shell stays open on a pipe while the approval comes from Slack.
     alice = PopenSpawn(
-        [sys.executable, "-m", "profbot.cli", "shell", "--user", "alice"], env=shell_env, encoding="utf-8",
+        [sys.executable, "-m", "cli", "shell", "--user", "alice"], env=shell_env, encoding="utf-8",
         timeout=90, cwd=tempfile.gettempdir(),
     )  # fmt: skip
     try:
@@ -123,7 +123,7 @@ def test_at_a_terminal_lines_are_edited_completed_and_remembered(
 ) -> None:
     env = {**shell_env, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1"}
     shell = pexpect.spawn(
-        f"{sys.executable} -m profbot.cli shell --user alice", env=env, encoding="utf-8", timeout=60,
+        f"{sys.executable} -m cli shell --user alice", env=env, encoding="utf-8", timeout=60,
         dimensions=(40, 200),
     )  # fmt: skip
     try:

@@ -58,7 +58,7 @@ def test_up_with_slack_tokens_serves_slack_over_socket_mode_and_stops_on_sigterm
     socket = SocketModeStandIn(slack).start()
     env = {**up_env, "SLACK_BOT_TOKEN": DEFAULT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_API_URL": slack.api_url,
            "PROFBOT_OPERATORS": OPERATOR, "PROFBOT_LISTEN": f"127.0.0.1:{free_port()}"}  # fmt: skip
-    up = subprocess.Popen([sys.executable, "-m", "profbot.cli", "up"], env=env, stdout=subprocess.PIPE,
+    up = subprocess.Popen([sys.executable, "-m", "cli", "up"], env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
         socket.wait_connected(timeout=30)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from profbot.cli import EXIT_CONFIG
+from cli import EXIT_CONFIG
 from tests.rig.systemd_root import UNIT_DIR, analyze, systemd_root
 
 # One worker takes this whole file (the Makefile's --dist loadgroup): the installed units are

@@ -45,7 +45,7 @@ class ProfbotProcess:
     def start(self) -> ProfbotProcess:
         # cwd without a .env file, so only the settings given here apply
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "profbot.cli", self.role],
+            [sys.executable, "-m", "cli", self.role],
             env=self.env,
             cwd=self.log_path.parent,
             stdout=open(self.log_path, "ab"),  # noqa: SIM115 - owned by the child
@@ -153,7 +153,7 @@ def run_profbot(
 ) -> subprocess.CompletedProcess[str]:
     """``profbot ARGS`` run to its end with ``stdin`` as its standard input (not a terminal)."""
     return subprocess.run(
-        [sys.executable, "-m", "profbot.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         input=stdin, env=env, cwd=cwd or Path(tempfile.gettempdir()), capture_output=True, text=True,
         timeout=timeout, check=False,
     )  # fmt: skip

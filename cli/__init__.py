@@ -121,13 +121,13 @@ def _shell(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from profbot.cli.up import up
+    from cli.up import up
 
     return up(args.user)
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from profbot.cli.doctor import doctor
+    from cli.doctor import doctor
 
     return doctor()
 
