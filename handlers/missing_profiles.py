@@ -3,7 +3,9 @@
 Diagnosis (concurrently): `SERVICE_NAME` and `PYROSCOPE_ENABLED`, the profiler process
 (`pgrep -a pyroscope`), the profiler log ("Starting profiler for <service>"); for SDK-based
 services (the backend): `pyroscope-io` installed and "Pyroscope profiling initialized" in the
-logs; and whether Pyroscope has recent data for the service.
+logs; whether Pyroscope has recent data for the service; and the pipeline itself: pushes Pyroscope
+refused (its rate, size, sample and time-window limits, handlers/push_rejections.py) and the
+refusals the profiler or SDK logged while it kept running.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from handlers.context import Outcome, ProcedureContext
 from handlers.evidence import error_lines, evidence, quote
 from handlers.findings import Finding, Report, Severity
 from handlers.flamegraph import SHOW_IMPACT, show_flamegraph
+from handlers.push_rejections import pipeline_findings
 from handlers.registry import RUNBOOK
 from handlers.verification import diagnosed_again
 from profbot.ops.arguments import PROFILER_LOG, ResourceName
@@ -35,10 +38,11 @@ from profbot.ops.containers import (
     RestartContainer,
 )
 from profbot.ops.contract import OpKind
-from profbot.ops.pyroscope import Freshness, PyroscopeFreshness
+from profbot.ops.pyroscope import Freshness, PyroscopeFreshness, PyroscopePushRejections
 
 ID = "INC-PROF-003"
 SDK_INIT_LINE = "pyroscope profiling initialized"
+SDK_FAILURE_LINE = "Sending Session failed"  # pyroscope-rs's line for a push refused (src/session.rs)
 RESTART_IMPACT = "The service restarts; requests in flight may fail."
 
 
@@ -51,6 +55,11 @@ class NoDataParams(BaseModel):
 )
 async def diagnose_no_data(ctx: ProcedureContext, params: NoDataParams) -> Report:
     s = params.service
+    # The pipeline's reads start first and run beside the profiler's (gather types six at most).
+    pipeline = asyncio.gather(
+        ctx.run(PyroscopePushRejections()),
+        ctx.run(ContainerLogs(container=s, tail=2000, contains=SDK_FAILURE_LINE)),
+    )
     env, profiler, log, package, sdk_log, fresh = await asyncio.gather(
         ctx.run(ContainerEnv(container=s, names=["SERVICE_NAME", "PYROSCOPE_ENABLED", "PYROSCOPE_URL"])),
         ctx.run(ContainerProcesses(container=s, match="pyroscope")),
@@ -59,7 +68,18 @@ async def diagnose_no_data(ctx: ProcedureContext, params: NoDataParams) -> Repor
         ctx.run(ContainerLogs(container=s, tail=1000, contains=SDK_INIT_LINE)),
         ctx.run(PyroscopeFreshness(services=[s], minutes=5)),
     )
-    return analyse_no_data(ctx.host, s, env, profiler, log, package, sdk_log, fresh)
+    refused, sdk_failures = await pipeline
+    report = analyse_no_data(ctx.host, s, env, profiler, log, package, sdk_log, fresh)
+    logged = [*(log.value.output.lines if log.value is not None else []),
+              *(sdk_failures.value.output.lines if sdk_failures.value is not None else [])]  # fmt: skip
+    return with_pipeline(report, pipeline_findings(s, refused, logged))
+
+
+def with_pipeline(report: Report, findings: list[Finding]) -> Report:
+    """The report with the pipeline's findings after the profiler's, before the data check."""
+    checks = report.findings
+    at = next((i for i, f in enumerate(checks) if f.check == "recent profiles"), len(checks))
+    return report.model_copy(update={"findings": [*checks[:at], *findings, *checks[at:]]})
 
 
 def analyse_no_data(

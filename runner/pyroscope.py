@@ -128,6 +128,10 @@ class PyroscopeClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def get(self, path: str) -> httpx.Response:
+        """A GET of one of Pyroscope's own paths (``/metrics``, ``/api/v1/status/config``)."""
+        return await self._http.get(path)
+
     async def __aenter__(self) -> PyroscopeClient:
         return self
 

@@ -62,6 +62,30 @@ class PyroscopeFreshness(Operation[Freshness]):
     minutes: Annotated[int, Field(ge=1, le=1440)] = 5
 
 
+class Discarded(OpResult):
+    """What Pyroscope's distributor refused for one reason and tenant since it started
+    (``pyroscope_discarded_samples_total`` and ``pyroscope_discarded_bytes_total``)."""
+
+    reason: str  # Pyroscope's own reason label: rate_limited, profile_size_limit, not_in_ingestion_window...
+    tenant: str
+    profiles: float
+    bytes: float | None = None
+
+
+class PushRejections(OpResult):
+    api: Literal["v1", "unsupported"]
+    discarded: list[Discarded]
+    # The ingestion limits in force (from /api/v1/status/config, defaults included), by their
+    # config names; missing where Pyroscope did not say.
+    limits: dict[str, str] = Field(default_factory=dict)
+    note: str | None = None
+
+
+@CATALOG.register("pyroscope.rejections", OpKind.READ, timeout=15)
+class PyroscopePushRejections(Operation[PushRejections]):
+    """The pushes Pyroscope refused (rate, size, sample and time-window limits) and those limits."""
+
+
 CPU_PROFILE_TYPE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"  # what the SDKs push
 WALL_PROFILE_TYPE = "wall:wall:nanoseconds:wall:nanoseconds"  # what py-spy's speedscope uploads land as
 

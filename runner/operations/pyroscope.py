@@ -16,14 +16,16 @@ from profbot.ops.pyroscope import (
     MeasurePushLatency,
     PullPyroscopeImage,
     PushLatency,
+    PushRejections,
     PyroscopeConfig,
     PyroscopeFreshness,
     PyroscopeProfile,
+    PyroscopePushRejections,
     PyroscopeReady,
     PyroscopeVersion,
     ReadyResult,
 )
-from runner import pyroscope_config, safe_files
+from runner import pyroscope_config, pyroscope_rejections, safe_files
 from runner.host_policy import HostContext
 from runner.operations.table import op
 from runner.redaction import bounded_text
@@ -61,6 +63,11 @@ async def pyroscope_freshness(host: HostContext, o: PyroscopeFreshness) -> Fresh
 @op(MeasurePushLatency)
 async def push_latency(host: HostContext, o: MeasurePushLatency) -> PushLatency:
     return await host.pyroscope.push_latency(o.within)
+
+
+@op(PyroscopePushRejections)
+async def push_rejections(host: HostContext, _: PyroscopePushRejections) -> PushRejections:
+    return await pyroscope_rejections.push_rejections(host.pyroscope)
 
 
 @op(PyroscopeProfile)

@@ -162,6 +162,51 @@ async def test_no_data_when_profiling_is_switched_off(
     assert finding(report, "SDK initialisation").severity is Severity.CRITICAL
 
 
+def refused_push(stack: PodmanRig, limits: str, clock: int | None = None) -> None:
+    """Set the stand-in Pyroscope's limits, have the backend's SDK push once, and wait for its
+    log to say the push was refused (as pyroscope-rs logs it)."""
+    stack.podman("exec", "pyroscope", "sh", "-c", f"echo '{limits}' > /tmp/limits.json")
+    if clock is not None:
+        stack.podman("exec", "backend", "sh", "-c", f"echo {clock} > /tmp/push-clock")
+    stacks = "".join(f"main;handle_request;render_page_{i} {i + 1}\n" for i in range(40))
+    stack.podman(
+        "exec", "backend", "sh", "-c", f"printf '{stacks}' > /tmp/stacks.tmp && mv /tmp/stacks.tmp /tmp/stacks.folded"
+    )
+    deadline = time.monotonic() + 20
+    while "Sending Session failed" not in stack.podman("logs", "backend").stdout:
+        assert time.monotonic() < deadline, "the backend never logged the refused push"
+        time.sleep(0.3)
+
+
+@pytest.mark.parametrize(
+    ("limits", "clock", "reason", "named"),
+    [
+        ('{"max_profile_size_bytes": 200}', None, "profile_size_limit", "max_profile_size_bytes = 200"),
+        ('{"reject_older_than": "1h"}', 86400, "not_in_ingestion_window", "reject_older_than = 1h"),
+        ('{"ingestion_rate_mb": 0.0001, "ingestion_burst_size_mb": 0.0001}', None, "rate_limited",
+         "ingestion_rate_mb = 0.0001"),
+    ],
+)  # fmt: skip
+async def test_no_data_names_the_limit_that_refused_the_sdks_pushes(
+    job_bus: JobBus, ops_runner: RunnerProcess, stack: PodmanRig, limits: str, clock: int | None, reason: str,
+    named: str,
+) -> None:  # fmt: skip
+    try:
+        refused_push(stack, limits, clock)
+        report = await run(job_bus, "INC-PROF-003", NoDataParams(service="backend"))
+    finally:
+        stack.podman("exec", "pyroscope", "rm", "-f", "/tmp/limits.json", check=False)
+    refusal = finding(report, f"pushes refused: {reason}")
+    assert refusal.severity is Severity.CRITICAL and named in refusal.detail
+    assert "backend's profiler logs 1 refused pushes" in refusal.detail
+    assert report.verdict is Severity.CRITICAL
+
+
+async def test_no_data_says_when_pyroscope_refused_nothing(job_bus: JobBus, ops_runner: RunnerProcess) -> None:
+    report = await run(job_bus, "INC-PROF-003", NoDataParams(service="backend"))
+    assert finding(report, "pushes refused").detail == "none counted by Pyroscope"
+
+
 # ---------------------------------------------------------------------------- INC-PROF-004
 
 

@@ -6,7 +6,11 @@ bearer token), so tests can check they never leave the runner.
 Profiles, as the SDK sends them: when a test writes folded stacks ("a;b;c 12" per line) to
 /tmp/stacks.folded, the service pushes them to its PYROSCOPE_URL (`/ingest?format=folded`) over
 the compose network, then removes the file. Nothing is pushed otherwise, so "no data" stays true
-for the tests that need it.
+for the tests that need it. /tmp/push-clock, when present, holds the epoch seconds the SDK stamps
+its next push with (a host whose clock was never set sends 1970).
+
+A push Pyroscope refuses is logged as pyroscope-rs logs it, "Sending Session failed STATUS BODY"
+(src/session.rs, target Pyroscope::Session), and the service carries on, as real SDKs do.
 """
 
 import os
@@ -14,10 +18,12 @@ import signal
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
 STACKS_FILE = "/tmp/stacks.folded"
+CLOCK_FILE = "/tmp/push-clock"
 
 
 def push_stacks_when_written():
@@ -30,12 +36,18 @@ def push_stacks_when_written():
         with open(STACKS_FILE, "rb") as f:
             body = f.read()
         now = int(time.time())
+        if os.path.exists(CLOCK_FILE):
+            with open(CLOCK_FILE) as f:
+                now = int(f.read().strip() or now)
         query = urllib.parse.urlencode(
             {"name": service, "from": now - 10, "until": now, "format": "folded", "spyName": "pyspy", "sampleRate": 100}
         )
         try:
             urllib.request.urlopen(urllib.request.Request(f"{url}/ingest?{query}", data=body, method="POST"), timeout=5)
             print(f"INFO pushed a profile of {len(body.splitlines())} stacks to Pyroscope", flush=True)
+        except urllib.error.HTTPError as exc:
+            answer = exc.read().decode("utf-8", "replace")
+            print(f"[ERROR] Pyroscope::Session Sending Session failed {exc.code} {answer}", flush=True)
         except OSError as exc:
             print(f"ERROR pushing a profile to Pyroscope failed: {exc}", flush=True)
         os.remove(STACKS_FILE)

@@ -13,6 +13,17 @@ It answers like Pyroscope v1 (or v0 with PYROSCOPE_STANDIN_API=v0) where profbot
   the smallest merged into "other") and v1's metadata (format, units, sampleRate, name); a
   v0-style query=S gets 400. Frame names are kept as pushed: tests push real profilers' forms.
 - v0: the Connect endpoints 404; render?query=S answers numTicks for S.
+- Limits, as v1's distributor applies them (pkg/validation, pkg/distributor), once the file
+  /tmp/limits.json names them (`{"ingestion_rate_mb": 0.001, "max_profile_size_bytes": 200,
+  "reject_older_than": "1h"}`): a push past the rate gets 429 "push rate limit (...) exceeded while
+  adding ..."; a body past max_profile_size_bytes 400 "the profile with labels '...' exceeds the size
+  limit (max_profile_size_byte, ...)"; more folded stacks than max_profile_stacktrace_samples 400
+  (samples count limit); a `from` outside reject_older_than/reject_newer_than 400 "... is outside of
+  ingestion window ...". Each is counted in /metrics as pyroscope_discarded_samples_total and
+  pyroscope_discarded_bytes_total{reason,tenant="anonymous"}; GET /api/v1/status/config answers the
+  running config's YAML with its `limits:` (v1's defaults, and reject_older_than 0s without the
+  file: the stand-in then takes pushes from any time, as `reject_older_than: 0` does, for tests
+  that lay down history).
 - A lagging ingester: the file /tmp/ingest-delay holds seconds; a push is answered at once and its
   samples show that much later (what push latency measures). Remove it to recover.
 It runs the host's Python through read-only bind mounts (no image registry on these machines).
@@ -38,6 +49,78 @@ CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
 WALL = "wall:wall:nanoseconds:wall:nanoseconds"
 LOCK = threading.Lock()
 SAMPLES: list = []  # (time_s, service, profile_type, ticks, folded stacks or None)
+LIMITS_FILE = "/tmp/limits.json"
+# v1's defaults (pkg/validation/limits.go); the ingestion window is off until the file sets it.
+DEFAULT_LIMITS = {
+    "ingestion_rate_mb": 4,
+    "ingestion_burst_size_mb": 2,
+    "max_profile_size_bytes": 4194304,
+    "max_profile_stacktrace_samples": 16000,
+    "reject_older_than": "0s",
+    "reject_newer_than": "10m",
+}
+DISCARDED: Counter = Counter()  # (metric, reason) -> value
+BUCKET = {"tokens": -1.0, "at": 0.0}  # the rate limiter's bytes (-1: full), refilled at ingestion_rate_mb
+
+
+def limits():
+    found = dict(DEFAULT_LIMITS)
+    try:
+        with open(LIMITS_FILE) as f:
+            found.update(json.load(f))
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+def seconds(duration):
+    m = re.fullmatch(r"(\d+)(ms|s|m|h|d)", str(duration))
+    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)] if m else 0
+
+
+def mib(n):
+    return f"{n / 1048576:.1f} MiB"
+
+
+def refused(service, body, stacks, at):
+    """(status, message, reason) for a push v1 would refuse, or None."""
+    lim, size, labels = limits(), len(body), f'{{service_name="{service}"}}'
+    burst = float(lim["ingestion_burst_size_mb"]) * 1048576
+    rate = float(lim["ingestion_rate_mb"]) * 1048576
+    now = time.time()
+    with LOCK:
+        tokens = burst if BUCKET["tokens"] < 0 else min(burst, BUCKET["tokens"] + (now - BUCKET["at"]) * rate)
+        BUCKET["at"] = now
+        if size > tokens:
+            BUCKET["tokens"] = tokens
+            return 429, f"push rate limit ({mib(rate)}) exceeded while adding {mib(size)}", "rate_limited"
+        BUCKET["tokens"] = tokens - size
+    if 0 < int(lim["max_profile_size_bytes"]) < size:
+        limit = int(lim["max_profile_size_bytes"])
+        return 400, (f"the profile with labels '{labels}' exceeds the size limit (max_profile_size_byte, "
+                     f"actual: {size}, limit: {limit})"), "profile_size_limit"  # fmt: skip
+    samples, limit = len(stacks or ()), int(lim["max_profile_stacktrace_samples"])
+    if 0 < limit < samples:
+        message = (f"the profile with labels '{labels}' exceeds the samples count limit "
+                   f"(max_profile_stacktrace_samples, actual: {samples}, limit: {limit})")  # fmt: skip
+        return 400, message, "samples_limit"
+    older, newer = seconds(lim["reject_older_than"]), seconds(lim["reject_newer_than"])
+    if (older and at < now - older) or (newer and at > now + newer):
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(at))
+        start = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now - older))
+        return 400, (f"profile with labels '{labels}' is outside of ingestion window (profile timestamp: {stamp}, "
+                     f"the ingestion window starts at {start})"), "not_in_ingestion_window"  # fmt: skip
+    return None
+
+
+def discarded_metrics():
+    lines = []
+    for metric in ("pyroscope_discarded_samples_total", "pyroscope_discarded_bytes_total"):
+        rows = [(reason, n) for (m, reason), n in sorted(DISCARDED.items()) if m == metric]
+        if rows:
+            lines += [f"# HELP {metric} The total number of discarded.", f"# TYPE {metric} counter"]
+            lines += [f'{metric}{{reason="{reason}",tenant="anonymous"}} {n}' for reason, n in rows]
+    return "".join(f"{line}\n" for line in lines)
 
 
 def parse_window(params):
@@ -103,7 +186,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self._send(200, "ready")
         elif url.path == "/metrics":
             # Prometheus text format, as Pyroscope's own /metrics (what a scrape-based alert watches).
-            self._send(200, '# TYPE pyroscope_build_info gauge\npyroscope_build_info{version="standin"} 1\n')
+            build = '# TYPE pyroscope_build_info gauge\npyroscope_build_info{version="standin"} 1\n'
+            self._send(200, build + discarded_metrics())
+        elif url.path == "/api/v1/status/config" and API == "v1":
+            body = "limits:\n" + "".join(f"  {k}: {v}\n" for k, v in limits().items())
+            self._send(200, "server:\n  http_listen_port: 4040\n" + body, "text/plain; charset=utf-8")
         elif url.path == "/pyroscope/render":
             start, end = parse_window(params)
             query = params.get("query", "")
@@ -146,6 +233,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             per_sample = 1_000_000_000 // max(int(params.get("sampleRate", "100")), 1)
             folded = {stack: n * per_sample for stack, n in folded.items()} if folded else None
             count = sum(folded.values()) if folded else 100 * per_sample
+            at = float(params["from"]) if re.fullmatch(r"-?\d+", params.get("from", "")) else time.time()
+            refusal = refused(service, body, folded, at)
+            if refusal is not None:
+                status, message, reason = refusal
+                with LOCK:
+                    DISCARDED["pyroscope_discarded_samples_total", reason] += 1
+                    DISCARDED["pyroscope_discarded_bytes_total", reason] += len(body)
+                sys.stderr.write(f'level=warn msg="push refused" reason={reason} err={message!r}\n')
+                self._send(status, message)
+                return
             sample, delay = (time.time(), service, kind, count, folded), ingest_delay()
             if delay > 0:  # stamped now, queryable only after the delay
                 threading.Timer(delay, record, args=(sample,)).start()
