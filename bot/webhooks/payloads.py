@@ -5,6 +5,7 @@ Unknown fields are ignored: both senders add fields over time (newer Alertmanage
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,7 +17,9 @@ class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     version: str
-    groupKey: Annotated[str, Field(min_length=1, max_length=2000)]
+    # Any length: `group_by` with long label values makes keys of thousands of characters, and
+    # only the key's hash is kept (alert_model.group_id). A 4xx here would lose the alert for good.
+    groupKey: Annotated[str, Field(min_length=1)]
     status: Literal["firing", "resolved"]
     receiver: Text = ""
     alerts: Annotated[list[Alert], Field(min_length=1, max_length=10_000)]
@@ -46,6 +49,21 @@ class WebhookIn(BaseModel):
 
 EXPECTED_VERSION: dict[Source, str] = {"alertmanager": "4", "grafana": "1"}
 
+# The fields only Grafana's legacy dashboard alerting sends (its webhook notifier: ruleId,
+# ruleName, evalMatches, ruleUrl; no `alerts` list), which no retry can turn into a notification.
+LEGACY_GRAFANA_FIELDS = frozenset({"ruleId", "ruleName", "evalMatches", "ruleUrl"})
+LEGACY_GRAFANA = (
+    "legacy Grafana alerting is not supported; use a contact point (deploy/alerting/grafana-contact-point.yml)"
+)
+
+
+def _is_legacy_grafana(body: bytes) -> bool:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and "alerts" not in payload and bool(LEGACY_GRAFANA_FIELDS & payload.keys())
+
 
 def parse_webhook(source: Source, body: bytes) -> AlertNotification | str:
     """The notification, or the reason (for a 400) it can never be accepted. Parsed and validated
@@ -53,6 +71,8 @@ def parse_webhook(source: Source, body: bytes) -> AlertNotification | str:
     try:
         payload = WebhookIn.model_validate_json(body)
     except ValidationError as exc:
+        if source == "grafana" and _is_legacy_grafana(body):  # only on the refusal path: no second parse
+            return LEGACY_GRAFANA
         first = exc.errors()[0]
         if first["type"] == "json_invalid":
             return f"body is not valid JSON ({first['msg']})"[:300]

@@ -95,6 +95,21 @@ def wait_for_posts(
     raise AssertionError(f"{count} {method} to {ALERT_CHANNEL} expected, saw {seen}")
 
 
+# What Grafana's legacy dashboard alerting posts to a webhook notification channel: the fields of
+# grafana/grafana pkg/services/alerting/notifiers/webhook.go (Grafana 8-10, before unified alerting):
+# no version, no alerts list.
+LEGACY_GRAFANA_BODY = json.dumps({
+    "title": "[Alerting] Pyroscope ingest rate", "ruleId": 7, "ruleName": "Pyroscope ingest rate",
+    "state": "alerting", "evalMatches": [{"value": 1.2, "metric": "rate", "tags": {"service": "checkout"}}],
+    "orgId": 1, "dashboardId": 3, "panelId": 2, "tags": {"team": "platform"},
+    "ruleUrl": "http://grafana:3000/d/abc/profiling?viewPanel=2", "message": "ingest dropped",
+}).encode()  # fmt: skip
+
+
+def signed(body: bytes) -> str:
+    return hmac.new(HMAC_SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+
 def test_bad_alert_requests_are_refused_with_the_reason_and_store_nothing(
     alert_bot: Callable[..., BotProcess], bot: BotProcess, redis_url: str, prefix: str
 ) -> None:
@@ -111,6 +126,16 @@ def test_bad_alert_requests_are_refused_with_the_reason_and_store_nothing(
         (send(b, {**good, "alerts": [{"status": "burning", "labels": {}}]}), 400, "alerts.0.status"),
         (send(b, {**good, "version": "3"}), 400, "alertmanager webhooks send version '4'"),
         (send(b, good, path="grafana", headers={"X-Grafana-Alerting-Signature": "00"}), 401, "invalid X-Grafana"),
+        (
+            send(
+                b,
+                LEGACY_GRAFANA_BODY,
+                path="grafana",
+                headers={"X-Grafana-Alerting-Signature": signed(LEGACY_GRAFANA_BODY)},
+            ),
+            400,
+            "legacy Grafana alerting is not supported; use a contact point",
+        ),
         (send(b, b"x" * (10 * 1024 * 1024)), 413, ""),
         (send(bot, good), 404, "alert intake is not configured"),  # a bot without PROFBOT_ALERT_TOKEN
     ]
@@ -129,6 +154,20 @@ def test_a_signed_grafana_alert_is_taken(alert_bot: Callable[..., BotProcess], r
     response = send(b, body, path="grafana", headers={"X-Grafana-Alerting-Signature": signature})
     assert response.status_code == 200, response.text
     assert stored(redis_url, prefix) == 1
+
+
+def test_a_group_key_thousands_of_characters_long_is_taken_not_lost_to_a_400(
+    alert_bot: Callable[..., BotProcess], slack: SlackStandIn, redis_url: str, prefix: str
+) -> None:
+    # Alertmanager's key is "<route path>:<group labels>" (dispatch.go, aggrGroup.GroupKey), so
+    # `group_by` on a long label makes it as long as that label; a 4xx is never resent.
+    b = alert_bot()
+    payload = group("LongKey", [alert("LongKey", "k:1")])
+    payload["groupKey"] = '{}/{severity="critical"}:{alertname="LongKey", query="' + "q" * 2500 + '"}'
+    response = send(b, payload)
+    assert response.status_code == 200, response.text[:300]
+    assert stored(redis_url, prefix) == 1
+    assert "LongKey" in message_text(wait_for_posts(slack, 1)[0].body)
 
 
 def test_redis_down_answers_503_so_alertmanager_retries(

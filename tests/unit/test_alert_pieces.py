@@ -70,6 +70,17 @@ def test_payloads_that_can_never_succeed_say_why(body: bytes, reason: str) -> No
     assert isinstance(answer, str) and reason in answer
 
 
+def test_a_legacy_grafana_alert_is_told_to_use_a_contact_point_and_a_long_group_key_is_taken() -> None:
+    legacy = {"title": "[Alerting] x", "ruleId": 1, "ruleName": "x", "state": "alerting", "evalMatches": []}
+    answer = parse_webhook("grafana", json.dumps(legacy).encode())
+    assert (
+        answer
+        == "legacy Grafana alerting is not supported; use a contact point (deploy/alerting/grafana-contact-point.yml)"
+    )
+    long_key = parse_webhook("alertmanager", json.dumps({**ALERTMANAGER, "groupKey": "{}:" + "k" * 5000}).encode())
+    assert isinstance(long_key, AlertNotification) and len(long_key.group_key) == 5003
+
+
 def test_bearer_and_grafana_signature_checks() -> None:
     assert check_bearer("Bearer tok-0123456789abcdef", "tok-0123456789abcdef") is None
     assert check_bearer("Basic dXNlcjpwYXNz", "tok") == "Authorization must be 'Bearer <token>'"
