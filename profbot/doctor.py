@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from profbot.embedded_redis import MAX_SOCKET_PATH, EmbeddedRedis, redis_server, state_dir_ready
 from profbot.errors import ConfigError, RedisUnavailable
 from profbot.redis_access import connect_checked
-from profbot.settings import CommonSettings, S, SlackPresence, load
+from profbot.settings import CommonSettings, S, load, slack_presence
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ async def redis(common: CommonSettings) -> Check:
 
 def half_configured_slack() -> list[Check]:
     """A bot token without what serves it: `profbot up` would fall back to the shell, silently."""
-    given = SlackPresence()
+    given = slack_presence()
     if given.slack_bot_token and not (given.slack_app_token or given.slack_signing_secret):
         detail = "SLACK_BOT_TOKEN is set, but neither SLACK_APP_TOKEN nor SLACK_SIGNING_SECRET"
         fix = "set SLACK_APP_TOKEN (Socket Mode; README: Set Slack up) or SLACK_SIGNING_SECRET (HTTP)"

@@ -50,7 +50,7 @@ def redis_server() -> str | None:
 def state_dir_ready(state_dir: Path) -> Path:
     """The state directory, made private (0700: the append-only file holds the audit and every
     request) when profbot makes it; one that exists is kept as its owner set it, unless anyone at
-    all may write in it (another user could put a socket of theirs in Redis's place). A
+    all, or its group, may write in it (another user could put a socket of theirs in Redis's place). A
     ConfigError naming PROFBOT_STATE_DIR otherwise."""
     try:
         if not state_dir.is_dir():
@@ -61,6 +61,11 @@ def state_dir_ready(state_dir: Path) -> Path:
     if mode & stat.S_IWOTH:
         raise ConfigError(
             f"PROFBOT_STATE_DIR is invalid ({state_dir}: anyone may write in it; use a directory of yours)"
+        )
+    if mode & stat.S_IWGRP:
+        raise ConfigError(
+            f"PROFBOT_STATE_DIR is invalid ({state_dir}: its group may write in it; chmod g-w, or use a "
+            "directory of yours)"
         )
     return state_dir
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import stat
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
@@ -38,8 +39,10 @@ def _redis_url(value: str) -> str:
 
 
 def without_password(url: str) -> str:
-    """``url`` fit for a log line or an error message: any password in it replaced."""
-    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
+    """``url`` fit for a log line or an error message: any password in it replaced. The password
+    runs to the last ``@`` of the URL: one holding ``/`` or ``@`` is hidden whole, never cut short
+    at its first such character."""
+    return re.sub(r"(://[^/@:\s]*:)\S*@", r"\1***@", url)
 
 
 def _container_host(value: str) -> str:
@@ -264,10 +267,14 @@ class SlackPresence(BaseSettings):
     slack_signing_secret: str = Field("", alias="SLACK_SIGNING_SECRET")
 
 
+def slack_presence() -> SlackPresence:
+    return SlackPresence(_env_file=trusted_env_file())
+
+
 def front_end() -> Literal["socket mode", "http", "shell"]:
     """What `profbot up` serves: Slack over Socket Mode when the bot and app-level tokens are set,
     Slack over HTTP when the bot token and the signing secret are, else the terminal."""
-    given = SlackPresence()
+    given = slack_presence()
     if given.slack_bot_token and given.slack_app_token:
         return "socket mode"
     if given.slack_bot_token and given.slack_signing_secret:
@@ -278,10 +285,23 @@ def front_end() -> Literal["socket mode", "http", "shell"]:
 S = TypeVar("S", bound=CommonSettings)
 
 
+def trusted_env_file(path: Path = Path(".env")) -> Path | None:
+    """The working directory's ``.env``, read only when it is the caller's own and nobody else may
+    write it: a ``.env`` planted by another account (or writable by a group) would otherwise set
+    this process's Redis, tokens and roles."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None
+    return path
+
+
 def load(cls: type[S]) -> S:
     """Build settings ``cls`` from the environment, or raise one readable :class:`ConfigError`."""
     try:
-        return cls()
+        return cls(_env_file=trusted_env_file())
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

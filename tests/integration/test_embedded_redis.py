@@ -47,6 +47,11 @@ def test_a_state_directory_anyone_may_write_in_is_refused(tmp_path: Path) -> Non
     shared.chmod(0o1777)
     with pytest.raises(ConfigError, match=r"PROFBOT_STATE_DIR is invalid .*anyone may write in it"):
         state_dir_ready(shared)
+    team = tmp_path / "team"
+    team.mkdir()
+    team.chmod(0o770)  # its group could put a socket of theirs in Redis's place too
+    with pytest.raises(ConfigError, match=r"PROFBOT_STATE_DIR is invalid .*its group may write in it"):
+        state_dir_ready(team)
     mine = tmp_path / "mine"
     mine.mkdir(mode=0o750)
     assert state_dir_ready(mine) == mine and (mine.stat().st_mode & 0o777) == 0o750  # kept as its owner set it

@@ -111,6 +111,20 @@ def test_a_sentinel_urls_password_stays_out_of_logs() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:pa/ss@h1:6379/0", "redis://:***@h1:6379/0"),
+        ("redis://user:p@ss@h1:6379", "redis://user:***@h1:6379"),
+        ("rediss://default:a/b@c/d@redis.internal:6380/2", "rediss://default:***@redis.internal:6380/2"),
+        ("redis://h1:6379/0", "redis://h1:6379/0"),
+    ],
+)
+def test_a_password_holding_slash_or_at_is_hidden_whole(url: str, shown: str) -> None:
+    assert without_password(url) == shown
+    assert without_password(f"Error connecting to {url}: refused") == f"Error connecting to {shown}: refused"
+
+
 async def test_a_sentinel_client_asks_for_the_named_primary_with_its_password() -> None:
     client = connect("redis+sentinel://:pw@127.0.0.1:1,127.0.0.1:2/mymaster/3")
     pool = client.connection_pool

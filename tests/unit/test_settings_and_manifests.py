@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,23 @@ def test_terminal_users_may_be_operators(env: pytest.MonkeyPatch) -> None:
     env.setenv("PROFBOT_OPERATORS", "shell:alice;rm")
     with pytest.raises(ConfigError, match="PROFBOT_OPERATORS is invalid"):
         load(ShellSettings)
+
+
+@pytest.mark.parametrize(
+    ("owner", "mode", "read"),
+    [("self", 0o600, True), ("self", 0o664, False), ("self", 0o666, False), ("another account", 0o600, False)],
+)
+def test_a_dot_env_is_read_only_when_it_is_the_callers_own_and_nobody_else_may_write_it(
+    env: pytest.MonkeyPatch, tmp_path: Path, owner: str, mode: int, read: bool
+) -> None:
+    # A .env in a shared working directory, planted or editable by another account, would set this
+    # process's Redis, tokens and roles.
+    env.delenv("PROFBOT_REDIS_PREFIX", raising=False)
+    planted = tmp_path / ".env"
+    planted.write_text("PROFBOT_REDIS_PREFIX=planted\n")
+    planted.chmod(mode)
+    if owner == "another account":
+        if os.getuid() != 0:
+            pytest.skip("giving a file to another account takes root")
+        os.chown(planted, 65534, 65534)  # nobody
+    assert (load(ShellSettings).redis_prefix == "planted") is read
