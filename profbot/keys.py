@@ -115,6 +115,11 @@ class Keys:
         return f"{self.prefix}:changes:running"
 
     @property
+    def changes_lease_seconds(self) -> str:
+        """Running request -> the length of the lease that set its end (what the reaper says lapsed)."""
+        return f"{self.prefix}:changes:lease_seconds"
+
+    @property
     def changes_feed(self) -> str:
         return f"{self.prefix}:changes:updates"
 

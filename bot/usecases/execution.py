@@ -77,7 +77,8 @@ class Executor:
         confirmation) becomes "outcome unknown", in its message, its thread and the audit; the
         runners stop authorising its steps, which they do only for a running request."""
         before = await self.store.get(request_id)
-        silent = self.policy.executor_lease
+        # The lease that lapsed: a step's deadline plus the lease when the executor died mid-step.
+        silent = await self.store.lease_of(request_id) or self.policy.executor_lease
         current = await self._finish(
             request_id, RequestState.UNKNOWN,
             f"no profbot process has been running it for over {silent:.0f}s (it stopped without finishing): outcome "

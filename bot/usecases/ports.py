@@ -141,6 +141,10 @@ class ChangeStore(Protocol):
         """The request's executor is alive for ``seconds`` more (a lease only grows)."""
         ...
 
+    async def lease_of(self, request_id: str) -> float | None:
+        """The length of the lease that sets when its executor counts as gone (None: not running)."""
+        ...
+
     async def abandoned(self, limit: int = 20) -> list[str]:
         """Running requests whose executor's lease lapsed (the process running them died)."""
         ...

@@ -256,6 +256,7 @@ class ApprovalStore:
                 if current.state is RequestState.RUNNING and not running:
                     with redis_errors():
                         await self.redis.zrem(self.keys.changes_running, request_id)
+                        await self.redis.hdel(self.keys.changes_lease_seconds, request_id)
                 return True, updated
         return False, await self.get(request_id)
 
@@ -290,7 +291,15 @@ class ApprovalStore:
         cut short by a routine renewal."""
         until = await self.clock.now() + seconds
         with redis_errors():
-            await self.redis.zadd(self.keys.changes_running, {request_id: until}, gt=True)
+            grown = await self.redis.zadd(self.keys.changes_running, {request_id: until}, gt=True, ch=True)
+            if grown:
+                await self.redis.hset(self.keys.changes_lease_seconds, request_id, seconds)
+
+    async def lease_of(self, request_id: str) -> float | None:
+        """The length of the lease that sets when the request's executor counts as gone."""
+        with redis_errors():
+            raw = await self.redis.hget(self.keys.changes_lease_seconds, request_id)
+        return float(raw) if raw is not None else None
 
     async def abandoned(self, limit: int = 20) -> list[str]:
         """Running requests whose executor's lease lapsed (the bot running them died): for the
@@ -307,6 +316,7 @@ class ApprovalStore:
             else:
                 with redis_errors():
                     await self.redis.zrem(self.keys.changes_running, request_id)
+                    await self.redis.hdel(self.keys.changes_lease_seconds, request_id)
         return lapsed
 
     async def take_execution_slot(self, request: ChangeRequest, per_hour: int, now: float | None = None) -> bool:

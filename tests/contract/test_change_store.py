@@ -160,3 +160,17 @@ async def test_a_running_request_whose_lease_lapsed_is_abandoned_until_renewed(c
     assert await store.abandoned() == []
     await store.lease(r.id, 0.1)  # a lease only grows
     assert await store.abandoned() == []
+
+
+async def test_the_lease_that_sets_a_running_requests_end_is_known_by_its_length(changes: Changes) -> None:
+    r = request()
+    await changes.store.create(r)
+    await changes.store.transition(r.id, RequestState.RUNNING, PENDING)
+    store = changes.store
+    assert isinstance(store, FakeChangeStore | ApprovalStore)
+    assert await store.lease_of(r.id) == store.executor_lease  # leased as it starts
+    await changes.store.lease(r.id, 130)  # a step's deadline plus the lease
+    await changes.store.lease(r.id, 60)  # a renewal that ends sooner changes nothing
+    assert await changes.store.lease_of(r.id) == 130
+    await changes.store.transition(r.id, RequestState.SUCCEEDED, {RequestState.RUNNING})
+    assert await changes.store.lease_of(r.id) is None

@@ -257,6 +257,7 @@ class FakeChangeStore:
         self.requests: dict[str, ChangeRequest] = {}
         self.executions: dict[str, list[float]] = {}
         self.leases: dict[str, float] = {}  # running request -> when its executor's lease ends
+        self.lease_lengths: dict[str, float] = {}  # running request -> the length of that lease
         # Set: a move is stored at once, and its answer waits for the event (Redis moved the
         # request; the reply is still on its way when the caller is cancelled).
         self.answers_held: asyncio.Event | None = None
@@ -295,8 +296,10 @@ class FakeChangeStore:
             change(updated)
         if to is RequestState.RUNNING and current.state is not RequestState.RUNNING:
             self.leases[request_id] = self.clock() + self.executor_lease  # leased as it starts
+            self.lease_lengths[request_id] = self.executor_lease
         elif to is not RequestState.RUNNING:
             self.leases.pop(request_id, None)
+            self.lease_lengths.pop(request_id, None)
         self.requests[request_id] = updated
         if audit is not None:
             self.trail.events.append(audit(updated))
@@ -335,7 +338,13 @@ class FakeChangeStore:
         return len([t for t in self.executions.get(request.target_key, []) if t > at - 3600])
 
     async def lease(self, request_id: str, seconds: float) -> None:
-        self.leases[request_id] = max(self.leases.get(request_id, 0.0), self.clock() + seconds)
+        until = self.clock() + seconds
+        if until > self.leases.get(request_id, 0.0):
+            self.leases[request_id] = until
+            self.lease_lengths[request_id] = seconds
+
+    async def lease_of(self, request_id: str) -> float | None:
+        return self.lease_lengths.get(request_id)
 
     async def abandoned(self, limit: int = 20) -> list[str]:
         at = self.clock()

@@ -536,3 +536,14 @@ async def test_the_executor_lease_is_a_setting_its_step_lease_and_the_reaping_fo
     world.clock.advance(61)
     await world.profbot.decisions.sweep_once()
     assert "for over 5s" in (world.store.requests[second.id].error or "")
+
+    # Its bot died mid-step: the lease that lapsed was the step's deadline plus the lease.
+    third = await world.profbot.requests.restart(operator, Restart(service="grafana"))
+    assert third is not None
+    await world.store.transition(third.id, RequestState.RUNNING, {RequestState.AWAITING_CONFIRMATION})
+    await world.store.lease(third.id, budget + 5)
+    world.clock.advance(budget + 6)
+    await world.profbot.decisions.sweep_once()
+    assert f"for over {budget + 5:.0f}s" in (world.store.requests[third.id].error or "")
+    reaped = [s.content for s in world.people.said if isinstance(s.content, ChangeAbandoned)]
+    assert reaped[-1].silent_seconds == budget + 5

@@ -108,7 +108,9 @@ def make_world(
     clock = Clock()
     bus = FakeBus(hosts={HOST: ["pyroscope", "backend", "ai-yolo26", "grafana"]})
     people, trail, offers = FakePeople(), FakeAuditTrail(), FakeOfferStore()
-    store = FakeChangeStore(clock, trail)  # its audited writes go to the same trail
+    policy = changes or ChangePolicy(approval_ttl=900, changes_per_hour=3, verify_seconds=5)
+    # Its audited writes go to the same trail; its leases are the policy's, as the processes' are.
+    store = FakeChangeStore(clock, trail, executor_lease=policy.executor_lease)
     directory = FakeDirectory({APPROVERS_GROUP: {APPROVER}})
     ledger = FakeLedger(clock)
     tasks = BackgroundTasks()
@@ -116,7 +118,7 @@ def make_world(
         operators=operators,
         approvers=approvers,
         job_timeout=5,
-        changes=changes or ChangePolicy(approval_ttl=900, changes_per_hour=3, verify_seconds=5),
+        changes=policy,
         alerts=AlertPolicy(channel=ALERTS, diagnosis_cooldown=900) if alerts else None,
     )
     health, viewers, screens = FakeHealthRecords(), FakeHomeViewers(), FakeHomeScreens()
