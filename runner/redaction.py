@@ -7,7 +7,10 @@ URLs, health-check output). Secrets become ``[redacted]``:
 - tokens of a known format, found by detect-secrets' maintained detectors (AWS, GitHub, GitLab,
   Slack webhooks, Stripe, SendGrid, npm, PyPI, OpenAI, JWTs, ...) and a few it lacks or matches
   only in part (Slack ``xoxb-``/``xapp-`` tokens with capitals, Hugging Face ``hf_``, GitHub
-  fine-grained ``github_pat_``, Google API keys);
+  fine-grained ``github_pat_``, Google API keys, Grafana ``glsa_`` and legacy ``eyJrIjoi`` keys,
+  OpenAI ``sk-proj-``, bare ``npm_``, GitLab's routable tokens, an AWS secret beside its key id);
+- a token as a URL's only user (``https://TOKEN@host``), presigned URLs' signatures, and
+  ``Cookie:``/``Set-Cookie:`` values;
 - PEM private-key blocks, whole (also when a log tail starts or ends inside one, and in JSON with
   ``\\n`` escapes);
 - credentials in URLs (``scheme://user:pass@host``, an empty user, a password holding ``@`` or
@@ -76,7 +79,21 @@ _SECRET_WORD = r"(?:token|secret|passw(?:or)?d|pwd|credential|key)"  # noqa: S10
 _PEM = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 _PEM_END = r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 
-# Each pattern's ``secret`` group is replaced; ``keep`` (when there is one) stays.
+# Token formats that detect-secrets matches only in part (its GitLab pattern takes 20 characters of
+# a routable token, its OpenAI one no project key) or not at all: applied before its detectors, so
+# a token is replaced whole. Each pattern's ``secret`` group is replaced; ``keep`` stays.
+_WIDE_FORMATS = [
+    re.compile(r"(?P<secret>\bglsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})"),  # Grafana service-account token
+    re.compile(r"(?P<secret>\beyJrIjoi[A-Za-z0-9+/=_-]{20,})"),  # legacy Grafana API key: base64 of {"k":...
+    re.compile(r"(?P<secret>\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,})"),  # OpenAI
+    re.compile(r"(?P<secret>\bnpm_[A-Za-z0-9]{36})"),
+    re.compile(r"(?P<secret>\bgl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-[0-9A-Za-z_.-]{20,})"),  # GitLab
+    # An AWS secret access key beside its key id (a credentials CSV, `aws configure list`).
+    re.compile(
+        r"(?P<keep>\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}[\s,;:|\"'=]+)(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
+    ),
+]
+
 _PATTERNS = [
     # PEM private keys: the block, or what a tail holds of it (begin to the end of the text, or
     # base64 lines up to an end line).
@@ -90,6 +107,16 @@ _PATTERNS = [
     # scheme://user:password@host: a password may hold @ and / (the last @ before a space ends it);
     # the user may be empty (redis://:pw@host).
     re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://[^\s:/?#@]*:)(?P<secret>[^\s]+?)(?=@[^\s@]*(?:\s|$))", re.IGNORECASE),
+    # A token as the URL's only user (https://TOKEN@host: git remotes, pip indexes).
+    re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://)(?P<secret>[^\s:/?#@]{16,})(?=@)", re.IGNORECASE),
+    # Presigned URLs: the signature and credential parameters (S3, GCS, Azure SAS).
+    re.compile(
+        r"(?P<keep>[?&](?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential"
+        r"|sig|signature)=)(?P<secret>[^&\s\"'#]+)",
+        re.IGNORECASE,
+    ),
+    # Cookie: and Set-Cookie: values, to the end of the line.
+    re.compile(r"(?P<keep>\b(?:set-)?cookie[\"']?\s*:\s*)(?P<secret>[^\r\n]+)", re.IGNORECASE),
     # curl -u user:password, --user user:password, --proxy-user
     re.compile(r"(?P<keep>(?<![\w-])(?:-u|--user|--proxy-user)\s*[\"']?[^\s:\"']*:)(?P<secret>[^\s\"']+)"),
     # Authorization: <scheme> <credentials> (Bearer, Basic, Token, ApiKey, anything), and bare
@@ -131,6 +158,7 @@ _TRIGGERS = (
     "key", "-----", "xox", "xapp", "hf_", "github_pat_", "aiza", "a3t", "abia", "acca", "akia", "asia",
     "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "glcbt-", "glimt-",
     "glptt-", "glagent-", "gloas-", "gr1348941", "eyj", "npm_", "sk-", "pypi-", "sg.", "sq0csp-", "k_live_",
+    "glsa_", "cookie", "sig=", "signature=", "x-amz-", "x-goog-",
 )  # fmt: skip
 
 
@@ -162,15 +190,15 @@ def redact(text: str) -> tuple[str, int]:
     count = 0
 
     def replace_format(match: re.Match[str]) -> str:
-        # A detector with a group marks the secret inside its match (AWS's key after its name).
+        # A detector's first group starts the secret inside its match (AWS's key after its name),
+        # or is the token's own prefix (GitHub's ghp_, GitLab's glpat-): replaced from there to
+        # the match's end, so a prefix group never leaves the token's body behind.
         nonlocal count
         count += 1
-        if match.re.groups:
-            start, end = match.span(1)
-            whole = match.group(0)
-            offset = match.start(0)
-            return whole[: start - offset] + REDACTED + whole[end - offset :]
-        return REDACTED
+        start = match.start(1) if match.re.groups else -1
+        if start < 0:
+            return REDACTED
+        return match.group(0)[: start - match.start(0)] + REDACTED
 
     def replace(match: re.Match[str]) -> str:
         nonlocal count
@@ -182,6 +210,8 @@ def redact(text: str) -> tuple[str, int]:
             count += 1
         return (keep + REDACTED) if match.start("secret") > match.start(0) else (REDACTED + keep)
 
+    for pattern in _WIDE_FORMATS:
+        text = pattern.sub(replace, text)
     for pattern in _FORMATS:
         text = pattern.sub(replace_format, text)
     for pattern in _PATTERNS:

@@ -40,9 +40,9 @@ CORPUS: list[tuple[str, str, str]] = [
     ),
     ("user token xoxp-2222222222-3333333333-4444444444-abcdefabcdefabcdefabcdefabcdef12", "abcdefabcdef", "user token"),
     # GitHub, GitLab, Hugging Face, PyPI, npm, OpenAI
-    (
+    (  # the token's body, not only its prefix (detect-secrets' group is the ghp)
         "cloning with ghp_16C7e42F292c6912E7710c838347Ae178B4a into /src",
-        "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "16C7e42F292c6912E7710c838347Ae178B4a",
         "into /src",
     ),
     (
@@ -50,7 +50,7 @@ CORPUS: list[tuple[str, str, str]] = [
         "github_pat_11ABCDEFG",
         "GH=",
     ),
-    ("token: gho_16C7e42F292c6912E7710c838347Ae178B4a", "gho_16C7e42F292c6912E7710c838347Ae178B4a", "token"),
+    ("token: gho_16C7e42F292c6912E7710c838347Ae178B4a", "16C7e42F292c6912E7710c838347Ae178B4a", "token"),
     (
         "remote https://oauth2:glpat-xxxxxxxxxxxxxxxxxxxx@gitlab.example.com/g/p.git",
         "glpat-xxxxxxxxxxxxxxxxxxxx",
@@ -146,6 +146,70 @@ CORPUS: list[tuple[str, str, str]] = [
         '"\\n-----END PRIVATE KEY-----\\n"}',
         "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
         "private_key",
+    ),
+    # Grafana: service-account tokens (glsa_ + 32 + _ + an 8-hex checksum, as GRAFANA_TOKEN is) and
+    # legacy API keys (base64 of {"k":...,"n":...,"id":...}), in the log lines that carry them.
+    (
+        "grafana provisioning failed with glsa_Yk2mVQb1eQnR0aFqfA8oZl3dT6uXw9Cs_5e1d2c3b: 403",
+        "glsa_Yk2mVQb1eQnR0aFqfA8oZl3dT6uXw9Cs_5e1d2c3b",
+        "provisioning failed",
+    ),
+    (
+        "using api key eyJrIjoiT0tTcG1pUlY2RnVKZTFVaDFsNFZXdE9ZWmNrMkZYbk9vIiwibiI6InByb2Zib3QiLCJpZCI6MX0="
+        " for grafana",
+        "T0tTcG1pUlY2RnVKZTFVaDFsNFZXdE9ZWmNrMkZYbk9v",
+        "for grafana",
+    ),
+    # OpenAI project keys (sk-proj-, with - and _ in them)
+    (
+        "openai.AuthenticationError: Incorrect API key provided: sk-proj-Ab12_cd34-EF56gh78IJ90kl12MN34op56QR78st90",
+        "Ab12_cd34-EF56gh78IJ90kl12MN34op56QR78st90",
+        "AuthenticationError",
+    ),
+    # A token as the URL's only user (git remotes, pip indexes)
+    (
+        "fatal: unable to access 'https://ghp_16C7e42F292c6912E7710c838347Ae178B4a@github.com/acme/app.git/': 403",
+        "16C7e42F292c6912E7710c838347Ae178B4a",
+        "github.com/acme/app.git",
+    ),
+    (
+        "Looking in indexes: https://3f1c0a9e8b7d6c5a4f3e2d1c0b9a8f7e6d5c4b3a@pypi.internal/simple",
+        "3f1c0a9e8b7d6c5a4f3e2d1c0b9a8f7e6d5c4b3a",
+        "pypi.internal/simple",
+    ),
+    # An AWS secret access key beside its key id (credentials CSV, `aws configure list` output)
+    (
+        "AKIAIOSFODNN7EXAMPLE,wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ",",
+    ),
+    # Cookies
+    ("< Set-Cookie: grafana_session=9f8e7d6c5b4a39281706f5e4d3c2b1a0; Path=/; HttpOnly", "9f8e7d6c5b4a3928", "<"),
+    ("> Cookie: grafana_session=0a1b2c3d4e5f60718293a4b5c6d7e8f9", "0a1b2c3d4e5f6071", ">"),
+    # Presigned URLs: S3's and Azure's signatures
+    (
+        "GET https://bucket.s3.amazonaws.com/blocks/01J?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature="
+        "fe5f80f77d5fa3beca038a248ff027d0445342fe2855ddc963176630326f1024 403",
+        "fe5f80f77d5fa3beca038a248ff027d0445342fe2855ddc963176630326f1024",
+        "bucket.s3.amazonaws.com",
+    ),
+    (
+        "upload to https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sr=b&sig=Zm9vYmFyYmF6cXV4cXV1eA%3D%3D"
+        "&se=2026 failed",
+        "Zm9vYmFyYmF6cXV4cXV1eA",
+        "failed",
+    ),
+    # npm tokens in npm's own errors, GitLab's newer routable tokens in git's "Access denied"
+    (
+        "npm ERR! 403 Forbidden - PUT https://registry.npmjs.org/app - token "
+        "npm_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 lacks rights",
+        "npm_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+        "lacks rights",
+    ),
+    (
+        "remote: HTTP Basic: Access denied for glpat-AbCdEfGhIjKlMnOpQrStUvWxY.01.0w1x2y3z4 (expired)",
+        "AbCdEfGhIjKlMnOpQrStUvWxY.01.0w1x2y3z4",
+        "Access denied",
     ),
 ]
 
