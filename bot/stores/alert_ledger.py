@@ -186,6 +186,7 @@ class RedisAlertLedger:
             "common_annotations": to_json(notification.common_annotations),
             "external_url": notification.external_url,
             "title": notification.title,
+            "truncated": str(notification.truncated),
         }
         args: list[Arg] = [
             gid, repr(now), f"{now:.3f}", notification.status, self.retention_seconds, LEDGER_MAXLEN, INBOX_MAXLEN,
@@ -221,6 +222,7 @@ class RedisAlertLedger:
             common_annotations=json.loads(fields.get("common_annotations") or "{}"),
             external_url=fields.get("external_url", ""),
             title=fields.get("title", ""),
+            truncated=int(fields.get("truncated") or 0),
             first_seen=float(fields["first_seen"]),
             last_seen=float(fields["last_seen"]),
             notifications=int(fields.get("notifications", 0)),

@@ -79,6 +79,7 @@ class AlertNotification(BaseModel):
     common_annotations: dict[str, str] = {}
     external_url: str = ""
     title: str = ""
+    truncated: int = 0  # alerts the sender left out of this notification (its max_alerts)
 
     @property
     def group_id(self) -> str:
@@ -124,12 +125,22 @@ class AlertGroup(BaseModel):
     resolved_at: float | None = None
     resolved_posted: bool = False
     alerts: dict[str, Alert] = {}
+    truncated: int = 0  # alerts the latest notification left out: the group has that many more
     incident: int = 1  # the how-manieth incident of this group the thread is
     previous_thread_ts: str | None = None  # the previous incident's thread
     previous_channel: str | None = None
     previous_link: str | None = None  # a link a person can follow to it, if the front end gives one
     posting_key: str | None = None  # a parent post begun with this key whose ts is not stored yet
     posting_since: float | None = None  # when that post was first tried
+
+    @property
+    def firing_count(self) -> str:
+        """How many fire, and, when the sender left some out (its max_alerts), how many it did not
+        send: the same words in every front end."""
+        firing = len(self.firing)
+        if self.truncated:
+            return f"{firing} shown of {firing + self.truncated} firing ({self.truncated} not sent: raise max_alerts)"
+        return f"{firing} of {len(self.alerts)} alerts firing"
 
     @property
     def parent_key(self) -> str:

@@ -44,6 +44,7 @@ class WebhookIn(BaseModel):
             common_annotations=self.commonAnnotations,
             external_url=self.externalURL,
             title=self.title,
+            truncated=max(self.truncatedAlerts, 0),
         )
 
 

@@ -170,6 +170,19 @@ def test_a_group_key_thousands_of_characters_long_is_taken_not_lost_to_a_400(
     assert "LongKey" in message_text(wait_for_posts(slack, 1)[0].body)
 
 
+def test_alerts_the_sender_left_out_are_counted_in_the_thread(
+    alert_bot: Callable[..., BotProcess], slack: SlackStandIn
+) -> None:
+    # Alertmanager's webhook notifier cuts the list at max_alerts and says how many it cut in
+    # truncatedAlerts (notify/webhook/webhook.go, truncateAlerts); Grafana's does the same.
+    b = alert_bot()
+    payload = group("Crowded", [alert("Crowded", f"c:{n}") for n in range(4)])
+    payload["truncatedAlerts"] = 6
+    assert send(b, payload).status_code == 200
+    text = message_text(wait_for_posts(slack, 1)[0].body)
+    assert "4 shown of 10 firing (6 not sent: raise max_alerts)" in text, text
+
+
 def test_redis_down_answers_503_so_alertmanager_retries(
     alert_bot: Callable[..., BotProcess], slack: SlackStandIn
 ) -> None:

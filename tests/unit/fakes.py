@@ -485,7 +485,7 @@ class FakeLedger:
             id=gid, source=notification.source, group_key=notification.group_key, status=notification.status,
             receiver=notification.receiver, group_labels=notification.group_labels,
             common_labels=notification.common_labels, common_annotations=notification.common_annotations,
-            external_url=notification.external_url, title=notification.title,
+            external_url=notification.external_url, title=notification.title, truncated=notification.truncated,
             first_seen=old.first_seen if old else now, last_seen=now,
             notifications=(old.notifications if old else 0) + 1,
             thread_ts=old.thread_ts if old else None, channel=old.channel if old else None,

@@ -136,7 +136,11 @@ def test_the_group_annotation_wins_over_an_alerts() -> None:
 def test_the_shell_prints_the_runbook_and_the_silence_form() -> None:
     shown = text(AlertThread(make_group(), "INC-PROF-001"))
     assert shown.splitlines() == [
-        "FIRING: PyroscopeDown",
+        "FIRING: PyroscopeDown · 1 of 1 alerts firing",
         f"  runbook: {RUNBOOK}",
         f"  silence: {make_group().silence_url}",
     ]
+    # The sender's max_alerts left six out: the shell says so as Slack does.
+    assert text(AlertThread(make_group(truncated=6), "INC-PROF-001")).splitlines()[0] == (
+        "FIRING: PyroscopeDown · 1 shown of 7 firing (6 not sent: raise max_alerts)"
+    )

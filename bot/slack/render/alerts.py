@@ -58,7 +58,7 @@ def _thread(content: AlertThread) -> Message:
         link(first.panelURL, "panel") if first and first.panelURL else None,
     ]
     body = f"*{escape(clip(summary, 500))}*\n" if summary else ""  # a long summary must not hide the instances
-    body += f"severity `{escape(severity)}` · {len(group.firing)} of {len(group.alerts)} alerts firing\n"
+    body += f"severity `{escape(severity)}` · {group.firing_count}\n"
     body += "\n".join(lines)
     blocks: list[Block] = [header(clip(title, MAX_HEADER_TEXT)), section(body)]
     link_text = " · ".join(made for made in links if made)
