@@ -4,8 +4,9 @@
   request has arrived, so ``keepalive_timeout`` is the header read timeout too: a client that sends
   nothing, or its headers a byte at a time, is closed after ``HEADER_SECONDS``.
 - **Body**: :func:`read_body` reads within ``BODY_SECONDS`` (408 after it) and, like aiohttp,
-  refuses more than ``client_max_size`` (413). Callers check what they can before reading it
-  (an alert webhook's bearer token).
+  refuses more than ``client_max_size`` (413); :func:`read_body_within` reads up to a limit of its
+  caller's (the alert webhooks' 16 MiB) and says when a body is past it. Callers check what they
+  can before reading it (an alert webhook's bearer token).
 - **Connections**: :class:`CappedSite` listens like aiohttp's ``TCPSite`` but answers a connection
   beyond ``MAX_CONNECTIONS`` with a bare 503 and closes it, instead of queueing it without limit.
 """
@@ -41,6 +42,27 @@ async def read_body(request: web.Request) -> bytes:
             text=f'{{"ok": false, "error": "request body not received within {BODY_SECONDS:.0f}s"}}',
             content_type="application/json",
         ) from None
+
+
+async def read_body_within(request: web.Request, limit: int) -> bytearray | None:
+    """The body, read within ``BODY_SECONDS`` (408 after it) up to ``limit`` bytes, whatever the
+    application's ``client_max_size``; None past the limit, read no further. One buffer, grown in
+    place: the parser takes it as it is."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    body = bytearray()
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            async for chunk in request.content.iter_chunked(256 * 1024):
+                body += chunk
+                if len(body) > limit:
+                    return None
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(
+            text=f'{{"ok": false, "error": "request body not received within {BODY_SECONDS:.0f}s"}}',
+            content_type="application/json",
+        ) from None
+    return body
 
 
 class _Refusal(asyncio.Protocol):

@@ -2,7 +2,10 @@
 
 Checked in this order, nothing stored before the last step:
 1. ``Authorization: Bearer $PROFBOT_ALERT_TOKEN``: missing or wrong, 401, before the body is read;
-2. size and pace: over 1 MiB is refused with 413, a body not sent within 10 s with 408 (bot/edge.py);
+2. size and pace: a body not sent within 10 s gets 408 (bot/edge.py); one over
+   ``MAX_ALERT_BODY_BYTES`` (16 MiB, some 30,000 alerts) is not stored and answered 503 with
+   Retry-After, logged and counted as ``too_large``: a 4xx would lose it without a trace, and the
+   fix is the receiver's ``max_alerts`` (deploy/alerting/alertmanager.yml);
 3. Grafana only, when ``PROFBOT_GRAFANA_HMAC_SECRET`` is set: ``X-Grafana-Alerting-Signature``
    must be the hex HMAC-SHA256 of the body (``timestamp:body`` when the timestamp header is sent), 401;
 4. the payload (bot/webhooks/payloads.py): 400 with the reason. Alertmanager never resends a 4xx,
@@ -21,13 +24,16 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from bot.edge import read_body
+from bot.edge import read_body_within
 from bot.usecases.alert_model import AlertNotification, Source
 from bot.webhooks.payloads import parse_webhook
 from profbot.errors import RedisUnavailable
 from profbot.metrics import ALERT_WEBHOOKS
 
 log = structlog.get_logger("profbot.alert_intake")
+
+MAX_ALERT_BODY_BYTES = 16 * 1024 * 1024
+TOO_LARGE_RETRY_SECONDS = 300  # Alertmanager retries within its group_interval; nothing is lost meanwhile
 
 GRAFANA_SIGNATURE = "x-grafana-alerting-signature"
 GRAFANA_TIMESTAMP = "x-grafana-alerting-signature-timestamp"
@@ -44,9 +50,9 @@ OUTCOMES = {
 }
 
 
-def _refuse(status: int, reason: str, source: str) -> web.Response:
+def _refuse(status: int, reason: str, source: str, headers: dict[str, str] | None = None) -> web.Response:
     log.warning("alert_rejected", source=source, status=status, reason=reason)
-    return web.json_response({"ok": False, "error": reason}, status=status)
+    return web.json_response({"ok": False, "error": reason}, status=status, headers=headers)
 
 
 def _source_of(path: str) -> Source:
@@ -64,7 +70,9 @@ def check_bearer(header: str | None, token: str) -> str | None:
     return None
 
 
-def check_grafana_hmac(signature: str | None, timestamp: str | None, body: bytes, secret: str) -> str | None:
+def check_grafana_hmac(
+    signature: str | None, timestamp: str | None, body: bytes | bytearray, secret: str
+) -> str | None:
     if not signature:
         return "missing X-Grafana-Alerting-Signature header"
     signed = f"{timestamp}:".encode() + body if timestamp else body
@@ -85,7 +93,9 @@ def alert_routes(
         except web.HTTPException as exc:  # 413 too large, 408 too slow
             ALERT_WEBHOOKS.labels(source, OUTCOMES.get(exc.status, "refused")).inc()
             raise
-        outcome = "accepted" if response.status == 200 else OUTCOMES.get(response.status, "refused")
+        outcome = response.get("outcome") or (
+            "accepted" if response.status == 200 else OUTCOMES.get(response.status, "refused")
+        )
         ALERT_WEBHOOKS.labels(source, outcome).inc()
         return response
 
@@ -94,7 +104,17 @@ def alert_routes(
         reason = check_bearer(request.headers.get("Authorization"), token)
         if reason is not None:
             return _refuse(401, reason, source)
-        body = await read_body(request)  # 413 past client_max_size, 408 when too slow
+        body = await read_body_within(request, MAX_ALERT_BODY_BYTES)  # 408 when too slow
+        if body is None:
+            too_large = _refuse(
+                503,
+                f"body over {MAX_ALERT_BODY_BYTES // (1024 * 1024)} MiB: not stored; set max_alerts on the "
+                "receiver (deploy/alerting/alertmanager.yml) so a notification stays under it",
+                source,
+                headers={"Retry-After": str(TOO_LARGE_RETRY_SECONDS)},
+            )
+            too_large["outcome"] = OUTCOMES[413]  # a 503, counted as what it is
+            return too_large
         if source == "grafana" and grafana_hmac_secret:
             reason = check_grafana_hmac(
                 request.headers.get(GRAFANA_SIGNATURE),

@@ -58,7 +58,7 @@ LEGACY_GRAFANA = (
 )
 
 
-def _is_legacy_grafana(body: bytes) -> bool:
+def _is_legacy_grafana(body: bytes | bytearray) -> bool:
     try:
         payload = json.loads(body)
     except ValueError:
@@ -66,7 +66,7 @@ def _is_legacy_grafana(body: bytes) -> bool:
     return isinstance(payload, dict) and "alerts" not in payload and bool(LEGACY_GRAFANA_FIELDS & payload.keys())
 
 
-def parse_webhook(source: Source, body: bytes) -> AlertNotification | str:
+def parse_webhook(source: Source, body: bytes | bytearray) -> AlertNotification | str:
     """The notification, or the reason (for a 400) it can never be accepted. Parsed and validated
     in one pass (pydantic's own JSON parser), without a Python dict of the body in between."""
     try:

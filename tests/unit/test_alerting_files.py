@@ -90,6 +90,8 @@ def test_alertmanager_sends_every_group_and_its_resolution_to_profbot_with_a_tok
     [webhook] = receiver["webhook_configs"]
     assert webhook["url"].endswith("/alerts/alertmanager")
     assert webhook["send_resolved"] is True
+    # A bounded notification: 500 alerts of a few KB each stay far under the 16 MiB profbot stores.
+    assert 0 < webhook["max_alerts"] <= 500
     authorization = webhook["http_config"]["authorization"]
     assert authorization["type"] == "Bearer"
     assert "credentials" not in authorization and authorization["credentials_file"].startswith("/")
