@@ -63,7 +63,8 @@ def check_bearer(header: str | None, token: str) -> str | None:
     if not header:
         return "missing Authorization header (Bearer token)"
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given:
+    # A token is ASCII: a header of other bytes (aiohttp keeps them as surrogates) is no token.
+    if scheme.lower() != "bearer" or not given or not header.isascii():
         return "Authorization must be 'Bearer <token>'"
     if not hmac.compare_digest(given.strip().encode(), token.encode()):
         return "invalid bearer token"
@@ -75,6 +76,8 @@ def check_grafana_hmac(
 ) -> str | None:
     if not signature:
         return "missing X-Grafana-Alerting-Signature header"
+    if not signature.isascii() or not (timestamp or "").isascii():
+        return "invalid X-Grafana-Alerting-Signature"
     signed = f"{timestamp}:".encode() + body if timestamp else body
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):

@@ -89,3 +89,37 @@ def test_an_alert_body_sent_too_slowly_gets_408(bot_with: Callable[..., BotProce
     reply = answer(sock, within=25)
     assert reply.startswith(b"HTTP/1.1 408")
     assert b"request body not received within 10s" in reply
+
+
+def _raw_post(bot: BotProcess, path: str, headers: bytes, body: bytes) -> bytes:
+    sock = connect(bot)
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: profbot\r\nContent-Length: {len(body)}\r\nConnection: close\r\n".encode()
+        + headers
+        + b"\r\n"
+        + body
+    )
+    return answer(sock, within=10)
+
+
+def test_garbage_in_the_signing_headers_gets_a_4xx_with_the_reason_not_a_500(
+    bot_with: Callable[..., BotProcess],
+) -> None:
+    bot = bot_with(PROFBOT_ALERT_TOKEN=ALERT_TOKEN, PROFBOT_ALERT_CHANNEL="C0ALERTS")
+    form = b"Content-Type: application/x-www-form-urlencoded\r\n"
+    # A timestamp of 5,000 digits: past Python's int() limit for a string, and no time at all.
+    reply = _raw_post(bot, "/slack/events", form + b"X-Slack-Request-Timestamp: " + b"9" * 5000
+                      + b"\r\nX-Slack-Signature: v0=00\r\n", b"command=%2Fprof")  # fmt: skip
+    assert reply.startswith(b"HTTP/1.1 401"), reply[:300]
+    assert b"request timestamp is not within five minutes of now" in reply
+    # Digits that are not ASCII ones, and a signature that is not ASCII.
+    reply = _raw_post(bot, "/slack/events", form + "X-Slack-Request-Timestamp: ١٧٦٤١٧٦٤٠١\r\n".encode()
+                      + b"X-Slack-Signature: v0=\xff\xfe\r\n", b"command=%2Fprof")  # fmt: skip
+    assert reply.startswith(b"HTTP/1.1 401"), reply[:300]
+    # An Authorization header that is not UTF-8, on the alert intake.
+    json_type = b"Content-Type: application/json\r\n"
+    for value in (b"Bearer \xff\xfe\xfd", b"Bearer " + "tök\u00e9n".encode(), b"\xc3\x28 x"):
+        reply = _raw_post(bot, "/alerts/alertmanager", json_type + b"Authorization: " + value + b"\r\n", b"{}")
+        assert reply.startswith(b"HTTP/1.1 401"), reply[:300]
+        assert b"Authorization must be 'Bearer <token>'" in reply or b"invalid bearer token" in reply, reply[:300]
+    assert answer(_get(bot, "/healthz"), within=5).startswith(b"HTTP/1.1 200")
