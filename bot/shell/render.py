@@ -364,9 +364,8 @@ def _typed_wrong(content: TypedNameWrong) -> str:
 
 @text.register
 def _alert_thread(content: AlertThread) -> str:
-    group = content.group
-    links = "".join(f"\n  {what}: {url}" for what, url in group.links())
-    return f"{group.status.upper()}: {group.alertname} · {group.firing_count}{links}"
+    links = "".join(f"\n  {what}: {url}" for what, url in content.group.links())
+    return f"{content.group.status.upper()}: {content.group.alertname} · {content.group.firing_count}{links}"
 
 
 @text.register
