@@ -31,6 +31,13 @@ _TOO_MANY = (
 )
 
 
+def _too_slow() -> web.HTTPRequestTimeout:
+    return web.HTTPRequestTimeout(
+        text=f'{{"ok": false, "error": "request body not received within {BODY_SECONDS:.0f}s"}}',
+        content_type="application/json",
+    )
+
+
 async def read_body(request: web.Request) -> bytes:
     """The request's body, read within ``BODY_SECONDS``: 408 for a client that sends it too slowly
     (413 past the application's ``client_max_size``, as ``request.read()`` does)."""
@@ -38,10 +45,7 @@ async def read_body(request: web.Request) -> bytes:
         async with asyncio.timeout(BODY_SECONDS):
             return await request.read()
     except TimeoutError:
-        raise web.HTTPRequestTimeout(
-            text=f'{{"ok": false, "error": "request body not received within {BODY_SECONDS:.0f}s"}}',
-            content_type="application/json",
-        ) from None
+        raise _too_slow() from None
 
 
 async def read_body_within(request: web.Request, limit: int) -> bytearray | None:
@@ -58,10 +62,7 @@ async def read_body_within(request: web.Request, limit: int) -> bytearray | None
                 if len(body) > limit:
                     return None
     except TimeoutError:
-        raise web.HTTPRequestTimeout(
-            text=f'{{"ok": false, "error": "request body not received within {BODY_SECONDS:.0f}s"}}',
-            content_type="application/json",
-        ) from None
+        raise _too_slow() from None
     return body
 
 

@@ -44,9 +44,7 @@ def check_signature(verifier: SignatureVerifier, headers: dict[str, str], body: 
         abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS
     ):
         return "request timestamp is not within five minutes of now"
-    if not signature.isascii():
-        return "invalid signature"
-    if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+    if not signature.isascii() or not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
         return "invalid signature"
     return None
 

@@ -3,7 +3,7 @@
 Checked in this order, nothing stored before the last step:
 1. ``Authorization: Bearer $PROFBOT_ALERT_TOKEN``: missing or wrong, 401, before the body is read;
 2. size and pace: a body not sent within 10 s gets 408 (bot/edge.py); one over
-   ``MAX_ALERT_BODY_BYTES`` (16 MiB, some 30,000 alerts) is not stored and answered 503 with
+   ``MAX_ALERT_BODY_BYTES`` (16 MiB) is not stored and answered 503 with
    Retry-After, logged and counted as ``too_large``: a 4xx would lose it without a trace, and the
    fix is the receiver's ``max_alerts`` (deploy/alerting/alertmanager.yml);
 3. Grafana only, when ``PROFBOT_GRAFANA_HMAC_SECRET`` is set: ``X-Grafana-Alerting-Signature``

@@ -254,9 +254,7 @@ class ApprovalStore:
                 if event is not None:
                     logged(event)
                 if current.state is RequestState.RUNNING and not running:
-                    with redis_errors():
-                        await self.redis.zrem(self.keys.changes_running, request_id)
-                        await self.redis.hdel(self.keys.changes_lease_seconds, request_id)
+                    await self._forget_lease(request_id)
                 return True, updated
         return False, await self.get(request_id)
 
@@ -314,10 +312,16 @@ class ApprovalStore:
             if request is not None and request.state is RequestState.RUNNING:
                 lapsed.append(request_id)
             else:
-                with redis_errors():
-                    await self.redis.zrem(self.keys.changes_running, request_id)
-                    await self.redis.hdel(self.keys.changes_lease_seconds, request_id)
+                await self._forget_lease(request_id)
         return lapsed
+
+    async def _forget_lease(self, request_id: str) -> None:
+        """A request that no longer runs leaves the reaper's list, and its lease's length with it."""
+        with redis_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(self.keys.changes_running, request_id)
+                pipe.hdel(self.keys.changes_lease_seconds, request_id)
+                await pipe.execute()
 
     async def take_execution_slot(self, request: ChangeRequest, per_hour: int, now: float | None = None) -> bool:
         """Count this execution against the target's hourly budget; False when it is spent."""
