@@ -43,7 +43,7 @@ from bot.stores.offers import RedisOfferStore
 from bot.usecases.app import Ports, Profbot, Settings
 from bot.usecases.audit import AuditMirror
 from bot.usecases.settings import AlertPolicy, ChangePolicy
-from bot.webhooks.intake import alert_routes, intake_not_configured
+from bot.webhooks.intake import GrafanaSignature, alert_routes, intake_not_configured
 from profbot.aio import BackgroundTasks
 from profbot.approvals.store import ApprovalStore
 from profbot.audit import AuditLog
@@ -183,7 +183,13 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
             routes = alert_routes(
                 threads.receive,
                 settings.alert_token.get_secret_value(),
-                settings.grafana_hmac_secret.get_secret_value() if settings.grafana_hmac_secret else None,
+                GrafanaSignature(
+                    settings.grafana_hmac_secret.get_secret_value(),
+                    settings.grafana_hmac_header,
+                    settings.grafana_hmac_timestamp_header,
+                )
+                if settings.grafana_hmac_secret
+                else None,
             )
             loops.append(asyncio.create_task(AlertInbox(redis, prefix).serve(stop, threads), name="alert-poster"))
         else:

@@ -182,6 +182,16 @@ class ServeSettings(BotSettings):
     # Grafana's optional HMAC secret, and the channel where each alert group gets its thread.
     alert_token: SecretStr | None = Field(None, alias="PROFBOT_ALERT_TOKEN", min_length=16)
     grafana_hmac_secret: SecretStr | None = Field(None, alias="PROFBOT_GRAFANA_HMAC_SECRET", min_length=1)
+    # The headers the contact point's hmacConfig names (Grafana has no default timestamp header;
+    # deploy/alerting/grafana-contact-point.yml sets this one). Empty: no timestamp, no replay check.
+    grafana_hmac_header: str = Field(
+        "X-Grafana-Alerting-Signature", alias="PROFBOT_GRAFANA_HMAC_HEADER", pattern=r"^[A-Za-z0-9-]{1,100}$"
+    )
+    grafana_hmac_timestamp_header: str = Field(
+        "X-Grafana-Alerting-Signature-Timestamp",
+        alias="PROFBOT_GRAFANA_HMAC_TIMESTAMP_HEADER",
+        pattern=r"^[A-Za-z0-9-]{0,100}$",
+    )
     alert_channel: str | None = Field(None, alias="PROFBOT_ALERT_CHANNEL", pattern=r"^[CG][A-Z0-9]{2,30}$")
     # alertname=PROCEDURE pairs added to (or overriding) the built-in table, e.g. "PyroDown=INC-PROF-001".
     alert_procedures: str = Field("", alias="PROFBOT_ALERT_PROCEDURES", pattern=r"^([A-Za-z0-9_:.-]+=[A-Z0-9-]+,?)*$")

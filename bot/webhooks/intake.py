@@ -6,8 +6,11 @@ Checked in this order, nothing stored before the last step:
    ``MAX_ALERT_BODY_BYTES`` (16 MiB) is not stored and answered 503 with
    Retry-After, logged and counted as ``too_large``: a 4xx would lose it without a trace, and the
    fix is the receiver's ``max_alerts`` (deploy/alerting/alertmanager.yml);
-3. Grafana only, when ``PROFBOT_GRAFANA_HMAC_SECRET`` is set: ``X-Grafana-Alerting-Signature``
-   must be the hex HMAC-SHA256 of the body (``timestamp:body`` when the timestamp header is sent), 401;
+3. Grafana only, when ``PROFBOT_GRAFANA_HMAC_SECRET`` is set: the signature header
+   (``PROFBOT_GRAFANA_HMAC_HEADER``) must be the hex HMAC-SHA256 of ``timestamp:body``, the
+   timestamp (Unix seconds, in ``PROFBOT_GRAFANA_HMAC_TIMESTAMP_HEADER``) within 5 minutes of
+   profbot's clock, else 401: a body captured once cannot be sent again later. With the timestamp
+   header setting empty, the signature covers the body alone and nothing stops a replay;
 4. the payload (bot/webhooks/payloads.py): 400 with the reason. Alertmanager never resends a 4xx,
    so 4xx is only for requests that can never succeed;
 5. the use case keeps it (bot/usecases/alerts.py, into the ledger): Redis unavailable is 503, which
@@ -19,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
@@ -35,8 +40,18 @@ log = structlog.get_logger("profbot.alert_intake")
 MAX_ALERT_BODY_BYTES = 16 * 1024 * 1024
 TOO_LARGE_RETRY_SECONDS = 300  # Alertmanager retries within its group_interval; nothing is lost meanwhile
 
-GRAFANA_SIGNATURE = "x-grafana-alerting-signature"
-GRAFANA_TIMESTAMP = "x-grafana-alerting-signature-timestamp"
+# Grafana's webhook signs with the time in Unix seconds (grafana/alerting, http/hmac.go); a
+# signature older (or newer) than this is a replay, as Slack's own request signatures are.
+GRAFANA_REPLAY_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class GrafanaSignature:
+    """How Grafana's contact point signs (its ``hmacConfig``): the secret and the two header names."""
+
+    secret: str
+    header: str = "X-Grafana-Alerting-Signature"
+    timestamp_header: str = "X-Grafana-Alerting-Signature-Timestamp"  # "": the body alone is signed
 
 
 # What a refusal counts as in profbot_alert_webhooks_total, by its status.
@@ -72,21 +87,39 @@ def check_bearer(header: str | None, token: str) -> str | None:
 
 
 def check_grafana_hmac(
-    signature: str | None, timestamp: str | None, body: bytes | bytearray, secret: str
+    signature: str | None,
+    timestamp: str | None,
+    body: bytes | bytearray,
+    config: GrafanaSignature,
+    now: float | None = None,
 ) -> str | None:
     if not signature:
-        return "missing X-Grafana-Alerting-Signature header"
+        return f"missing {config.header} header"
     if not signature.isascii() or not (timestamp or "").isascii():
-        return "invalid X-Grafana-Alerting-Signature"
-    signed = f"{timestamp}:".encode() + body if timestamp else body
-    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+        return f"invalid {config.header}"
+    if config.timestamp_header:
+        if not timestamp:
+            return f"missing {config.timestamp_header} header (hmacConfig.timestampHeader on the contact point)"
+        stamp = timestamp.strip()
+        if not stamp.isdigit() or len(stamp) > 12:
+            return f"{config.timestamp_header} must be Unix seconds"
+        skew = abs((time.time() if now is None else now) - int(stamp))
+        if skew > GRAFANA_REPLAY_SECONDS:
+            return (
+                f"{config.timestamp_header} is {int(skew)} s from profbot's clock (more than "
+                f"{GRAFANA_REPLAY_SECONDS // 60} minutes): a replay, or a clock to set right"
+            )
+        signed = f"{stamp}:".encode() + body
+    else:
+        signed = bytes(body)
+    expected = hmac.new(config.secret.encode(), signed, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
-        return "invalid X-Grafana-Alerting-Signature"
+        return f"invalid {config.header}"
     return None
 
 
 def alert_routes(
-    receive: Callable[[AlertNotification], Awaitable[str]], token: str, grafana_hmac_secret: str | None
+    receive: Callable[[AlertNotification], Awaitable[str]], token: str, signature: GrafanaSignature | None
 ) -> list[web.RouteDef]:
     """The two endpoints; ``receive`` keeps a notification and answers its group's id."""
 
@@ -118,13 +151,9 @@ def alert_routes(
             )
             too_large["outcome"] = OUTCOMES[413]  # a 503, counted as what it is
             return too_large
-        if source == "grafana" and grafana_hmac_secret:
-            reason = check_grafana_hmac(
-                request.headers.get(GRAFANA_SIGNATURE),
-                request.headers.get(GRAFANA_TIMESTAMP),
-                body,
-                grafana_hmac_secret,
-            )
+        if source == "grafana" and signature is not None:
+            stamp = request.headers.get(signature.timestamp_header) if signature.timestamp_header else None
+            reason = check_grafana_hmac(request.headers.get(signature.header), stamp, body, signature)
         if reason is not None:
             return _refuse(401, reason, source)
         notification = parse_webhook(source, body)

@@ -106,8 +106,12 @@ LEGACY_GRAFANA_BODY = json.dumps({
 }).encode()  # fmt: skip
 
 
-def signed(body: bytes) -> str:
-    return hmac.new(HMAC_SECRET.encode(), body, hashlib.sha256).hexdigest()
+def grafana_signed(body: bytes, at: float | None = None) -> dict[str, str]:
+    """The headers Grafana's webhook adds with the shipped hmacConfig (grafana/alerting http/hmac.go:
+    the Unix seconds, then the hex HMAC-SHA256 of "seconds:body")."""
+    stamp = str(int(time.time() if at is None else at))
+    signature = hmac.new(HMAC_SECRET.encode(), f"{stamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Grafana-Alerting-Signature-Timestamp": stamp, "X-Grafana-Alerting-Signature": signature}
 
 
 def test_bad_alert_requests_are_refused_with_the_reason_and_store_nothing(
@@ -125,13 +129,13 @@ def test_bad_alert_requests_are_refused_with_the_reason_and_store_nothing(
         (send(b, {k: v for k, v in good.items() if k != "alerts"}), 400, "alerts: Field required"),
         (send(b, {**good, "alerts": [{"status": "burning", "labels": {}}]}), 400, "alerts.0.status"),
         (send(b, {**good, "version": "3"}), 400, "alertmanager webhooks send version '4'"),
-        (send(b, good, path="grafana", headers={"X-Grafana-Alerting-Signature": "00"}), 401, "invalid X-Grafana"),
+        (send(b, good, path="grafana", headers=grafana_signed(b"another body")), 401, "invalid X-Grafana"),
         (
             send(
                 b,
                 LEGACY_GRAFANA_BODY,
                 path="grafana",
-                headers={"X-Grafana-Alerting-Signature": signed(LEGACY_GRAFANA_BODY)},
+                headers=grafana_signed(LEGACY_GRAFANA_BODY),
             ),
             400,
             "legacy Grafana alerting is not supported; use a contact point",
@@ -149,10 +153,22 @@ def test_a_signed_grafana_alert_is_taken(alert_bot: Callable[..., BotProcess], r
     payload = {**group("GrafanaTest", [alert("GrafanaTest", "g:1")], version="1"), "orgId": 1, "state": "alerting",
                "title": "[FIRING:1] GrafanaTest", "message": "m"}  # fmt: skip
     body = json.dumps(payload).encode()
-    signature = hmac.new(HMAC_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    response = send(b, body, path="grafana", headers={"X-Grafana-Alerting-Signature": signature})
+    response = send(b, body, path="grafana", headers=grafana_signed(body))
     assert response.status_code == 200, response.text
     assert stored(redis_url, prefix) == 1
+
+
+def test_a_grafana_alert_signed_over_five_minutes_ago_is_refused_as_a_replay(
+    alert_bot: Callable[..., BotProcess], redis_url: str, prefix: str
+) -> None:
+    b = alert_bot()
+    body = json.dumps(group("GrafanaTest", [alert("GrafanaTest", "g:1")], version="1")).encode()
+    replayed = send(b, body, path="grafana", headers=grafana_signed(body, at=time.time() - 301))
+    unstamped = {"X-Grafana-Alerting-Signature": hmac.new(HMAC_SECRET.encode(), body, hashlib.sha256).hexdigest()}
+    bare = send(b, body, path="grafana", headers=unstamped)
+    assert replayed.status_code == 401 and "more than 5 minutes" in replayed.text, replayed.text
+    assert bare.status_code == 401 and "missing X-Grafana-Alerting-Signature-Timestamp" in bare.text, bare.text
+    assert stored(redis_url, prefix) == 0
 
 
 def test_a_group_key_thousands_of_characters_long_is_taken_not_lost_to_a_400(

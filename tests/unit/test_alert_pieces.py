@@ -11,7 +11,7 @@ import pytest
 from bot.slack.render import render
 from bot.usecases.alert_model import Alert, AlertGroup, AlertNotification
 from bot.usecases.content import AlertThread
-from bot.webhooks.intake import check_bearer, check_grafana_hmac
+from bot.webhooks.intake import GrafanaSignature, check_bearer, check_grafana_hmac
 from bot.webhooks.payloads import parse_webhook
 from handlers.alert_routing import procedure_for, target_for
 from tests.rig.slack_standin import block_errors
@@ -85,11 +85,25 @@ def test_bearer_and_grafana_signature_checks() -> None:
     assert check_bearer("Bearer tok-0123456789abcdef", "tok-0123456789abcdef") is None
     assert check_bearer("Basic dXNlcjpwYXNz", "tok") == "Authorization must be 'Bearer <token>'"
     body = b'{"a":1}'
+    bodily, stamped_config = GrafanaSignature("s3cret", timestamp_header=""), GrafanaSignature("s3cret")
     good = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
-    assert check_grafana_hmac(good, None, body, "s3cret") is None
+    assert check_grafana_hmac(good, None, body, bodily) is None
     stamped = hmac.new(b"s3cret", b"1700000000:" + body, hashlib.sha256).hexdigest()
-    assert check_grafana_hmac(stamped, "1700000000", body, "s3cret") is None
-    assert check_grafana_hmac(good, "1700000000", body, "s3cret") == "invalid X-Grafana-Alerting-Signature"
+    at = 1700000000.0
+    assert check_grafana_hmac(stamped, "1700000000", body, stamped_config, now=at + 299) is None
+    assert (
+        check_grafana_hmac(good, "1700000000", body, stamped_config, now=at) == "invalid X-Grafana-Alerting-Signature"
+    )
+    assert "more than 5 minutes" in (
+        check_grafana_hmac(stamped, "1700000000", body, stamped_config, now=at + 301) or ""
+    )
+    assert "more than 5 minutes" in (
+        check_grafana_hmac(stamped, "1700000000", body, stamped_config, now=at - 301) or ""
+    )
+    assert "Unix seconds" in (check_grafana_hmac(stamped, "9" * 5000, body, stamped_config, now=at) or "")
+    assert "missing" in (check_grafana_hmac(good, None, body, stamped_config, now=at) or "")
+    renamed = GrafanaSignature("s3cret", header="X-Sig", timestamp_header="X-Sig-Time")
+    assert check_grafana_hmac(None, "1", body, renamed) == "missing X-Sig header"
 
 
 def test_a_parent_message_of_many_alerts_stays_within_block_kit_and_escapes_labels() -> None:
