@@ -41,6 +41,11 @@ _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")  # what an Alertmanager matc
 # What may stand in a URL as it is (RFC 3986's reserved and unreserved characters, and % of an
 # escape already made); anything else is percent-encoded: a space, quotes, <, >, |, non-ASCII.
 _URL_SAFE = ":/?#[]@!$&'()*+,;=-._~%"
+# The labels that name an alert best when nothing else tells it apart, first first.
+_NAMING_LABELS = ("instance", "service", "service_name", "job", "pod", "container", "host", "node")
+_MAX_NAMING_LABELS = 3
+# Grafana's default title begins with the state and count of the moment it was sent.
+_GRAFANA_TITLE_STATE = re.compile(r"^\s*\[(FIRING|RESOLVED)(:\d+)?\]\s*", re.IGNORECASE)
 
 
 class Alert(BaseModel):
@@ -149,7 +154,41 @@ class AlertGroup(BaseModel):
 
     @property
     def alertname(self) -> str:
-        return self.group_labels.get("alertname") or self.common_labels.get("alertname") or self.title or "alert"
+        """What the group is called: its alertname, else the alertnames of its alerts, else its
+        group labels, else the sender's title without the state it had when sent."""
+        named = self.group_labels.get("alertname") or self.common_labels.get("alertname")
+        if named:
+            return named
+        names = sorted({a.labels["alertname"] for a in self.alerts.values() if a.labels.get("alertname")})
+        if names:
+            return ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more"
+        for labels in (self.group_labels, self.common_labels):
+            pairs = [f"{k}={v[:60]}" for k, v in sorted(labels.items()) if v]
+            if pairs:
+                return ", ".join(pairs) if len(pairs) <= 3 else f"{', '.join(pairs[:3])} and {len(pairs) - 3} more"
+        return _GRAFANA_TITLE_STATE.sub("", self.title).strip() or "alert"
+
+    def name_of(self, alert: Alert) -> str:
+        """One alert among the group's: its alertname when the group has several, and the labels
+        that tell it apart from the others (the naming labels when it is alone); its fingerprint
+        only when no label does."""
+        alerts = list(self.alerts.values())
+        shared = (
+            {k for k, v in alerts[0].labels.items() if all(a.labels.get(k) == v for a in alerts)} if alerts else set()
+        )
+        several_names = "alertname" not in shared and "alertname" not in self.group_labels
+        if len(alerts) > 1:
+            telling = [k for k in alert.labels if k not in shared and k != "alertname"]
+        else:  # alone: its naming labels, else any label the group's name does not already say
+            telling = [k for k in _NAMING_LABELS if k in alert.labels and k not in self.group_labels]
+            telling = telling or sorted(k for k in alert.labels if k != "alertname" and k not in self.group_labels)
+        telling.sort(key=lambda k: (_NAMING_LABELS.index(k) if k in _NAMING_LABELS else len(_NAMING_LABELS), k))
+        parts = [f"{k}={alert.labels[k][:60]}" for k in telling[:_MAX_NAMING_LABELS]]
+        if len(telling) > _MAX_NAMING_LABELS:
+            parts.append(f"+{len(telling) - _MAX_NAMING_LABELS} labels")
+        name = alert.labels.get("alertname", "") if several_names and len(alerts) > 1 else ""
+        said = " ".join(filter(None, [name, ", ".join(parts)]))
+        return said or alert.labels.get("alertname") or alert.identity[:12]
 
     def merged_labels(self) -> tuple[dict[str, str], dict[str, str]]:
         """Labels and annotations of the group, over those of its alerts: a ``runbook_id`` or a
@@ -187,3 +226,19 @@ class AlertGroup(BaseModel):
     def started(self) -> datetime | None:
         starts = [a.startsAt for a in self.alerts.values() if a.startsAt and a.startsAt.year > 1]
         return min(starts) if starts else None
+
+    @property
+    def ended(self) -> datetime | None:
+        """When the sender says the last of its alerts ended (their ``endsAt``), once all are
+        resolved: a notification delayed or retried does not make the incident last longer."""
+        alerts = list(self.alerts.values())
+        if not alerts or any(a.status != "resolved" for a in alerts):
+            return None
+        ends = [a.endsAt for a in alerts if a.endsAt and a.endsAt.year > 1]
+        return max(ends) if len(ends) == len(alerts) else None
+
+    def lasted_seconds(self, now: float) -> float:
+        """How long the incident lasted (or lasts), by the sender's times where it gave them."""
+        began = self.started.timestamp() if self.started else self.first_seen
+        end = self.ended.timestamp() if self.ended else (self.resolved_at or now)
+        return max(0.0, end - began)

@@ -149,7 +149,7 @@ class AlertThreads:
         announced = await self.ledger.announced(gid)
         joined = [fp for fp, alert in group.alerts.items() if alert.status == "firing" and fp not in announced]
         if joined:
-            await self._reply(message, AlertsJoined([group.alerts[fp] for fp in joined]))
+            await self._reply(message, AlertsJoined(group, [group.alerts[fp] for fp in joined]))
             await self.ledger.announce(gid, joined)
         if resolving:
             await self._reply(message, AlertResolved(group))

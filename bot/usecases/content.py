@@ -272,6 +272,7 @@ class AlertThread:
 
 @dataclass(frozen=True)
 class AlertsJoined:
+    group: AlertGroup  # the alerts are named among the group's
     alerts: list[Alert]
 
 

@@ -249,7 +249,7 @@ def test_a_group_is_one_thread_updated_joined_and_resolved_in_place(
     assert send(b, group("QueueBacklog", [first])).status_code == 200
     [parent] = wait_for_posts(slack, 1)
     text = message_text(parent.body)
-    assert "FIRING: QueueBacklog" in text and "`worker-1:9100` QueueBacklog on worker-1:9100" in text
+    assert "FIRING: QueueBacklog" in text and "`instance=worker-1:9100` QueueBacklog on worker-1:9100" in text
     assert "severity `critical`" in text and "1 notifications" in text
     ts = parent.answer["ts"]
 
@@ -266,7 +266,7 @@ def test_a_group_is_one_thread_updated_joined_and_resolved_in_place(
     replies = wait_for_posts(slack, 2)
     assert replies[-1].body["thread_ts"] == ts
     assert "1 more alert firing in this group" in message_text(replies[-1].body)
-    assert "`worker-2:9100`" in message_text(replies[-1].body)
+    assert "`instance=worker-2:9100`" in message_text(replies[-1].body)
 
     # Resolved: the parent says so and for how long; a reply too.
     resolved = group("QueueBacklog", [{**first, "status": "resolved"}, {**second, "status": "resolved"}], "resolved")

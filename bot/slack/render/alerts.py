@@ -22,15 +22,13 @@ def _duration(seconds: float) -> str:
     return f"{hours}h {minutes}m {secs}s" if hours else (f"{minutes}m {secs}s" if minutes else f"{secs}s")
 
 
-def _alert_line(alert: Alert) -> str:
-    instance = alert.labels.get("instance") or alert.labels.get("service") or alert.identity[:12]
+def _alert_line(group: AlertGroup, alert: Alert) -> str:
     summary = alert.annotations.get("summary", "")
-    return f"`{escape(instance)}` {escape(summary)}".strip()[:200]  # ten of them fit a section
+    return f"`{escape(group.name_of(alert))}` {escape(summary)}".strip()[:240]  # ten of them fit a section
 
 
 def _lasted(group: AlertGroup) -> str:
-    began = group.started.timestamp() if group.started else group.first_seen
-    return _duration((group.resolved_at or time.time()) - began)
+    return _duration(group.lasted_seconds(time.time()))
 
 
 @render.register
@@ -44,7 +42,7 @@ def _thread(content: AlertThread) -> Message:
     title = f"{icon} {state}: {group.alertname}"  # a header is plain text: nothing in it is markup
     alerts = sorted(group.alerts.values(), key=lambda a: a.identity)
     shown = group.firing if firing and group.firing else alerts
-    lines = [_alert_line(a) for a in shown[:MAX_INSTANCES_SHOWN]]
+    lines = [_alert_line(group, a) for a in shown[:MAX_INSTANCES_SHOWN]]
     if len(shown) > MAX_INSTANCES_SHOWN:
         lines.append(f"_and {len(shown) - MAX_INSTANCES_SHOWN} more_")
     summary = group.common_annotations.get("summary") or (alerts[0].annotations.get("summary", "") if alerts else "")
@@ -83,7 +81,7 @@ def _thread(content: AlertThread) -> Message:
 @render.register
 def _joined(content: AlertsJoined) -> Message:
     alerts = content.alerts
-    lines = [_alert_line(a) for a in alerts[:MAX_INSTANCES_SHOWN]]
+    lines = [_alert_line(content.group, a) for a in alerts[:MAX_INSTANCES_SHOWN]]
     if len(alerts) > MAX_INSTANCES_SHOWN:
         lines.append(f"_and {len(alerts) - MAX_INSTANCES_SHOWN} more_")
     text = f":heavy_plus_sign: {len(alerts)} more alert{'s' if len(alerts) > 1 else ''} firing in this group:"
