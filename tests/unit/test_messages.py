@@ -163,3 +163,20 @@ def test_outside_words_in_change_messages_neither_ping_nor_link() -> None:
         sent = _everything_sent(render(content).as_kwargs())
         assert "<!channel>" not in sent, type(content).__name__
         assert "<https://evil" not in sent, type(content).__name__
+
+
+def test_offers_past_slacks_25_buttons_are_shown_in_rows_and_the_rest_are_counted_not_dropped() -> None:
+    def offer(n: int) -> Offer:
+        remedy = Remediation(procedure="INC-PROF-002", action="restart", label=f"Restart profiler-{n}",
+                             kind=OpKind.CHANGE, impact="brief gap", host="h", target=f"profiler-{n}")  # fmt: skip
+        return Offer(f"{n:032x}", remedy)
+
+    some = render(DiagnosisPosted(report("h", 1), [offer(n) for n in range(30)], "U1")).as_kwargs()["blocks"]
+    assert block_errors(some) == []
+    assert [len(b["elements"]) for b in some if b["type"] == "actions"] == [25, 5]
+
+    many = render(DiagnosisPosted(report("h", 1), [offer(n) for n in range(130)], "U1")).as_kwargs()["blocks"]
+    assert block_errors(many) == []
+    assert sum(len(b["elements"]) for b in many if b["type"] == "actions") == 100
+    said = " ".join(e["text"] for b in many if b["type"] == "context" for e in b["elements"])
+    assert "30 more actions" in said and "`profbot shell` lists all 130" in said

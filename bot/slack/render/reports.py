@@ -54,6 +54,25 @@ def remediation_button(offer: Offer) -> ButtonElement:
     )
 
 
+# Slack takes 25 buttons an actions block; four such rows keep a report well inside 50 blocks.
+MAX_OFFER_ROWS = 4
+
+
+def offer_blocks(offers: list[Offer]) -> list[Block]:
+    """The offers as rows of buttons, 25 a row; past the rows, a line saying how many more there
+    are and where every one of them is (the terminal lists them all), never a silent cut."""
+    shown = offers[: MAX_ACTIONS_ELEMENTS * MAX_OFFER_ROWS]
+    rows: list[Block] = [
+        ActionsBlock(elements=[remediation_button(o) for o in shown[i : i + MAX_ACTIONS_ELEMENTS]])
+        for i in range(0, len(shown), MAX_ACTIONS_ELEMENTS)
+    ]
+    if len(offers) > len(shown):
+        more = len(offers) - len(shown)
+        rows.append(context(f":warning: {more} more actions than Slack shows in one message: `profbot shell` lists all "
+                            f"{len(offers)} when the same diagnosis runs there"))  # fmt: skip
+    return rows
+
+
 def report_message(report: Report, offers: list[Offer], asked_by: str | None) -> Message:
     headline = f"{ICON[report.verdict]} {escape(report.summary())}"
     blocks: list[Block] = [
@@ -62,8 +81,7 @@ def report_message(report: Report, offers: list[Offer], asked_by: str | None) ->
     ]
     if report.notes:
         blocks.append(context(*(f":memo: {escape(note)}" for note in report.notes)))
-    if offers:
-        blocks.append(ActionsBlock(elements=[remediation_button(o) for o in offers[:MAX_ACTIONS_ELEMENTS]]))
+    blocks.extend(offer_blocks(offers))
     who = f"requested by {mention(asked_by)} · " if asked_by else ""
     evidence = " · evidence in the thread" if report.evidence else ""
     blocks.append(context(f"{who}host {report.host} · {utc(report.finished_at)}{evidence}"))
