@@ -7,6 +7,7 @@ from bench import (
     alert_intake,
     fleet_freshness,
     fleet_runners,
+    large_alert_group,
     memory,
     pictures,
     runner_ops,
@@ -18,7 +19,7 @@ from profbot import logs
 if __name__ == "__main__":
     logs.configure("warning")  # the figures, not the bus's per-job log lines
     rows: list[Row] = []
-    modules = (ack_latency, alert_intake, alert_diagnosis, runner_ops, fleet_freshness, fleet_runners, memory, pictures,
+    modules = (ack_latency, alert_intake, large_alert_group, alert_diagnosis, runner_ops, fleet_freshness, fleet_runners, memory, pictures,
                storage_history)  # fmt: skip
     for module in modules:
         rows += module.main()

@@ -198,7 +198,7 @@ def test_alerts_the_sender_left_out_are_counted_in_the_thread(
     assert "4 shown of 10 firing (6 not sent: raise max_alerts)" in text, text
 
 
-def test_a_group_of_2500_alerts_is_taken_and_one_past_16_mib_is_answered_503_to_be_retried(
+def test_groups_of_2500_and_30000_alerts_are_taken_and_one_past_16_mib_is_answered_503_to_be_retried(
     alert_bot: Callable[..., BotProcess], redis_url: str, prefix: str
 ) -> None:
     # Alertmanager resends only 5xx (notify/webhook: a 4xx is final), so a body profbot will not
@@ -216,13 +216,21 @@ def test_a_group_of_2500_alerts_is_taken_and_one_past_16_mib_is_answered_503_to_
     assert response.status_code == 200, response.text[:300]
     assert response.json()["alerts"] == 2500 and stored(redis_url, prefix) == 2500  # the ledger: an entry an alert
 
+    # 30,000 alerts just under 16 MiB: taken whole, however many alerts (a count limit was a 400).
+    wide = group("Wide", [{**alert("Wide", f"w:{n}"), "annotations": {"summary": "y" * 250}} for n in range(30_000)])
+    body = json.dumps(wide).encode()
+    assert 15 * 1024 * 1024 < len(body) < 16 * 1024 * 1024, len(body)
+    response = send(b, body)
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["alerts"] == 30_000 and stored(redis_url, prefix) == 32_500
+
     huge = group("Flood", [{**alert("Flood", f"h:{n}"), "annotations": {"summary": "x" * 600}} for n in range(30_000)])
     body = json.dumps(huge).encode()
     assert len(body) > 16 * 1024 * 1024
     response = send(b, body)
     assert response.status_code == 503 and response.headers["Retry-After"] == "300", response.text[:300]
     assert "not stored; set max_alerts" in response.json()["error"]
-    assert stored(redis_url, prefix) == 2500
+    assert stored(redis_url, prefix) == 32_500
     metrics = httpx.get(f"{b.url}/metrics", timeout=10).text
     assert 'profbot_alert_webhooks_total{outcome="too_large",source="alertmanager"} 1.0' in metrics
 
