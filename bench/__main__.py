@@ -19,8 +19,8 @@ from profbot import logs
 if __name__ == "__main__":
     logs.configure("warning")  # the figures, not the bus's per-job log lines
     rows: list[Row] = []
-    modules = (ack_latency, alert_intake, large_alert_group, alert_diagnosis, runner_ops, fleet_freshness, fleet_runners, memory, pictures,
-               storage_history)  # fmt: skip
+    modules = (ack_latency, alert_intake, large_alert_group, alert_diagnosis, runner_ops, fleet_freshness,
+               fleet_runners, memory, pictures, storage_history)  # fmt: skip
     for module in modules:
         rows += module.main()
         print()

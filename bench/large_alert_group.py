@@ -45,7 +45,8 @@ def crowded_group() -> bytes:
         for n in range(ALERTS)
     ]  # fmt: skip
     return json.dumps({"version": "4", "status": "firing", "receiver": "profbot", "alerts": alerts,
-                       "groupKey": '{}:{alertname="PodProfilesMissing"}', "groupLabels": {"alertname": "PodProfilesMissing"},
+                       "groupKey": '{}:{alertname="PodProfilesMissing"}',
+                       "groupLabels": {"alertname": "PodProfilesMissing"},
                        "commonLabels": {"alertname": "PodProfilesMissing", "severity": "warning"},
                        "externalURL": "http://alertmanager:9093", "truncatedAlerts": 0}).encode()  # fmt: skip
 
@@ -75,8 +76,9 @@ def measure(redis_url: str, prefix: str) -> list[Row]:
         to_thread = time.monotonic() - started
         time.sleep(5)  # the thread's replies and the group at rest
         after = rss_mb(bot.proc.pid)
-        print(f"accepted: {response.status_code} in {accepted:.2f} s; thread in Slack after {to_thread:.1f} s"
-              f"{'' if threaded else ' (NOT posted in 120 s)'}; serve RSS {before:.0f} MB before, {after:.0f} MB after")  # fmt: skip
+        late = "" if threaded else " (NOT posted in 120 s)"
+        print(f"accepted: {response.status_code} in {accepted:.2f} s; thread in Slack after {to_thread:.1f} s{late}; "
+              f"serve RSS {before:.0f} MB before, {after:.0f} MB after")  # fmt: skip
         accept_row = at_most(f"{ALERTS:,}-alert group ({len(body) / 1024 / 1024:.1f} MiB): time to its 200", accepted,
                              ACCEPT_TARGET_S, "s")  # fmt: skip
         if not ok:
