@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from profbot.heap import give_back_soon
+
 HEADER_SECONDS = 10.0
 BODY_SECONDS = 10.0
 MAX_CONNECTIONS = 512
@@ -64,6 +66,16 @@ async def read_body_within(request: web.Request, limit: int) -> bytearray | None
     except TimeoutError:
         raise _too_slow() from None
     return body
+
+
+# A body past this leaves enough freed heap behind to be worth handing back to the system.
+LARGE_BODY_BYTES = 1024 * 1024
+
+
+def give_back_memory_after(body_bytes: int) -> None:
+    """After a large body, its freed heap goes back to the system (profbot/heap.py)."""
+    if body_bytes > LARGE_BODY_BYTES:
+        give_back_soon()
 
 
 class _Refusal(asyncio.Protocol):

@@ -28,10 +28,13 @@ from redis.exceptions import NoScriptError
 
 from bot.usecases.alert_model import Alert, AlertGroup, AlertNotification
 from profbot.errors import RedisUnavailable
+from profbot.heap import give_back_soon
 from profbot.keys import Keys
 from profbot.redis_access import REDIS_DOWN, Replication, redis_errors
 
 LEDGER_MAXLEN = 1_000_000
+LARGE_GROUP_ALERTS = 1_000
+LARGE_GROUP_TRIM_DELAY = 2.0  # seconds: past the sync that read the group
 INBOX_MAXLEN = 100_000
 RETENTION_SECONDS = 30 * 86400  # a resolved group's keys live this long (PROFBOT_ALERT_RETENTION_DAYS)
 
@@ -211,6 +214,8 @@ class RedisAlertLedger:
                 fields, alerts = await pipe.execute()
         if not fields:
             return None
+        if len(alerts) > LARGE_GROUP_ALERTS:  # its thread's rendering done, the heap it used goes back
+            give_back_soon(LARGE_GROUP_TRIM_DELAY)
         return AlertGroup(
             id=gid,
             source=fields["source"],

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from bot.edge import read_body_within
+from bot.edge import give_back_memory_after, read_body_within
 from bot.usecases.alert_model import AlertNotification, Source
 from bot.webhooks.payloads import parse_webhook
 from profbot.errors import RedisUnavailable
@@ -151,6 +151,7 @@ def alert_routes(
             )
             too_large["outcome"] = OUTCOMES[413]  # a 503, counted as what it is
             return too_large
+        give_back_memory_after(len(body))
         if source == "grafana" and signature is not None:
             stamp = request.headers.get(signature.timestamp_header) if signature.timestamp_header else None
             reason = check_grafana_hmac(request.headers.get(signature.header), stamp, body, signature)

@@ -14,7 +14,9 @@ from bot.usecases.alert_model import Alert, AlertNotification, Source, Text, cut
 
 
 class WebhookIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Only keys are cached (label names recur): a cached value outlives the request and pins the
+    # allocator pages of a large body, which then stay in serve's RSS (bench/large_alert_group.py).
+    model_config = ConfigDict(extra="ignore", cache_strings="keys")
 
     version: str
     # Any length: `group_by` with long label values makes keys of thousands of characters, and
