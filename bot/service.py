@@ -32,8 +32,9 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.home import SlackHomes
 from bot.slack.http import slack_events_app
 from bot.slack.metering import SlackCallMeter
-from bot.slack.pacing import ChannelPacer, Turns
+from bot.slack.pacing import Turns
 from bot.slack.people import SlackPeople
+from bot.slack.shared_pacing import SharedChannelPacer, SharedRateLimitHandler
 from bot.stores.alert_inbox import AlertInbox
 from bot.stores.alert_ledger import RedisAlertLedger
 from bot.stores.audit_feed import AuditFeed
@@ -61,7 +62,9 @@ DRAIN_SECONDS = 20.0
 MAX_BODY_BYTES = 1024 * 1024  # Slack's and the alert senders' payloads stay far below this
 
 
-def slack_client(settings: ServeSettings, session: aiohttp.ClientSession) -> AsyncWebClient:
+def slack_client(
+    settings: ServeSettings, session: aiohttp.ClientSession, pacer: SharedChannelPacer | None = None
+) -> AsyncWebClient:
     # One shared session: slack_sdk otherwise opens a new session and connection per API call.
     client = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
@@ -74,7 +77,10 @@ def slack_client(settings: ServeSettings, session: aiohttp.ClientSession) -> Asy
     client.retry_handlers.extend(
         [
             SlackCallMeter(str(settings.slack_api_url)),  # first: it counts every attempt, retries none
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            # A 429 pauses its channel for every replica when the pace is shared.
+            SharedRateLimitHandler(pacer, max_retry_count=3)
+            if pacer is not None
+            else AsyncRateLimitErrorRetryHandler(max_retry_count=3),
             AsyncServerErrorRetryHandler(max_retry_count=2),
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
         ]
@@ -139,7 +145,8 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
     async with contextlib.AsyncExitStack() as resources:
         resources.push_async_callback(redis.aclose)
         session = await resources.enter_async_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)))
-        client = slack_client(settings, session)
+        pacer = SharedChannelPacer(redis, prefix, settings.slack_channel_rate)  # one pace for all replicas
+        client = slack_client(settings, session, pacer)
         authorize = CachedAuthorize(client, settings.slack_bot_token.get_secret_value())
         warming = await warm_up(authorize)
         bus = await resources.enter_async_context(JobBus(redis, prefix))
@@ -157,7 +164,7 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
             ledger=RedisAlertLedger(
                 redis, prefix, replication, retention_seconds=int(settings.alert_retention_days * 86400)
             ),
-            alert_people=SlackAlertPeople(client, session, pacer=ChannelPacer(settings.slack_channel_rate)),
+            alert_people=SlackAlertPeople(client, session, pacer=pacer),
             feed=feed,
             health=RedisHealthRecords(redis, prefix),
             homes=SlackHomes(client),

@@ -44,6 +44,10 @@ One prefix per deployment (``PROFBOT_REDIS_PREFIX``), so several can share a Red
     App Home (bot/stores/home.py)
       P:home:viewers               sorted set of users by when they last opened the home (a week)
       P:health:last                hash HOST -> Pyroscope's last known health there (JSON)
+
+    Slack's pace, shared by every serve replica (bot/slack/shared_pacing.py)
+      P:slack:pace:CHANNEL         when the channel's next write may go (ms, Redis's clock)
+      P:slack:paused:CHANNEL       until when a 429 from Slack holds the channel's writes (ms)
 """
 
 from __future__ import annotations
@@ -183,3 +187,11 @@ class Keys:
     @property
     def health_last(self) -> str:
         return f"{self.prefix}:health:last"
+
+    # ------------------------------------------------------------------ Slack's pace
+
+    def slack_pace(self, channel: str) -> str:
+        return f"{self.prefix}:slack:pace:{channel}"
+
+    def slack_paused(self, channel: str) -> str:
+        return f"{self.prefix}:slack:paused:{channel}"
