@@ -41,6 +41,7 @@ from bot.stores.audit_feed import AuditFeed
 from bot.stores.change_feed import RedisChangeFeed
 from bot.stores.home import RedisHealthRecords, RedisHomeViewers
 from bot.stores.offers import RedisOfferStore
+from bot.stores.scheduled import change_sweeper
 from bot.usecases.app import Ports, Profbot, Settings
 from bot.usecases.audit import AuditMirror
 from bot.usecases.settings import AlertPolicy, ChangePolicy
@@ -177,7 +178,7 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
         own_signals = stop is None
         stop = stop or asyncio.Event()
         loops = [
-            asyncio.create_task(profbot.decisions.sweep(stop), name="expiry-sweeper"),
+            asyncio.create_task(change_sweeper(redis, prefix, stop, profbot.decisions), name="expiry-sweeper"),
             asyncio.create_task(feed.serve(stop, profbot.executor.refresh), name="change-feed"),
             # user groups' members, read before they are needed: an ack waits on no Slack call
             asyncio.create_task(profbot.access.keep_fresh(stop), name="usergroups-refresh"),

@@ -45,6 +45,9 @@ One prefix per deployment (``PROFBOT_REDIS_PREFIX``), so several can share a Red
       P:home:viewers               sorted set of users by when they last opened the home (a week)
       P:health:last                hash HOST -> Pyroscope's last known health there (JSON)
 
+    scheduled work, once per deployment (profbot/schedule.py)
+      P:schedule:NAME              the lease: which replica runs NAME (its holder's name, with a TTL)
+
     Slack's pace, shared by every serve replica (bot/slack/shared_pacing.py)
       P:slack:pace:CHANNEL         when the channel's next write may go (ms, Redis's clock)
       P:slack:paused:CHANNEL       until when a 429 from Slack holds the channel's writes (ms)
@@ -195,3 +198,8 @@ class Keys:
 
     def slack_paused(self, channel: str) -> str:
         return f"{self.prefix}:slack:paused:{channel}"
+
+    # ------------------------------------------------------------------ scheduled work
+
+    def schedule_lease(self, name: str) -> str:
+        return f"{self.prefix}:schedule:{name}"

@@ -28,6 +28,7 @@ from bot.shell.terminal import PlainTerminal, PromptTerminal, Terminal
 from bot.stores.change_feed import RedisChangeFeed
 from bot.stores.home import RedisHealthRecords
 from bot.stores.offers import RedisOfferStore
+from bot.stores.scheduled import change_sweeper
 from bot.usecases.access import NoGroups
 from bot.usecases.app import Ports, Profbot, Settings
 from bot.usecases.commands import Asker, Place
@@ -174,7 +175,7 @@ async def _serve(
     if term.interactive:
         as_what = ", ".join(sorted(roles)) or "no role: help and health only"
         term.write(f"profbot shell as {user} ({as_what}). `help` lists the commands; Ctrl-D leaves.")
-    sweeper = asyncio.create_task(profbot.decisions.sweep(stop), name="expiry-sweeper")
+    sweeper = asyncio.create_task(change_sweeper(bus.redis, prefix, stop, profbot.decisions), name="expiry-sweeper")
     # A request filed here and approved in Slack (or another shell) goes on printing its progress.
     following = asyncio.create_task(feed.serve(stop, profbot.executor.refresh), name="change-feed")
     loop = asyncio.get_running_loop()

@@ -10,7 +10,6 @@ a decided request unaudited).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 
@@ -22,7 +21,7 @@ from bot.usecases.content import AmbiguousRequest, DecisionRefused, RequestNotFo
 from bot.usecases.execution import Executor
 from bot.usecases.ports import ChangeStore, Clock, People
 from bot.usecases.speech import tell
-from profbot.aio import BackgroundTasks, sleep_or_stop
+from profbot.aio import BackgroundTasks
 from profbot.approvals.model import PENDING, ChangeRequest, RequestState
 from profbot.approvals.rules import Decision, Move, Refusal, Standing, decide
 from profbot.audit import AuditEvent, AuditKind
@@ -123,17 +122,9 @@ class Decisions:
         if moved and current is not None:
             await self.executor.show(current)
 
-    async def sweep(self, stop: asyncio.Event) -> None:
-        """Expire requests nobody decided in time, and reap running ones whose executor died (any
-        replica may; each state change happens once)."""
-        while not stop.is_set():
-            try:
-                await self.sweep_once()
-            except Exception as exc:  # the sweeper must outlive any one failure
-                log.warning("expiry_sweep_failed", error=str(exc)[:300])
-            await sleep_or_stop(stop, SWEEP_SECONDS)
-
     async def sweep_once(self) -> None:
+        """Expire requests nobody decided in time, and reap running ones whose executor died (each
+        state change happens once, whoever sweeps; profbot/schedule.py has one replica sweep)."""
         for request_id in await self.store.due_for_expiry(self.clock()):
             await self.expire(request_id)
         for request_id in await self.store.abandoned():
