@@ -10,7 +10,14 @@ from slack_sdk.models.blocks import Block
 from bot.slack.render.blocks import MAX_HEADER_TEXT, Message, at, clip, context, escape, header, link, section
 from bot.slack.render.dispatch import render
 from bot.usecases.alert_model import Alert, AlertGroup
-from bot.usecases.content import AlertFiringAgain, AlertNeedsTarget, AlertResolved, AlertsJoined, AlertThread
+from bot.usecases.content import (
+    AlertActionFailed,
+    AlertFiringAgain,
+    AlertNeedsTarget,
+    AlertResolved,
+    AlertsJoined,
+    AlertThread,
+)
 
 MAX_INSTANCES_SHOWN = 10
 
@@ -109,3 +116,8 @@ def _needs_target(content: AlertNeedsTarget) -> Message:
         f":information_source: This alert maps to {content.procedure}, which needs a service: the alert has no "
         f"`service`, `service_name` or `container` label. Run `/prof {content.usage}` by hand."
     )
+
+
+@render.register
+def _action_failed(content: AlertActionFailed) -> Message:
+    return Message.of(f":warning: Could not {content.what}: {escape(content.reason)}. The thread is unchanged.")
