@@ -78,8 +78,13 @@ class AlertmanagerClient:
             if exc.status == 404:
                 return None
             raise
+        if not isinstance(answer, dict):
+            raise SilencerUnavailable(f"Alertmanager answered without a silence: {str(answer)[:MAX_REASON_CHARS]}")
+        status = answer.get("status")  # gettableSilence: {"status": {"state": ...}}
         try:
-            return Silence.model_validate(answer)
+            return Silence.model_validate(
+                {**answer, "state": status.get("state") if isinstance(status, dict) else None}
+            )
         except ValidationError as exc:
             raise SilencerUnavailable(f"Alertmanager's silence could not be read: {exc.errors()[0]['msg']}") from None
 
