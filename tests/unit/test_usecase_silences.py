@@ -114,3 +114,20 @@ async def test_a_grafana_group_without_grafana_offers_no_silence() -> None:
     group = await world.ledger.group(gid)
     assert group is not None
     assert "PROFBOT_GRAFANA_URL" in (actions.silencing(group.model_copy(update={"source": "grafana"})) or "")
+
+
+async def test_the_slack_parent_offers_silences_then_extend_and_expire() -> None:
+    import json
+
+    from bot.slack.render import render
+
+    world, actions, _, _, gid = await setup()
+    group = await world.ledger.group(gid)
+    assert group is not None
+    offered = json.dumps(render(await actions.thread(group, None)).as_kwargs()["blocks"])
+    assert all(f"Silence {h} h" in offered for h in (1, 4, 24)) and "I'm on it" in offered
+    await actions.silence(await world.asker(OPERATOR), gid, 1)
+    shown = json.dumps(render(last_parent(world)).as_kwargs()["blocks"])
+    assert "Extend 1 h" in shown and "Expire silence" in shown and "silenced by <@" in shown
+    unset = json.dumps(render(AlertThread(group, None)).as_kwargs()["blocks"])
+    assert "Silence 1 h" not in unset and "PROFBOT_ALERTMANAGER_URL" in unset
