@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot import edge
+from bot.alertmanager.client import AlertmanagerClient, credentials
 from bot.observability import probe_routes
 from bot.slack.alert_people import SlackAlertPeople
 from bot.slack.app import build_app
@@ -37,6 +38,7 @@ from bot.slack.people import SlackPeople
 from bot.slack.shared_pacing import SharedChannelPacer, SharedRateLimitHandler
 from bot.stores.alert_inbox import AlertInbox
 from bot.stores.alert_ledger import RedisAlertLedger
+from bot.stores.alert_marks import RedisAlertMarks
 from bot.stores.audit_feed import AuditFeed
 from bot.stores.change_feed import RedisChangeFeed
 from bot.stores.home import RedisHealthRecords, RedisHomeViewers
@@ -44,6 +46,7 @@ from bot.stores.offers import RedisOfferStore
 from bot.stores.scheduled import change_sweeper
 from bot.usecases.app import Ports, Profbot, Settings
 from bot.usecases.audit import AuditMirror
+from bot.usecases.ports import Silencer
 from bot.usecases.settings import AlertPolicy, ChangePolicy
 from bot.webhooks.intake import GrafanaSignature, alert_routes, intake_not_configured
 from profbot.aio import BackgroundTasks
@@ -121,6 +124,16 @@ def steady_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+async def silencers(settings: ServeSettings, resources: contextlib.AsyncExitStack) -> dict[str, Silencer]:
+    """Alertmanager's silences at the address the deployment sets, with its credentials."""
+    if settings.alertmanager_url is None:
+        return {}
+    headers = credentials(settings.alertmanager_token_file, settings.alertmanager_basic_auth_file)
+    client = AlertmanagerClient(str(settings.alertmanager_url), headers)
+    resources.push_async_callback(client.aclose)
+    return {"alertmanager": client}
+
+
 def use_case_settings(settings: ServeSettings) -> Settings:
     alerts = None
     if settings.alert_token is not None and settings.alert_channel:
@@ -170,6 +183,8 @@ async def serve(settings: ServeSettings, redis_url: str, stop: asyncio.Event | N
             health=RedisHealthRecords(redis, prefix),
             homes=SlackHomes(client),
             viewers=RedisHomeViewers(redis, prefix),
+            marks=RedisAlertMarks(redis, prefix, retention_seconds=int(settings.alert_retention_days * 86400)),
+            silencers=await silencers(settings, resources),
         )
         profbot = Profbot(ports, use_case_settings(settings), book=handlers.RUNBOOK, tasks=tasks)
         if not settings.operator_ids:

@@ -45,6 +45,11 @@ class AuditKind(StrEnum):
     DESTROY_OPENED = "destroy_opened"  # the typed confirmation was asked for
     DESTROY_MISTYPED = "destroy_mistyped"
     DEAD_LETTER = "dead_letter"  # alert notifications no update could post, set aside
+    SILENCED = "silenced"  # a silence made from an alert thread (target: its id; outcome: its matchers)
+    SILENCE_EXTENDED = "silence_extended"
+    SILENCE_EXPIRED = "silence_expired"
+    ACKNOWLEDGED = "acknowledged"  # someone took an alert group on ("I'm on it")
+    RELEASED = "released"
 
 
 class AuditEvent(BaseModel):

@@ -13,6 +13,9 @@
     │   ├── RedisUnavailable        Redis did not answer
     │   ├── NoRunner                no runner is registered, or the host's runner stopped heartbeating
     │   └── JobTimeout              a runner took the job but no result came back in time
+    ├── SilencerError               Alertmanager (or Grafana's) did not do what a silence asked
+    │   ├── SilencerUnavailable     it did not answer, or answered 5xx: nothing changed, try later
+    │   └── SilenceRefused          it refused the request (4xx: credentials, matchers, unknown id)
     └── OperationError              an operation failed on the runner (carried back as ``code``)
         ├── InvalidArgument         an argument broke the operation's rules (nothing ran)
         ├── NotAllowed              the target is outside what this runner manages (nothing ran)
@@ -91,6 +94,27 @@ class NoRunner(BusError):
 
 class JobTimeout(BusError):
     """A job was submitted but its result did not arrive before the deadline."""
+
+
+class SilencerError(ProfbotError):
+    """Alertmanager's silences API did not do what was asked. ``reason`` says why, in words a
+    person can act on (the status and Alertmanager's own message)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class SilencerUnavailable(SilencerError):
+    """Alertmanager did not answer, or failed (5xx): nothing is known to have changed."""
+
+
+class SilenceRefused(SilencerError):
+    """Alertmanager refused the request (4xx): no retry of the same request changes that."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 class OperationError(ProfbotError):

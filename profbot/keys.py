@@ -40,6 +40,7 @@ One prefix per deployment (``PROFBOT_REDIS_PREFIX``), so several can share a Red
       P:alerts:parked              set of groups whose channel refused the bot, to post once it takes it
       P:alerts:failures            hash: group -> updates failed in a row (not outages)
       P:alerts:dead                stream: inbox entries dead-lettered after 5 failed updates
+      P:alerts:group:G:marks       JSON: the thread's silence and acknowledgement (bot/stores/alert_marks.py)
 
     App Home (bot/stores/home.py)
       P:home:viewers               sorted set of users by when they last opened the home (a week)
@@ -146,6 +147,9 @@ class Keys:
 
     def alert_group(self, gid: str) -> str:
         return f"{self.prefix}:alerts:group:{gid}"
+
+    def alert_marks(self, gid: str) -> str:
+        return f"{self.prefix}:alerts:group:{gid}:marks"
 
     def alert_group_alerts(self, gid: str) -> str:
         return f"{self.alert_group(gid)}:alerts"

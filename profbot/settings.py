@@ -201,6 +201,13 @@ class ServeSettings(BotSettings):
     slack_channel_rate: float = Field(1.0, alias="PROFBOT_SLACK_CHANNEL_RATE", gt=0, le=100)
     # How long a resolved alert group stays in Redis (its thread, its alerts), in days.
     alert_retention_days: float = Field(30, alias="PROFBOT_ALERT_RETENTION_DAYS", gt=0, le=3650)
+    # Where the alert threads' Silence buttons make silences (Alertmanager's API v2): the deployment's
+    # own address, never a webhook's externalURL. Unset: the threads offer no silence and say why.
+    alertmanager_url: HttpUrl | None = Field(None, alias="PROFBOT_ALERTMANAGER_URL")
+    # A file holding the bearer token Alertmanager (or the proxy before it) wants, if any.
+    alertmanager_token_file: Path | None = Field(None, alias="PROFBOT_ALERTMANAGER_TOKEN_FILE")
+    # A file holding user:password for basic auth, if any (not with the token file).
+    alertmanager_basic_auth_file: Path | None = Field(None, alias="PROFBOT_ALERTMANAGER_BASIC_AUTH_FILE")
     # Open connections the HTTP edge takes at once; past it a client gets 503 (bot/edge.py).
     max_connections: int = Field(512, alias="PROFBOT_MAX_CONNECTIONS", ge=8, le=100_000)
 

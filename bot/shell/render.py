@@ -10,11 +10,6 @@ from functools import singledispatch
 from bot.usecases.commands import AUDIT_MAX, MINUTES_MAX, Diagnose, Problem, Unparsed
 from bot.usecases.content import (
     Accepted,
-    AlertFiringAgain,
-    AlertNeedsTarget,
-    AlertResolved,
-    AlertsJoined,
-    AlertThread,
     AlreadyRequested,
     AmbiguousRequest,
     AuditEntry,
@@ -362,31 +357,8 @@ def _typed_wrong(content: TypedNameWrong) -> str:
     return f"That is not {content.expected}: nothing was requested."
 
 
-@text.register
-def _alert_thread(content: AlertThread) -> str:
-    links = "".join(f"\n  {what}: {url}" for what, url in content.group.links())
-    return f"{content.group.status.upper()}: {content.group.alertname} · {content.group.firing_count}{links}"
-
-
-@text.register
-def _joined(content: AlertsJoined) -> str:
-    return f"{len(content.alerts)} more alerts firing"
-
-
-@text.register
-def _resolved(content: AlertResolved) -> str:
-    return f"Resolved: {content.group.alertname}"
-
-
-@text.register
-def _refiring(content: AlertFiringAgain) -> str:
-    return f"Firing again: {content.group.alertname}"
-
-
-@text.register
-def _needs_target(content: AlertNeedsTarget) -> str:
-    return f"This alert maps to {content.procedure}, which needs a service: run `{content.usage}`."
-
+# The alert threads' renderers register themselves (bot/shell/alert_text.py).
+from bot.shell import alert_text  # noqa: E402, F401
 
 _missing = [t.__name__ for t in typing.get_args(Content) if text.dispatch(t) is text.dispatch(object)]
 if _missing:

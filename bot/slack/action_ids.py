@@ -16,10 +16,16 @@ CONFIRM, CANCEL, APPROVE, REJECT = (f"change:{d.value}" for d in (Decision.CONFI
                                                                   Decision.APPROVE, Decision.REJECT))  # fmt: skip
 DESTROY_MODAL = "change:typed-confirmation"  # a view's callback id
 OPEN_LINK = "link:open"  # a URL button (Open in Pyroscope): Slack opens it and still tells the app
+# An alert thread's buttons: alert:silence:HOURS, alert:extend, alert:expire, alert:ack, alert:release;
+# value: the alert group's id.
+ALERT_PREFIX = "alert:"
+ALERT_SILENCE = "alert:silence:"
+ALERT_EXTEND, ALERT_EXPIRE, ALERT_ACK, ALERT_RELEASE = "alert:extend", "alert:expire", "alert:ack", "alert:release"
 TYPED_BLOCK = "typed_name"
 TYPED_INPUT = "value"
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
+_GROUP = re.compile(r"^[0-9a-f]{20}$")
 _CHANNEL = re.compile(r"^[A-Z0-9]{1,40}$")
 _TS = re.compile(r"^\d{1,12}\.\d{1,9}$")
 
@@ -31,6 +37,11 @@ def remediation_action_id(procedure: str, action: str) -> str:
 def reference(value: object) -> str | None:
     """An offer's or a request's id from a button's value; None for anything else."""
     return value if isinstance(value, str) and _ID.match(value) else None
+
+
+def alert_group(value: object) -> str | None:
+    """An alert group's id from a thread button's value; None for anything else."""
+    return value if isinstance(value, str) and _GROUP.match(value) else None
 
 
 def form_metadata(offer_id: str, place: Place) -> str:

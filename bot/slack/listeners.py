@@ -95,6 +95,30 @@ def register(app: AsyncApp, profbot: Profbot, tasks: BackgroundTasks, command: s
             in_background(profbot.decisions.decide(asker, request, decision), asker, "change-decision")
         return ack.response
 
+    @app.action(re.compile(rf"^{action_ids.ALERT_PREFIX}"), middleware=[requires(profbot, tasks, Gate.OPERATE)])
+    async def alert_clicked(ack: AsyncAck, action: dict[str, Any], context: Any) -> BoltResponse | None:
+        await ack()
+        asker, gid, clicked = (
+            context["asker"],
+            action_ids.alert_group(action.get("value")),
+            str(action.get("action_id")),
+        )
+        actions = profbot.alert_actions
+        if gid is None or actions is None:
+            in_background(tell(people, asker, StaleOffer()), asker, "stale-alert-button")
+        elif clicked.startswith(action_ids.ALERT_SILENCE):
+            hours = clicked.removeprefix(action_ids.ALERT_SILENCE)
+            in_background(
+                actions.silence(asker, gid, float(hours) if hours in ("1", "4", "24") else 0), asker, "silence"
+            )
+        elif clicked == action_ids.ALERT_EXTEND:
+            in_background(actions.extend(asker, gid), asker, "silence-extend")
+        elif clicked == action_ids.ALERT_EXPIRE:
+            in_background(actions.expire(asker, gid), asker, "silence-expire")
+        elif clicked in (action_ids.ALERT_ACK, action_ids.ALERT_RELEASE):
+            in_background(actions.acknowledge(asker, gid, clicked == action_ids.ALERT_ACK), asker, "alert-ack")
+        return ack.response
+
     @app.action(action_ids.OPEN_LINK)
     async def link_opened(ack: AsyncAck) -> BoltResponse | None:
         await ack()  # the browser opened the link; unacknowledged, Slack would mark the click failed

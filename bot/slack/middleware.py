@@ -42,8 +42,11 @@ def asker_of(body: dict[str, Any], user: str) -> Asker:
         message = body.get("message") or {}
         thread = message.get("thread_ts") or message.get("ts")
         place = Place(channel=str((body.get("channel") or {}).get("id", "")), thread=str(thread) if thread else None)
+    raw = body.get("user")
+    who: dict[str, Any] = raw if isinstance(raw, dict) else {}
     return Asker(
         user=user,
+        name=str(who.get("username") or who.get("name") or body.get("user_name") or ""),
         place=place,
         reply_to=str(body["response_url"]) if body.get("response_url") else None,
         form_handle=str(body["trigger_id"]) if body.get("trigger_id") else None,

@@ -39,6 +39,7 @@ from bot.usecases.diagnose import Diagnoses
 from bot.usecases.ports import AlertLedger, AlertPeople, Clock, MessageRef
 from bot.usecases.refusals import ChannelRefusals
 from bot.usecases.settings import AlertPolicy
+from bot.usecases.silences import AlertActions
 from handlers.alert_routing import procedure_for, target_for
 from handlers.findings import Report
 from handlers.registry import Procedure, Runbook
@@ -82,6 +83,13 @@ class AlertThreads:
         self.clock = clock
         self.refusals = ChannelRefusals("alert", clock)
         self._parked_maybe = True  # what an earlier process parked is looked for once
+        # What people did from the threads (silences, who is on it), drawn on each parent; set by Profbot.
+        self.actions: AlertActions | None = None
+
+    async def _parent(self, group: AlertGroup, procedure: str | None) -> AlertThread:
+        return (
+            await self.actions.thread(group, procedure) if self.actions is not None else AlertThread(group, procedure)
+        )
 
     async def receive(self, notification: AlertNotification) -> str:
         """Keep a notification; its group's id. Slack comes later (:meth:`sync`)."""
@@ -137,7 +145,7 @@ class AlertThreads:
         procedure = self.procedure(group)
         if group.status == "firing" and group.resolved_posted:
             group = await self._open_incident(group)
-        parent = AlertThread(group, procedure.id if procedure else None)
+        parent = await self._parent(group, procedure.id if procedure else None)
         if group.thread_ts is None:
             return await self._open_thread(group, procedure, parent)
 
@@ -145,7 +153,7 @@ class AlertThreads:
         resolving = group.status == "resolved" and not group.resolved_posted
         if resolving:
             group = group.model_copy(update={"resolved_at": group.resolved_at or self.clock()})
-        await self._deliver(self.people.update(message, AlertThread(group, parent.procedure)), "update")
+        await self._deliver(self.people.update(message, await self._parent(group, parent.procedure)), "update")
         announced = await self.ledger.announced(gid)
         joined = [fp for fp, alert in group.alerts.items() if alert.status == "firing" and fp not in announced]
         if joined:

@@ -9,7 +9,7 @@ port it implements.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ from bot.usecases.fleet import Fleet
 from bot.usecases.home import Homes
 from bot.usecases.ports import (
     AlertLedger,
+    AlertMarksStore,
     AlertPeople,
     AuditTrail,
     ChangeFeed,
@@ -52,9 +53,11 @@ from bot.usecases.ports import (
     HomeViewers,
     OfferStore,
     People,
+    Silencer,
 )
 from bot.usecases.requests import ChangeRequests
 from bot.usecases.settings import AlertPolicy, ChangePolicy
+from bot.usecases.silences import AlertActions
 from bot.usecases.speech import tell
 from handlers.registry import RUNBOOK, Runbook
 from profbot.aio import BackgroundTasks
@@ -75,6 +78,8 @@ class Ports:
     health: HealthRecords | None = None  # Pyroscope's last known health per host
     homes: HomeScreens | None = None  # a front end's per-person home (Slack's App Home)
     viewers: HomeViewers | None = None  # who opened their home lately
+    marks: AlertMarksStore | None = None  # what people did in alert threads
+    silencers: Mapping[str, Silencer] = field(default_factory=dict)  # per alert source: its Alertmanager
 
 
 @dataclass(frozen=True)
@@ -135,11 +140,19 @@ class Profbot:
             moved=self.homes.request_moved, clock=clock,
         )  # fmt: skip
         self.alerts: AlertThreads | None = None
+        self.alert_actions: AlertActions | None = None
         if ports.ledger is not None and ports.alert_people is not None and settings.alerts is not None:
             self.alerts = AlertThreads(
                 ledger=ports.ledger, people=ports.alert_people, diagnoses=self.diagnoses, book=book,
                 policy=settings.alerts, tasks=self.tasks, clock=clock,
             )  # fmt: skip
+            if ports.marks is not None:
+                procedure = self.alerts.procedure
+                self.alert_actions = self.alerts.actions = AlertActions(
+                    ledger=ports.ledger, marks=ports.marks, people=ports.alert_people, silencers=ports.silencers,
+                    audit=self.audit, access=self.access, channel=settings.alerts.channel, clock=clock,
+                    procedure=lambda g: (p.id if (p := procedure(g)) is not None else None),
+                )  # fmt: skip
         self._commands: dict[type[Command], Callable[[Asker, Any], Awaitable[object]]] = {
             Help: self._answer_now,
             RunbookQuery: self._answer_now,

@@ -48,6 +48,7 @@ class Asker(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     user: str  # a Slack user id (U..., W...), or shell:NAME from the terminal
+    name: str = ""  # what the front end calls them (Slack's username), for records outside profbot
     place: Place
     roles: frozenset[Role] = frozenset()
     # Opaque handles of the front end the request came through: to answer this person privately

@@ -263,11 +263,34 @@ class TypedNameWrong:
 
 
 @dataclass(frozen=True)
+class SilenceShown:
+    """A silence made from an alert thread, as Alertmanager said it is when the parent was drawn."""
+
+    id: str
+    state: str  # active, pending or expired; "unknown" while Alertmanager does not answer
+    ends_at: float | None
+    by: str | None  # who made it from the thread (a front end's user id)
+
+
+@dataclass(frozen=True)
 class AlertThread:
-    """An alert group's first message, kept up to date."""
+    """An alert group's first message, kept up to date: its state, what people did from it
+    (bot/usecases/silences.py), and, in ``silencing``, why it offers no silence when it does not."""
 
     group: AlertGroup
     procedure: str | None
+    silence: SilenceShown | None = None
+    silencing: str | None = "silencing from the thread is not set up (PROFBOT_ALERTMANAGER_URL)"
+    acked_by: str | None = None
+    acked_at: float | None = None
+
+
+@dataclass(frozen=True)
+class AlertActionFailed:
+    """A click on an alert thread did nothing: why (the thread is unchanged)."""
+
+    what: str  # "silence", "extend the silence", "expire the silence", ...
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -333,4 +356,5 @@ Content = Union[  # noqa: UP007 - a runtime alias that singledispatch-based rend
     AlertResolved,
     AlertFiringAgain,
     AlertNeedsTarget,
+    AlertActionFailed,
 ]

@@ -10,6 +10,8 @@
   bot/stores/offers.py), alerts (:class:`AlertLedger`: bot/stores/alert_ledger.py), Pyroscope's
   last known health per host and who opened their home (:class:`HealthRecords`,
   :class:`HomeViewers`: bot/stores/home.py).
+- :class:`Silencer`: Alertmanager's silences (bot/alertmanager/client.py); what people did in an
+  alert thread is :class:`AlertMarksStore` (bot/stores/alert_marks.py).
 - :class:`HomeScreens`: a front end's per-person home (Slack: the App Home tab), if it has one.
 - The job bus is :class:`profbot.bus.Bus`; group membership is :class:`GroupDirectory`.
 
@@ -27,6 +29,7 @@ from bot.usecases.alert_model import AlertGroup, AlertNotification
 from bot.usecases.commands import Asker, Place
 from bot.usecases.content import Content, Drawing, Form
 from bot.usecases.home_model import HealthSeen, HomeOverview
+from bot.usecases.silence_model import AlertMarks, Silence, SilenceSpec
 from handlers.findings import Remediation
 from profbot.approvals.model import ChangeRequest, RequestState
 from profbot.audit import Audited, AuditEvent
@@ -219,6 +222,30 @@ class AlertLedger(Protocol):
     async def claim_diagnosis(self, gid: str, incident: int, cooldown: float) -> bool:
         """True once per cooldown per incident of the group: whether to run the diagnosis."""
         ...
+
+
+class Silencer(Protocol):
+    """Alertmanager's silences (API v2; Grafana's Alertmanager-compatible API speaks the same).
+    Failures arrive as :class:`~profbot.errors.SilencerError`: ``SilencerUnavailable`` when it did
+    not answer, ``SilenceRefused`` when it said no."""
+
+    async def create(self, spec: SilenceSpec) -> str:
+        """Post a silence (a change to one, with ``spec.id``); the id Alertmanager gives it."""
+        ...
+
+    async def get(self, silence_id: str) -> Silence | None:
+        """The silence as Alertmanager holds it now; None if it knows no such silence."""
+        ...
+
+    async def expire(self, silence_id: str) -> None: ...
+
+
+class AlertMarksStore(Protocol):
+    """What people did in an alert group's thread (bot/stores/alert_marks.py)."""
+
+    async def marks(self, gid: str) -> AlertMarks | None: ...
+
+    async def put(self, gid: str, marks: AlertMarks) -> None: ...
 
 
 class HealthRecords(Protocol):

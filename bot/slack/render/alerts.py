@@ -4,13 +4,23 @@ thread), alerts joining, resolved, and, in the previous thread, that the group f
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
-from bot.slack.render.blocks import MAX_HEADER_TEXT, Message, at, clip, context, escape, header, link, section
+from bot.slack import action_ids
+from bot.slack.render.blocks import MAX_HEADER_TEXT, Message, at, clip, context, escape, header, link, mention, section
 from bot.slack.render.dispatch import render
 from bot.usecases.alert_model import Alert, AlertGroup
-from bot.usecases.content import AlertFiringAgain, AlertNeedsTarget, AlertResolved, AlertsJoined, AlertThread
+from bot.usecases.alert_state import state_line
+from bot.usecases.content import (
+    AlertActionFailed,
+    AlertFiringAgain,
+    AlertNeedsTarget,
+    AlertResolved,
+    AlertsJoined,
+    AlertThread,
+)
 
 MAX_INSTANCES_SHOWN = 10
 
@@ -58,7 +68,8 @@ def _thread(content: AlertThread) -> Message:
     body = f"*{escape(clip(summary, 500))}*\n" if summary else ""  # a long summary must not hide the instances
     body += f"severity `{escape(severity)}` · {group.firing_count}\n"
     body += "\n".join(lines)
-    blocks: list[Block] = [header(clip(title, MAX_HEADER_TEXT)), section(body)]
+    state = state_line(content, time.time(), mention, lambda t: f"{datetime.fromtimestamp(t, UTC):%H:%M} UTC")
+    blocks: list[Block] = [header(clip(title, MAX_HEADER_TEXT)), context(state), section(body)]
     link_text = " · ".join(made for made in links if made)
     if link_text:
         blocks.append(context(link_text))
@@ -69,6 +80,7 @@ def _thread(content: AlertThread) -> Message:
         timing += f" · resolved after {_lasted(group)}"
     runbook = f" · runbook {procedure}: diagnosis in the thread" if procedure else ""
     blocks.append(context(f"{timing} · {group.source}{runbook}"))
+    blocks.extend(_buttons(content))
     if group.previous_thread_ts is not None:
         previous = link(group.previous_link or "", "previous incident's thread") or "previous incident's thread"
         blocks.append(context(f":repeat: incident {group.incident} of this group: fired again after it resolved, "
@@ -109,3 +121,30 @@ def _needs_target(content: AlertNeedsTarget) -> Message:
         f":information_source: This alert maps to {content.procedure}, which needs a service: the alert has no "
         f"`service`, `service_name` or `container` label. Run `/prof {content.usage}` by hand."
     )
+
+
+@render.register
+def _action_failed(content: AlertActionFailed) -> Message:
+    return Message.of(f":warning: Could not {content.what}: {escape(content.reason)}. The thread is unchanged.")
+
+
+def _buttons(content: AlertThread) -> list[Block]:
+    """Silence (or extend and expire the thread's silence) and who is on it; why there is no
+    silence when the group cannot have one from here."""
+    group, gid = content.group, content.group.id
+    buttons: list[ButtonElement] = []
+    silenced = content.silence is not None and content.silence.state in ("active", "pending", "unknown")
+    if content.silencing is None and silenced:
+        buttons += [ButtonElement(text="Extend 1 h", action_id=action_ids.ALERT_EXTEND, value=gid),
+                    ButtonElement(text="Expire silence", action_id=action_ids.ALERT_EXPIRE, value=gid)]  # fmt: skip
+    elif content.silencing is None and group.status == "firing":
+        buttons += [ButtonElement(text=f"Silence {h} h", action_id=f"{action_ids.ALERT_SILENCE}{h}", value=gid)
+                    for h in (1, 4, 24)]  # fmt: skip
+    if group.status == "firing":
+        acked = content.acked_by is not None
+        which = action_ids.ALERT_RELEASE if acked else action_ids.ALERT_ACK
+        buttons.append(ButtonElement(text="Release" if acked else "I'm on it", value=gid, action_id=which))
+    blocks: list[Block] = [ActionsBlock(elements=buttons)] if buttons else []
+    if content.silencing is not None and group.status == "firing":
+        blocks.append(context(f"No silence from here: {escape(content.silencing)}"))
+    return blocks
